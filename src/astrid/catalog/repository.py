@@ -1,0 +1,612 @@
+"""The catalog repository: the only code that reads and writes the catalog tables.
+
+Every write is one transaction; a failure rolls it back and raises `StorageError`, leaving
+what was there before intact. Non-finite floats (NaN, ±inf) are stored as NULL and read back
+as None, both in columns and in JSON. Datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import logging
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any
+
+import astropy.units as u
+import numpy as np
+from astropy_healpix import HEALPix
+from sqlalchemy import Engine, Float, Integer, String, Text, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+
+from astrid.catalog.models import (
+    HEALPIX_NSIDE,
+    OBSERVATION_ROLES,
+    OBSERVATION_STATUSES,
+    Candidate,
+    Event,
+    Observation,
+    ProcessingRun,
+    utcnow,
+)
+from astrid.errors import StorageError
+
+__all__ = ["Catalog", "EventInfo", "RunInfo"]
+
+logger = logging.getLogger(__name__)
+
+_HEALPIX = HEALPix(nside=HEALPIX_NSIDE, order="nested")
+# Filled by the repository, never taken from a candidate mapping.
+_CANDIDATE_COMPUTED = frozenset({"id", "run_id", "number", "healpix", "features_json"})
+_CANDIDATE_COLUMNS = frozenset(Candidate.__table__.columns.keys())
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Summary of a processing run.
+
+    Attributes
+    ----------
+    id : int
+        Row id.
+    key : str
+        Idempotency key.
+    status : {"running", "done", "failed"}
+    n_candidates : int
+        Candidates stored by the last successful `Catalog.finish_run`.
+    failed_stage, error : str or None
+        Where and why the run failed, when it did.
+    science_id, reference_id : int or None
+        Observation ids of the inputs.
+    code_version : str or None
+    started_at, finished_at : datetime or None
+        Timezone-aware UTC.
+    """
+
+    id: int
+    key: str
+    status: str
+    n_candidates: int
+    failed_stage: str | None
+    error: str | None
+    science_id: int | None = None
+    reference_id: int | None = None
+    code_version: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """One entry of the event log; ``created_at`` is timezone-aware UTC."""
+
+    id: int
+    type: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class Catalog:
+    """Typed access to the catalog database.
+
+    Build it with `astrid.catalog.connect`, which also migrates the schema.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        Engine over a database at the latest migration.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._sessionmaker = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for queries this class does not offer yet)."""
+        return self._engine
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Catalog({self._engine.url!r})"
+
+    # -- observations ---------------------------------------------------------------------
+
+    def register_observation(
+        self,
+        *,
+        content_sha256: str,
+        name: str,
+        path: str | PurePath,
+        role: str,
+        mjd: float | None,
+        filter: str | None,
+        exptime: float,
+        gain: float,
+        shape: Sequence[int],
+        wcs_header: str | None,
+        store_key: str | None = None,
+    ) -> int:
+        """Register an image and return its observation id; idempotent on the content hash.
+
+        Registering a file whose ``content_sha256`` is already known returns the existing
+        id and changes nothing, except that a missing ``store_key`` is filled in.
+
+        Parameters
+        ----------
+        content_sha256 : str
+            SHA-256 hex digest of the file.
+        name : str
+            Short name (file stem).
+        path : str or PurePath
+            Where the file was found.
+        role : {"science", "reference"}
+        mjd : float or None
+            Mid-exposure MJD.
+        filter : str or None
+            Band name.
+        exptime, gain : float
+            Seconds and e-/ADU.
+        shape : (int, int)
+            Image shape ``(ny, nx)``.
+        wcs_header : str or None
+            The WCS as a FITS header string.
+        store_key : str, optional
+            Object-store key of the file.
+
+        Returns
+        -------
+        int
+            The observation id.
+
+        Raises
+        ------
+        StorageError
+            For an invalid role or shape, or when the database write fails.
+        """
+        if role not in OBSERVATION_ROLES:
+            raise StorageError(
+                f"observation {name!r}: role must be one of {OBSERVATION_ROLES}, got {role!r}",
+                field="role",
+                value=role,
+            )
+        if len(shape) != 2:
+            raise StorageError(
+                f"observation {name!r}: shape must be (ny, nx), got {tuple(shape)!r}",
+                field="shape",
+                value=tuple(shape),
+            )
+        values = {
+            "content_sha256": str(content_sha256),
+            "name": str(name),
+            "path": str(path),
+            "store_key": store_key,
+            "role": role,
+            "mjd": _finite_or_none(mjd, "mjd"),
+            "filter": filter,
+            "exptime": _finite_or_none(exptime, "exptime"),
+            "gain": _finite_or_none(gain, "gain"),
+            "shape_y": int(shape[0]),
+            "shape_x": int(shape[1]),
+            "wcs_header": wcs_header,
+            "status": "registered",
+            "created_at": utcnow(),
+        }
+        for field, given in (("exptime", exptime), ("gain", gain)):
+            if values[field] is None:
+                raise StorageError(
+                    f"observation {name!r}: {field} must be a finite number, got {given!r}",
+                    field=field,
+                    value=given,
+                )
+        for attempt in range(2):
+            try:
+                with self._sessionmaker.begin() as session:
+                    existing = session.scalar(
+                        select(Observation).where(Observation.content_sha256 == content_sha256)
+                    )
+                    if existing is not None:
+                        if existing.store_key is None and store_key is not None:
+                            existing.store_key = store_key
+                        return existing.id
+                    obs = Observation(**values)
+                    session.add(obs)
+                    session.flush()
+                    logger.info("registered observation %d (%s, %s)", obs.id, name, role)
+                    return obs.id
+            except IntegrityError as e:
+                # Another writer registered the same content between our SELECT and INSERT;
+                # the second pass finds it. Anything else (NULL in a required field) re-fails.
+                if attempt == 1:
+                    raise _storage_error(f"register observation {name!r}", e) from e
+            except SQLAlchemyError as e:
+                raise _storage_error(f"register observation {name!r}", e) from e
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def mark_observation(
+        self, observation_id: int, *, status: str, error: str | None = None
+    ) -> None:
+        """Set an observation's status (``registered``, ``failed`` or ``processed``).
+
+        Raises
+        ------
+        StorageError
+            For an unknown status or observation id.
+        """
+        if status not in OBSERVATION_STATUSES:
+            raise StorageError(
+                f"observation {observation_id}: status must be one of {OBSERVATION_STATUSES}, "
+                f"got {status!r}",
+                observation_id=observation_id,
+                value=status,
+            )
+        with _errors(f"mark observation {observation_id}"), self._sessionmaker.begin() as session:
+            result = session.execute(
+                update(Observation)
+                .where(Observation.id == observation_id)
+                .values(status=status, error=error)
+            )
+            if _rowcount(result) == 0:
+                raise StorageError(
+                    f"no observation with id {observation_id}", observation_id=observation_id
+                )
+
+    def observations(self) -> list[dict[str, Any]]:
+        """All observations as plain dicts of their columns, by id."""
+        with _errors("read observations"), self._sessionmaker() as session:
+            rows = session.execute(
+                select(*Observation.__table__.columns).order_by(Observation.id)
+            ).mappings()
+            return [dict(row) for row in rows]
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def find_run(self, *, key: str) -> RunInfo | None:
+        """The run with idempotency key ``key``, or None."""
+        with _errors(f"find run {key!r}"), self._sessionmaker() as session:
+            run = session.scalar(select(ProcessingRun).where(ProcessingRun.key == key))
+            return None if run is None else _run_info(run)
+
+    def runs(self) -> list[RunInfo]:
+        """All processing runs, by id."""
+        with _errors("read runs"), self._sessionmaker() as session:
+            return [
+                _run_info(run)
+                for run in session.scalars(select(ProcessingRun).order_by(ProcessingRun.id))
+            ]
+
+    def start_run(
+        self,
+        *,
+        key: str,
+        science_id: int,
+        reference_id: int | None,
+        config: Mapping[str, Any],
+        code_version: str,
+    ) -> int:
+        """Record that a run starts and return its id.
+
+        A run with the same key that failed or is still marked running (its worker died) is
+        reset to running and its id reused, so retries never duplicate runs.
+
+        Raises
+        ------
+        StorageError
+            If a run with this key is already done (check `find_run` first), an observation
+            id does not exist, or the write fails.
+        """
+        config_json = _dumps(config, f"config of run {key!r}")
+        for attempt in range(2):
+            try:
+                with self._sessionmaker.begin() as session:
+                    run = session.scalar(select(ProcessingRun).where(ProcessingRun.key == key))
+                    if run is None:
+                        run = ProcessingRun(key=key, n_candidates=0)
+                        session.add(run)
+                    elif run.status == "done":
+                        raise StorageError(
+                            f"run {run.id} with key {key!r} is already done; "
+                            "use find_run to skip finished work",
+                            key=key,
+                            run_id=run.id,
+                        )
+                    run.science_id = science_id
+                    run.reference_id = reference_id
+                    run.status = "running"
+                    run.failed_stage = None
+                    run.error = None
+                    run.config_json = config_json
+                    run.code_version = code_version
+                    run.started_at = utcnow()
+                    run.finished_at = None
+                    session.flush()
+                    logger.info("run %d started (key %s)", run.id, key)
+                    return run.id
+            except IntegrityError as e:
+                # A concurrent start inserted the same key first: take the reuse path.
+                if attempt == 1 or self.find_run(key=key) is None:
+                    raise _storage_error(f"start run {key!r}", e) from e
+            except SQLAlchemyError as e:
+                raise _storage_error(f"start run {key!r}", e) from e
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        candidates: Sequence[Mapping[str, Any]],
+        stats: Mapping[str, Any],
+        timings: Mapping[str, Any],
+        products: Mapping[str, Any],
+    ) -> None:
+        """Store a run's candidates and mark it done, in one transaction.
+
+        Candidates already attached to the run (an earlier attempt) are replaced, never
+        duplicated. Each mapping supplies the `Candidate` columns by name (``x``, ``y``,
+        ``ra``, ``dec``, ``sign``, ``scorr`` are required; ``observation_id`` defaults to the
+        run's science image); ``number`` is its position in ``candidates``, ``healpix`` is
+        computed from ``ra``/``dec``, and any other key goes into ``features_json``.
+
+        Raises
+        ------
+        StorageError
+            If the run does not exist, a candidate lacks a required value or has one of the
+            wrong type, or the write fails; the catalog is then left as it was.
+        """
+        stats_json = _dumps(stats, f"stats of run {run_id}")
+        timings_json = _dumps(timings, f"timings of run {run_id}")
+        products_json = _dumps(products, f"products of run {run_id}")
+        with _errors(f"finish run {run_id}", run_id=run_id):
+            with self._sessionmaker.begin() as session:
+                run = session.get(ProcessingRun, run_id)
+                if run is None:
+                    raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
+                rows = _candidate_rows(run_id, run.science_id, candidates)
+                session.execute(delete(Candidate).where(Candidate.run_id == run_id))
+                if rows:
+                    session.execute(insert(Candidate), rows)
+                run.status = "done"
+                run.n_candidates = len(rows)
+                run.failed_stage = None
+                run.error = None
+                run.stats_json = stats_json
+                run.timings_json = timings_json
+                run.products_json = products_json
+                run.finished_at = utcnow()
+            logger.info("run %d done with %d candidates", run_id, len(rows))
+
+    def fail_run(self, run_id: int, *, stage: str, error: str) -> None:
+        """Mark a run failed at ``stage`` with the error message ``error``.
+
+        Raises
+        ------
+        StorageError
+            If the run does not exist or the write fails.
+        """
+        with _errors(f"fail run {run_id}", run_id=run_id), self._sessionmaker.begin() as session:
+            result = session.execute(
+                update(ProcessingRun)
+                .where(ProcessingRun.id == run_id)
+                .values(status="failed", failed_stage=stage, error=error, finished_at=utcnow())
+            )
+            if _rowcount(result) == 0:
+                raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
+        logger.info("run %d failed at %s: %s", run_id, stage, error)
+
+    # -- candidates -----------------------------------------------------------------------
+
+    def candidates(
+        self, *, run_id: int | None = None, observation_id: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Candidates as plain dicts, by run then number, optionally filtered.
+
+        Each dict has every column except ``features_json``, whose keys are merged in.
+        """
+        query = select(*Candidate.__table__.columns).order_by(Candidate.run_id, Candidate.number)
+        if run_id is not None:
+            query = query.where(Candidate.run_id == run_id)
+        if observation_id is not None:
+            query = query.where(Candidate.observation_id == observation_id)
+        with _errors("read candidates"), self._sessionmaker() as session:
+            rows = session.execute(query).mappings().all()
+        out = []
+        for row in rows:
+            record = dict(row)
+            features = record.pop("features_json")
+            if features:
+                for name, value in json.loads(features).items():
+                    record.setdefault(name, value)
+            out.append(record)
+        return out
+
+    # -- events ---------------------------------------------------------------------------
+
+    def record_event(self, type: str, payload: Mapping[str, Any]) -> None:
+        """Append an event of ``type`` (e.g. ``"CandidatesFound"``) to the event log."""
+        payload_json = _dumps(payload, f"payload of event {type!r}")
+        with _errors(f"record event {type!r}"), self._sessionmaker.begin() as session:
+            session.add(Event(type=type, payload_json=payload_json, created_at=utcnow()))
+
+    def events(self, *, type: str | None = None) -> list[EventInfo]:
+        """The event log in order, optionally only events of one ``type``."""
+        query = select(Event).order_by(Event.id)
+        if type is not None:
+            query = query.where(Event.type == type)
+        with _errors("read events"), self._sessionmaker() as session:
+            return [
+                EventInfo(
+                    id=event.id,
+                    type=event.type,
+                    payload=json.loads(event.payload_json),
+                    created_at=event.created_at,
+                )
+                for event in session.scalars(query)
+            ]
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _errors(action: str, **details: Any) -> Iterator[None]:
+    """Turn database errors into `StorageError` naming what was being done."""
+    try:
+        yield
+    except SQLAlchemyError as e:
+        raise _storage_error(action, e, **details) from e
+
+
+def _storage_error(action: str, error: SQLAlchemyError, **details: Any) -> StorageError:
+    cause = getattr(error, "orig", None) or error
+    return StorageError(f"catalog could not {action}: {cause}", **details)
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount)
+
+
+def _run_info(run: ProcessingRun) -> RunInfo:
+    return RunInfo(
+        id=run.id,
+        key=run.key,
+        status=run.status,
+        n_candidates=run.n_candidates,
+        failed_stage=run.failed_stage,
+        error=run.error,
+        science_id=run.science_id,
+        reference_id=run.reference_id,
+        code_version=run.code_version,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+    )
+
+
+def _finite_or_none(value: Any, field: str) -> float | None:
+    """``value`` as a float, None when missing or not finite."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as e:
+        raise StorageError(
+            f"{field} must be a number, got {value!r}", field=field, value=value
+        ) from e
+    return number if math.isfinite(number) else None
+
+
+def _int_or_none(value: Any, field: str) -> int | None:
+    """``value`` as an int, None when missing or NaN; refuses non-integral numbers."""
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return None
+        if not float(value).is_integer():
+            raise StorageError(
+                f"{field} must be an integer, got {value!r}", field=field, value=value
+            )
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise StorageError(
+            f"{field} must be an integer, got {value!r}", field=field, value=value
+        ) from e
+
+
+def _candidate_rows(
+    run_id: int, science_id: int, candidates: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Column dicts ready for INSERT, with numbers, healpix and features filled in."""
+    columns = [c for c in Candidate.__table__.columns if c.key not in _CANDIDATE_COMPUTED]
+    rows: list[dict[str, Any]] = []
+    for number, candidate in enumerate(candidates):
+        row: dict[str, Any] = {"run_id": run_id, "number": number}
+        for column in columns:
+            field = f"candidate {number}: {column.key}"
+            if column.key in candidate:
+                value = candidate[column.key]
+            elif column.key == "observation_id":
+                value = science_id
+            elif column.default is not None and column.default.is_scalar:
+                value = column.default.arg
+            else:
+                value = None
+            if isinstance(column.type, Float):
+                value = _finite_or_none(value, field)
+            elif isinstance(column.type, Integer):
+                value = _int_or_none(value, field)
+            elif isinstance(column.type, String | Text) and value is not None:
+                value = str(value)
+            if value is None and not column.nullable:
+                raise StorageError(
+                    f"{field} is required and must be finite, got {candidate.get(column.key)!r}",
+                    field=column.key,
+                    number=number,
+                )
+            row[column.key] = value
+        extra = {k: v for k, v in candidate.items() if k not in _CANDIDATE_COLUMNS}
+        row["features_json"] = _dumps(extra, f"features of candidate {number}") if extra else None
+        rows.append(row)
+    for number, row in enumerate(rows):
+        if not -90.0 <= row["dec"] <= 90.0:
+            raise StorageError(
+                f"candidate {number}: dec must be within [-90, 90] degrees, got {row['dec']!r}",
+                field="dec",
+                number=number,
+            )
+    if rows:
+        pixels = _HEALPIX.lonlat_to_healpix(
+            np.array([r["ra"] for r in rows]) * u.deg, np.array([r["dec"] for r in rows]) * u.deg
+        )
+        for row, pixel in zip(rows, pixels, strict=True):
+            row["healpix"] = int(pixel)
+    return rows
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    """``value`` as plain JSON types; non-finite floats become None."""
+    if value is None or isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.generic):
+        return _jsonable(value.item(), where)
+    if type(value) is np.ndarray:  # subclasses such as Quantity would lose their units
+        return _jsonable(value.tolist(), where)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v, where) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v, where) for v in value]
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return _jsonable(value.value, where)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value), where)
+    raise StorageError(
+        f"cannot store {type(value).__name__} value {value!r} as JSON in {where}; "
+        "convert it to plain numbers, strings, lists or dicts",
+        where=where,
+    )
+
+
+def _dumps(value: Mapping[str, Any], where: str) -> str:
+    return json.dumps(_jsonable(value, where), sort_keys=True, allow_nan=False)

@@ -1,0 +1,186 @@
+"""The difference stage: ZOGY on a prepared pair, candidates, measurements and cutouts.
+
+One pure function, `subtract`: a `PreparedPair` in, a `Subtraction` (the ZOGY maps, an
+astropy Table with one row per candidate and its cutout triplets) out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from astropy.table import Table
+from astropy.wcs.utils import proj_plane_pixel_scales
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from astrid.difference.cutouts import CUTOUT_SIZE, cutout_triplets
+from astrid.difference.measure import measure_candidates
+from astrid.difference.peaks import find_peaks
+from astrid.difference.zogy import ZogyConfig, ZogyInputs, ZogyResult, zogy
+from astrid.preprocess.pair import PreparedPair
+
+__all__ = ["CANDIDATE_COLUMNS", "SubtractConfig", "Subtraction", "subtract"]
+
+#: Stable columns of the candidate table (later stages add more after these).
+CANDIDATE_COLUMNS = (
+    "x",
+    "y",
+    "ra",
+    "dec",
+    "sign",
+    "scorr",
+    "snr",
+    "flux",
+    "flux_err",
+    "mag",
+    "mag_err",
+    "fwhm",
+    "elongation",
+    "n_bad_pixels",
+    "dist_nearest_ref_source_arcsec",
+)
+
+
+@dataclass(frozen=True)
+class SubtractConfig:
+    """Settings of the difference stage.
+
+    Attributes
+    ----------
+    zogy : ZogyConfig
+        Tiling of ZOGY.
+    threshold : float
+        |S_corr| detection threshold.
+    merge_radius_fwhm : float
+        Peaks closer than this many science FWHM are merged.
+    bad_pixel_radius : float
+        Radius (pixels) in which masked pixels are counted per candidate.
+    cutout_size : int
+        Side of the cutout triplets.
+    """
+
+    zogy: ZogyConfig = field(default_factory=ZogyConfig)
+    threshold: float = 5.0
+    merge_radius_fwhm: float = 1.0
+    bad_pixel_radius: float = 5.0
+    cutout_size: int = CUTOUT_SIZE
+
+
+@dataclass(frozen=True, eq=False)
+class Subtraction:
+    """ZOGY products, the candidate table and its cutout triplets ``(n, 3, size, size)``."""
+
+    zogy: ZogyResult
+    candidates: Table
+    cutouts: np.ndarray
+    stats: dict[str, float]
+
+
+def _source_free(pair: PreparedPair, fwhm: float) -> np.ndarray:
+    """Pixels far from anything bright in either image (for S_corr noise statistics)."""
+    busy = (np.abs(pair.science) > 3 * pair.science_sigma) | (
+        np.abs(pair.reference) > 3 * pair.reference_sigma
+    )
+    busy = ndimage.binary_opening(busy, structure=np.ones((2, 2), bool))
+    busy = ndimage.binary_dilation(busy, iterations=max(2, int(2 * fwhm)))
+    return ~busy & ~pair.mask
+
+
+def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> Subtraction:
+    """Run ZOGY on a prepared pair and measure the S_corr candidates.
+
+    Parameters
+    ----------
+    pair : PreparedPair
+        Output of `astrid.preprocess.pair.prepare_pair`.
+    config : SubtractConfig
+        Threshold, tiling and measurement settings.
+
+    Returns
+    -------
+    Subtraction
+        The ZOGY maps, one table row per candidate (columns `CANDIDATE_COLUMNS` plus
+        ``n_merged`` and ``dipole``), cutouts and noise statistics of S_corr.
+    """
+    err = pair.alignment.registration_error
+    result = zogy(
+        ZogyInputs(
+            science=pair.science,
+            reference=pair.reference,
+            science_var=pair.science_var,
+            reference_var=pair.reference_var,
+            science_sigma=pair.science_sigma,
+            reference_sigma=pair.reference_sigma,
+            flux_ratio=pair.flux_ratio.ratio,
+            science_psf=pair.science_psf.at,
+            reference_psf=pair.reference_psf.at,
+            mask=pair.mask,
+            astrometric_sigma=err,
+        ),
+        config.zogy,
+    )
+    ny, nx = pair.science.shape
+    fwhm = pair.science_psf.fwhm_at(nx / 2, ny / 2)
+    peaks = find_peaks(
+        result.score_corr,
+        threshold=config.threshold,
+        merge_radius=config.merge_radius_fwhm * fwhm,
+        valid=pair.footprint,
+    )
+    meas = measure_candidates(peaks, result, pair.mask, bad_pixel_radius=config.bad_pixel_radius)
+    wcs = pair.science_image.wcs
+    assert wcs is not None  # prepare_pair guarantees it
+    ra, dec = wcs.pixel_to_world_values(meas.x, meas.y)
+    pixel_scale = float(np.mean(proj_plane_pixel_scales(wcs.celestial)) * 3600.0)
+    if len(pair.reference_sources_xy) and len(meas.x):
+        dist, _ = cKDTree(pair.reference_sources_xy).query(np.column_stack([meas.x, meas.y]))
+        dist_arcsec = dist * pixel_scale
+    else:
+        dist_arcsec = np.full(len(meas.x), np.nan)
+    abs_flux = np.abs(meas.flux)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if pair.zero_point is not None:
+            mag = np.where(abs_flux > 0, pair.zero_point - 2.5 * np.log10(abs_flux), np.nan)
+        else:
+            mag = np.full(len(meas.x), np.nan)
+        mag_err = np.where(np.isfinite(mag), 1.0857362 * meas.flux_err / abs_flux, np.nan)
+    table = Table(
+        {
+            "x": meas.x,
+            "y": meas.y,
+            "ra": np.asarray(ra, float),
+            "dec": np.asarray(dec, float),
+            "sign": peaks.sign,
+            "scorr": peaks.scorr,
+            "snr": meas.snr,
+            "flux": meas.flux,
+            "flux_err": meas.flux_err,
+            "mag": mag,
+            "mag_err": mag_err,
+            "fwhm": meas.fwhm,
+            "elongation": meas.elongation,
+            "n_bad_pixels": meas.n_bad_pixels,
+            "dist_nearest_ref_source_arcsec": dist_arcsec,
+            "n_merged": peaks.n_merged,
+            "dipole": peaks.dipole,
+        }
+    )
+    ref_scaled = pair.reference / pair.flux_ratio.ratio
+    cutouts = cutout_triplets(
+        pair.science, ref_scaled, result.difference, pair.mask, meas.x, meas.y, config.cutout_size
+    )
+    free = _source_free(pair, fwhm)
+    sc = result.score_corr[free]
+    stats = {
+        "scorr_mean": float(np.mean(sc)) if sc.size else float("nan"),
+        "scorr_std": float(np.std(sc)) if sc.size else float("nan"),
+        "scorr_mad_std": float(1.4826 * np.median(np.abs(sc - np.median(sc))))
+        if sc.size
+        else float("nan"),
+        "scorr_noise_pixels": float(sc.size),
+        "n_candidates": float(len(table)),
+        "n_positive": float((peaks.sign > 0).sum()),
+        "n_negative": float((peaks.sign < 0).sum()),
+    }
+    return Subtraction(zogy=result, candidates=table, cutouts=cutouts, stats=stats)

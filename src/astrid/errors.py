@@ -1,0 +1,58 @@
+"""The one exception hierarchy of AstrID.
+
+Messages name the file / HDU / field, what was expected and what was found; the numbers
+that explain a failure are kept as attributes so callers can record them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AlignmentError",
+    "AstridError",
+    "ConfigurationError",
+    "DifferencingError",
+    "IncompatibleImagesError",
+    "InvalidImageError",
+    "PSFError",
+    "StorageError",
+]
+
+
+class AstridError(Exception):
+    """Base class of every error AstrID raises on purpose."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details: dict[str, Any] = details
+        for key, value in details.items():
+            setattr(self, key, value)
+
+
+class InvalidImageError(AstridError):
+    """A file is not a usable image: not FITS, corrupt, truncated, no data, no WCS, all NaN."""
+
+
+class IncompatibleImagesError(AstridError):
+    """Reference and science images cannot be differenced: no overlap, different bands."""
+
+
+class AlignmentError(AstridError):
+    """The reference could not be aligned to the science image (too few matched stars...)."""
+
+
+class PSFError(AstridError):
+    """No PSF could be measured (too few usable stars)."""
+
+
+class DifferencingError(AstridError):
+    """Image differencing failed (degenerate noise, empty overlap after masking)."""
+
+
+class StorageError(AstridError):
+    """The object store or catalog could not read or write an object."""
+
+
+class ConfigurationError(AstridError):
+    """A setting has an invalid value."""

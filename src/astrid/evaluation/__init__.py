@@ -1,0 +1,1 @@
+"""Scoring of candidates against known truth (injections, simulations)."""

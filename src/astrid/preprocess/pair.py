@@ -1,0 +1,247 @@
+"""Prepare a science/reference pair for differencing: masks, backgrounds, stars, alignment,
+photometric scaling and PSFs, all on the science pixel grid.
+
+This is the preprocess stage as one pure function: two `Image` objects in, a
+`PreparedPair` out. Nothing here touches files or the catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from astrid.errors import IncompatibleImagesError
+from astrid.observations.image import Image
+from astrid.preprocess.align import AlignConfig, Alignment, align_reference
+from astrid.preprocess.background import BackgroundConfig, estimate_background
+from astrid.preprocess.masks import MaskConfig, build_mask
+from astrid.preprocess.photometric import FluxRatio, measure_flux_ratio
+from astrid.preprocess.psf import PSFConfig, PSFModel, StarList, find_stars, measure_psf
+
+__all__ = ["PrepareConfig", "PreparedPair", "prepare_pair"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Settings of every preprocessing step."""
+
+    masks: MaskConfig = field(default_factory=MaskConfig)
+    background: BackgroundConfig = field(default_factory=BackgroundConfig)
+    psf: PSFConfig = field(default_factory=PSFConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
+    star_threshold: float = 5.0
+    alignment_min_snr: float = 20.0
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedPair:
+    """Everything ZOGY and candidate measurement need, on the science grid.
+
+    Attributes
+    ----------
+    science, reference : ndarray
+        Background-subtracted science and aligned reference (each in its own units).
+    science_var, reference_var : ndarray
+        Per-pixel variance incl. source noise.
+    science_sigma, reference_sigma : float
+        Background noise (1σ) of each image before any resampling.
+    mask : ndarray of bool
+        Bad in either image or outside the reference footprint.
+    footprint : ndarray of bool
+        True where the reference covers the science image.
+    flux_ratio : FluxRatio
+        Reference / science flux ratio.
+    science_psf, reference_psf : PSFModel
+        Spatially varying PSFs (the reference one measured after resampling).
+    alignment : Alignment
+        Registration residuals (the resampled data are in ``reference``).
+    reference_sources_xy : ndarray
+        ``(n, 2)`` positions of sources detected on the aligned reference (science pixels).
+    zero_point : float or None
+        Science zero point (mag of 1 unit of flux), from its header or the reference's.
+    stats : dict
+        Numbers worth recording (noise, star counts, residuals, masked fractions).
+    """
+
+    science_image: Image
+    science: np.ndarray
+    reference: np.ndarray
+    science_var: np.ndarray
+    reference_var: np.ndarray
+    science_sigma: float
+    reference_sigma: float
+    mask: np.ndarray
+    footprint: np.ndarray
+    flux_ratio: FluxRatio
+    science_psf: PSFModel
+    reference_psf: PSFModel
+    alignment: Alignment
+    reference_sources_xy: np.ndarray
+    zero_point: float | None
+    stats: dict[str, float]
+
+
+def _bright_xy(stars: StarList, min_snr: float) -> np.ndarray:
+    snr = stars.flux / np.maximum(stars.flux_err, 1e-30)
+    keep = np.flatnonzero(snr > min_snr)
+    keep = keep[np.argsort(-stars.flux[keep])]
+    return np.column_stack([stars.x[keep], stars.y[keep]])
+
+
+def prepare_pair(
+    science: Image, reference: Image, config: PrepareConfig = PrepareConfig()
+) -> PreparedPair:
+    """Mask, background-subtract, align and characterise a science/reference pair.
+
+    Parameters
+    ----------
+    science, reference : Image
+        Images as read from disk (background included), each with a celestial WCS.
+    config : PrepareConfig
+        Settings of every step.
+
+    Raises
+    ------
+    IncompatibleImagesError
+        When an image lacks a WCS.
+    AlignmentError, PSFError
+        When too few stars exist to align, scale or model the PSF.
+    """
+    if science.wcs is None or reference.wcs is None:
+        missing = science.label if science.wcs is None else reference.label
+        raise IncompatibleImagesError(f"{missing}: no celestial WCS, cannot align the pair")
+    masks = {}
+    bkg = {}
+    sub = {}
+    for role, img in (("science", science), ("reference", reference)):
+        m = build_mask(img, config.masks)
+        masks[role] = m
+        b = estimate_background(m.cleaned, m.mask, config.background)
+        bkg[role] = b
+        sub[role] = np.where(m.mask, 0.0, m.cleaned - b.level).astype(np.float32)
+
+    sci_stars = find_stars(
+        sub["science"],
+        bkg["science"].rms,
+        masks["science"].mask,
+        saturation=science.meta.saturation - bkg["science"].global_level,
+        threshold=config.star_threshold,
+        config=config.psf,
+    )
+    ref_stars = find_stars(
+        sub["reference"],
+        bkg["reference"].rms,
+        masks["reference"].mask,
+        saturation=reference.meta.saturation - bkg["reference"].global_level,
+        threshold=config.star_threshold,
+        config=config.psf,
+    )
+    alignment = align_reference(
+        sub["reference"],
+        masks["reference"].mask,
+        reference.wcs,
+        _bright_xy(ref_stars, config.alignment_min_snr),
+        science.wcs,
+        _bright_xy(sci_stars, config.alignment_min_snr),
+        science.shape,
+        config.align,
+        label=reference.label,
+    )
+    ref_aligned = alignment.data
+    footprint = ~alignment.mask
+    mask = masks["science"].mask | alignment.mask
+    sigma_n = bkg["science"].global_rms
+    sigma_r = bkg["reference"].global_rms
+    # Stars on the aligned reference, measured against its own (resampled) noise.
+    ref_bkg_aligned = estimate_background(ref_aligned, alignment.mask, config.background)
+    ref_aligned = np.where(alignment.mask, 0.0, ref_aligned - ref_bkg_aligned.level).astype(
+        np.float32
+    )
+    ref_stars_aligned = find_stars(
+        ref_aligned,
+        ref_bkg_aligned.rms,
+        mask,
+        saturation=reference.meta.saturation - bkg["reference"].global_level,
+        threshold=config.star_threshold,
+        config=config.psf,
+    )
+    science_psf = measure_psf(sub["science"], sci_stars, config.psf, label=science.label)
+    # Reference PSF stars: good in both images, so saturation in either excludes them.
+    reference_psf = measure_psf(ref_aligned, ref_stars_aligned, config.psf, label=reference.label)
+    fwhm = max(
+        science_psf.fwhm_at(science.shape[1] / 2, science.shape[0] / 2),
+        reference_psf.fwhm_at(science.shape[1] / 2, science.shape[0] / 2),
+    )
+    good = sci_stars.psf_candidate
+    ratio = measure_flux_ratio(
+        sub["science"],
+        ref_aligned,
+        mask,
+        sci_stars.x[good],
+        sci_stars.y[good],
+        science_rms=bkg["science"].rms,
+        reference_rms=ref_bkg_aligned.rms,
+        aperture_radius=3.0 * fwhm,
+        label=f"{science.label} vs {reference.label}",
+    )
+    gain_n = max(science.meta.gain, 1e-6)
+    gain_r = max(reference.meta.gain, 1e-6)
+    science_var = (bkg["science"].rms ** 2 + np.clip(sub["science"], 0, None) / gain_n).astype(
+        np.float32
+    )
+    reference_var = (sigma_r**2 + np.clip(ref_aligned, 0, None) / gain_r).astype(np.float32)
+    zero_point = science.meta.zero_point
+    if zero_point is None and reference.meta.zero_point is not None:
+        # mag = zp_ref - 2.5 log10(F_r f_sci): the science zero point follows from F_r.
+        zero_point = reference.meta.zero_point - 2.5 * float(np.log10(ratio.ratio))
+    stats = {
+        "science_sigma": sigma_n,
+        "reference_sigma": sigma_r,
+        "reference_sigma_resampled": ref_bkg_aligned.global_rms,
+        "flux_ratio": ratio.ratio,
+        "flux_ratio_error": ratio.error,
+        "flux_ratio_stars": float(ratio.n_stars),
+        "align_matched": float(alignment.n_matched),
+        "align_rms_x": alignment.residual_rms[0],
+        "align_rms_y": alignment.residual_rms[1],
+        "align_error_x": alignment.registration_error[0],
+        "align_error_y": alignment.registration_error[1],
+        "science_psf_stars": float(science_psf.n_stars.sum()),
+        "reference_psf_stars": float(reference_psf.n_stars.sum()),
+        "science_fwhm": science_psf.fwhm_at(science.shape[1] / 2, science.shape[0] / 2),
+        "reference_fwhm": reference_psf.fwhm_at(science.shape[1] / 2, science.shape[0] / 2),
+        "masked_fraction": float(mask.mean()),
+        "science_cosmic_ray_pixels": float(masks["science"].cosmic_rays.sum()),
+        "science_saturated_pixels": float(masks["science"].saturated.sum()),
+        "science_bad_column_pixels": float(masks["science"].bad_columns.sum()),
+    }
+    log.info(
+        "prepared %s vs %s: %d stars matched, residual %.3f/%.3f px, F_r=%.4f",
+        science.label,
+        reference.label,
+        alignment.n_matched,
+        *alignment.residual_rms,
+        ratio.ratio,
+    )
+    return PreparedPair(
+        science_image=science,
+        science=sub["science"],
+        reference=ref_aligned,
+        science_var=science_var,
+        reference_var=reference_var,
+        science_sigma=sigma_n,
+        reference_sigma=sigma_r,
+        mask=mask,
+        footprint=footprint,
+        flux_ratio=ratio,
+        science_psf=science_psf,
+        reference_psf=reference_psf,
+        alignment=alignment,
+        reference_sources_xy=np.column_stack([ref_stars_aligned.x, ref_stars_aligned.y]),
+        zero_point=zero_point,
+        stats=stats,
+    )

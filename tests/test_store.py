@@ -1,0 +1,191 @@
+"""Tests of the content-addressed object store."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from astrid.errors import StorageError
+from astrid.store import ObjectStore
+
+DATA = b"SIMPLE  =                    T" + bytes(range(256)) * 10
+HEX = hashlib.sha256(DATA).hexdigest()
+KEY = f"sha256/{HEX[:2]}/{HEX[2:4]}/{HEX}.fits"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ObjectStore:
+    return ObjectStore(str(tmp_path / "store"))
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def test_put_bytes_returns_content_key_and_round_trips(store: ObjectStore) -> None:
+    key = store.put_bytes(DATA, suffix=".fits")
+    assert key == KEY
+    assert store.exists(key)
+    assert store.get_bytes(key) == DATA
+    with store.open(key) as f:
+        assert f.read() == DATA
+
+
+def test_put_bytes_is_idempotent(store: ObjectStore, tmp_path: Path) -> None:
+    key = store.put_bytes(DATA, suffix=".fits")
+    path = store.local_path(key)
+    assert path is not None
+    mtime = path.stat().st_mtime_ns
+    assert store.put_bytes(DATA, suffix=".fits") == key
+    assert path.stat().st_mtime_ns == mtime  # not rewritten
+    # only the object itself: no leftover temporary files
+    assert _files(tmp_path / "store") == [path]
+
+
+def test_suffix_is_part_of_the_key(store: ObjectStore) -> None:
+    assert store.put_bytes(DATA) == KEY.removesuffix(".fits")
+    assert store.put_bytes(DATA, suffix=".fits.fz").endswith(f"{HEX}.fits.fz")
+
+
+def test_local_root_is_created(tmp_path: Path) -> None:
+    root = tmp_path / "a" / "b" / "store"
+    ObjectStore(str(root))
+    assert root.is_dir()
+
+
+def test_put_file_matches_put_bytes(store: ObjectStore, tmp_path: Path) -> None:
+    src = tmp_path / "image.fits"
+    src.write_bytes(DATA)
+    key = store.put_file(src)
+    assert key == KEY
+    assert store.get_bytes(key) == DATA
+    assert store.put_file(src) == key
+    assert store.put_file(str(src), suffix="") == KEY.removesuffix(".fits")
+
+
+@pytest.mark.parametrize(
+    ("name", "suffix"),
+    [
+        ("image.fits", ".fits"),
+        ("ngc1234.r.fits", ".fits"),
+        ("image.fits.fz", ".fits.fz"),
+        ("IMAGE.FITS.GZ", ".FITS.GZ"),
+        ("noext", ""),
+        ("odd.fits~", ""),
+    ],
+)
+def test_put_file_default_suffix(
+    store: ObjectStore, tmp_path: Path, name: str, suffix: str
+) -> None:
+    src = tmp_path / name
+    src.write_bytes(DATA)
+    assert store.put_file(src) == KEY.removesuffix(".fits") + suffix
+
+
+def test_put_file_streams_large_files(store: ObjectStore, tmp_path: Path) -> None:
+    big = bytes(range(256)) * (3 * 4096 + 7)  # several chunks of 1 MiB, not a multiple
+    src = tmp_path / "big.bin"
+    src.write_bytes(big)
+    key = store.put_file(src)
+    assert key.split("/")[-1] == hashlib.sha256(big).hexdigest() + ".bin"
+    assert store.get_bytes(key) == big
+
+
+def test_put_file_missing_source(store: ObjectStore, tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match=r"nothing\.fits"):
+        store.put_file(tmp_path / "nothing.fits")
+
+
+def test_url_and_local_path(store: ObjectStore) -> None:
+    key = store.put_bytes(DATA, suffix=".fits")
+    path = store.local_path(key)
+    assert path is not None and path.read_bytes() == DATA
+    assert store.url(key).startswith("file://")
+    assert store.url(key).endswith(KEY)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        f"sha256/{HEX[:2]}/{HEX[2:4]}/../../../etc/passwd",
+        f"sha256/{HEX[:2]}/{HEX[2:4]}/{HEX}..fits",
+        f"sha256/{HEX[:2]}/{HEX[2:4]}/{HEX}/../x",
+        f"/sha256/{HEX[:2]}/{HEX[2:4]}/{HEX}",
+        f"sha256/00/00/{HEX}",  # prefix folders do not match the digest
+        f"sha256/{HEX[:2]}/{HEX[2:4]}/{HEX[:-1]}",
+        f"md5/{HEX[:2]}/{HEX[2:4]}/{HEX}",
+        f"sha256/{HEX[:2]}/{HEX[2:4]}/{HEX.upper()}",
+        "",
+    ],
+)
+def test_bad_keys_are_refused(store: ObjectStore, key: str) -> None:
+    for call in (store.get_bytes, store.exists, store.url, store.local_path, store.open):
+        with pytest.raises(StorageError, match="invalid object key") as info:
+            call(key)
+        assert info.value.details["key"] == key
+
+
+@pytest.mark.parametrize("suffix", ["fits", ".fits/..", "/x", ". fits", "..", ".a..b"])
+def test_bad_suffixes_are_refused(store: ObjectStore, suffix: str) -> None:
+    with pytest.raises(StorageError, match="invalid key suffix"):
+        store.put_bytes(DATA, suffix=suffix)
+
+
+def test_missing_key(store: ObjectStore) -> None:
+    assert not store.exists(KEY)
+    for call in (store.get_bytes, store.open, store.local_path):
+        with pytest.raises(StorageError, match="no object") as info:
+            call(KEY)
+        assert info.value.details["key"] == KEY
+
+
+def test_open_refuses_write_modes(store: ObjectStore) -> None:
+    key = store.put_bytes(DATA)
+    with pytest.raises(StorageError, match="immutable"):
+        store.open(key, "wb")
+
+
+def test_failed_write_leaves_no_object(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("astrid.store.os.replace", crash)
+    with pytest.raises(StorageError, match="disk full"):
+        store.put_bytes(DATA, suffix=".fits")
+    assert not store.exists(KEY)
+    assert _files(tmp_path / "store") == []  # the temporary file was removed too
+
+
+def test_file_changing_while_stored_is_refused(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "image.fits"
+    src.write_bytes(DATA)
+    # the copy sees different bytes from the ones hashed first, as if the file were rewritten
+    monkeypatch.setattr("astrid.store._chunks", lambda stream: iter([b"rewritten"]))
+    with pytest.raises(StorageError, match="changed while it was being stored"):
+        store.put_file(src)
+    assert not store.exists(KEY)
+    assert _files(tmp_path / "store") == []
+
+
+def test_fsspec_memory_store(tmp_path: Path) -> None:
+    name = f"astrid-test-{tmp_path.name}"
+    store = ObjectStore(f"memory://{name}")
+    key = store.put_bytes(DATA, suffix=".fits")
+    assert key == KEY
+    assert store.put_bytes(DATA, suffix=".fits") == key
+    assert store.get_bytes(key) == DATA
+    assert store.local_path(key) is None
+    assert store.url(key) == f"memory:///{name}/{KEY}"
+    with store.open(key) as f:
+        assert f.read() == DATA
+    missing = KEY.replace(".fits", ".fz")
+    with pytest.raises(StorageError, match="no object"):
+        store.get_bytes(missing)
+    with pytest.raises(StorageError, match="no object"):
+        store.open(missing)
