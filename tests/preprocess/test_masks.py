@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -251,25 +249,6 @@ def test_pure_noise_has_almost_nothing_masked() -> None:
     result = build_mask(_image(_observe(np.zeros(SHAPE), rng)))
     assert result.masked_fraction < 1e-3
     assert result.n_bad_columns == 0
-
-
-@pytest.mark.slow
-def test_build_mask_2k_speed() -> None:
-    rng = np.random.default_rng(3)
-    shape = (2048, 2048)
-    xs, ys = rng.uniform(0, 2048, 400), rng.uniform(0, 2048, 400)
-    data = _observe(_gaussian_stars(shape, xs, ys, rng.uniform(500, 20_000, 400), FWHM), rng)
-    image = _image(data)
-    build_mask(image)  # warm-up: page faults, thread pool
-    elapsed = min(_timed(lambda: build_mask(image)) for _ in range(3))
-    # The target is 1.5 s on 2 cores; the bound leaves room for a loaded CI machine.
-    assert elapsed < 4.0, f"build_mask on 2048x2048 took {elapsed:.2f} s"
-
-
-def _timed(func: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    func()
-    return time.perf_counter() - start
 
 
 def test_decam_frame_masks_under_one_percent() -> None:

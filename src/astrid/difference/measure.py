@@ -11,6 +11,7 @@ sign × D, deconvolved from the window (exact for a Gaussian profile).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,6 +87,7 @@ def measure_candidates(
     result: ZogyResult,
     mask: np.ndarray,
     *,
+    science_psf: Callable[[float, float], np.ndarray] | None = None,
     bad_pixel_radius: float = 5.0,
 ) -> Measurements:
     """Measure every peak on the ZOGY products.
@@ -98,6 +100,9 @@ def measure_candidates(
         The ZOGY products (D, S, flux error map, per-tile P_D and F_D).
     mask : ndarray of bool
         Pixels bad in the science or aligned reference image.
+    science_psf : callable, optional
+        ``psf(x, y)``; when given, the flux fit uses the exact response in D of a source
+        with the science PSF at the candidate's position, not the tile's P_D.
     bad_pixel_radius : float
         Masked pixels within this radius (pixels) are counted.
     """
@@ -112,13 +117,16 @@ def measure_candidates(
         dx, dy = _subpixel(result.score, xi, yi)
         tile = result.tile_at(xi, yi)
         psf_d = tile.psf_d
-        half = psf_d.shape[0] // 2
+        if science_psf is not None:
+            response = tile.point_source_response(science_psf(xi + dx, yi + dy))
+        else:
+            response = psf_d * tile.f_d
+        half = response.shape[0] // 2
         fit_half = max(3, int(np.ceil(1.5 * psf_fwhm(psf_d))))
-        model = fourier_shift(psf_d, dx, dy)[half - fit_half : half + fit_half + 1,
-                                              half - fit_half : half + fit_half + 1]
+        window = slice(half - fit_half, half + fit_half + 1)
+        model = fourier_shift(response, dx, dy)[window, window]
         data = _stamp(result.difference, xi, yi, fit_half)
-        amplitude = float((data * model).sum() / (model**2).sum())
-        flux = amplitude / tile.f_d
+        flux = float((data * model).sum() / (model**2).sum())
         err = float(result.flux_err[yi, xi])
         out["x"][k], out["y"][k] = xi + dx, yi + dy
         out["flux"][k], out["flux_err"][k] = flux, err

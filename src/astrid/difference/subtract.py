@@ -128,7 +128,13 @@ def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> S
         merge_radius=config.merge_radius_fwhm * fwhm,
         valid=pair.footprint,
     )
-    meas = measure_candidates(peaks, result, pair.mask, bad_pixel_radius=config.bad_pixel_radius)
+    meas = measure_candidates(
+        peaks,
+        result,
+        pair.mask,
+        science_psf=pair.science_psf.at,
+        bad_pixel_radius=config.bad_pixel_radius,
+    )
     wcs = pair.science_image.wcs
     assert wcs is not None  # prepare_pair guarantees it
     ra, dec = wcs.pixel_to_world_values(meas.x, meas.y)

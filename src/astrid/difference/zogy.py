@@ -24,7 +24,7 @@ image leaves no residuals. FFTs are real, float32, with scipy.fft's worker threa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import fft as sfft
@@ -53,8 +53,8 @@ class ZogyConfig:
         Threads for scipy.fft (-1 = all cores).
     """
 
-    tile_size: int = 512
-    margin: int = 48
+    tile_size: int = 256
+    margin: int = 32
     masked_variance_factor: float = 100.0
     workers: int = -1
 
@@ -96,7 +96,11 @@ class ZogyInputs:
 
 @dataclass(frozen=True, eq=False)
 class TileKernels:
-    """Per-tile products needed downstream (photometry on D)."""
+    """Per-tile products needed downstream (photometry on D).
+
+    ``psf_d`` is P_D of the tile; `point_source_response` gives the exact shape in D of a
+    point source whose science PSF differs from the tile's (the PSF varies within a tile).
+    """
 
     x0: int
     y0: int
@@ -105,6 +109,24 @@ class TileKernels:
     f_d: float
     f_s: float
     psf_d: np.ndarray
+    science_psf: np.ndarray
+    reference_psf: np.ndarray
+    sigma_n: float
+    sigma_r: float
+    flux_ratio: float
+
+    def point_source_response(self, science_psf: np.ndarray) -> np.ndarray:
+        """D produced by a unit-flux source with PSF `science_psf` (centred stamp)."""
+        size = self.science_psf.shape[0]
+        shape = (sfft.next_fast_len(2 * size, real=True),) * 2
+        pn_tile = sfft.rfft2(_embed(self.science_psf, shape))
+        pr_tile = sfft.rfft2(_embed(self.reference_psf, shape))
+        pn_true = sfft.rfft2(_embed(science_psf, shape))
+        fr = self.flux_ratio
+        denom2 = self.sigma_n**2 * fr**2 * np.abs(pr_tile) ** 2 + self.sigma_r**2 * np.abs(pn_tile) ** 2
+        denom2 = np.maximum(denom2, 1e-30 * max(self.sigma_n, self.sigma_r) ** 2)
+        response = sfft.irfft2(fr * pr_tile * pn_true / np.sqrt(denom2), s=shape)
+        return _crop_centre(response, size)
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,7 +242,20 @@ def zogy_tile(
         "flux_err": (sd / f_s).astype(np.float32),
     }
     size = max(pn.shape[0], pr.shape[0])
-    kernels = TileKernels(0, 0, 0, 0, f_d=float(f_d), f_s=f_s, psf_d=_crop_centre(pd, size))
+    kernels = TileKernels(
+        0,
+        0,
+        0,
+        0,
+        f_d=float(f_d),
+        f_s=f_s,
+        psf_d=_crop_centre(pd, size),
+        science_psf=pn,
+        reference_psf=pr,
+        sigma_n=float(sigma_n),
+        sigma_r=float(sigma_r),
+        flux_ratio=fr,
+    )
     return maps, kernels
 
 
@@ -305,9 +340,7 @@ def zogy(inputs: ZogyInputs, config: ZogyConfig = ZogyConfig()) -> ZogyResult:
             )
             for key, tile_map in maps.items():
                 out[key][y0:y1, x0:x1] = tile_map[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
-            tiles.append(
-                TileKernels(x0, y0, x1, y1, f_d=kernels.f_d, f_s=kernels.f_s, psf_d=kernels.psf_d)
-            )
+            tiles.append(replace(kernels, x0=x0, y0=y0, x1=x1, y1=y1))
     return ZogyResult(
         difference=out["D"],
         score=out["S"],

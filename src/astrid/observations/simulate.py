@@ -146,8 +146,8 @@ class SimulationConfig:
     shape: tuple[int, int] = (1024, 1024)
     pixel_scale: float = 0.7
     center: tuple[float, float] = (150.0, 2.0)
-    science_fwhm: tuple[float, float] = (3.0, 4.2)
-    reference_fwhm: tuple[float, float] = (2.6, 3.2)
+    science_fwhm: tuple[float, float] = (3.2, 3.9)
+    reference_fwhm: tuple[float, float] = (2.7, 3.1)
     ellipticity: float = 0.08
     moffat_beta: float = 3.5
     gain: float = 1.5
@@ -474,9 +474,13 @@ class _PointStamps:
         return out
 
     def add_to(self, image: np.ndarray, x: np.ndarray, y: np.ndarray, flux: np.ndarray) -> None:
-        """Add every source with its flux."""
+        """Add every source of non-zero flux."""
         for idx, stamps in self.groups:
-            _add_stamps(image, stamps, _nearest_pixel(x[idx]), _nearest_pixel(y[idx]), flux[idx])
+            keep = flux[idx] != 0
+            sel = idx[keep]
+            _add_stamps(
+                image, stamps[keep], _nearest_pixel(x[sel]), _nearest_pixel(y[sel]), flux[sel]
+            )
 
 
 def _sersic_b(n: float) -> float:
@@ -524,7 +528,7 @@ def _galaxy_stamp(
 ) -> np.ndarray:
     """Unit-sum Sersic stamp for a galaxy at ``(x, y)``, convolved with the centred PSF."""
     axis_ratio_inv = math.sqrt(max(np.linalg.eigvalsh(np.linalg.inv(metric)).max(), 1.0))
-    half = int(math.ceil(6.0 * r_eff * axis_ratio_inv)) + kernel.shape[0] // 2 + 1
+    half = math.ceil(6.0 * r_eff * axis_ratio_inv) + kernel.shape[0] // 2 + 1
     dx, dy = x - math.floor(x + 0.5), y - math.floor(y + 0.5)
     sersic = _sersic_stamp(dx, dy, metric, n, r_eff, half)
     conv = np.clip(signal.fftconvolve(sersic, kernel, mode="same"), 0.0, None)
@@ -669,7 +673,7 @@ def inject_point_sources(
                 f"inject_point_sources: psf({x:.2f}, {y:.2f}) must return an odd square stamp, "
                 f"got shape {stamp.shape}"
             )
-        ix, iy = int(math.floor(x + 0.5)), int(math.floor(y + 0.5))
+        ix, iy = math.floor(x + 0.5), math.floor(y + 0.5)
         shifted = _fourier_shift(stamp / stamp.sum(), x - ix, y - iy)
         model = f * shifted
         positive = np.clip(model, 0.0, None)
@@ -924,14 +928,13 @@ def _place_transients(
             placed=k,
             requested=n_on_galaxies,
         )
-    attempts, max_attempts = 0, 4000 * max(1, n - k)
+    misses, max_misses = 0, 5000
     while k < n:
-        attempts += 1
-        if attempts > max_attempts:
+        if misses >= max_misses:
             raise ConfigurationError(
                 f"could only place {k - n_on_galaxies} of {n - n_on_galaxies} isolated "
-                f"transients on empty sky after {max_attempts} tries; use fewer transients, "
-                "stars or galaxies, or a larger image",
+                f"transients on empty sky ({max_misses} tries in a row failed); use fewer "
+                "transients, stars or galaxies, or a larger image",
                 placed=k - n_on_galaxies,
                 requested=n - n_on_galaxies,
             )
@@ -941,7 +944,54 @@ def _place_transients(
             xs[k], ys[k] = x, y
             blockers.placed.append((x, y))
             k += 1
+            misses = 0
+        else:
+            misses += 1
     return xs, ys, hosts
+
+
+def _choose_variables(
+    rng: np.random.Generator,
+    config: SimulationConfig,
+    *,
+    xy: np.ndarray,
+    inside: np.ndarray,
+    saturated: np.ndarray,
+    quiet: np.ndarray,
+    bright: np.ndarray,
+    bleed_xy: np.ndarray,
+) -> np.ndarray:
+    """Mask of the stars made variable: inside, unsaturated, clear of saturated stars and bleeds.
+
+    Stars of SNR >= 10 are preferred so that most changes are measurable.
+    """
+    ny, nx = config.shape
+    ok = (
+        inside
+        & quiet
+        & ~saturated
+        & (xy[:, 0] >= _EDGE_MARGIN)
+        & (xy[:, 0] <= nx - 1 - _EDGE_MARGIN)
+        & (xy[:, 1] >= _EDGE_MARGIN)
+        & (xy[:, 1] <= ny - 1 - _EDGE_MARGIN)
+    )
+    if saturated.any():
+        ok &= _clear_of(xy, cKDTree(xy[saturated]), _EDGE_MARGIN)
+    if len(bleed_xy):
+        ok &= _clear_of(xy, cKDTree(bleed_xy), _EDGE_MARGIN)
+    candidates = np.nonzero(ok & bright)[0]
+    if len(candidates) < config.n_variables:
+        candidates = np.nonzero(ok)[0]
+    if len(candidates) < config.n_variables:
+        raise ConfigurationError(
+            f"only {len(candidates)} stars can be variables, {config.n_variables} requested; "
+            "use more stars or fewer variables",
+            available=len(candidates),
+            requested=config.n_variables,
+        )
+    chosen = np.zeros(len(xy), dtype=bool)
+    chosen[rng.choice(candidates, size=config.n_variables, replace=False)] = True
+    return chosen
 
 
 def _clear_of(xy: np.ndarray, avoid: cKDTree | None, radius: float) -> np.ndarray:
@@ -957,8 +1007,8 @@ def _draw_clear_positions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` uniform pixel positions at least `_ARTIFACT_CLEARANCE` from ``avoid``."""
     ny, nx = shape
-    xs: list[np.ndarray] = []
-    ys: list[np.ndarray] = []
+    xs: list[np.ndarray] = [np.empty(0)]
+    ys: list[np.ndarray] = [np.empty(0)]
     got = 0
     for _ in range(100):
         if got >= n:
@@ -1164,13 +1214,19 @@ def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> S
         config.reference_rotation_deg,
     )
     psf_s = MoffatPSFField(
-        config.shape, *config.science_fwhm, config.ellipticity, config.moffat_beta,
+        config.shape,
+        *config.science_fwhm,
+        config.ellipticity,
+        config.moffat_beta,
         angle0=rng_geo.uniform(0.0, math.pi),
-    )  # fmt: skip
+    )
     psf_r = MoffatPSFField(
-        config.shape, *config.reference_fwhm, config.ellipticity, config.moffat_beta,
+        config.shape,
+        *config.reference_fwhm,
+        config.ellipticity,
+        config.moffat_beta,
         angle0=rng_geo.uniform(0.0, math.pi),
-    )  # fmt: skip
+    )
 
     def to_sky(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ra, dec = sci_wcs.pixel_to_world_values(x, y)
@@ -1196,38 +1252,11 @@ def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> S
     srx, sry = to_ref(sx, sy)
     # science stamps are sized for the brightest a variable can get (twice its flux)
     stamps_s = _PointStamps.render(psf_s, sx, sy, 2.0 * sflux, psf_size=psf_size, sigma=sigma_s)
-    stamps_r = _PointStamps.render(
-        psf_r, srx, sry, k_ref * sflux, psf_size=psf_size, sigma=sigma_r
-    )
+    stamps_r = _PointStamps.render(psf_r, srx, sry, k_ref * sflux, psf_size=psf_size, sigma=sigma_r)
     peak_s, peak_r, sum_p2 = stamps_s.peak(), stamps_r.peak(), stamps_s.sum_sq()
-    inside = np.arange(len(sx)) < n_in
-    is_var = np.zeros(len(sx), dtype=bool)
-    sflux_sci = sflux.copy()
-    change = rng_var.uniform(0.2, 1.0, size=n_in) * rng_var.choice([-1.0, 1.0], size=n_in)
-    safe = (
-        (config.sky_science + sflux[:n_in] * (1 + np.abs(change)) * peak_s[:n_in]
-         < 0.5 * config.saturation)
-        & (config.sky_reference + k_ref * sflux[:n_in] * peak_r[:n_in]
-           < 0.5 * config.saturation)
-        & (sx[:n_in] >= _EDGE_MARGIN) & (sx[:n_in] <= nx - 1 - _EDGE_MARGIN)
-        & (sy[:n_in] >= _EDGE_MARGIN) & (sy[:n_in] <= ny - 1 - _EDGE_MARGIN)
-    )  # fmt: skip
-    candidates = np.nonzero(safe & (sflux[:n_in] * np.sqrt(sum_p2[:n_in]) / sigma_s >= 10.0))[0]
-    if len(candidates) < config.n_variables:
-        candidates = np.nonzero(safe)[0]
-    if len(candidates) < config.n_variables:
-        raise ConfigurationError(
-            f"only {len(candidates)} stars can be variables, {config.n_variables} requested; "
-            "use more stars or fewer variables",
-            available=len(candidates),
-            requested=config.n_variables,
-        )
-    var_idx = rng_var.choice(candidates, size=config.n_variables, replace=False)
-    is_var[var_idx] = True
-    sflux_sci[var_idx] = sflux[var_idx] * (1.0 + change[var_idx])
-    stamps_s.add_to(model_s, sx, sy, sflux_sci)
+    stamps_s.add_to(model_s, sx, sy, sflux)
     stamps_r.add_to(model_r, srx, sry, k_ref * sflux)
-    saturated = (config.sky_science + sflux_sci * peak_s > config.saturation) | (
+    saturated = (config.sky_science + sflux * peak_s > config.saturation) | (
         config.sky_reference + k_ref * sflux * peak_r > config.saturation
     )
 
@@ -1264,7 +1293,11 @@ def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> S
             (model_r, stamp_r, grx[i], gry[i], k_ref * g_flux[i]),
         ):
             _add_stamps(
-                model, stamp[None], _nearest_pixel([x]), _nearest_pixel([y]), np.array([scale])
+                model,
+                stamp[None],
+                _nearest_pixel(np.array([x])),
+                _nearest_pixel(np.array([y])),
+                np.array([scale]),
             )
 
     # Where bright stars will bleed, in science pixels (both epochs), to keep transients off.
@@ -1273,13 +1306,33 @@ def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> S
     if len(bleed_r):
         ra, dec = ref_wcs.pixel_to_world_values(bleed_r[:, 0], bleed_r[:, 1])
         bleed_r = np.column_stack(sci_wcs.world_to_pixel_values(ra, dec))
+    bleed_xy = np.concatenate([bleed_s, bleed_r.reshape(-1, 2)])
+
+    # Variables: clean, unsaturated stars whose flux changes by 20-100 % in the science epoch.
+    change = rng_var.uniform(0.2, 1.0, size=len(sx)) * rng_var.choice([-1.0, 1.0], size=len(sx))
+    is_var = _choose_variables(
+        rng_var,
+        config,
+        xy=np.column_stack([sx, sy]),
+        inside=np.arange(len(sx)) < n_in,
+        saturated=saturated,
+        quiet=(
+            config.sky_science + sflux * (1.0 + np.abs(change)) * peak_s < 0.5 * config.saturation
+        )
+        & (config.sky_reference + k_ref * sflux * peak_r < 0.5 * config.saturation),
+        bright=sflux * np.sqrt(sum_p2) / sigma_s >= 10.0,
+        bleed_xy=bleed_xy,
+    )
+    sflux_sci = np.where(is_var, sflux * (1.0 + change), sflux)
+    stamps_s.add_to(model_s, sx, sy, sflux_sci - sflux)
+
     blockers = _Blockers(
         star_xy=np.column_stack([sx, sy]),
         star_flux=np.maximum(sflux, sflux_sci),
         star_fwhm=psf_s.fwhm(sx, sy),
         galaxy_xy=np.column_stack([gx, gy]),
         galaxy_reff=g_reff,
-        bleed_xy=np.concatenate([bleed_s, bleed_r.reshape(-1, 2)]),
+        bleed_xy=bleed_xy,
         psf=psf_s,
         shape=config.shape,
         sigma=sigma_s,
@@ -1317,7 +1370,7 @@ def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> S
 
     star_snr = np.sqrt(sum_p2)[:n_in] / sigma_s
     for kind, sel in (
-        ("star", inside[:n_in] & ~saturated[:n_in] & ~is_var[:n_in]),
+        ("star", ~saturated[:n_in] & ~is_var[:n_in]),
         ("saturated_star", saturated[:n_in]),
         ("variable", is_var[:n_in]),
     ):
@@ -1371,10 +1424,20 @@ def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> S
             mag=mag(t_flux[sel]),
         )
     truth = rows.table()
-    order = {k: i for i, k in enumerate(
-        ("star", "saturated_star", "variable", "galaxy", "transient", "transient_on_galaxy",
-         *ARTIFACT_KINDS)
-    )}  # fmt: skip
+    order = {
+        k: i
+        for i, k in enumerate(
+            (
+                "star",
+                "saturated_star",
+                "variable",
+                "galaxy",
+                "transient",
+                "transient_on_galaxy",
+                *ARTIFACT_KINDS,
+            )
+        )
+    }
     truth = truth[np.argsort([order[str(k)] for k in truth["kind"]], kind="stable")]
     truth.meta["seed"] = seed
     truth.meta["reference_flux_scale"] = k_ref
@@ -1383,21 +1446,50 @@ def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> S
     ref_exptime = SCIENCE_EXPTIME * k_ref
     ref_zp = SCIENCE_ZERO_POINT + 2.5 * math.log10(k_ref)
     sci_header = _header(
-        config, sci_wcs, name="science", exptime=SCIENCE_EXPTIME, mjd=SCIENCE_MJD,
-        fwhm=config.science_fwhm[0], sky=config.sky_science, zero_point=SCIENCE_ZERO_POINT,
+        config,
+        sci_wcs,
+        name="science",
+        exptime=SCIENCE_EXPTIME,
+        mjd=SCIENCE_MJD,
+        fwhm=config.science_fwhm[0],
+        sky=config.sky_science,
+        zero_point=SCIENCE_ZERO_POINT,
         seed=seed,
-    )  # fmt: skip
+    )
     ref_header = _header(
-        config, ref_wcs, name="reference", exptime=ref_exptime, mjd=REFERENCE_MJD,
-        fwhm=config.reference_fwhm[0], sky=config.sky_reference, zero_point=ref_zp, seed=seed,
-    )  # fmt: skip
+        config,
+        ref_wcs,
+        name="reference",
+        exptime=ref_exptime,
+        mjd=REFERENCE_MJD,
+        fwhm=config.reference_fwhm[0],
+        sky=config.sky_reference,
+        zero_point=ref_zp,
+        seed=seed,
+    )
     images = []
     for name, data, wcs, header, exptime, mjd, fwhm, zp in (
-        ("science", science, sci_wcs, sci_header, SCIENCE_EXPTIME, SCIENCE_MJD,
-         config.science_fwhm[0], SCIENCE_ZERO_POINT),
-        ("reference", reference, ref_wcs, ref_header, ref_exptime, REFERENCE_MJD,
-         config.reference_fwhm[0], ref_zp),
-    ):  # fmt: skip
+        (
+            "science",
+            science,
+            sci_wcs,
+            sci_header,
+            SCIENCE_EXPTIME,
+            SCIENCE_MJD,
+            config.science_fwhm[0],
+            SCIENCE_ZERO_POINT,
+        ),
+        (
+            "reference",
+            reference,
+            ref_wcs,
+            ref_header,
+            ref_exptime,
+            REFERENCE_MJD,
+            config.reference_fwhm[0],
+            ref_zp,
+        ),
+    ):
         meta = ImageMeta(
             name=name,
             mjd=mjd,

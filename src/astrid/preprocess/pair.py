@@ -11,6 +11,8 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+import sep
+from scipy import ndimage
 
 from astrid.errors import IncompatibleImagesError
 from astrid.observations.image import Image
@@ -90,6 +92,22 @@ def _bright_xy(stars: StarList, min_snr: float) -> np.ndarray:
     keep = np.flatnonzero(snr > min_snr)
     keep = keep[np.argsort(-stars.flux[keep])]
     return np.column_stack([stars.x[keep], stars.y[keep]])
+
+
+def _background_offset(
+    science: np.ndarray,
+    reference_scaled: np.ndarray,
+    mask: np.ndarray,
+    sigma: float,
+    config: BackgroundConfig,
+) -> np.ndarray:
+    """Smooth map of science − reference/F_r over empty sky (sources in either masked)."""
+    busy = (np.abs(science) > 2.5 * sigma) | (np.abs(reference_scaled) > 2.5 * sigma)
+    busy = ndimage.binary_dilation(ndimage.binary_opening(busy), iterations=4)
+    residual = np.ascontiguousarray(science - reference_scaled, dtype=np.float32)
+    box = int(min(2 * config.box_size, max(16, min(science.shape) // 4)))
+    bkg = sep.Background(residual, mask=np.ascontiguousarray(busy | mask), bw=box, bh=box, fw=3, fh=3)
+    return np.asarray(bkg.back(), dtype=np.float32)
 
 
 def prepare_pair(
@@ -172,10 +190,6 @@ def prepare_pair(
     science_psf = measure_psf(sub["science"], sci_stars, config.psf, label=science.label)
     # Reference PSF stars: good in both images, so saturation in either excludes them.
     reference_psf = measure_psf(ref_aligned, ref_stars_aligned, config.psf, label=reference.label)
-    fwhm = max(
-        science_psf.fwhm_at(science.shape[1] / 2, science.shape[0] / 2),
-        reference_psf.fwhm_at(science.shape[1] / 2, science.shape[0] / 2),
-    )
     good = sci_stars.psf_candidate
     ratio = measure_flux_ratio(
         sub["science"],
@@ -183,11 +197,19 @@ def prepare_pair(
         mask,
         sci_stars.x[good],
         sci_stars.y[good],
-        science_rms=bkg["science"].rms,
-        reference_rms=ref_bkg_aligned.rms,
-        aperture_radius=3.0 * fwhm,
+        science_psf=science_psf,
+        reference_psf=reference_psf,
+        science_sigma=sigma_n,
+        reference_sigma=ref_bkg_aligned.global_rms,
         label=f"{science.label} vs {reference.label}",
     )
+    # Backgrounds estimated separately leave a smooth offset between the images (faint
+    # sources are masked differently at different depths); take it out of the science
+    # background so that the difference of empty sky is zero.
+    offset = _background_offset(
+        sub["science"], ref_aligned / ratio.ratio, mask, sigma_n, config.background
+    )
+    sub["science"] = np.where(mask, 0.0, sub["science"] - offset).astype(np.float32)
     gain_n = max(science.meta.gain, 1e-6)
     gain_r = max(reference.meta.gain, 1e-6)
     science_var = (bkg["science"].rms ** 2 + np.clip(sub["science"], 0, None) / gain_n).astype(
@@ -205,13 +227,15 @@ def prepare_pair(
         "flux_ratio": ratio.ratio,
         "flux_ratio_error": ratio.error,
         "flux_ratio_stars": float(ratio.n_stars),
+        "background_offset_rms": float(np.std(offset)),
+        "background_offset_mean": float(np.mean(offset)),
         "align_matched": float(alignment.n_matched),
         "align_rms_x": alignment.residual_rms[0],
         "align_rms_y": alignment.residual_rms[1],
         "align_error_x": alignment.registration_error[0],
         "align_error_y": alignment.registration_error[1],
-        "science_psf_stars": float(science_psf.n_stars.sum()),
-        "reference_psf_stars": float(reference_psf.n_stars.sum()),
+        "science_psf_stars": float(science_psf.n_stars),
+        "reference_psf_stars": float(reference_psf.n_stars),
         "science_fwhm": science_psf.fwhm_at(science.shape[1] / 2, science.shape[0] / 2),
         "reference_fwhm": reference_psf.fwhm_at(science.shape[1] / 2, science.shape[0] / 2),
         "masked_fraction": float(mask.mean()),

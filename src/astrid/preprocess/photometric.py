@@ -1,8 +1,9 @@
 """Photometric scaling between the aligned reference and the science image.
 
-F_r (ZOGY's reference flux zero point with the science one set to 1) is the robust mean
-of reference/science flux ratios of matched, unsaturated stars, measured in apertures
-large enough (3 × the broader FWHM) that differences in seeing do not bias it.
+F_r (ZOGY's reference flux zero point, with the science one set to 1) is the weighted,
+sigma-clipped mean of reference/science flux ratios of bright isolated stars. Each flux
+is a linear fit of the image's own PSF model (shifted to the star's sub-pixel position)
+plus a constant, so differences in seeing and in background level do not bias it.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import sep
-from astropy.stats import sigma_clipped_stats
+from astropy.stats import sigma_clip
 
 from astrid.errors import AlignmentError
+from astrid.preprocess.psf import PSFModel, fourier_shift, psf_fwhm
 
-__all__ = ["FluxRatio", "measure_flux_ratio"]
+__all__ = ["FluxRatio", "measure_flux_ratio", "psf_flux"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,31 @@ class FluxRatio:
     n_stars: int
 
 
+def psf_flux(
+    data: np.ndarray, mask: np.ndarray, psf: PSFModel, x: float, y: float, noise: float
+) -> tuple[float, float]:
+    """PSF-fit flux (with a free constant background) and its background-noise error.
+
+    Returns ``(nan, nan)`` when the fit box leaves the image or touches masked pixels.
+    """
+    stamp = psf.at(x, y)
+    half = max(3, int(np.ceil(2.0 * psf_fwhm(stamp))))
+    half = min(half, stamp.shape[0] // 2)
+    xi, yi = int(round(x)), int(round(y))
+    ny, nx = data.shape
+    if xi - half < 0 or yi - half < 0 or xi + half >= nx or yi + half >= ny:
+        return np.nan, np.nan
+    box = (slice(yi - half, yi + half + 1), slice(xi - half, xi + half + 1))
+    if mask[box].any():
+        return np.nan, np.nan
+    c = stamp.shape[0] // 2
+    model = fourier_shift(stamp, x - xi, y - yi)[c - half : c + half + 1, c - half : c + half + 1]
+    design = np.column_stack([model.ravel(), np.ones(model.size)])
+    coeffs, *_ = np.linalg.lstsq(design, data[box].astype(float).ravel(), rcond=None)
+    cov = np.linalg.inv(design.T @ design) * noise**2
+    return float(coeffs[0]), float(np.sqrt(cov[0, 0]))
+
+
 def measure_flux_ratio(
     science: np.ndarray,
     reference: np.ndarray,
@@ -34,13 +60,14 @@ def measure_flux_ratio(
     x: np.ndarray,
     y: np.ndarray,
     *,
-    science_rms: np.ndarray,
-    reference_rms: np.ndarray,
-    aperture_radius: float,
-    min_snr: float = 30.0,
+    science_psf: PSFModel,
+    reference_psf: PSFModel,
+    science_sigma: float,
+    reference_sigma: float,
+    min_snr: float = 20.0,
     label: str = "reference",
 ) -> FluxRatio:
-    """Measure F_r from aperture fluxes of stars at science positions ``(x, y)``.
+    """Measure F_r from PSF-fit fluxes of stars at science positions ``(x, y)``.
 
     Parameters
     ----------
@@ -50,10 +77,10 @@ def measure_flux_ratio(
         Pixels bad in either image; stars touching them are skipped.
     x, y : ndarray
         Star positions (science pixels), e.g. the PSF stars.
-    science_rms, reference_rms : ndarray
-        Noise maps.
-    aperture_radius : float
-        Aperture radius in pixels.
+    science_psf, reference_psf : PSFModel
+        Each image's PSF.
+    science_sigma, reference_sigma : float
+        Background noise of each image.
     min_snr : float
         Stars below this SNR in either image are skipped.
     label : str
@@ -64,24 +91,25 @@ def measure_flux_ratio(
     AlignmentError
         Fewer than 3 usable stars.
     """
-    sci = np.ascontiguousarray(science, dtype=np.float32)
-    ref = np.ascontiguousarray(reference, dtype=np.float32)
-    fs, es, flag_s = sep.sum_circle(sci, x, y, aperture_radius, err=science_rms, mask=mask)
-    fr, er, flag_r = sep.sum_circle(ref, x, y, aperture_radius, err=reference_rms, mask=mask)
-    ok = (
-        (flag_s == 0)
-        & (flag_r == 0)
-        & (fs > min_snr * es)
-        & (fr > min_snr * er)
-        & np.isfinite(fs)
-        & np.isfinite(fr)
-    )
-    if ok.sum() < 3:
+    ratios, weights = [], []
+    for xi, yi in zip(x, y, strict=True):
+        fs, es = psf_flux(science, mask, science_psf, xi, yi, science_sigma)
+        fr, er = psf_flux(reference, mask, reference_psf, xi, yi, reference_sigma)
+        if not (np.isfinite(fs) and np.isfinite(fr)) or fs < min_snr * es or fr < min_snr * er:
+            continue
+        ratio = fr / fs
+        ratios.append(ratio)
+        weights.append(1.0 / (ratio**2 * ((es / fs) ** 2 + (er / fr) ** 2)))
+    n = len(ratios)
+    if n < 3:
         raise AlignmentError(
-            f"{label}: only {int(ok.sum())} stars usable for the photometric scaling (need 3)",
-            n_stars=int(ok.sum()),
+            f"{label}: only {n} stars usable for the photometric scaling (need 3)", n_stars=n
         )
-    ratios = fr[ok] / fs[ok]
-    mean, median, std = sigma_clipped_stats(ratios, sigma=3.0, maxiters=5)
-    n = int(ok.sum())
-    return FluxRatio(ratio=float(median), error=float(std / np.sqrt(n)), n_stars=n)
+    r = np.asarray(ratios)
+    w = np.asarray(weights)
+    clipped = sigma_clip(r, sigma=3.0, maxiters=5, masked=True)
+    keep = ~np.ma.getmaskarray(clipped)
+    mean = float(np.sum(r[keep] * w[keep]) / np.sum(w[keep]))
+    # Error from the scatter (it includes PSF-model errors the formal weights miss).
+    scatter = float(np.std(r[keep]))
+    return FluxRatio(ratio=mean, error=scatter / np.sqrt(max(int(keep.sum()) - 1, 1)), n_stars=int(keep.sum()))

@@ -1,10 +1,8 @@
 """Empirical PSF measured from bright, isolated, unsaturated stars, varying across the image.
 
-The image is divided into a grid of cells; each cell's PSF is the sigma-clipped,
-flux-weighted mean of the star stamps in (or, when a cell has too few, nearest to) that
-cell, each star re-centred by a sub-pixel Fourier shift before stacking. ``PSFModel.at``
-interpolates bilinearly between cell centres. Stamps are odd-sized, unit-sum, centred on
-the central pixel.
+Every PSF pixel is a low-order polynomial in the image position, fitted over the star
+stamps (re-centred by sub-pixel Fourier shifts), as PSFEx does. Stamps are odd-sized,
+unit-sum and centred on the central pixel.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import sep
-from astropy.stats import sigma_clip
 from scipy import fft as sfft
 from scipy.spatial import cKDTree
 
@@ -30,12 +27,10 @@ class PSFConfig:
     ----------
     size : int
         Odd stamp size in pixels.
-    cell_size : int
-        Approximate size of the grid cells over which the PSF may vary (pixels).
-    min_stars : int
-        Stars wanted per cell; cells with fewer borrow the nearest stars.
+    max_degree : int
+        Highest polynomial degree of the PSF's variation with position.
     max_stars : int
-        Stars used per cell at most (the brightest).
+        Stars used at most (the brightest).
     min_snr : float
         Minimum signal-to-noise (flux / flux error) of a PSF star.
     max_peak_fraction : float
@@ -43,10 +38,9 @@ class PSFConfig:
     """
 
     size: int = 31
-    cell_size: int = 512
-    min_stars: int = 12
-    max_stars: int = 60
-    min_snr: float = 40.0
+    max_degree: int = 2
+    max_stars: int = 400
+    min_snr: float = 10.0
     max_peak_fraction: float = 0.5
 
 
@@ -131,11 +125,15 @@ def find_stars(
             xi, yi = int(round(x[k])), int(round(y[k]))
             if mask[yi - half : yi + half + 1, xi - half : xi + half + 1].any():
                 ok[k] = False
-    # Stellar locus: stars share a size, galaxies are bigger, cosmic rays smaller.
-    if ok.sum() >= 5:
-        size = np.sqrt(objects["a"] * objects["b"])
-        typical = np.median(size[ok])
-        ok &= (size > 0.7 * typical) & (size < 1.3 * typical)
+    # Stellar locus: at any position stars share the (smoothly varying) PSF size, galaxies
+    # are bigger. Fit size vs position to the smallest objects and keep the tight locus.
+    if ok.sum() >= 8:
+        # Half-light radius does not depend on brightness (isophotal sizes do).
+        radius, rflag = sep.flux_radius(
+            work, x[ok], y[ok], np.full(int(ok.sum()), float(half)), 0.5, normflux=flux[ok], subpix=5
+        )
+        locus = _on_stellar_locus(radius, x[ok], y[ok], work.shape) & (rflag == 0)
+        ok[ok] = locus
     return StarList(
         x=np.asarray(x, float),
         y=np.asarray(y, float),
@@ -146,6 +144,24 @@ def find_stars(
         b=np.asarray(objects["b"], float),
         psf_candidate=ok,
     )
+
+
+def _on_stellar_locus(
+    size: np.ndarray, x: np.ndarray, y: np.ndarray, shape: tuple[int, ...]
+) -> np.ndarray:
+    """Objects whose size matches the smooth lower envelope of size vs position."""
+    degree = 2 if len(size) >= 40 else (1 if len(size) >= 15 else 0)
+    basis = _basis(x, y, (int(shape[0]), int(shape[1])), degree)
+    keep = size <= np.percentile(size, 30)  # start compact: stars, not galaxies
+    for _ in range(8):
+        coeffs = np.linalg.lstsq(basis[keep], size[keep], rcond=None)[0]
+        resid = size - basis @ coeffs
+        sigma = 1.4826 * np.median(np.abs(resid[keep] - np.median(resid[keep]))) + 1e-3
+        new_keep = (resid < 2.0 * sigma) & (resid > -4.0 * sigma)
+        if new_keep.sum() < 3 or np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+    return keep
 
 
 def fourier_shift(stamp: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -173,53 +189,40 @@ def _taper(size: int) -> np.ndarray:
     return np.where(r < 0.7, 1.0, 0.5 - 0.5 * np.cos(np.pi * window))
 
 
-def _stack(stamps: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
-    clipped = sigma_clip(stamps, sigma=3.0, axis=0, maxiters=3, masked=True)
-    w = np.where(clipped.mask, 0.0, weights[:, None, None])
-    wsum = w.sum(axis=0)
-    psf = np.where(wsum > 0, (np.asarray(clipped.data) * w).sum(axis=0) / np.maximum(wsum, 1e-30), 0)
-    psf *= _taper(size)
-    psf = np.clip(psf, 0.0, None)  # noise in the wings below zero has no physical meaning
-    total = psf.sum()
-    if not np.isfinite(total) or total <= 0:
-        raise PSFError("stacked PSF has no positive flux", n_stars=len(stamps))
-    return psf / total
-
-
 @dataclass(frozen=True, eq=False)
 class PSFModel:
-    """A grid of PSF stamps over the image, interpolated bilinearly between cell centres.
+    """A PSF whose pixels are polynomials in the image position (as PSFEx does).
+
+    ``at(x, y)`` evaluates ``Σ_k coeffs[k] · basis_k(u, v)`` with ``u, v`` the position
+    scaled to [-1, 1] over the image and the basis the monomials up to ``degree``.
 
     Attributes
     ----------
-    stamps : ndarray
-        ``[ny_cells, nx_cells, size, size]`` unit-sum PSFs.
-    centers_x, centers_y : ndarray
-        Cell-centre coordinates along each axis (pixels).
-    n_stars : ndarray
-        ``[ny_cells, nx_cells]`` stars stacked into each cell.
+    coeffs : ndarray
+        ``[n_terms, size, size]`` polynomial coefficients of every PSF pixel.
+    degree : int
+        Polynomial degree in position (0 = constant PSF).
+    shape : tuple of int
+        ``(ny, nx)`` of the image the model describes.
+    n_stars : int
+        Stars used in the final fit.
     """
 
-    stamps: np.ndarray
-    centers_x: np.ndarray
-    centers_y: np.ndarray
-    n_stars: np.ndarray
+    coeffs: np.ndarray
+    degree: int
+    shape: tuple[int, int]
+    n_stars: int
 
     @property
     def size(self) -> int:
         """Stamp size in pixels."""
-        return int(self.stamps.shape[-1])
+        return int(self.coeffs.shape[-1])
 
     def at(self, x: float, y: float) -> np.ndarray:
         """The unit-sum PSF stamp at image position ``(x, y)``."""
-        ix, wx = _interp_index(self.centers_x, x)
-        iy, wy = _interp_index(self.centers_y, y)
-        ix1 = min(ix + 1, len(self.centers_x) - 1)
-        iy1 = min(iy + 1, len(self.centers_y) - 1)
-        s = self.stamps
-        psf = (1 - wy) * ((1 - wx) * s[iy, ix] + wx * s[iy, ix1]) + wy * (
-            (1 - wx) * s[iy1, ix] + wx * s[iy1, ix1]
-        )
+        basis = _basis(np.atleast_1d(float(x)), np.atleast_1d(float(y)), self.shape, self.degree)
+        psf = np.tensordot(basis[0], self.coeffs, axes=1)
+        psf = np.clip(psf, 0.0, None)
         return psf / psf.sum()
 
     def fwhm_at(self, x: float, y: float) -> float:
@@ -227,21 +230,20 @@ class PSFModel:
         return psf_fwhm(self.at(x, y))
 
 
+def _basis(x: np.ndarray, y: np.ndarray, shape: tuple[int, int], degree: int) -> np.ndarray:
+    """``[n, n_terms]`` monomials u^i v^j (i + j ≤ degree) of the scaled positions."""
+    ny, nx = shape
+    u = 2.0 * x / max(nx - 1, 1) - 1.0
+    v = 2.0 * y / max(ny - 1, 1) - 1.0
+    terms = [u**i * v**j for total in range(degree + 1) for i in range(total + 1) for j in [total - i]]
+    return np.column_stack(terms)
+
+
 def psf_fwhm(psf: np.ndarray) -> float:
     """FWHM (pixels) of a unit-sum PSF from its noise-equivalent area, ``1/Σ P²``."""
     area = 1.0 / float(np.sum(psf**2))
     # Gaussian: area = 4π σ², FWHM = 2.3548 σ
     return float(2.3548 * np.sqrt(area / (4 * np.pi)))
-
-
-def _interp_index(centers: np.ndarray, value: float) -> tuple[int, float]:
-    if len(centers) == 1 or value <= centers[0]:
-        return 0, 0.0
-    if value >= centers[-1]:
-        return len(centers) - 1, 0.0
-    i = int(np.searchsorted(centers, value) - 1)
-    w = (value - centers[i]) / (centers[i + 1] - centers[i])
-    return i, float(w)
 
 
 def measure_psf(
@@ -253,6 +255,12 @@ def measure_psf(
 ) -> PSFModel:
     """Measure a spatially varying PSF from the PSF-candidate stars of `find_stars`.
 
+    Each star is cut out, re-centred on its windowed centroid by a sub-pixel Fourier
+    shift and normalised to unit flux; every PSF pixel is then fitted, by weighted least
+    squares over the stars, as a polynomial in position (degree 2 with ≥ 30 stars, 1 with
+    ≥ 10, else constant). Stars whose residual is an outlier are rejected and the fit
+    repeated; each star's centre is refined once against the first model.
+
     Parameters
     ----------
     data : ndarray
@@ -260,7 +268,7 @@ def measure_psf(
     stars : StarList
         Output of `find_stars`; only ``psf_candidate`` stars are used.
     config : PSFConfig
-        Stamp size, cell size and star counts.
+        Stamp size and polynomial degree limits.
     label : str
         Name of the image, for error messages.
 
@@ -276,35 +284,92 @@ def measure_psf(
             "to measure the PSF",
             n_stars=len(idx),
         )
+    idx = idx[np.argsort(-stars.flux[idx])][: config.max_stars]
     size = config.size
-    x, y = stars.x[idx], stars.y[idx]
-    stamps = np.stack([_cutout_centred(data, xi, yi, size) for xi, yi in zip(x, y, strict=True)])
-    flux = stamps.sum(axis=(1, 2))
-    good = flux > 0
-    stamps, x, y, flux = stamps[good] / flux[good, None, None], x[good], y[good], flux[good]
-    snr = stars.flux[idx][good] / np.maximum(stars.flux_err[idx][good], 1e-30)
+    work = np.ascontiguousarray(data, dtype=np.float32)
+    sigma = np.maximum(np.sqrt(stars.a[idx] * stars.b[idx]), 0.5)
+    x, y, flag = sep.winpos(work, stars.x[idx], stars.y[idx], sigma)
+    bad = (flag != 0) | ~np.isfinite(x) | ~np.isfinite(y)
+    x = np.where(bad, stars.x[idx], x)
+    y = np.where(bad, stars.y[idx], y)
+    snr = stars.flux[idx] / np.maximum(stars.flux_err[idx], 1e-30)
+    shape = (int(data.shape[0]), int(data.shape[1]))
+    n = len(x)
+    degree = config.max_degree if n >= 30 else (1 if n >= 10 else 0)
+    degree = min(degree, config.max_degree)
+    stamps = _normalised_stamps(data, x, y, size)
     weights = snr**2
-    ny, nx = data.shape
-    ncy = max(1, int(round(ny / config.cell_size)))
-    ncx = max(1, int(round(nx / config.cell_size)))
-    # Fewer stars than cells wanted: shrink the grid rather than stack noise.
-    while ncy * ncx > 1 and len(x) < config.min_stars * ncy * ncx / 2:
-        ncy, ncx = max(1, ncy - 1), max(1, ncx - 1)
-    cy = (np.arange(ncy) + 0.5) * ny / ncy
-    cx = (np.arange(ncx) + 0.5) * nx / ncx
-    grid = np.zeros((ncy, ncx, size, size))
-    counts = np.zeros((ncy, ncx), int)
-    want = min(config.min_stars, len(x))
-    for j in range(ncy):
-        for i in range(ncx):
-            inside = (
-                (np.abs(x - cx[i]) <= nx / ncx / 2) & (np.abs(y - cy[j]) <= ny / ncy / 2)
-            )
-            chosen = np.flatnonzero(inside)
-            if len(chosen) < want:
-                dist = np.hypot(x - cx[i], y - cy[j])
-                chosen = np.argsort(dist)[:want]
-            chosen = chosen[np.argsort(-weights[chosen])][: config.max_stars]
-            grid[j, i] = _stack(stamps[chosen], weights[chosen], size)
-            counts[j, i] = len(chosen)
-    return PSFModel(stamps=grid, centers_x=cx, centers_y=cy, n_stars=counts)
+    model = _fit(stamps, x, y, weights, shape, degree)
+    # Refine centres against the first model (cross-correlation peak), then refit.
+    dx, dy = _centre_offsets(stamps, model, x, y)
+    x, y = x + dx, y + dy
+    stamps = _normalised_stamps(data, x, y, size)
+    keep = np.ones(n, bool)
+    for _ in range(3):
+        model = _fit(stamps[keep], x[keep], y[keep], weights[keep], shape, degree)
+        predicted = np.stack([model.at(xi, yi) for xi, yi in zip(x, y, strict=True)])
+        chi = np.sqrt(((stamps - predicted) ** 2).sum(axis=(1, 2))) * snr
+        limit = np.median(chi[keep]) + 4 * 1.4826 * np.median(np.abs(chi[keep] - np.median(chi[keep])))
+        new_keep = chi <= limit
+        if new_keep.sum() < max(3, n // 2) or np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+    return model
+
+
+def _normalised_stamps(data: np.ndarray, x: np.ndarray, y: np.ndarray, size: int) -> np.ndarray:
+    stamps = np.stack([_cutout_centred(data, xi, yi, size) for xi, yi in zip(x, y, strict=True)])
+    stamps *= _taper(size)
+    flux = stamps.sum(axis=(1, 2))
+    return stamps / np.where(flux > 0, flux, 1.0)[:, None, None]
+
+
+def _fit(
+    stamps: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray,
+    shape: tuple[int, int],
+    degree: int,
+) -> PSFModel:
+    """Mean PSF plus a few principal components whose amplitudes are polynomials in position.
+
+    Fitting every pixel's polynomial independently fits noise; the variation of a real PSF
+    lives in a low-dimensional subspace (as PSFEx exploits), so only the amplitudes of the
+    leading components vary, which keeps the model smooth with few stars.
+    """
+    n, size = len(stamps), stamps.shape[-1]
+    flat = stamps.reshape(n, -1)
+    w = weights / weights.sum()
+    mean = w @ flat
+    basis = _basis(x, y, shape, degree)
+    n_terms = basis.shape[1]
+    coeffs = np.zeros((n_terms, flat.shape[1]))
+    coeffs[0] = mean
+    n_comp = min(3, n // 10) if degree > 0 else 0
+    if n_comp > 0:
+        resid = flat - mean
+        _, _, vt = np.linalg.svd(resid * np.sqrt(w)[:, None], full_matrices=False)
+        components = vt[:n_comp]
+        amplitudes = resid @ components.T  # [n, n_comp]
+        sw = np.sqrt(w)[:, None]
+        poly = np.linalg.lstsq(basis * sw, amplitudes * sw, rcond=None)[0]  # [n_terms, n_comp]
+        coeffs += poly @ components
+    return PSFModel(coeffs=coeffs.reshape(n_terms, size, size), degree=degree, shape=shape, n_stars=n)
+
+
+def _centre_offsets(
+    stamps: np.ndarray, model: PSFModel, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-pixel shift of each stamp relative to the model, from a linearised fit."""
+    dx = np.zeros(len(stamps))
+    dy = np.zeros(len(stamps))
+    for k, (xi, yi) in enumerate(zip(x, y, strict=True)):
+        psf = model.at(xi, yi)
+        gy, gx = np.gradient(psf)
+        design = np.column_stack([psf.ravel(), -gx.ravel(), -gy.ravel()])
+        sol = np.linalg.lstsq(design, stamps[k].ravel(), rcond=None)[0]
+        if sol[0] > 0:
+            dx[k] = np.clip(sol[1] / sol[0], -0.5, 0.5)
+            dy[k] = np.clip(sol[2] / sol[0], -0.5, 0.5)
+    return dx, dy

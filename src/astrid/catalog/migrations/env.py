@@ -1,8 +1,9 @@
 """Alembic environment of the AstrID catalog.
 
 `astrid.catalog.database.connect` runs the migrations programmatically and passes its own
-connection in ``config.attributes["connection"]``; without one (the ``alembic`` command
-line with ``-x``-less use) the ``sqlalchemy.url`` main option is used.
+connection in ``config.attributes["connection"]``; without one (e.g. the ``alembic`` command
+line with a config from `astrid.catalog.database.alembic_config`) the ``sqlalchemy.url``
+main option is used.
 """
 
 from __future__ import annotations

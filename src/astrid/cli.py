@@ -1,0 +1,213 @@
+"""The `astrid` command: thin wrappers that parse, call the library and render with Rich."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from astrid import __version__
+from astrid.config import Settings
+from astrid.errors import AstridError
+
+app = typer.Typer(add_completion=False, help="AstrID: find what changed in the sky.")
+console = Console()
+
+STAGES = ("read", "validate", "preprocess", "difference", "write")
+
+
+def _settings(data_dir: Path | None, db: str | None) -> Settings:
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if db is not None:
+        overrides["database_url"] = db
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+        force=True,
+    )
+
+
+def _run_pipeline(
+    settings: Settings, reference: Path, sciences: list[Path], out: Path, threshold: float
+):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from astrid.catalog import connect
+    from astrid.pipeline.config import PipelineConfig
+    from astrid.pipeline.runner import Pipeline
+    from astrid.store import ObjectStore
+
+    catalog = connect(settings.db_url)
+    store = ObjectStore(settings.store_root)
+    base = PipelineConfig()
+    config = replace(base, subtract=replace(base.subtract, threshold=threshold))
+    pipeline = Pipeline(catalog, store, config, workers=settings.workers)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        frames = progress.add_task("frames", total=len(sciences))
+        stages = progress.add_task("stages", total=len(STAGES)) if len(sciences) == 1 else None
+
+        def on_stage(_path: str, stage: str) -> None:
+            if stages is not None:
+                progress.update(stages, completed=STAGES.index(stage), description=f"stage: {stage}")
+
+        def on_frame(_report: object) -> None:
+            progress.advance(frames)
+            if stages is not None:
+                progress.update(stages, completed=len(STAGES), description="stages: done")
+
+        report = pipeline.run(reference, sciences, out, on_stage=on_stage, on_frame=on_frame)
+    return catalog, store, report
+
+
+def _frames_table(report) -> RichTable:  # type: ignore[no-untyped-def]
+    table = RichTable(title="Frames")
+    for col in ("frame", "status", "candidates", "S_corr std", "align rms px", "seconds", "error"):
+        table.add_column(col)
+    for f in report.frames:
+        stats = f.stats
+        table.add_row(
+            Path(f.path).name,
+            f.status,
+            str(f.n_candidates),
+            f"{stats['scorr_std']:.3f}" if "scorr_std" in stats else "",
+            f"{(stats['align_rms_x'] ** 2 + stats['align_rms_y'] ** 2) ** 0.5:.3f}"
+            if "align_rms_x" in stats
+            else "",
+            f"{sum(f.timings.values()):.1f}" if f.timings else "",
+            (f"{f.failed_stage}: {f.error}" if f.error else "")[:120],
+        )
+    return table
+
+
+@app.command()
+def run(
+    sciences: Annotated[list[Path], typer.Argument(help="Science FITS files.")],
+    reference: Annotated[Path, typer.Option("--reference", "-r", help="Reference FITS file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("astrid-out"),
+    db: Annotated[str | None, typer.Option(help="Database URL (default: SQLite in the data dir).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory (ASTRID_DATA_DIR).")] = None,
+    threshold: Annotated[float, typer.Option(help="|S_corr| detection threshold.")] = 5.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Difference SCIENCES against REFERENCE; write candidates.csv and difference/*.fits."""
+    _setup_logging(verbose)
+    settings = _settings(data_dir, db)
+    try:
+        _, _, report = _run_pipeline(settings, reference, sciences, out, threshold)
+    except AstridError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from e
+    console.print(_frames_table(report))
+    console.print(f"candidates: {report.candidates_csv}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("astrid-demo"),
+    size: Annotated[int, typer.Option(help="Image side in pixels.")] = 1024,
+    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 0,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory (ASTRID_DATA_DIR).")] = None,
+    db: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Simulate a field with injected transients, run the whole pipeline, write a report."""
+    from astropy.table import Table
+
+    from astrid.evaluation.scoring import score_candidates
+    from astrid.observations.simulate import SimulationConfig, simulate_pair
+    from astrid.pipeline.report import write_report
+
+    _setup_logging(verbose)
+    settings = _settings(data_dir if data_dir is not None else out / "data", db)
+    scale = (size / 1024) ** 2
+    config = SimulationConfig(
+        shape=(size, size),
+        n_stars=max(60, int(375 * scale)),
+        n_galaxies=max(10, int(75 * scale)),
+        n_transients=max(10, int(100 * scale)),
+        n_transients_on_galaxies=max(2, int(20 * scale)),
+    )
+    start = time.perf_counter()
+    with console.status("simulating the sky"):
+        sim = simulate_pair(config, seed=seed)
+        paths = sim.write(out / "inputs")
+    console.print(f"simulated a {size}×{size} pair in {time.perf_counter() - start:.1f} s → {out / 'inputs'}")
+    try:
+        catalog, store, report = _run_pipeline(
+            settings, paths["reference"], [paths["science"]], out, settings.threshold
+        )
+    except AstridError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from e
+    console.print(_frames_table(report))
+    candidates = Table.read(report.candidates_csv, format="ascii.csv") if report.candidates_csv else Table()
+    score = score_candidates(sim.truth, candidates)
+    summary = RichTable(title="Against the injected truth")
+    summary.add_column("measure")
+    summary.add_column("value", justify="right")
+    for key in (
+        "n_candidates",
+        "completeness_all",
+        "optimum_all",
+        "efficiency_vs_optimum",
+        "completeness_snr_ge_8",
+        "n_bogus",
+        "flux_ratio_median_snr_ge_20",
+        "astrometry_rms_arcsec_snr_ge_20",
+    ):
+        value = score.get(key)
+        summary.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    console.print(summary)
+    frame = report.frames[0]
+    report_path = write_report(
+        out / "report.html",
+        catalog=catalog,
+        store=store,
+        run_id=frame.run_id,
+        difference_path=frame.products_local.get("score_corr"),
+        score=score,
+        truth=sim.truth,
+        stats=frame.stats,
+        title=f"AstrID demo: simulated {size}×{size} field, seed {seed}",
+    )
+    (out / "score.json").write_text(
+        json.dumps({k: v for k, v in score.items() if k not in ("found", "bogus_mask")}, indent=1)
+    )
+    console.print(f"report: {report_path}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,149 @@
+"""Process one science frame against a reference: the unit of work of a pipeline run.
+
+`process_frame` reads both files, runs the preprocess and difference stages, writes the
+D and S_corr images and returns a picklable `FrameOutcome`: either the products or the
+stage that failed and why. It runs in a worker process, so it never raises for a
+problem in the data; the parent records failures in the catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from astrid.difference.subtract import subtract
+from astrid.errors import AstridError
+from astrid.observations.fits_reader import read_image
+from astrid.observations.validate import check_compatible
+from astrid.pipeline.config import PipelineConfig
+from astrid.preprocess.pair import prepare_pair
+
+__all__ = ["FrameOutcome", "process_frame"]
+
+log = logging.getLogger(__name__)
+
+StageCallback = Callable[[str], None]
+
+
+@dataclass
+class FrameOutcome:
+    """What a worker hands back: products on success, the failing stage otherwise."""
+
+    science_path: str
+    ok: bool
+    candidates: Table | None = None
+    cutouts: np.ndarray | None = None
+    products: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    failed_stage: str | None = None
+    error: str | None = None
+
+
+class _Timer:
+    def __init__(self, on_stage: StageCallback | None) -> None:
+        self.timings: dict[str, float] = {}
+        self.stage = "start"
+        self._on_stage = on_stage
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        self.stage = stage
+        if self._on_stage is not None:
+            self._on_stage(stage)
+        start = time.perf_counter()
+        yield
+        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+def _write_map(path: Path, data: np.ndarray, header: fits.Header, kind: str) -> None:
+    hdr = header.copy()
+    hdr["IMAGETYP"] = (kind, "AstrID product")
+    fits.PrimaryHDU(data=data.astype(np.float32), header=hdr).writeto(path, overwrite=True)
+
+
+def process_frame(
+    science_path: str,
+    reference_path: str,
+    out_dir: str,
+    config: PipelineConfig,
+    *,
+    threads: int = -1,
+    on_stage: StageCallback | None = None,
+) -> FrameOutcome:
+    """Run preprocess + difference on one science frame.
+
+    Parameters
+    ----------
+    science_path, reference_path : str
+        FITS files.
+    out_dir : str
+        Products go to ``out_dir/difference/<name>.{diff,scorr}.fits``.
+    config : PipelineConfig
+        Science settings.
+    threads : int
+        FFT threads for this frame (1 inside a process pool, -1 inline).
+    on_stage : callable, optional
+        Called with each stage name as it starts (progress display).
+
+    Returns
+    -------
+    FrameOutcome
+        Never raises for bad data: failures come back with the stage and the message.
+    """
+    timer = _Timer(on_stage)
+    try:
+        with timer("read"):
+            science = read_image(science_path)
+            reference = read_image(reference_path)
+        with timer("validate"):
+            check_compatible(science, reference)
+        with timer("preprocess"):
+            pair = prepare_pair(science, reference, config.prepare)
+        zogy_config = replace(config.subtract.zogy, workers=threads)
+        with timer("difference"):
+            result = subtract(pair, replace(config.subtract, zogy=zogy_config))
+        with timer("write"):
+            directory = Path(out_dir) / "difference"
+            directory.mkdir(parents=True, exist_ok=True)
+            header = science.to_hdu().header
+            name = science.meta.name
+            products = {
+                "difference": str(directory / f"{name}.diff.fits"),
+                "score_corr": str(directory / f"{name}.scorr.fits"),
+            }
+            _write_map(Path(products["difference"]), result.zogy.difference, header, "ZOGY D")
+            _write_map(Path(products["score_corr"]), result.zogy.score_corr, header, "ZOGY S_corr")
+    except AstridError as e:
+        log.warning("%s failed at %s: %s", science_path, timer.stage, e)
+        return FrameOutcome(
+            science_path, ok=False, failed_stage=timer.stage, error=str(e), timings=timer.timings
+        )
+    except (ValueError, MemoryError, OSError, np.linalg.LinAlgError) as e:
+        log.exception("%s failed unexpectedly at %s", science_path, timer.stage)
+        return FrameOutcome(
+            science_path,
+            ok=False,
+            failed_stage=timer.stage,
+            error=f"{type(e).__name__}: {e}",
+            timings=timer.timings,
+        )
+    stats: dict[str, Any] = {**pair.stats, **result.stats}
+    return FrameOutcome(
+        science_path,
+        ok=True,
+        candidates=result.candidates,
+        cutouts=result.cutouts,
+        products=products,
+        stats={k: float(v) for k, v in stats.items()},
+        timings=timer.timings,
+    )

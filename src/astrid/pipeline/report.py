@@ -1,0 +1,156 @@
+"""A self-contained HTML report of one run: difference image, candidates, cutouts, truth.
+
+Images are PNGs rendered with matplotlib (zscale stretch) and inlined as base64, so the
+report is one file that opens anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from astropy.io import fits  # noqa: E402
+from astropy.table import Table  # noqa: E402
+from astropy.visualization import ZScaleInterval  # noqa: E402
+from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
+from scipy.stats import norm  # noqa: E402
+
+from astrid.catalog import Catalog  # noqa: E402
+from astrid.store import ObjectStore  # noqa: E402
+
+__all__ = ["write_report"]
+
+MAX_CUTOUT_ROWS = 40
+MAX_TABLE_ROWS = 300
+
+
+def _png(fig: Any) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _zscale_png(data: np.ndarray, size_in: float = 1.6, cmap: str = "gray") -> str:
+    finite = np.isfinite(data)
+    fig, ax = plt.subplots(figsize=(size_in, size_in))
+    if finite.any():
+        lo, hi = ZScaleInterval().get_limits(data[finite])
+        ax.imshow(np.where(finite, data, lo), origin="lower", cmap=cmap, vmin=lo, vmax=hi)
+    ax.set_axis_off()
+    return _png(fig)
+
+
+def _difference_png(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    data = fits.getdata(path).astype(float)
+    step = max(1, max(data.shape) // 800)
+    small = data[::step, ::step]
+    fig, ax = plt.subplots(figsize=(8, 8))
+    ax.imshow(np.clip(small, -5, 5), origin="lower", cmap="RdBu_r", vmin=-5, vmax=5)
+    ax.set_title("S_corr (clipped at ±5)")
+    ax.set_axis_off()
+    return _png(fig)
+
+
+def _completeness_png(score: dict[str, Any], truth: Table) -> str:
+    kinds = np.asarray([str(k) for k in truth["kind"]])
+    snr = np.asarray(truth["snr"], float)[np.char.startswith(kinds, "transient")]
+    found = np.asarray(score["found"], bool)
+    edges = np.array([3, 4, 5, 6, 7, 8, 10, 12, 20, 60])
+    centres, comp, err = [], [], []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        m = (snr >= lo) & (snr < hi)
+        if m.sum() == 0:
+            continue
+        p = found[m].mean()
+        centres.append(np.sqrt(lo * hi))
+        comp.append(p)
+        err.append(np.sqrt(max(p * (1 - p), 0.25 / m.sum()) / m.sum()))
+    grid = np.linspace(2, 60, 400)
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(grid, norm.cdf(grid - 5.0), color="0.5", label="optimum Φ(SNR − 5)")
+    ax.errorbar(centres, comp, yerr=err, fmt="o", color="C0", label="AstrID")
+    ax.set_xscale("log")
+    ax.set_xlabel("injected matched-filter SNR")
+    ax.set_ylabel("completeness")
+    ax.set_ylim(-0.02, 1.05)
+    ax.legend(loc="lower right")
+    return _png(fig)
+
+
+def write_report(
+    path: str | Path,
+    *,
+    catalog: Catalog,
+    store: ObjectStore,
+    run_id: int | None,
+    difference_path: str | Path | None = None,
+    score: dict[str, Any] | None = None,
+    truth: Table | None = None,
+    stats: dict[str, float] | None = None,
+    title: str = "AstrID run report",
+) -> Path:
+    """Render the report of one run.
+
+    Parameters
+    ----------
+    path : path
+        Output HTML file.
+    catalog : Catalog
+        Source of the run's candidates.
+    store : ObjectStore
+        Source of the cutouts.
+    run_id : int or None
+        The run to report (None: an empty report with the error state).
+    difference_path : path, optional
+        S_corr FITS to show as a thumbnail.
+    score, truth : optional
+        `astrid.evaluation.scoring.score_candidates` output and the truth table, for the
+        completeness section.
+    stats : dict, optional
+        Run statistics (noise, alignment) to list.
+    title : str
+        Page title.
+    """
+    out = Path(path)
+    candidates = catalog.candidates(run_id=run_id) if run_id is not None else []
+    candidates.sort(key=lambda c: -abs(c["scorr"]))
+    rows = []
+    for k, cand in enumerate(candidates[:MAX_TABLE_ROWS]):
+        row = dict(cand)
+        if k < MAX_CUTOUT_ROWS:
+            row["cutouts"] = [
+                _zscale_png(fits.getdata(io.BytesIO(store.get_bytes(cand[f"cutout_{kind}_key"]))))
+                for kind in ("science", "reference", "difference")
+                if cand.get(f"cutout_{kind}_key")
+            ]
+        rows.append(row)
+    env = Environment(
+        loader=PackageLoader("astrid.pipeline", "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+    summary = None
+    if score is not None:
+        summary = {k: v for k, v in score.items() if k not in ("found", "bogus_mask", "completeness")}
+    html = env.get_template("report.html").render(
+        title=title,
+        n_candidates=len(candidates),
+        rows=rows,
+        difference_png=_difference_png(Path(difference_path)) if difference_path else None,
+        completeness_png=_completeness_png(score, truth) if score and truth is not None else None,
+        completeness_rows=score.get("completeness", []) if score else [],
+        summary=summary,
+        stats=stats or {},
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html)
+    return out

@@ -1,0 +1,330 @@
+"""Run the pipeline over a batch of science frames against one reference.
+
+The runner owns the I/O around the pure stages: it hashes and registers the inputs,
+derives each run's idempotency key (input hashes + config digest + code version), skips
+runs already done, fans the frames out to a process pool (inline for one frame), and
+writes each frame's candidates, cutouts and products to the catalog and the object store
+in one transaction per frame. A frame that fails is recorded (stage and message) and the
+others go on; nothing already stored is touched by a failure.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+
+from astrid import __version__
+from astrid.catalog import Catalog
+from astrid.difference.subtract import CANDIDATE_COLUMNS
+from astrid.errors import AstridError, InvalidImageError
+from astrid.observations.fits_reader import read_image
+from astrid.observations.hashing import file_sha256
+from astrid.observations.image import Image
+from astrid.pipeline.config import PipelineConfig
+from astrid.pipeline.frame import FrameOutcome, process_frame
+from astrid.store import ObjectStore
+
+__all__ = ["CSV_COLUMNS", "FrameReport", "Pipeline", "RunReport"]
+
+log = logging.getLogger(__name__)
+
+#: Columns of candidates.csv, in order.
+CSV_COLUMNS = ("observation", *CANDIDATE_COLUMNS)
+
+
+@dataclass
+class FrameReport:
+    """The fate of one science frame in a batch."""
+
+    path: str
+    status: str  # "done", "skipped" (already done), "failed"
+    observation_id: int | None = None
+    run_id: int | None = None
+    n_candidates: int = 0
+    failed_stage: str | None = None
+    error: str | None = None
+    stats: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    products_local: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunReport:
+    """Everything `Pipeline.run` did, frame by frame."""
+
+    frames: list[FrameReport]
+    candidates_csv: Path | None
+
+    @property
+    def failed(self) -> list[FrameReport]:
+        """Frames that failed."""
+        return [f for f in self.frames if f.status == "failed"]
+
+
+def _register(
+    catalog: Catalog, store: ObjectStore, path: Path, image: Image, sha: str, role: str
+) -> int:
+    wcs_header = image.wcs.to_header(relax=True).tostring(sep="\n") if image.wcs else None
+    key = store.put_file(path)
+    return catalog.register_observation(
+        content_sha256=sha,
+        name=image.meta.name,
+        path=str(path),
+        role=role,
+        mjd=image.meta.mjd,
+        filter=image.meta.filter,
+        exptime=image.meta.exptime,
+        gain=image.meta.gain,
+        shape=image.shape,
+        wcs_header=wcs_header,
+        store_key=key,
+    )
+
+
+def _register_failed(catalog: Catalog, path: Path, sha: str | None, role: str, error: str) -> int:
+    digest = sha or hashlib.sha256(f"unreadable:{path}".encode()).hexdigest()
+    obs = catalog.register_observation(
+        content_sha256=digest,
+        name=path.name,
+        path=str(path),
+        role=role,
+        mjd=None,
+        filter=None,
+        exptime=0.0,
+        gain=0.0,
+        shape=(0, 0),
+        wcs_header=None,
+    )
+    catalog.mark_observation(obs, status="failed", error=error)
+    return obs
+
+
+def _fits_bytes(data: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    fits.PrimaryHDU(data=data.astype(np.float32)).writeto(buffer)
+    return buffer.getvalue()
+
+
+class Pipeline:
+    """Batch runner over the catalog and the object store.
+
+    Parameters
+    ----------
+    catalog : Catalog
+        Where observations, runs, candidates and events go.
+    store : ObjectStore
+        Where input files, products and cutouts go (content-addressed).
+    config : PipelineConfig
+        Science settings.
+    workers : int
+        Processes over science frames (0 = number of cores); one frame always runs inline.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ObjectStore,
+        config: PipelineConfig = PipelineConfig(),
+        *,
+        workers: int = 0,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.config = config
+        self.workers = workers or (os.cpu_count() or 1)
+
+    def run(
+        self,
+        reference: str | os.PathLike[str],
+        sciences: Sequence[str | os.PathLike[str]],
+        out_dir: str | os.PathLike[str],
+        *,
+        on_stage: Callable[[str, str], None] | None = None,
+        on_frame: Callable[[FrameReport], None] | None = None,
+    ) -> RunReport:
+        """Process every science frame against the reference.
+
+        Parameters
+        ----------
+        reference : path
+            Reference (template) FITS file.
+        sciences : sequence of path
+            Science FITS files.
+        out_dir : path
+            Gets ``candidates.csv`` and ``difference/*.fits``.
+        on_stage : callable, optional
+            ``on_stage(frame_path, stage)`` as stages start (inline runs only).
+        on_frame : callable, optional
+            Called with each frame's report as it finishes.
+
+        Raises
+        ------
+        InvalidImageError
+            If the reference itself cannot be read (nothing is processed then).
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        ref_path = Path(reference)
+        ref_sha: str | None = None
+        try:
+            ref_sha = file_sha256(ref_path)
+            ref_image = read_image(ref_path)
+        except (InvalidImageError, OSError) as e:
+            message = str(e)
+            _register_failed(self.catalog, ref_path, ref_sha, "reference", message)
+            self.catalog.record_event("ObservationRejected", {"path": str(ref_path), "error": message})
+            if isinstance(e, InvalidImageError):
+                raise
+            raise InvalidImageError(f"{ref_path}: cannot read ({e})", path=str(ref_path)) from e
+        ref_id = _register(self.catalog, self.store, ref_path, ref_image, ref_sha, "reference")
+        config_digest = self.config.digest()
+
+        reports: list[FrameReport] = []
+        pending: list[tuple[FrameReport, int]] = []
+        for science in sciences:
+            path = Path(science)
+            report = FrameReport(path=str(path), status="pending")
+            reports.append(report)
+            sha: str | None = None
+            try:
+                sha = file_sha256(path)
+                image = read_image(path)
+            except (InvalidImageError, OSError) as e:
+                report.status, report.failed_stage, report.error = "failed", "read", str(e)
+                report.observation_id = _register_failed(self.catalog, path, sha, "science", str(e))
+                self.catalog.record_event("ObservationRejected", {"path": str(path), "error": str(e)})
+                if on_frame:
+                    on_frame(report)
+                continue
+            obs_id = _register(self.catalog, self.store, path, image, sha, "science")
+            report.observation_id = obs_id
+            self.catalog.record_event("ObservationIngested", {"observation_id": obs_id, "path": str(path)})
+            key = hashlib.sha256(
+                f"{sha}:{ref_sha}:{config_digest}:{__version__}".encode()
+            ).hexdigest()
+            existing = self.catalog.find_run(key=key)
+            if existing is not None and existing.status == "done":
+                report.status, report.run_id = "skipped", existing.id
+                report.n_candidates = existing.n_candidates
+                if on_frame:
+                    on_frame(report)
+                continue
+            report.run_id = self.catalog.start_run(
+                key=key,
+                science_id=obs_id,
+                reference_id=ref_id,
+                config=self.config.as_dict(),
+                code_version=__version__,
+            )
+            pending.append((report, obs_id))
+
+        for report, outcome in self._execute(pending, ref_path, out, on_stage):
+            self._record(report, outcome)
+            if on_frame:
+                on_frame(report)
+
+        csv_path = out / "candidates.csv"
+        self._write_csv(csv_path, reports)
+        return RunReport(frames=reports, candidates_csv=csv_path)
+
+    def _execute(
+        self,
+        pending: list[tuple[FrameReport, int]],
+        ref_path: Path,
+        out: Path,
+        on_stage: Callable[[str, str], None] | None,
+    ) -> Iterable[tuple[FrameReport, FrameOutcome]]:
+        if len(pending) <= 1 or self.workers == 1:
+            for report, _ in pending:
+                callback = (lambda stage, p=report.path: on_stage(p, stage)) if on_stage else None
+                yield report, process_frame(
+                    report.path, str(ref_path), str(out), self.config, on_stage=callback
+                )
+            return
+        n = min(self.workers, len(pending))
+        with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
+            futures = {
+                pool.submit(
+                    process_frame, report.path, str(ref_path), str(out), self.config, threads=1
+                ): report
+                for report, _ in pending
+            }
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+
+    def _record(self, report: FrameReport, outcome: FrameOutcome) -> None:
+        assert report.run_id is not None and report.observation_id is not None
+        report.timings = outcome.timings
+        if not outcome.ok or outcome.candidates is None or outcome.cutouts is None:
+            report.status, report.failed_stage, report.error = "failed", outcome.failed_stage, outcome.error
+            self.catalog.fail_run(report.run_id, stage=outcome.failed_stage or "?", error=outcome.error or "")
+            self.catalog.mark_observation(report.observation_id, status="failed", error=outcome.error)
+            self.catalog.record_event(
+                "RunFailed",
+                {"run_id": report.run_id, "stage": outcome.failed_stage, "error": outcome.error},
+            )
+            return
+        try:
+            products = {name: self.store.put_file(path) for name, path in outcome.products.items()}
+            rows = self._candidate_rows(outcome)
+            self.catalog.finish_run(
+                report.run_id,
+                candidates=rows,
+                stats=outcome.stats,
+                timings=outcome.timings,
+                products=products,
+            )
+        except AstridError as e:
+            report.status, report.failed_stage, report.error = "failed", "store", str(e)
+            self.catalog.fail_run(report.run_id, stage="store", error=str(e))
+            return
+        self.catalog.mark_observation(report.observation_id, status="processed")
+        self.catalog.record_event(
+            "CandidatesFound",
+            {"run_id": report.run_id, "observation_id": report.observation_id, "n": len(rows)},
+        )
+        report.status, report.n_candidates, report.stats = "done", len(rows), outcome.stats
+        report.products_local = dict(outcome.products)
+
+    def _candidate_rows(self, outcome: FrameOutcome) -> list[dict[str, Any]]:
+        assert outcome.candidates is not None and outcome.cutouts is not None
+        rows = []
+        for k, row in enumerate(outcome.candidates):
+            record: dict[str, Any] = {}
+            for name in outcome.candidates.colnames:
+                value = row[name]
+                record[name] = value.item() if hasattr(value, "item") else value
+            for j, kind in enumerate(("science", "reference", "difference")):
+                record[f"cutout_{kind}_key"] = self.store.put_bytes(
+                    _fits_bytes(outcome.cutouts[k, j]), suffix=".fits"
+                )
+            rows.append(record)
+        return rows
+
+    def _write_csv(self, path: Path, reports: list[FrameReport]) -> None:
+        names = {}
+        for obs in self.catalog.observations():
+            names[obs["id"]] = obs["name"]
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(CSV_COLUMNS)
+            for report in reports:
+                if report.run_id is None or report.status not in ("done", "skipped"):
+                    continue
+                for cand in self.catalog.candidates(run_id=report.run_id):
+                    writer.writerow(
+                        [names.get(cand["observation_id"], "")]
+                        + ["" if cand.get(c) is None else cand.get(c) for c in CANDIDATE_COLUMNS]
+                    )
