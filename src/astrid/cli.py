@@ -15,8 +15,11 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table as RichTable
 
 from astrid import __version__
+from astrid.catalog import Catalog
 from astrid.config import Settings
 from astrid.errors import AstridError
+from astrid.pipeline.runner import RunReport
+from astrid.store import ObjectStore
 
 app = typer.Typer(add_completion=False, help="AstrID: find what changed in the sky.")
 console = Console()
@@ -30,7 +33,7 @@ def _settings(data_dir: Path | None, db: str | None) -> Settings:
         overrides["data_dir"] = data_dir
     if db is not None:
         overrides["database_url"] = db
-    return Settings(**overrides)  # type: ignore[arg-type]
+    return Settings.model_validate(overrides)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -44,13 +47,12 @@ def _setup_logging(verbose: bool) -> None:
 
 def _run_pipeline(
     settings: Settings, reference: Path, sciences: list[Path], out: Path, threshold: float
-):  # type: ignore[no-untyped-def]
+) -> tuple[Catalog, ObjectStore, RunReport]:
     from dataclasses import replace
 
     from astrid.catalog import connect
     from astrid.pipeline.config import PipelineConfig
     from astrid.pipeline.runner import Pipeline
-    from astrid.store import ObjectStore
 
     catalog = connect(settings.db_url)
     store = ObjectStore(settings.store_root)
@@ -71,7 +73,9 @@ def _run_pipeline(
 
         def on_stage(_path: str, stage: str) -> None:
             if stages is not None:
-                progress.update(stages, completed=STAGES.index(stage), description=f"stage: {stage}")
+                progress.update(
+                    stages, completed=STAGES.index(stage), description=f"stage: {stage}"
+                )
 
         def on_frame(_report: object) -> None:
             progress.advance(frames)
@@ -82,7 +86,7 @@ def _run_pipeline(
     return catalog, store, report
 
 
-def _frames_table(report) -> RichTable:  # type: ignore[no-untyped-def]
+def _frames_table(report: RunReport) -> RichTable:
     table = RichTable(title="Frames")
     for col in ("frame", "status", "candidates", "S_corr std", "align rms px", "seconds", "error"):
         table.add_column(col)
@@ -106,8 +110,12 @@ def _frames_table(report) -> RichTable:  # type: ignore[no-untyped-def]
 def run(
     sciences: Annotated[list[Path], typer.Argument(help="Science FITS files.")],
     reference: Annotated[Path, typer.Option("--reference", "-r", help="Reference FITS file.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("astrid-out"),
-    db: Annotated[str | None, typer.Option(help="Database URL (default: SQLite in the data dir).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path(
+        "astrid-out"
+    ),
+    db: Annotated[
+        str | None, typer.Option(help="Database URL (default: SQLite in the data dir).")
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Data directory (ASTRID_DATA_DIR).")] = None,
     threshold: Annotated[float, typer.Option(help="|S_corr| detection threshold.")] = 5.0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -128,7 +136,9 @@ def run(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("astrid-demo"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path(
+        "astrid-demo"
+    ),
     size: Annotated[int, typer.Option(help="Image side in pixels.")] = 1024,
     seed: Annotated[int, typer.Option(help="Simulation seed.")] = 0,
     data_dir: Annotated[Path | None, typer.Option(help="Data directory (ASTRID_DATA_DIR).")] = None,
@@ -156,7 +166,9 @@ def demo(
     with console.status("simulating the sky"):
         sim = simulate_pair(config, seed=seed)
         paths = sim.write(out / "inputs")
-    console.print(f"simulated a {size}×{size} pair in {time.perf_counter() - start:.1f} s → {out / 'inputs'}")
+    console.print(
+        f"simulated a {size}×{size} pair in {time.perf_counter() - start:.1f} s → {out / 'inputs'}"
+    )
     try:
         catalog, store, report = _run_pipeline(
             settings, paths["reference"], [paths["science"]], out, settings.threshold
@@ -165,7 +177,9 @@ def demo(
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from e
     console.print(_frames_table(report))
-    candidates = Table.read(report.candidates_csv, format="ascii.csv") if report.candidates_csv else Table()
+    candidates = (
+        Table.read(report.candidates_csv, format="ascii.csv") if report.candidates_csv else Table()
+    )
     score = score_candidates(sim.truth, candidates)
     summary = RichTable(title="Against the injected truth")
     summary.add_column("measure")

@@ -47,7 +47,9 @@ def _subpixel(s: np.ndarray, x: int, y: int) -> tuple[float, float]:
     offsets = []
     for left, centre, right in ((p[1, 0], p[1, 1], p[1, 2]), (p[0, 1], p[1, 1], p[2, 1])):
         curvature = left - 2 * centre + right
-        offsets.append(0.0 if curvature >= 0 else float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5)))
+        offsets.append(
+            0.0 if curvature >= 0 else float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5))
+        )
     return offsets[0], offsets[1]
 
 

@@ -23,6 +23,7 @@ image leaves no residuals. FFTs are real, float32, with scipy.fft's worker threa
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -123,7 +124,9 @@ class TileKernels:
         pr_tile = sfft.rfft2(_embed(self.reference_psf, shape))
         pn_true = sfft.rfft2(_embed(science_psf, shape))
         fr = self.flux_ratio
-        denom2 = self.sigma_n**2 * fr**2 * np.abs(pr_tile) ** 2 + self.sigma_r**2 * np.abs(pn_tile) ** 2
+        denom2 = (
+            self.sigma_n**2 * fr**2 * np.abs(pr_tile) ** 2 + self.sigma_r**2 * np.abs(pn_tile) ** 2
+        )
         denom2 = np.maximum(denom2, 1e-30 * max(self.sigma_n, self.sigma_r) ** 2)
         response = sfft.irfft2(fr * pr_tile * pn_true / np.sqrt(denom2), s=shape)
         return _crop_centre(response, size)
@@ -161,7 +164,9 @@ class ZogyResult:
         for t in self.tiles:
             if t.x0 <= x < t.x1 and t.y0 <= y < t.y1:
                 return t
-        return min(self.tiles, key=lambda t: abs((t.x0 + t.x1) / 2 - x) + abs((t.y0 + t.y1) / 2 - y))
+        return min(
+            self.tiles, key=lambda t: abs((t.x0 + t.x1) / 2 - x) + abs((t.y0 + t.y1) / 2 - y)
+        )
 
 
 def _embed(stamp: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -215,7 +220,9 @@ def zogy_tile(
 
     n_hat = rfft(n.astype(np.float32, copy=False))
     r_hat = rfft(r.astype(np.float32, copy=False))
-    d_hat = (fr * pr_hat / sq).astype(np.complex64) * n_hat - (pn_hat / sq).astype(np.complex64) * r_hat
+    d_hat = (fr * pr_hat / sq).astype(np.complex64) * n_hat - (pn_hat / sq).astype(
+        np.complex64
+    ) * r_hat
     d = irfft(d_hat)
     s_n = irfft(kn_hat * n_hat)
     s_r = irfft(kr_hat * r_hat)
@@ -262,7 +269,7 @@ def zogy_tile(
 def _tile_edges(n: int, tile: int) -> list[tuple[int, int]]:
     count = max(1, int(round(n / tile)))
     edges = np.linspace(0, n, count + 1).round().astype(int)
-    return list(zip(edges[:-1], edges[1:], strict=True))
+    return list(itertools.pairwise(edges))
 
 
 def zogy(inputs: ZogyInputs, config: ZogyConfig = ZogyConfig()) -> ZogyResult:
@@ -329,7 +336,10 @@ def zogy(inputs: ZogyInputs, config: ZogyConfig = ZogyConfig()) -> ZogyResult:
             pads[3][:, xb - xa :] = inputs.reference_sigma**2
             cx, cy = (x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2
             maps, kernels = zogy_tile(
-                *pads,
+                pads[0],
+                pads[1],
+                pads[2],
+                pads[3],
                 inputs.science_psf(cx, cy),
                 inputs.reference_psf(cx, cy),
                 inputs.science_sigma,

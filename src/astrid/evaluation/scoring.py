@@ -10,6 +10,7 @@ bogus candidates are those that match no transient and are not within 2″ of a
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -57,14 +58,17 @@ def score_candidates(
     cand_idx = np.full(n_tr, -1)
     sep_arcsec = np.full(n_tr, np.inf)
     if len(candidates) and n_tr:
-        cc = SkyCoord(np.asarray(candidates["ra"], float) * u.deg, np.asarray(candidates["dec"], float) * u.deg)
+        cc = SkyCoord(
+            np.asarray(candidates["ra"], float) * u.deg,
+            np.asarray(candidates["dec"], float) * u.deg,
+        )
         tc = SkyCoord(np.asarray(tr["ra"], float) * u.deg, np.asarray(tr["dec"], float) * u.deg)
         idx, sep, _ = tc.match_to_catalog_sky(cc)
         sep_arcsec = sep.arcsec
         found = sep_arcsec < radius_arcsec
         cand_idx = np.where(found, idx, -1)
     rows = []
-    for lo, hi in zip(SNR_BINS[:-1], SNR_BINS[1:], strict=True):
+    for lo, hi in itertools.pairwise(SNR_BINS):
         m = (snr >= lo) & (snr < hi)
         if not m.any():
             continue
@@ -95,7 +99,10 @@ def score_candidates(
     if n_c and known.any():
         tk = truth[known]
         tkc = SkyCoord(np.asarray(tk["ra"], float) * u.deg, np.asarray(tk["dec"], float) * u.deg)
-        cc = SkyCoord(np.asarray(candidates["ra"], float) * u.deg, np.asarray(candidates["dec"], float) * u.deg)
+        cc = SkyCoord(
+            np.asarray(candidates["ra"], float) * u.deg,
+            np.asarray(candidates["dec"], float) * u.deg,
+        )
         cidx, csep, _ = cc.match_to_catalog_sky(tkc)
         var_match = (csep.arcsec < 2.0) & (_as_str(tk["kind"])[cidx] == "variable")
     bogus = ~is_real & ~var_match
@@ -105,9 +112,10 @@ def score_candidates(
     report["purity"] = float((is_real | var_match).sum() / n_c) if n_c else float("nan")
     bright = found & (snr >= 20)
     if bright.any() and "flux" in candidates.colnames:
-        ratio = np.asarray(candidates["flux"], float)[cand_idx[bright]] / np.asarray(
-            tr["flux"], float
-        )[bright]
+        ratio = (
+            np.asarray(candidates["flux"], float)[cand_idx[bright]]
+            / np.asarray(tr["flux"], float)[bright]
+        )
         report["flux_ratio_median_snr_ge_20"] = float(np.median(ratio))
         report["flux_ratio_mad_snr_ge_20"] = float(np.median(np.abs(ratio - np.median(ratio))))
     if bright.any():

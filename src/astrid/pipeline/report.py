@@ -14,16 +14,18 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from astropy.io import fits  # noqa: E402
-from astropy.table import Table  # noqa: E402
-from astropy.visualization import ZScaleInterval  # noqa: E402
-from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
-from scipy.stats import norm  # noqa: E402
+import itertools
 
-from astrid.catalog import Catalog  # noqa: E402
-from astrid.store import ObjectStore  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+from astropy.visualization import ZScaleInterval
+from jinja2 import Environment, PackageLoader, select_autoescape
+from scipy.stats import norm
+
+from astrid.catalog import Catalog
+from astrid.store import ObjectStore
 
 __all__ = ["write_report"]
 
@@ -67,7 +69,7 @@ def _completeness_png(score: dict[str, Any], truth: Table) -> str:
     found = np.asarray(score["found"], bool)
     edges = np.array([3, 4, 5, 6, 7, 8, 10, 12, 20, 60])
     centres, comp, err = [], [], []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         m = (snr >= lo) & (snr < hi)
         if m.sum() == 0:
             continue
@@ -140,7 +142,9 @@ def write_report(
     )
     summary = None
     if score is not None:
-        summary = {k: v for k, v in score.items() if k not in ("found", "bogus_mask", "completeness")}
+        summary = {
+            k: v for k, v in score.items() if k not in ("found", "bogus_mask", "completeness")
+        }
     html = env.get_template("report.html").render(
         title=title,
         n_candidates=len(candidates),

@@ -184,7 +184,9 @@ class Pipeline:
         except (InvalidImageError, OSError) as e:
             message = str(e)
             _register_failed(self.catalog, ref_path, ref_sha, "reference", message)
-            self.catalog.record_event("ObservationRejected", {"path": str(ref_path), "error": message})
+            self.catalog.record_event(
+                "ObservationRejected", {"path": str(ref_path), "error": message}
+            )
             if isinstance(e, InvalidImageError):
                 raise
             raise InvalidImageError(f"{ref_path}: cannot read ({e})", path=str(ref_path)) from e
@@ -204,13 +206,17 @@ class Pipeline:
             except (InvalidImageError, OSError) as e:
                 report.status, report.failed_stage, report.error = "failed", "read", str(e)
                 report.observation_id = _register_failed(self.catalog, path, sha, "science", str(e))
-                self.catalog.record_event("ObservationRejected", {"path": str(path), "error": str(e)})
+                self.catalog.record_event(
+                    "ObservationRejected", {"path": str(path), "error": str(e)}
+                )
                 if on_frame:
                     on_frame(report)
                 continue
             obs_id = _register(self.catalog, self.store, path, image, sha, "science")
             report.observation_id = obs_id
-            self.catalog.record_event("ObservationIngested", {"observation_id": obs_id, "path": str(path)})
+            self.catalog.record_event(
+                "ObservationIngested", {"observation_id": obs_id, "path": str(path)}
+            )
             key = hashlib.sha256(
                 f"{sha}:{ref_sha}:{config_digest}:{__version__}".encode()
             ).hexdigest()
@@ -249,8 +255,11 @@ class Pipeline:
         if len(pending) <= 1 or self.workers == 1:
             for report, _ in pending:
                 callback = (lambda stage, p=report.path: on_stage(p, stage)) if on_stage else None
-                yield report, process_frame(
-                    report.path, str(ref_path), str(out), self.config, on_stage=callback
+                yield (
+                    report,
+                    process_frame(
+                        report.path, str(ref_path), str(out), self.config, on_stage=callback
+                    ),
                 )
             return
         n = min(self.workers, len(pending))
@@ -268,9 +277,17 @@ class Pipeline:
         assert report.run_id is not None and report.observation_id is not None
         report.timings = outcome.timings
         if not outcome.ok or outcome.candidates is None or outcome.cutouts is None:
-            report.status, report.failed_stage, report.error = "failed", outcome.failed_stage, outcome.error
-            self.catalog.fail_run(report.run_id, stage=outcome.failed_stage or "?", error=outcome.error or "")
-            self.catalog.mark_observation(report.observation_id, status="failed", error=outcome.error)
+            report.status, report.failed_stage, report.error = (
+                "failed",
+                outcome.failed_stage,
+                outcome.error,
+            )
+            self.catalog.fail_run(
+                report.run_id, stage=outcome.failed_stage or "?", error=outcome.error or ""
+            )
+            self.catalog.mark_observation(
+                report.observation_id, status="failed", error=outcome.error
+            )
             self.catalog.record_event(
                 "RunFailed",
                 {"run_id": report.run_id, "stage": outcome.failed_stage, "error": outcome.error},

@@ -112,7 +112,9 @@ def _wcs_chain_grid(
     return gx, gy, np.asarray(rx), np.asarray(ry)
 
 
-def _densify(gx: np.ndarray, gy: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def _densify(
+    gx: np.ndarray, gy: np.ndarray, values: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
     ny, nx = shape
     rows = CubicSpline(gx, values, axis=1)(np.arange(nx))
     return CubicSpline(gy, rows, axis=0)(np.arange(ny)).astype(np.float64)
@@ -129,9 +131,7 @@ def _evaluate_chain(
     return fx(pts), fy(pts)
 
 
-def _fit_affine(
-    base: np.ndarray, target: np.ndarray, clip: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _fit_affine(base: np.ndarray, target: np.ndarray, clip: float) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares affine ``target ≈ base + A @ [1, x, y]`` with sigma clipping."""
     keep = np.ones(len(base), bool)
     coeffs = np.zeros((2, 3))
@@ -224,7 +224,9 @@ def align_reference(
 
     filled = np.where(reference_mask, 0.0, reference_data).astype(np.float32)
     coords = np.array([map_y, map_x])
-    data = ndimage.map_coordinates(filled, coords, order=config.spline_order, mode="constant", cval=0.0)
+    data = ndimage.map_coordinates(
+        filled, coords, order=config.spline_order, mode="constant", cval=0.0
+    )
     bad = ndimage.map_coordinates(
         reference_mask.astype(np.float32), coords, order=1, mode="constant", cval=1.0
     )
@@ -233,7 +235,8 @@ def align_reference(
     mask = (bad > 0.01) | outside
     if mask.mean() > 0.95:
         raise AlignmentError(
-            f"{label}: the reference covers only {100 * (1 - mask.mean()):.1f}% of the science image",
+            f"{label}: the reference covers only {100 * (1 - mask.mean()):.1f}% "
+            "of the science image",
             coverage=float(1 - mask.mean()),
         )
     return Alignment(

@@ -50,7 +50,9 @@ class Background:
 
 def _sep_background(data: np.ndarray, mask: np.ndarray, config: BackgroundConfig) -> sep.Background:
     box = int(min(config.box_size, max(8, min(data.shape) // 4)))
-    return sep.Background(data, mask=mask, bw=box, bh=box, fw=config.filter_size, fh=config.filter_size)
+    return sep.Background(
+        data, mask=mask, bw=box, bh=box, fw=config.filter_size, fh=config.filter_size
+    )
 
 
 def estimate_background(

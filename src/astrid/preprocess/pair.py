@@ -106,7 +106,9 @@ def _background_offset(
     busy = ndimage.binary_dilation(ndimage.binary_opening(busy), iterations=4)
     residual = np.ascontiguousarray(science - reference_scaled, dtype=np.float32)
     box = int(min(2 * config.box_size, max(16, min(science.shape) // 4)))
-    bkg = sep.Background(residual, mask=np.ascontiguousarray(busy | mask), bw=box, bh=box, fw=3, fh=3)
+    bkg = sep.Background(
+        residual, mask=np.ascontiguousarray(busy | mask), bw=box, bh=box, fw=3, fh=3
+    )
     return np.asarray(bkg.back(), dtype=np.float32)
 
 

@@ -112,4 +112,6 @@ def measure_flux_ratio(
     mean = float(np.sum(r[keep] * w[keep]) / np.sum(w[keep]))
     # Error from the scatter (it includes PSF-model errors the formal weights miss).
     scatter = float(np.std(r[keep]))
-    return FluxRatio(ratio=mean, error=scatter / np.sqrt(max(int(keep.sum()) - 1, 1)), n_stars=int(keep.sum()))
+    return FluxRatio(
+        ratio=mean, error=scatter / np.sqrt(max(int(keep.sum()) - 1, 1)), n_stars=int(keep.sum())
+    )

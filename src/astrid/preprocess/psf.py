@@ -130,7 +130,13 @@ def find_stars(
     if ok.sum() >= 8:
         # Half-light radius does not depend on brightness (isophotal sizes do).
         radius, rflag = sep.flux_radius(
-            work, x[ok], y[ok], np.full(int(ok.sum()), float(half)), 0.5, normflux=flux[ok], subpix=5
+            work,
+            x[ok],
+            y[ok],
+            np.full(int(ok.sum()), float(half)),
+            0.5,
+            normflux=flux[ok],
+            subpix=5,
         )
         locus = _on_stellar_locus(radius, x[ok], y[ok], work.shape) & (rflag == 0)
         ok[ok] = locus
@@ -235,7 +241,9 @@ def _basis(x: np.ndarray, y: np.ndarray, shape: tuple[int, int], degree: int) ->
     ny, nx = shape
     u = 2.0 * x / max(nx - 1, 1) - 1.0
     v = 2.0 * y / max(ny - 1, 1) - 1.0
-    terms = [u**i * v**j for total in range(degree + 1) for i in range(total + 1) for j in [total - i]]
+    terms = [
+        u**i * v**j for total in range(degree + 1) for i in range(total + 1) for j in [total - i]
+    ]
     return np.column_stack(terms)
 
 
@@ -309,7 +317,9 @@ def measure_psf(
         model = _fit(stamps[keep], x[keep], y[keep], weights[keep], shape, degree)
         predicted = np.stack([model.at(xi, yi) for xi, yi in zip(x, y, strict=True)])
         chi = np.sqrt(((stamps - predicted) ** 2).sum(axis=(1, 2))) * snr
-        limit = np.median(chi[keep]) + 4 * 1.4826 * np.median(np.abs(chi[keep] - np.median(chi[keep])))
+        limit = np.median(chi[keep]) + 4 * 1.4826 * np.median(
+            np.abs(chi[keep] - np.median(chi[keep]))
+        )
         new_keep = chi <= limit
         if new_keep.sum() < max(3, n // 2) or np.array_equal(new_keep, keep):
             break
@@ -355,7 +365,9 @@ def _fit(
         sw = np.sqrt(w)[:, None]
         poly = np.linalg.lstsq(basis * sw, amplitudes * sw, rcond=None)[0]  # [n_terms, n_comp]
         coeffs += poly @ components
-    return PSFModel(coeffs=coeffs.reshape(n_terms, size, size), degree=degree, shape=shape, n_stars=n)
+    return PSFModel(
+        coeffs=coeffs.reshape(n_terms, size, size), degree=degree, shape=shape, n_stars=n
+    )
 
 
 def _centre_offsets(
