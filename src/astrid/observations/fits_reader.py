@@ -31,6 +31,7 @@ import os
 import warnings
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeAlias
 
@@ -163,11 +164,37 @@ def _read(
         wcs = _celestial_wcs(header, hdul, data.shape, label, where, index, require_wcs)
 
     meta = _read_meta(header, primary, _image_name(file), wcs, label)
+    meta = _guess_16bit_saturation(meta, data, mask, label)
     clean_header = header.copy()
     for key in _SCALING_KEYS:
         clean_header.remove(key, ignore_missing=True, remove_all=True)
     clean_header["BITPIX"] = -32
     return Image(data=data, mask=mask, wcs=wcs, meta=meta, header=clean_header, path=label)
+
+
+#: Data maxima in this range, with no saturation keyword, point to a 16-bit ADC.
+_ADC16_RANGE = (50_000.0, 70_000.0)
+
+
+def _guess_16bit_saturation(
+    meta: ImageMeta, data: np.ndarray, mask: np.ndarray, label: str
+) -> ImageMeta:
+    """Without a saturation keyword, data peaking near 65535 are taken as 16-bit saturated.
+
+    Leaving saturation infinite would let saturated stars through as PSF stars and as
+    subtraction residuals; the level stays listed in ``defaulted``.
+    """
+    if math.isfinite(meta.saturation) or not (~mask).any():
+        return meta
+    peak = float(data[~mask].max())
+    if not _ADC16_RANGE[0] <= peak <= _ADC16_RANGE[1]:
+        return meta
+    logger.warning(
+        "%s: no saturation keyword and data peak at %.0f: assuming a 16-bit ADC (65535)",
+        label,
+        peak,
+    )
+    return replace(meta, saturation=65535.0)
 
 
 def _unreadable(

@@ -11,7 +11,8 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-import sep
+from astropy.stats import SigmaClip
+from photutils.background import Background2D, MeanBackground
 from scipy import ndimage
 
 from astrid.errors import IncompatibleImagesError
@@ -101,15 +102,25 @@ def _background_offset(
     sigma: float,
     config: BackgroundConfig,
 ) -> np.ndarray:
-    """Smooth map of science − reference/F_r over empty sky (sources in either masked)."""
+    """Smooth map of the median of science − reference/F_r over empty sky.
+
+    The median (not SExtractor's mode) is used on purpose: what must vanish is the typical
+    difference, and the difference of two frames with partly shared noise is skewed.
+    """
     busy = (np.abs(science) > 2.5 * sigma) | (np.abs(reference_scaled) > 2.5 * sigma)
     busy = ndimage.binary_dilation(ndimage.binary_opening(busy), iterations=4)
-    residual = np.ascontiguousarray(science - reference_scaled, dtype=np.float32)
+    residual = science - reference_scaled
     box = int(min(2 * config.box_size, max(16, min(science.shape) // 4)))
-    bkg = sep.Background(
-        residual, mask=np.ascontiguousarray(busy | mask), bw=box, bh=box, fw=3, fh=3
+    bkg = Background2D(
+        residual,
+        box,
+        filter_size=3,
+        mask=busy | mask,
+        bkg_estimator=MeanBackground(),
+        sigma_clip=SigmaClip(sigma=3.0),
+        exclude_percentile=90.0,
     )
-    return np.asarray(bkg.back(), dtype=np.float32)
+    return np.asarray(bkg.background, dtype=np.float32)
 
 
 def prepare_pair(

@@ -1,0 +1,126 @@
+"""Tests of the HTML run report on one small simulated run."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from astropy.table import Table
+
+from astrid.catalog import Catalog, connect
+from astrid.evaluation.scoring import score_candidates
+from astrid.observations.simulate import SimulationConfig, simulate_pair
+from astrid.pipeline.report import MAX_CUTOUT_ROWS, write_report
+from astrid.pipeline.runner import FrameReport, Pipeline
+from astrid.store import ObjectStore
+
+SMALL = SimulationConfig(
+    shape=(384, 384),
+    n_stars=150,
+    n_galaxies=10,
+    n_transients=12,
+    n_transients_on_galaxies=2,
+    n_variables=4,
+    n_cosmic_rays=6,
+    n_hot_pixels=4,
+    n_bad_columns=1,
+)
+IMG = re.compile(r'<img alt="([^"]*)" src="data:image/png;base64,[A-Za-z0-9+/=]+"')
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run with what the report needs."""
+
+    catalog: Catalog
+    store: ObjectStore
+    frame: FrameReport
+    truth: Table
+    score: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    root = tmp_path_factory.mktemp("report")
+    sim = simulate_pair(SMALL, seed=3)
+    paths = sim.write(root / "inputs")
+    catalog = connect(f"sqlite:///{root / 'astrid.sqlite'}")
+    store = ObjectStore(str(root / "store"))
+    report = Pipeline(catalog, store, workers=1).run(
+        paths["reference"], [paths["science"]], root / "out"
+    )
+    (frame,) = report.frames
+    assert frame.status == "done", frame.error
+    assert report.candidates_csv is not None
+    score = score_candidates(sim.truth, Table.read(report.candidates_csv, format="ascii.csv"))
+    yield Run(catalog=catalog, store=store, frame=frame, truth=sim.truth, score=score)
+    catalog.close()
+
+
+def test_report_lists_candidates_with_cutouts(run: Run, tmp_path: Path) -> None:
+    path = write_report(
+        tmp_path / "nested" / "report.html",
+        catalog=run.catalog,
+        store=run.store,
+        run_id=run.frame.run_id,
+        difference_path=run.frame.products_local["score_corr"],
+    )
+
+    assert path == tmp_path / "nested" / "report.html"
+    html = path.read_text()
+    n = run.frame.n_candidates
+    assert n >= 1
+    assert f"<p>{n} candidates at |S_corr|" in html
+    alts = IMG.findall(html)
+    assert alts.count("S_corr map") == 1
+    assert alts.count("cutout") == 3 * min(n, MAX_CUTOUT_ROWS)
+    # One table row per candidate, the most significant first.
+    scorr = [abs(float(s)) for s in re.findall(r"<td>[+−]</td><td>(-?[\d.]+)</td>", html)]
+    assert len(scorr) == n
+    assert scorr == sorted(scorr, reverse=True)
+    assert "Completeness against the injected truth" not in html
+    assert "completeness vs SNR" not in alts
+
+
+def test_report_with_truth_has_completeness(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("astrid.pipeline.report.MAX_CUTOUT_ROWS", 2)  # rendering is slow
+    html = write_report(
+        tmp_path / "report.html",
+        catalog=run.catalog,
+        store=run.store,
+        run_id=run.frame.run_id,
+        score=run.score,
+        truth=run.truth,
+        stats=run.frame.stats,
+        title="a <small> run",
+    ).read_text()
+
+    assert "<title>a &lt;small&gt; run</title>" in html
+    assert IMG.findall(html).count("cutout") == 3 * 2
+    assert "Completeness against the injected truth" in html
+    assert IMG.findall(html).count("completeness vs SNR") == 1
+    assert run.score["completeness"]
+    for row in run.score["completeness"]:
+        assert (
+            f"<tr><td>{row['snr']}</td><td>{row['n']}</td>"
+            f"<td>{row['completeness']:.3f}</td><td>{row['optimum']:.3f}</td></tr>"
+        ) in html
+    assert f"<td class=\"l\">n_bogus</td><td>{run.score['n_bogus']}</td>" in html
+    assert "Run statistics" in html
+    assert f'<td class="l">scorr_std</td><td>{run.frame.stats["scorr_std"]:.4g}</td>' in html
+
+
+def test_report_without_run_is_empty(run: Run, tmp_path: Path) -> None:
+    html = write_report(
+        tmp_path / "report.html", catalog=run.catalog, store=run.store, run_id=None
+    ).read_text()
+
+    assert "<p>0 candidates at |S_corr|" in html
+    assert IMG.findall(html) == []
+    assert "Run statistics" not in html
