@@ -117,12 +117,16 @@ def run(
         str | None, typer.Option(help="Database URL (default: SQLite in the data dir).")
     ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Data directory (ASTRID_DATA_DIR).")] = None,
-    threshold: Annotated[float, typer.Option(help="|S_corr| detection threshold.")] = 5.0,
+    threshold: Annotated[
+        float | None, typer.Option(help="|S_corr| detection threshold (ASTRID_THRESHOLD).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Difference SCIENCES against REFERENCE; write candidates.csv and difference/*.fits."""
     _setup_logging(verbose)
     settings = _settings(data_dir, db)
+    if threshold is None:
+        threshold = settings.threshold
     try:
         _, _, report = _run_pipeline(settings, reference, sciences, out, threshold)
     except AstridError as e:

@@ -1,10 +1,10 @@
 """Measure candidates on the ZOGY products: position, PSF flux, shape, masked pixels.
 
-Position: the sub-pixel maximum of |S| from a Gaussian (log-parabola) fit to the 3×3
-pixels around the peak, which is exact for a Gaussian-shaped S and falls back to a plain
-parabola where S is not positive. Flux: a linear PSF fit of P_D (shifted to that sub-pixel
-position with the Fourier shift theorem) to D, divided by F_D — the same estimate as
-ZOGY's α = S/F_S evaluated between pixels. Error: ZOGY's sqrt(V_S)/F_S at the peak,
+Position and flux: a least-squares fit to D of the exact response in D of a point source
+(the tile's ZOGY kernels applied to the science PSF at the candidate's position), shifted
+with the Fourier shift theorem; Gauss-Newton steps in position start from the sub-pixel
+maximum of |S| (a log-parabola through the 3×3 pixels around the peak). At fixed position
+the flux is ZOGY's α = S/F_S evaluated between pixels. Error: ZOGY's sqrt(V_S)/F_S at the peak,
 which carries source and astrometric noise. Shape: Gaussian-windowed second moments of
 sign × D, deconvolved from the window (exact for a Gaussian profile).
 """
@@ -51,6 +51,28 @@ def _subpixel(s: np.ndarray, x: int, y: int) -> tuple[float, float]:
             0.0 if curvature >= 0 else float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5))
         )
     return offsets[0], offsets[1]
+
+
+def _fit_point_source(
+    data: np.ndarray, response: np.ndarray, dx: float, dy: float, window: slice
+) -> tuple[float, float, float]:
+    """Least-squares flux and sub-pixel position of `response` in `data` (Gauss-Newton)."""
+    model = fourier_shift(response, dx, dy)[window, window]
+    flux = float((data * model).sum() / (model**2).sum())
+    for _ in range(3):
+        gy, gx = np.gradient(model)
+        design = np.column_stack([model.ravel(), -gx.ravel(), -gy.ravel()])
+        sol = np.linalg.lstsq(design, data.ravel(), rcond=None)[0]
+        if sol[0] == 0 or not np.all(np.isfinite(sol)):
+            break
+        step_x, step_y = sol[1] / sol[0], sol[2] / sol[0]
+        new_dx, new_dy = float(np.clip(dx + step_x, -1, 1)), float(np.clip(dy + step_y, -1, 1))
+        model = fourier_shift(response, new_dx, new_dy)[window, window]
+        dx, dy = new_dx, new_dy
+        flux = float((data * model).sum() / (model**2).sum())
+        if abs(step_x) < 0.005 and abs(step_y) < 0.005:
+            break
+    return flux, dx, dy
 
 
 def _stamp(image: np.ndarray, x: int, y: int, half: int) -> np.ndarray:
@@ -126,9 +148,8 @@ def measure_candidates(
         half = response.shape[0] // 2
         fit_half = max(3, int(np.ceil(1.5 * psf_fwhm(psf_d))))
         window = slice(half - fit_half, half + fit_half + 1)
-        model = fourier_shift(response, dx, dy)[window, window]
         data = _stamp(result.difference, xi, yi, fit_half)
-        flux = float((data * model).sum() / (model**2).sum())
+        flux, dx, dy = _fit_point_source(data, response, dx, dy, window)
         err = float(result.flux_err[yi, xi])
         out["x"][k], out["y"][k] = xi + dx, yi + dy
         out["flux"][k], out["flux_err"][k] = flux, err

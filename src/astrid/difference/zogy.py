@@ -48,8 +48,10 @@ class ZogyConfig:
     margin : int
         Overlap added on each side of a tile's core; must exceed the kernels' reach.
     masked_variance_factor : float
-        Masked pixels are set to zero and get this many times the background variance,
-        which suppresses S_corr around them instead of letting garbage through.
+        Masked pixels are set to zero and get this many times the background variance on
+        top of their given variance (which should already hold the square of the value
+        that was thrown away), so S_corr is suppressed around them instead of letting
+        garbage through.
     workers : int
         Threads for scipy.fft (-1 = all cores).
     """
@@ -307,12 +309,9 @@ def zogy(inputs: ZogyInputs, config: ZogyConfig = ZogyConfig()) -> ZogyResult:
     mask = inputs.mask
     n_fill = np.where(mask, 0.0, n_img).astype(np.float32)
     r_fill = np.where(mask, 0.0, r_img).astype(np.float32)
-    vn = np.where(
-        mask, inputs.science_sigma**2 * config.masked_variance_factor, inputs.science_var
-    ).astype(np.float32)
-    vr = np.where(
-        mask, inputs.reference_sigma**2 * config.masked_variance_factor, inputs.reference_var
-    ).astype(np.float32)
+    vn = inputs.science_var + mask * (inputs.science_sigma**2 * config.masked_variance_factor)
+    vr = inputs.reference_var + mask * (inputs.reference_sigma**2 * config.masked_variance_factor)
+    vn, vr = vn.astype(np.float32), vr.astype(np.float32)
 
     ny, nx = n_img.shape
     m = config.margin

@@ -59,6 +59,9 @@ class Alignment:
         Reference pixels on the science grid (float32, reference units).
     mask : ndarray of bool
         True outside the reference footprint or near its bad pixels.
+    lost_variance : ndarray
+        Square of the reference values thrown away at its bad pixels, resampled (bilinear):
+        what is unknown there, for the noise model.
     n_matched : int
         Stars used in the final fit.
     residual_rms : tuple of float
@@ -74,6 +77,7 @@ class Alignment:
 
     data: np.ndarray
     mask: np.ndarray
+    lost_variance: np.ndarray
     n_matched: int
     residual_rms: tuple[float, float]
     registration_error: tuple[float, float]
@@ -230,6 +234,8 @@ def align_reference(
     bad = ndimage.map_coordinates(
         reference_mask.astype(np.float32), coords, order=1, mode="constant", cval=1.0
     )
+    lost = np.where(reference_mask, reference_data, 0.0).astype(np.float32) ** 2
+    lost_variance = ndimage.map_coordinates(lost, coords, order=1, mode="constant", cval=0.0)
     ny_r, nx_r = reference_data.shape
     outside = (map_x < 0) | (map_x > nx_r - 1) | (map_y < 0) | (map_y > ny_r - 1)
     mask = (bad > 0.01) | outside
@@ -242,6 +248,7 @@ def align_reference(
     return Alignment(
         data=data.astype(np.float32),
         mask=mask,
+        lost_variance=lost_variance.astype(np.float32),
         n_matched=n,
         residual_rms=rms,
         registration_error=(float(reg_err[0]), float(reg_err[1])),
@@ -255,6 +262,14 @@ def _asterism_match(
 ) -> tuple[np.ndarray, np.ndarray]:
     import astroalign
 
+    # astroalign raises TypeError (not ValueError) on an empty list; say what is missing.
+    if min(len(science_xy), len(reference_xy)) < 3:
+        raise AlignmentError(
+            f"{label}: {len(reference_xy)} reference and {len(science_xy)} science stars; "
+            "matching by asterisms needs at least 3 in each",
+            n_science=len(science_xy),
+            n_reference=len(reference_xy),
+        )
     try:
         transform, _ = astroalign.find_transform(science_xy[:200], reference_xy[:200])
     except (ValueError, astroalign.MaxIterError) as e:

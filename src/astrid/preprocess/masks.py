@@ -83,7 +83,7 @@ class MaskConfig:
     cosmic_rays: bool = True
     cr_sigclip: float = 5.0
     cr_objlim: float = 5.0
-    cr_niter: int = 2
+    cr_niter: int = 1
     cr_fsmode: Literal["median", "convolve"] = "median"
     bad_columns: bool = True
     column_sigma: float = 5.0

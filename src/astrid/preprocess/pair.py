@@ -148,12 +148,14 @@ def prepare_pair(
     masks = {}
     bkg = {}
     sub = {}
+    raw = {}
     for role, img in (("science", science), ("reference", reference)):
         m = build_mask(img, config.masks)
         masks[role] = m
         b = estimate_background(m.cleaned, m.mask, config.background)
         bkg[role] = b
-        sub[role] = np.where(m.mask, 0.0, m.cleaned - b.level).astype(np.float32)
+        raw[role] = (m.cleaned - b.level).astype(np.float32)
+        sub[role] = np.where(m.mask, 0.0, raw[role]).astype(np.float32)
 
     sci_stars = find_stars(
         sub["science"],
@@ -172,7 +174,7 @@ def prepare_pair(
         config=config.psf,
     )
     alignment = align_reference(
-        sub["reference"],
+        raw["reference"],
         masks["reference"].mask,
         reference.wcs,
         _bright_xy(ref_stars, config.alignment_min_snr),
@@ -225,10 +227,15 @@ def prepare_pair(
     sub["science"] = np.where(mask, 0.0, sub["science"] - offset).astype(np.float32)
     gain_n = max(science.meta.gain, 1e-6)
     gain_r = max(reference.meta.gain, 1e-6)
-    science_var = (bkg["science"].rms ** 2 + np.clip(sub["science"], 0, None) / gain_n).astype(
-        np.float32
-    )
-    reference_var = (sigma_r**2 + np.clip(ref_aligned, 0, None) / gain_r).astype(np.float32)
+    # Where pixels were masked, what was thrown away is unknown: its square joins the
+    # variance, so S_corr stays quiet around saturated cores instead of ringing.
+    lost_n = np.where(masks["science"].mask, raw["science"], 0.0) ** 2
+    science_var = (
+        bkg["science"].rms ** 2 + np.clip(sub["science"], 0, None) / gain_n + lost_n
+    ).astype(np.float32)
+    reference_var = (
+        sigma_r**2 + np.clip(ref_aligned, 0, None) / gain_r + alignment.lost_variance
+    ).astype(np.float32)
     zero_point = science.meta.zero_point
     if zero_point is None and reference.meta.zero_point is not None:
         # mag = zp_ref - 2.5 log10(F_r f_sci): the science zero point follows from F_r.

@@ -359,8 +359,7 @@ def _fit(
     n_comp = min(3, n // 10) if degree > 0 else 0
     if n_comp > 0:
         resid = flat - mean
-        _, _, vt = np.linalg.svd(resid * np.sqrt(w)[:, None], full_matrices=False)
-        components = vt[:n_comp]
+        components = _leading_components(resid * np.sqrt(w)[:, None], n_comp)
         amplitudes = resid @ components.T  # [n, n_comp]
         sw = np.sqrt(w)[:, None]
         poly = np.linalg.lstsq(basis * sw, amplitudes * sw, rcond=None)[0]  # [n_terms, n_comp]
@@ -368,6 +367,20 @@ def _fit(
     return PSFModel(
         coeffs=coeffs.reshape(n_terms, size, size), degree=degree, shape=shape, n_stars=n
     )
+
+
+def _leading_components(matrix: np.ndarray, k: int) -> np.ndarray:
+    """Top `k` right singular vectors ``[k, n_pixels]`` from the smaller Gram matrix.
+
+    (A full SVD is several times slower with the BLAS builds we meet.)
+    """
+    n, p = matrix.shape
+    if p <= n:
+        _, vectors = np.linalg.eigh(matrix.T @ matrix)
+        return vectors[:, ::-1][:, :k].T
+    _, left = np.linalg.eigh(matrix @ matrix.T)
+    right = matrix.T @ left[:, ::-1][:, :k]
+    return (right / np.maximum(np.linalg.norm(right, axis=0), 1e-300)).T
 
 
 def _centre_offsets(
