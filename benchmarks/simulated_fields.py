@@ -24,6 +24,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import itertools
+
 import matplotlib.pyplot as plt
 import numpy as np
 from astropy.table import vstack
@@ -33,6 +35,10 @@ from astrid.difference.subtract import subtract
 from astrid.evaluation.scoring import SNR_BINS, score_candidates
 from astrid.observations.simulate import SimulationConfig, simulate_pair
 from astrid.preprocess.pair import prepare_pair
+
+
+def _binomial_error(p: float, n: int) -> float:
+    return float(np.sqrt(max(p * (1 - p), 1 / n) / n))
 
 
 def main() -> None:
@@ -97,7 +103,7 @@ def main() -> None:
     snr = np.asarray(allt["snr"], float)
     found = np.asarray(allt["found"], bool)
     bins = []
-    for lo, hi in zip(SNR_BINS[:-1], SNR_BINS[1:], strict=True):
+    for lo, hi in itertools.pairwise(SNR_BINS):
         m = (snr >= lo) & (snr < hi)
         if m.any():
             bins.append(
