@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,7 +38,11 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
+def _isolate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Settings come from ASTRID_* variables: the caller's must not leak into these tests.
+    for name in list(os.environ):
+        if name.startswith("ASTRID_"):
+            monkeypatch.delenv(name)
     # The commands reconfigure the root logger (Rich handler); leave it as pytest set it.
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
@@ -60,8 +65,8 @@ def test_run_writes_candidates(pair: dict[str, Path], tmp_path: Path) -> None:
     rows = _candidates(out / "candidates.csv")
     assert len(rows) >= 1
     assert list(rows[0])[:3] == ["observation", "x", "y"]
-    assert (out / "difference" / "science.diff.fits").is_file()
-    assert (out / "difference" / "science.scorr.fits").is_file()
+    assert len(list((out / "difference").glob("science.*.diff.fits"))) == 1
+    assert len(list((out / "difference").glob("science.*.scorr.fits"))) == 1
     assert "done" in result.output
     assert str(out / "candidates.csv") in result.output.replace("\n", "")
     with connect(f"sqlite:///{data / 'astrid.sqlite'}") as catalog:
@@ -70,9 +75,22 @@ def test_run_writes_candidates(pair: dict[str, Path], tmp_path: Path) -> None:
     assert (data / "store").is_dir()
 
 
-def test_run_threshold_flag(pair: dict[str, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("flags", "env"),
+    [(["--threshold", "8"], None), ([], "8"), (["--threshold", "8"], "1000")],
+    ids=["flag", "environment", "flag-over-environment"],
+)
+def test_run_threshold(
+    pair: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    flags: list[str],
+    env: str | None,
+) -> None:
+    if env is not None:
+        monkeypatch.setenv("ASTRID_THRESHOLD", env)
     out = tmp_path / "out"
-    args = ["run", "-r", str(pair["reference"]), "-o", str(out), "--threshold", "8"]
+    args = ["run", "-r", str(pair["reference"]), "-o", str(out), *flags]
     result = runner.invoke(app, [*args, "--data-dir", str(tmp_path), str(pair["science"])])
 
     assert result.exit_code == 0, result.output
@@ -125,7 +143,6 @@ def test_version_prints_the_version() -> None:
     assert result.output.strip() == __version__
 
 
-@pytest.mark.slow
 def test_demo_writes_report_and_score(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = runner.invoke(app, ["demo", "--size", "384", "--out", str(out), "--seed", "1"])

@@ -111,7 +111,7 @@ def test_report_with_truth_has_completeness(
             f"<tr><td>{row['snr']}</td><td>{row['n']}</td>"
             f"<td>{row['completeness']:.3f}</td><td>{row['optimum']:.3f}</td></tr>"
         ) in html
-    assert f"<td class=\"l\">n_bogus</td><td>{run.score['n_bogus']}</td>" in html
+    assert f'<td class="l">n_bogus</td><td>{run.score["n_bogus"]}</td>' in html
     assert "Run statistics" in html
     assert f'<td class="l">scorr_std</td><td>{run.frame.stats["scorr_std"]:.4g}</td>' in html
 

@@ -24,6 +24,7 @@ from astropy.table import Table
 from astrid.catalog import Catalog, connect
 from astrid.errors import DifferencingError, InvalidImageError
 from astrid.evaluation.scoring import score_candidates
+from astrid.observations.hashing import file_sha256
 from astrid.observations.simulate import SimulationConfig, inject_point_sources, simulate_pair
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.runner import FrameReport, Pipeline, RunReport
@@ -246,12 +247,13 @@ def test_run_writes_candidates_csv(inputs: Inputs, snapshot: Snapshot) -> None:
     assert score["astrometry_rms_arcsec_snr_ge_20"] < 0.3
 
 
-def test_run_writes_difference_images(snapshot: Snapshot) -> None:
+def test_run_writes_difference_images(inputs: Inputs, snapshot: Snapshot) -> None:
     frame = snapshot.report.frames[0]
     directory = snapshot.root / "out" / "difference"
+    stem = f"science.{file_sha256(inputs.science)[:8]}"
     expected = {
-        "difference": directory / "science.diff.fits",
-        "score_corr": directory / "science.scorr.fits",
+        "difference": directory / f"{stem}.diff.fits",
+        "score_corr": directory / f"{stem}.scorr.fits",
     }
     assert {k: Path(v) for k, v in frame.products_local.items()} == expected
     for path in expected.values():
@@ -322,6 +324,35 @@ def test_rerun_skips_finished_work(inputs: Inputs, workspace: Workspace) -> None
     assert len(rows) == before["candidates"]
 
 
+def test_same_content_twice_in_a_batch_runs_once(inputs: Inputs, workspace: Workspace) -> None:
+    copy = workspace.out.parent / "elsewhere" / inputs.science.name
+    copy.parent.mkdir()
+    shutil.copy(inputs.science, copy)
+    before = _counts(workspace.catalog)
+    pipeline = Pipeline(workspace.catalog, workspace.store, workers=1)
+    report = pipeline.run(inputs.reference, [inputs.science, copy], workspace.out)
+
+    assert [f.status for f in report.frames] == ["skipped", "duplicate"]
+    assert report.frames[1].run_id == report.frames[0].run_id
+    assert _counts(workspace.catalog) == before
+    _, rows = _csv_rows(workspace.out / "candidates.csv")
+    assert len(rows) == before["candidates"]
+
+
+def test_same_name_in_two_folders_gets_two_sets_of_products(
+    inputs: Inputs, workspace: Workspace
+) -> None:
+    other = workspace.out.parent / "other" / inputs.science.name
+    other.parent.mkdir()
+    shutil.copy(inputs.science_b, other)
+    pipeline = Pipeline(workspace.catalog, workspace.store, workers=1)
+    report = pipeline.run(inputs.reference, [inputs.science, other], workspace.out)
+
+    assert [f.status for f in report.frames] == ["skipped", "done"]
+    products = sorted(p.name for p in (workspace.out / "difference").glob("*.diff.fits"))
+    assert len(products) == 2, products
+
+
 def test_changed_settings_make_a_new_run(inputs: Inputs, workspace: Workspace) -> None:
     before = _counts(workspace.catalog)
     base = PipelineConfig()
@@ -358,18 +389,21 @@ def test_batch_records_bad_frames_and_goes_on(inputs: Inputs, workspace: Workspa
     for x, y in inputs.injected_xy:
         assert np.min(np.hypot(xy[:, 0] - x, xy[:, 1] - y)) < 1.5
 
-    expected_stage = {
-        "not FITS": "read",
-        "truncated": "read",
-        "no WCS": "read",
-        "all NaN": "read",
-        "other field": "validate",
-        "other band": "validate",
+    # kind -> (stage, what the message says besides the file name)
+    expected = {
+        "not FITS": ("read", "not a readable FITS file"),
+        "truncated": ("read", "truncated"),
+        "no WCS": ("read", "no celestial WCS"),
+        "all NaN": ("read", "are finite"),
+        "other field": ("validate", "overlap on 0.0%"),
+        "other band": ("validate", "different bands: 'g' vs 'r'"),
     }
     for (kind, path), frame in zip(inputs.bad.items(), bad, strict=True):
+        stage, reason = expected[kind]
         assert frame.status == "failed", kind
-        assert frame.failed_stage == expected_stage[kind], (kind, frame.error)
+        assert frame.failed_stage == stage, (kind, frame.error)
         assert frame.error is not None and str(path) in frame.error, (kind, frame.error)
+        assert reason in frame.error, (kind, frame.error)
         assert frame.n_candidates == 0
         obs = _observation(catalog, path)
         assert obs["id"] == frame.observation_id
@@ -377,8 +411,6 @@ def test_batch_records_bad_frames_and_goes_on(inputs: Inputs, workspace: Workspa
         assert obs["role"] == "science"
         assert obs["error"] == frame.error
     assert report.failed == bad
-    assert "overlap" in bad[4].error
-    assert "'g'" in bad[5].error and "'r'" in bad[5].error
 
     # Runs exist only for frames that were readable; the failed ones say where they failed.
     runs = {r.id: r for r in catalog.runs()}
@@ -463,7 +495,7 @@ def test_stage_failure_is_recorded_and_retried(
             None,
             None,
         )
-        assert run.key == catalog.find_run(key=run.key).key
+        assert catalog.find_run(key=run.key) == run
         assert done.n_candidates == snapshot.report.frames[0].n_candidates
         assert len(catalog.candidates()) == done.n_candidates
         assert _observation(catalog, inputs.science)["status"] == "processed"

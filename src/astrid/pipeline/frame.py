@@ -78,6 +78,7 @@ def process_frame(
     config: PipelineConfig,
     *,
     threads: int = -1,
+    product_stem: str | None = None,
     on_stage: StageCallback | None = None,
 ) -> FrameOutcome:
     """Run preprocess + difference on one science frame.
@@ -87,11 +88,13 @@ def process_frame(
     science_path, reference_path : str
         FITS files.
     out_dir : str
-        Products go to ``out_dir/difference/<name>.{diff,scorr}.fits``.
+        Products go to ``out_dir/difference/<stem>.{diff,scorr}.fits``.
     config : PipelineConfig
         Science settings.
     threads : int
         FFT threads for this frame (1 inside a process pool, -1 inline).
+    product_stem : str, optional
+        File stem of the products (default: the science image's name).
     on_stage : callable, optional
         Called with each stage name as it starts (progress display).
 
@@ -116,7 +119,7 @@ def process_frame(
             directory = Path(out_dir) / "difference"
             directory.mkdir(parents=True, exist_ok=True)
             header = science.to_hdu().header
-            name = science.meta.name
+            name = product_stem or science.meta.name
             products = {
                 "difference": str(directory / f"{name}.diff.fits"),
                 "score_corr": str(directory / f"{name}.scorr.fits"),

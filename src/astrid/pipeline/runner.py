@@ -49,7 +49,7 @@ class FrameReport:
     """The fate of one science frame in a batch."""
 
     path: str
-    status: str  # "done", "skipped" (already done), "failed"
+    status: str  # "done", "skipped" (already done), "duplicate" (earlier in the batch), "failed"
     observation_id: int | None = None
     run_id: int | None = None
     n_candidates: int = 0
@@ -58,6 +58,7 @@ class FrameReport:
     stats: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     products_local: dict[str, str] = field(default_factory=dict)
+    product_stem: str | None = None
 
 
 @dataclass
@@ -195,6 +196,7 @@ class Pipeline:
 
         reports: list[FrameReport] = []
         pending: list[tuple[FrameReport, int]] = []
+        seen: dict[str, FrameReport] = {}
         for science in sciences:
             path = Path(science)
             report = FrameReport(path=str(path), status="pending")
@@ -220,6 +222,14 @@ class Pipeline:
             key = hashlib.sha256(
                 f"{sha}:{ref_sha}:{config_digest}:{__version__}".encode()
             ).hexdigest()
+            if key in seen:
+                # The same content twice in one batch: one run, reported once.
+                report.status, report.run_id = "duplicate", seen[key].run_id
+                if on_frame:
+                    on_frame(report)
+                continue
+            seen[key] = report
+            report.product_stem = f"{image.meta.name}.{sha[:8]}"
             existing = self.catalog.find_run(key=key)
             if existing is not None and existing.status == "done":
                 report.status, report.run_id = "skipped", existing.id
@@ -258,7 +268,12 @@ class Pipeline:
                 yield (
                     report,
                     process_frame(
-                        report.path, str(ref_path), str(out), self.config, on_stage=callback
+                        report.path,
+                        str(ref_path),
+                        str(out),
+                        self.config,
+                        product_stem=report.product_stem,
+                        on_stage=callback,
                     ),
                 )
             return
@@ -266,7 +281,13 @@ class Pipeline:
         with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
             futures = {
                 pool.submit(
-                    process_frame, report.path, str(ref_path), str(out), self.config, threads=1
+                    process_frame,
+                    report.path,
+                    str(ref_path),
+                    str(out),
+                    self.config,
+                    threads=1,
+                    product_stem=report.product_stem,
                 ): report
                 for report, _ in pending
             }
