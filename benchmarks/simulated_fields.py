@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import itertools
@@ -67,6 +68,7 @@ def main() -> None:
         score = score_candidates(sim.truth, sub.candidates)
         kinds = np.asarray([str(k) for k in sim.truth["kind"]])
         transients = sim.truth[np.char.startswith(kinds, "transient")]
+        transients.meta = {}
         transients["found"] = np.asarray(score["found"], bool)
         truths.append(transients)
         founds.append(score["found"])
@@ -140,6 +142,14 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     grid = np.linspace(2, 60, 300)
     ax.plot(grid, norm.cdf(grid - 5), color="0.5", label="optimum Φ(SNR − 5)")
+    depth = config.reference_depth
+    ax.plot(
+        grid,
+        norm.cdf(grid / np.sqrt(1 + 1 / depth**2) - 5),
+        color="0.5",
+        ls="--",
+        label=f"same, with the reference's noise ({depth:g}× deeper)",
+    )
     mids = [np.sqrt(float(b["snr"].split("-")[0]) * float(b["snr"].split("-")[1])) for b in bins]
     ax.errorbar(
         mids,
@@ -152,10 +162,13 @@ def main() -> None:
         label=f"AstrID ({len(args.seeds)} fields, {len(allt)} injections)",
     )
     ax.set_xscale("log")
+    ax.set_xticks([3, 5, 10, 20, 40])
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.minorticks_off()
     ax.set_xlabel("injected matched-filter SNR")
     ax.set_ylabel("completeness at |S_corr| ≥ 5")
     ax.set_title(f"Simulated {args.size}² fields, PSF varying")
-    ax.legend(loc="lower right")
+    ax.legend(loc="center right", fontsize=8)
     fig.savefig(args.out / f"{stem}.png", dpi=100, bbox_inches="tight")
     print(
         f"pooled efficiency {summary['pooled_efficiency']:.3f}, bogus/frame "

@@ -326,7 +326,8 @@ def zogy(inputs: ZogyInputs, config: ZogyConfig = ZogyConfig()) -> ZogyResult:
             ya, yb = max(0, y0 - m), min(ny, y1 + m)
             xa, xb = max(0, x0 - m), min(nx, x1 + m)
             pads = [np.zeros(fft_shape, np.float32) for _ in range(4)]
-            for pad, src in zip(pads, (n_fill, r_fill, vn, vr), strict=True):
+            sources: tuple[np.ndarray, ...] = (n_fill, r_fill, vn, vr)
+            for pad, src in zip(pads, sources, strict=True):
                 pad[: yb - ya, : xb - xa] = src[ya:yb, xa:xb]
             # Outside the image the variance is background-like, not zero.
             pads[2][yb - ya :, :] = inputs.science_sigma**2

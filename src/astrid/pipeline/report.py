@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import itertools
@@ -82,6 +83,9 @@ def _completeness_png(score: dict[str, Any], truth: Table) -> str:
     ax.plot(grid, norm.cdf(grid - 5.0), color="0.5", label="optimum Φ(SNR − 5)")
     ax.errorbar(centres, comp, yerr=err, fmt="o", color="C0", label="AstrID")
     ax.set_xscale("log")
+    ax.set_xticks([3, 5, 10, 20, 40])
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.minorticks_off()
     ax.set_xlabel("injected matched-filter SNR")
     ax.set_ylabel("completeness")
     ax.set_ylim(-0.02, 1.05)
