@@ -252,6 +252,8 @@ def prepare_pair(
         "align_matched": float(alignment.n_matched),
         "align_rms_x": alignment.residual_rms[0],
         "align_rms_y": alignment.residual_rms[1],
+        "align_rms_bright_x": alignment.residual_rms_bright[0],
+        "align_rms_bright_y": alignment.residual_rms_bright[1],
         "align_error_x": alignment.registration_error[0],
         "align_error_y": alignment.registration_error[1],
         "science_psf_stars": float(science_psf.n_stars),
