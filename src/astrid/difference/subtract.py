@@ -132,7 +132,7 @@ def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> S
         The ZOGY maps, one table row per candidate (columns `CANDIDATE_COLUMNS` plus
         ``n_merged`` and ``dipole``), cutouts and noise statistics of S_corr.
     """
-    err = pair.alignment.residual_rms_bright
+    err = pair.alignment.local_error
     result = zogy(
         ZogyInputs(
             science=pair.science,

@@ -68,8 +68,11 @@ class Alignment:
         RMS residual (x, y) in science pixels of the matched stars after the fit; includes
         the centroid noise of each star, so it is an upper bound on the registration error.
     residual_rms_bright : tuple of float
-        The same over the brightest third of the matched stars (at least 5): little
-        centroid noise, so close to the local registration error; ZOGY's astrometric term.
+        The same over the brightest third of the matched stars (at least 5).
+    local_error : tuple of float
+        Registration error (x, y) at any one place: the bright stars' scatter with their
+        expected centroid noise taken out (in quadrature), plus `registration_error`.
+        ZOGY's astrometric-noise term uses it.
     registration_error : tuple of float
         Estimated error (x, y) of the mapping itself: residual RMS / sqrt(n_matched - 3).
     affine : ndarray
@@ -84,6 +87,7 @@ class Alignment:
     n_matched: int
     residual_rms: tuple[float, float]
     residual_rms_bright: tuple[float, float]
+    local_error: tuple[float, float]
     registration_error: tuple[float, float]
     affine: np.ndarray
     used_asterisms: bool
@@ -169,6 +173,8 @@ def align_reference(
     science_shape: tuple[int, int],
     config: AlignConfig = AlignConfig(),
     *,
+    reference_centroid_sigma: np.ndarray | None = None,
+    science_centroid_sigma: np.ndarray | None = None,
     label: str = "reference",
 ) -> Alignment:
     """Resample the reference onto the science grid, refined by matched stars.
@@ -187,6 +193,9 @@ def align_reference(
         ``(ny, nx)`` of the science image.
     config : AlignConfig
         Matching and resampling settings.
+    reference_centroid_sigma, science_centroid_sigma : ndarray, optional
+        Expected centroid noise (pixels, per axis) of each star; when given, it is taken out
+        of the bright stars' scatter to estimate the registration error itself.
     label : str
         Name of the reference, for error messages.
 
@@ -231,6 +240,16 @@ def align_reference(
         float(np.sqrt(np.mean(bright[:, 0] ** 2))),
         float(np.sqrt(np.mean(bright[:, 1] ** 2))),
     )
+    noise2 = 0.0
+    if reference_centroid_sigma is not None and science_centroid_sigma is not None:
+        kept_a, kept_b = ia[keep][order[:n_bright]], ib[keep][order[:n_bright]]
+        noise2 = float(
+            np.mean(science_centroid_sigma[kept_a] ** 2 + reference_centroid_sigma[kept_b] ** 2)
+        )
+    local = tuple(
+        float(np.sqrt(max(r**2 - noise2, 0.0) + e**2))
+        for r, e in zip(rms_bright, reg_err, strict=True)
+    )
 
     map_x = _densify(gx, gy, rx, science_shape)
     map_y = _densify(gx, gy, ry, science_shape)
@@ -265,6 +284,7 @@ def align_reference(
         n_matched=n,
         residual_rms=rms,
         residual_rms_bright=rms_bright,
+        local_error=(local[0], local[1]),
         registration_error=(float(reg_err[0]), float(reg_err[1])),
         affine=coeffs,
         used_asterisms=used_asterisms,

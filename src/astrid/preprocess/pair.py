@@ -88,11 +88,14 @@ class PreparedPair:
     stats: dict[str, float]
 
 
-def _bright_xy(stars: StarList, min_snr: float) -> np.ndarray:
+def _bright(stars: StarList, min_snr: float) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of stars above `min_snr`, brightest first, and their centroid noise."""
     snr = stars.flux / np.maximum(stars.flux_err, 1e-30)
     keep = np.flatnonzero(snr > min_snr)
     keep = keep[np.argsort(-stars.flux[keep])]
-    return np.column_stack([stars.x[keep], stars.y[keep]])
+    # Background-limited centroid error of a Gaussian-like profile: √2 σ_psf / SNR.
+    sigma = np.sqrt(2.0 * stars.a[keep] * stars.b[keep]) / snr[keep]
+    return np.column_stack([stars.x[keep], stars.y[keep]]), sigma
 
 
 def _background_offset(
@@ -173,15 +176,19 @@ def prepare_pair(
         threshold=config.star_threshold,
         config=config.psf,
     )
+    ref_xy, ref_centroid_sigma = _bright(ref_stars, config.alignment_min_snr)
+    sci_xy, sci_centroid_sigma = _bright(sci_stars, config.alignment_min_snr)
     alignment = align_reference(
         raw["reference"],
         masks["reference"].mask,
         reference.wcs,
-        _bright_xy(ref_stars, config.alignment_min_snr),
+        ref_xy,
         science.wcs,
-        _bright_xy(sci_stars, config.alignment_min_snr),
+        sci_xy,
         science.shape,
         config.align,
+        reference_centroid_sigma=ref_centroid_sigma,
+        science_centroid_sigma=sci_centroid_sigma,
         label=reference.label,
     )
     ref_aligned = alignment.data
@@ -254,6 +261,8 @@ def prepare_pair(
         "align_rms_y": alignment.residual_rms[1],
         "align_rms_bright_x": alignment.residual_rms_bright[0],
         "align_rms_bright_y": alignment.residual_rms_bright[1],
+        "align_local_error_x": alignment.local_error[0],
+        "align_local_error_y": alignment.local_error[1],
         "align_error_x": alignment.registration_error[0],
         "align_error_y": alignment.registration_error[1],
         "science_psf_stars": float(science_psf.n_stars),
