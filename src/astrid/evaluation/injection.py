@@ -106,7 +106,7 @@ def inject_fakes(
         ra = dec = np.full(len(xy), np.nan)
     truth = Table(
         {
-            "kind": np.full(len(xy), "transient"),
+            "kind": np.full(len(xy), "transient", dtype="U32"),
             "ra": np.asarray(ra, float),
             "dec": np.asarray(dec, float),
             "x": xy[:, 0],

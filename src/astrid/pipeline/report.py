@@ -26,9 +26,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from scipy.stats import norm
 
 from astrid.catalog import Catalog
+from astrid.evaluation.scoring import SNR_BINS
 from astrid.store import ObjectStore
 
-__all__ = ["write_report"]
+__all__ = ["write_evaluation_report", "write_report"]
 
 MAX_CUTOUT_ROWS = 40
 MAX_TABLE_ROWS = 300
@@ -68,7 +69,7 @@ def _completeness_png(score: dict[str, Any], truth: Table) -> str:
     kinds = np.asarray([str(k) for k in truth["kind"]])
     snr = np.asarray(truth["snr"], float)[np.char.startswith(kinds, "transient")]
     found = np.asarray(score["found"], bool)
-    edges = np.array([3, 4, 5, 6, 7, 8, 10, 12, 20, 60])
+    edges = np.asarray(SNR_BINS)
     centres, comp, err = [], [], []
     for lo, hi in itertools.pairwise(edges):
         m = (snr >= lo) & (snr < hi)
@@ -159,6 +160,31 @@ def write_report(
         summary=summary,
         stats=stats or {},
     )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html)
+    return out
+
+
+def write_evaluation_report(
+    path: str | Path,
+    *,
+    summary: dict[str, Any],
+    plots: dict[str, Path],
+    title: str = "AstrID evaluation",
+) -> Path:
+    """Render the injection–recovery section (summary table, SNR bins, plots) as HTML."""
+    env = Environment(
+        loader=PackageLoader("astrid.pipeline", "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+    scalars = {
+        k: v for k, v in summary.items() if not isinstance(v, list | dict) and k != "magnitudes"
+    }
+    images = {name: base64.b64encode(Path(p).read_bytes()).decode() for name, p in plots.items()}
+    html = env.get_template("evaluation.html").render(
+        title=title, summary=summary, scalars=scalars, plots=images
+    )
+    out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html)
     return out
