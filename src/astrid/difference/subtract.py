@@ -20,7 +20,7 @@ from astrid.difference.peaks import find_peaks
 from astrid.difference.zogy import ZogyConfig, ZogyInputs, ZogyResult, zogy
 from astrid.preprocess.pair import PreparedPair
 
-__all__ = ["CANDIDATE_COLUMNS", "SubtractConfig", "Subtraction", "subtract"]
+__all__ = ["CANDIDATE_COLUMNS", "SubtractConfig", "Subtraction", "choose_tile_size", "subtract"]
 
 #: Stable columns of the candidate table (later stages add more after these).
 CANDIDATE_COLUMNS = (
@@ -49,7 +49,11 @@ class SubtractConfig:
     Attributes
     ----------
     zogy : ZogyConfig
-        Tiling of ZOGY.
+        Numerics of ZOGY (its tile size is chosen by `choose_tile_size`).
+    tile_sizes : tuple of int
+        Small and large ZOGY tile cores; equal values force one.
+    psf_tolerance : float
+        Largest fractional FWHM change across a large tile for the large tiles to be used.
     threshold : float
         |S_corr| detection threshold.
     merge_radius_fwhm : float
@@ -66,6 +70,8 @@ class SubtractConfig:
     """
 
     zogy: ZogyConfig = field(default_factory=ZogyConfig)
+    tile_sizes: tuple[int, int] = (256, 512)
+    psf_tolerance: float = 0.03
     threshold: float = 5.0
     merge_radius_fwhm: float = 1.0
     bad_pixel_radius: float = 5.0
@@ -92,6 +98,30 @@ def _source_free(pair: PreparedPair, fwhm: float) -> np.ndarray:
     busy = ndimage.binary_opening(busy, structure=np.ones((2, 2), bool))
     busy = ndimage.binary_dilation(busy, iterations=max(2, int(2 * fwhm)))
     return ~busy & ~pair.mask
+
+
+def choose_tile_size(pair: PreparedPair, config: SubtractConfig) -> int:
+    """The large tile when both PSFs change by less than `psf_tolerance` across it.
+
+    FWHM (noise-equivalent) is compared between points one large tile apart over the
+    image; a PSF that varies faster gets the small tiles (twice the FFT work).
+    """
+    if config.tile_sizes[0] == config.tile_sizes[1]:
+        return config.tile_sizes[0]
+    small, large = sorted(config.tile_sizes)
+    ny, nx = pair.science.shape
+    xs = np.arange(large / 2, max(nx - large / 2, large / 2) + 1, large / 2)
+    ys = np.arange(large / 2, max(ny - large / 2, large / 2) + 1, large / 2)
+    worst = 0.0
+    for model in (pair.science_psf, pair.reference_psf):
+        grid = np.array([[model.fwhm_at(x, y) for x in xs] for y in ys])
+        if grid.size > 1:
+            steps = [
+                np.abs(np.diff(grid, axis=a)) / grid.mean() for a in (0, 1) if grid.shape[a] > 1
+            ]
+            # Neighbouring points are half a large tile apart: double for a whole tile.
+            worst = max(worst, 2 * max(float(step.max()) for step in steps))
+    return large if worst < config.psf_tolerance else small
 
 
 def _noise_stats(score_corr: np.ndarray, free: np.ndarray) -> dict[str, float]:
@@ -147,7 +177,7 @@ def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> S
             mask=pair.mask,
             astrometric_sigma=err,
         ),
-        config.zogy,
+        replace(config.zogy, tile_size=choose_tile_size(pair, config)),
     )
     ny, nx = pair.science.shape
     fwhm = pair.science_psf.fwhm_at(nx / 2, ny / 2)

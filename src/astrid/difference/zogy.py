@@ -26,7 +26,9 @@ image leaves no residuals. FFTs are real, float32, with scipy.fft's worker threa
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -60,7 +62,7 @@ class ZogyConfig:
         static sources, whose residuals scale with their flux, do not reach the threshold.
         A 5σ transient on empty sky loses 0.5 % of its S_corr to it (ε = 0.02).
     workers : int
-        Threads for scipy.fft (-1 = all cores).
+        Threads over tiles (-1 = all cores); each tile's FFTs run single-threaded.
     """
 
     tile_size: int = 256
@@ -179,17 +181,57 @@ class ZogyResult:
         )
 
 
-def _embed(stamp: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def _embed(stamp: np.ndarray, shape: tuple[int, int], dtype: type = np.float64) -> np.ndarray:
     """Put a centred stamp into an array of `shape` with its centre at pixel (0, 0)."""
-    out = np.zeros(shape, dtype=np.float64)
+    out: np.ndarray = np.zeros(shape, dtype=dtype)
     h = stamp.shape[0] // 2
-    out[: stamp.shape[0], : stamp.shape[1]] = stamp
-    return np.roll(out, (-h, -h), axis=(0, 1))
+    w = stamp.shape[1] // 2
+    # Wrap the stamp around the origin directly (no full-array roll).
+    ys = (np.arange(stamp.shape[0]) - h) % shape[0]
+    xs = (np.arange(stamp.shape[1]) - w) % shape[1]
+    out[np.ix_(ys, xs)] = stamp
+    return out
 
 
 def _crop_centre(kernel: np.ndarray, size: int) -> np.ndarray:
     h = size // 2
-    return np.roll(kernel, (h, h), axis=(0, 1))[:size, :size]
+    ys = (np.arange(size) - h) % kernel.shape[0]
+    xs = (np.arange(size) - h) % kernel.shape[1]
+    return kernel[np.ix_(ys, xs)]
+
+
+@dataclass(frozen=True, eq=False)
+class _SmallKernels:
+    """Real-space kernels computed on a small grid (they are compact, like the PSFs)."""
+
+    kn2: np.ndarray
+    kr2: np.ndarray
+    psf_d: np.ndarray
+    f_d: float
+    f_s: float
+
+
+def _small_kernels(
+    pn: np.ndarray, pr: np.ndarray, sigma_n: float, sigma_r: float, fr: float
+) -> _SmallKernels:
+    size = max(pn.shape[0], pr.shape[0])
+    m = sfft.next_fast_len(2 * size, real=True)
+    shape = (m, m)
+    pn_hat = sfft.rfft2(_embed(pn, shape))
+    pr_hat = sfft.rfft2(_embed(pr, shape))
+    denom2 = sigma_n**2 * fr**2 * np.abs(pr_hat) ** 2 + sigma_r**2 * np.abs(pn_hat) ** 2
+    denom2 = np.maximum(denom2, 1e-30 * max(sigma_n, sigma_r) ** 2)
+    f_d = fr / np.sqrt(sigma_n**2 * fr**2 + sigma_r**2)
+    kn = sfft.irfft2(fr**2 * np.conj(pn_hat) * np.abs(pr_hat) ** 2 / denom2, s=shape)
+    kr = sfft.irfft2(fr * np.conj(pr_hat) * np.abs(pn_hat) ** 2 / denom2, s=shape)
+    pd = sfft.irfft2(fr * pr_hat * pn_hat / (f_d * np.sqrt(denom2)), s=shape)
+    return _SmallKernels(
+        kn2=_crop_centre(kn, m - 1) ** 2,
+        kr2=_crop_centre(kr, m - 1) ** 2,
+        psf_d=_crop_centre(pd, size),
+        f_d=float(f_d),
+        f_s=float(f_d**2 * np.sum(pd**2)),
+    )
 
 
 def zogy_tile(
@@ -203,10 +245,14 @@ def zogy_tile(
     sigma_r: float,
     flux_ratio: float,
     astrometric_sigma: tuple[float, float] = (0.0, 0.0),
-    workers: int = -1,
+    workers: int = 1,
     model_error: float = 0.0,
 ) -> tuple[dict[str, np.ndarray], TileKernels]:
     """ZOGY on one tile with constant PSFs; arrays in, arrays out (see module docstring).
+
+    The Fourier-space kernels are built in single precision at the tile's size; the
+    squared real-space kernels for the variance terms and P_D come from a small grid
+    (they are compact), which saves four tile-sized FFTs.
 
     Returns
     -------
@@ -217,59 +263,64 @@ def zogy_tile(
     """
     shape = n.shape
     fr = float(flux_ratio)
-    rfft = lambda a: sfft.rfft2(a, workers=workers)  # noqa: E731
-    irfft = lambda a: sfft.irfft2(a, s=shape, workers=workers)  # noqa: E731
+
+    def rfft(a: np.ndarray) -> np.ndarray:
+        return sfft.rfft2(a, workers=workers)
+
+    def irfft(a: np.ndarray) -> np.ndarray:
+        return sfft.irfft2(a, s=shape, workers=workers)
+
+    small = _small_kernels(pn, pr, sigma_n, sigma_r, fr)
+    # Kernels in double precision: single-precision PSF transforms are rounding noise at
+    # high frequencies, and D's kernel is a ratio of them.
     pn_hat = rfft(_embed(pn, shape))
     pr_hat = rfft(_embed(pr, shape))
-    denom2 = sigma_n**2 * fr**2 * np.abs(pr_hat) ** 2 + sigma_r**2 * np.abs(pn_hat) ** 2
+    apn2 = pn_hat.real**2 + pn_hat.imag**2
+    apr2 = pr_hat.real**2 + pr_hat.imag**2
+    denom2 = sigma_n**2 * fr**2 * apr2 + sigma_r**2 * apn2
     denom2 = np.maximum(denom2, 1e-30 * max(sigma_n, sigma_r) ** 2)
-    sq = np.sqrt(denom2)
-    f_d = fr / np.sqrt(sigma_n**2 * fr**2 + sigma_r**2)
-    pd_hat = fr * pr_hat * pn_hat / (f_d * sq)
-    kn_hat = (fr**2 * np.conj(pn_hat) * np.abs(pr_hat) ** 2 / denom2).astype(np.complex64)
-    kr_hat = (fr * np.conj(pr_hat) * np.abs(pn_hat) ** 2 / denom2).astype(np.complex64)
-
-    n_hat = rfft(n.astype(np.float32, copy=False))
-    r_hat = rfft(r.astype(np.float32, copy=False))
-    d_hat = (fr * pr_hat / sq).astype(np.complex64) * n_hat - (pn_hat / sq).astype(
-        np.complex64
-    ) * r_hat
-    d = irfft(d_hat)
-    s_n = irfft(kn_hat * n_hat)
-    s_r = irfft(kr_hat * r_hat)
-    s = s_n - s_r
-
-    kn2 = irfft(kn_hat) ** 2
-    kr2 = irfft(kr_hat) ** 2
-    v_sn = irfft(rfft(vn.astype(np.float32, copy=False)) * rfft(kn2.astype(np.float32)))
-    v_sr = irfft(rfft(vr.astype(np.float32, copy=False)) * rfft(kr2.astype(np.float32)))
-    v_s = np.maximum(v_sn, 0) + np.maximum(v_sr, 0)
+    inv_sq = 1.0 / np.sqrt(denom2)
+    dn_hat = (fr * inv_sq * pr_hat).astype(np.complex64)
+    dr_hat = (inv_sq * pn_hat).astype(np.complex64)
+    kn_hat = (np.conj(pn_hat) * (fr**2 * apr2 / denom2)).astype(np.complex64)
+    kr_hat = (np.conj(pr_hat) * (fr * apn2 / denom2)).astype(np.complex64)
+    n_hat = rfft(n)
+    r_hat = rfft(r)
+    d = irfft(dn_hat * n_hat - dr_hat * r_hat)
     sx, sy = astrometric_sigma
-    if sx > 0 or sy > 0:
+    astrometric = sx > 0 or sy > 0
+    if astrometric or model_error > 0:
+        s_n = irfft(kn_hat * n_hat)
+        s_r = irfft(kr_hat * r_hat)
+        s = s_n - s_r
+    else:
+        s = irfft(kn_hat * n_hat - kr_hat * r_hat)
+    kn2_hat = rfft(_embed(small.kn2, shape, np.float32))
+    kr2_hat = rfft(_embed(small.kr2, shape, np.float32))
+    v_s = np.maximum(irfft(rfft(vn) * kn2_hat + rfft(vr) * kr2_hat), 0)
+    if astrometric:
         for comp in (s_n, s_r):
             gy, gx = np.gradient(comp)
-            v_s += sx**2 * gx**2 + sy**2 * gy**2
+            v_s += np.float32(sx**2) * gx**2 + np.float32(sy**2) * gy**2
     if model_error > 0:
-        v_s += model_error**2 * (s_n**2 + s_r**2)
-    pd = irfft(pd_hat)
-    f_s = float(f_d**2 * np.sum(pd.astype(np.float64) ** 2))
-    sd = np.sqrt(np.maximum(v_s, 1e-30))
+        v_s += np.float32(model_error**2) * (s_n**2 + s_r**2)
+    f_s = small.f_s
+    sd = np.sqrt(np.maximum(v_s, np.float32(1e-30)))
     maps = {
-        "D": d.astype(np.float32),
-        "S": s.astype(np.float32),
-        "S_corr": (s / sd).astype(np.float32),
-        "flux": (s / f_s).astype(np.float32),
-        "flux_err": (sd / f_s).astype(np.float32),
+        "D": d.astype(np.float32, copy=False),
+        "S": s.astype(np.float32, copy=False),
+        "S_corr": (s / sd).astype(np.float32, copy=False),
+        "flux": (s / np.float32(f_s)).astype(np.float32, copy=False),
+        "flux_err": (sd / np.float32(f_s)).astype(np.float32, copy=False),
     }
-    size = max(pn.shape[0], pr.shape[0])
     kernels = TileKernels(
         0,
         0,
         0,
         0,
-        f_d=float(f_d),
+        f_d=small.f_d,
         f_s=f_s,
-        psf_d=_crop_centre(pd, size),
+        psf_d=small.psf_d,
         science_psf=pn,
         reference_psf=pr,
         sigma_n=float(sigma_n),
@@ -318,51 +369,62 @@ def zogy(inputs: ZogyInputs, config: ZogyConfig = ZogyConfig()) -> ZogyResult:
         if not (np.isfinite(value) and value > 0):
             raise DifferencingError(f"ZOGY needs a positive finite {name}, got {value}")
     mask = inputs.mask
-    n_fill = np.where(mask, 0.0, n_img).astype(np.float32)
-    r_fill = np.where(mask, 0.0, r_img).astype(np.float32)
-    vn = inputs.science_var + mask * (inputs.science_sigma**2 * config.masked_variance_factor)
-    vr = inputs.reference_var + mask * (inputs.reference_sigma**2 * config.masked_variance_factor)
-    vn, vr = vn.astype(np.float32), vr.astype(np.float32)
+    n_fill = np.where(mask, np.float32(0), n_img).astype(np.float32, copy=False)
+    r_fill = np.where(mask, np.float32(0), r_img).astype(np.float32, copy=False)
+    extra_n = np.float32(inputs.science_sigma**2 * config.masked_variance_factor)
+    extra_r = np.float32(inputs.reference_sigma**2 * config.masked_variance_factor)
+    vn = inputs.science_var.astype(np.float32, copy=False)
+    vr = inputs.reference_var.astype(np.float32, copy=False)
+    vn = np.where(mask, vn + extra_n, vn)
+    vr = np.where(mask, vr + extra_r, vr)
 
     ny, nx = n_img.shape
     m = config.margin
-    out = {k: np.zeros((ny, nx), np.float32) for k in ("D", "S", "S_corr", "flux", "flux_err")}
-    tiles: list[TileKernels] = []
+    out = {k: np.empty((ny, nx), np.float32) for k in ("D", "S", "S_corr", "flux", "flux_err")}
     y_edges, x_edges = _tile_edges(ny, config.tile_size), _tile_edges(nx, config.tile_size)
     span_y = max(b - a for a, b in y_edges) + 2 * m
     span_x = max(b - a for a, b in x_edges) + 2 * m
     fft_shape = (sfft.next_fast_len(span_y, real=True), sfft.next_fast_len(span_x, real=True))
-    for y0, y1 in y_edges:
-        for x0, x1 in x_edges:
-            ya, yb = max(0, y0 - m), min(ny, y1 + m)
-            xa, xb = max(0, x0 - m), min(nx, x1 + m)
-            pads = [np.zeros(fft_shape, np.float32) for _ in range(4)]
-            sources: tuple[np.ndarray, ...] = (n_fill, r_fill, vn, vr)
-            for pad, src in zip(pads, sources, strict=True):
-                pad[: yb - ya, : xb - xa] = src[ya:yb, xa:xb]
-            # Outside the image the variance is background-like, not zero.
-            pads[2][yb - ya :, :] = inputs.science_sigma**2
-            pads[2][:, xb - xa :] = inputs.science_sigma**2
-            pads[3][yb - ya :, :] = inputs.reference_sigma**2
-            pads[3][:, xb - xa :] = inputs.reference_sigma**2
-            cx, cy = (x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2
-            maps, kernels = zogy_tile(
-                pads[0],
-                pads[1],
-                pads[2],
-                pads[3],
-                inputs.science_psf(cx, cy),
-                inputs.reference_psf(cx, cy),
-                inputs.science_sigma,
-                inputs.reference_sigma,
-                inputs.flux_ratio,
-                inputs.astrometric_sigma,
-                config.workers,
-                config.model_error,
-            )
-            for key, tile_map in maps.items():
-                out[key][y0:y1, x0:x1] = tile_map[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
-            tiles.append(replace(kernels, x0=x0, y0=y0, x1=x1, y1=y1))
+    var_fill = (np.float32(inputs.science_sigma**2), np.float32(inputs.reference_sigma**2))
+
+    def run_tile(edges: tuple[int, int, int, int]) -> TileKernels:
+        y0, y1, x0, x1 = edges
+        ya, yb = max(0, y0 - m), min(ny, y1 + m)
+        xa, xb = max(0, x0 - m), min(nx, x1 + m)
+        pads = [np.zeros(fft_shape, np.float32) for _ in range(4)]
+        # Outside the image the variance is background-like, not zero.
+        pads[2][:] = var_fill[0]
+        pads[3][:] = var_fill[1]
+        sources: tuple[np.ndarray, ...] = (n_fill, r_fill, vn, vr)
+        for pad, src in zip(pads, sources, strict=True):
+            pad[: yb - ya, : xb - xa] = src[ya:yb, xa:xb]
+        cx, cy = (x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2
+        maps, kernels = zogy_tile(
+            pads[0],
+            pads[1],
+            pads[2],
+            pads[3],
+            inputs.science_psf(cx, cy),
+            inputs.reference_psf(cx, cy),
+            inputs.science_sigma,
+            inputs.reference_sigma,
+            inputs.flux_ratio,
+            inputs.astrometric_sigma,
+            1,
+            config.model_error,
+        )
+        for key, tile_map in maps.items():
+            out[key][y0:y1, x0:x1] = tile_map[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
+        return replace(kernels, x0=x0, y0=y0, x1=x1, y1=y1)
+
+    jobs = [(y0, y1, x0, x1) for y0, y1 in y_edges for x0, x1 in x_edges]
+    threads = config.workers if config.workers > 0 else (os.cpu_count() or 1)
+    if threads == 1 or len(jobs) == 1:
+        tiles = [run_tile(job) for job in jobs]
+    else:
+        # FFTs and array arithmetic release the GIL: tiles run in parallel threads.
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            tiles = list(pool.map(run_tile, jobs))
     return ZogyResult(
         difference=out["D"],
         score=out["S"],
