@@ -19,6 +19,7 @@ from astrid.difference.measure import measure_candidates
 from astrid.difference.peaks import find_peaks
 from astrid.difference.zogy import ZogyConfig, ZogyInputs, ZogyResult, zogy
 from astrid.preprocess.pair import PreparedPair
+from astrid.timing import Stopwatch
 
 __all__ = ["CANDIDATE_COLUMNS", "SubtractConfig", "Subtraction", "choose_tile_size", "subtract"]
 
@@ -162,6 +163,7 @@ def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> S
         The ZOGY maps, one table row per candidate (columns `CANDIDATE_COLUMNS` plus
         ``n_merged`` and ``dipole``), cutouts and noise statistics of S_corr.
     """
+    watch = Stopwatch()
     err = pair.alignment.local_error
     result = zogy(
         ZogyInputs(
@@ -192,12 +194,14 @@ def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> S
             score_corr=(result.score_corr / scale).astype(np.float32),
             flux_err=(result.flux_err * scale).astype(np.float32),
         )
+    watch.lap("zogy")
     peaks = find_peaks(
         result.score_corr,
         threshold=config.threshold,
         merge_radius=config.merge_radius_fwhm * fwhm,
         valid=pair.footprint,
     )
+    watch.lap("detect")
     meas = measure_candidates(
         peaks,
         result,
@@ -205,6 +209,7 @@ def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> S
         science_psf=pair.science_psf.at,
         bad_pixel_radius=config.bad_pixel_radius,
     )
+    watch.lap("photometry")
     wcs = pair.science_image.wcs
     assert wcs is not None  # prepare_pair guarantees it
     ra, dec = wcs.pixel_to_world_values(meas.x, meas.y)
@@ -246,7 +251,9 @@ def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> S
     cutouts = cutout_triplets(
         pair.science, ref_scaled, result.difference, pair.mask, meas.x, meas.y, config.cutout_size
     )
+    watch.lap("cutouts")
     stats = {
+        **watch.as_stats(),
         **{f"{k}_raw": v for k, v in raw.items()},
         **_noise_stats(result.score_corr, _source_free(pair, fwhm)),
         "scorr_noise_scale": scale,

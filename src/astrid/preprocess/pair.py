@@ -22,6 +22,7 @@ from astrid.preprocess.background import BackgroundConfig, estimate_background
 from astrid.preprocess.masks import MaskConfig, build_mask
 from astrid.preprocess.photometric import FluxRatio, measure_flux_ratio
 from astrid.preprocess.psf import PSFConfig, PSFModel, StarList, find_stars, measure_psf
+from astrid.timing import Stopwatch
 
 __all__ = ["PrepareConfig", "PreparedPair", "prepare_pair"]
 
@@ -148,6 +149,7 @@ def prepare_pair(
     if science.wcs is None or reference.wcs is None:
         missing = science.label if science.wcs is None else reference.label
         raise IncompatibleImagesError(f"{missing}: no celestial WCS, cannot align the pair")
+    watch = Stopwatch()
     masks = {}
     bkg = {}
     sub = {}
@@ -155,8 +157,10 @@ def prepare_pair(
     for role, img in (("science", science), ("reference", reference)):
         m = build_mask(img, config.masks)
         masks[role] = m
+        watch.lap("masks")
         b = estimate_background(m.cleaned, m.mask, config.background)
         bkg[role] = b
+        watch.lap("background")
         raw[role] = (m.cleaned - b.level).astype(np.float32)
         sub[role] = np.where(m.mask, 0.0, raw[role]).astype(np.float32)
 
@@ -176,6 +180,7 @@ def prepare_pair(
         threshold=config.star_threshold,
         config=config.psf,
     )
+    watch.lap("stars")
     ref_xy, ref_centroid_sigma = _bright(ref_stars, config.alignment_min_snr)
     sci_xy, sci_centroid_sigma = _bright(sci_stars, config.alignment_min_snr)
     alignment = align_reference(
@@ -197,6 +202,7 @@ def prepare_pair(
     sigma_n = bkg["science"].global_rms
     sigma_r = bkg["reference"].global_rms
     # Stars on the aligned reference, measured against its own (resampled) noise.
+    watch.lap("align")
     ref_bkg_aligned = estimate_background(ref_aligned, alignment.mask, config.background)
     ref_aligned = np.where(alignment.mask, 0.0, ref_aligned - ref_bkg_aligned.level).astype(
         np.float32
@@ -209,9 +215,11 @@ def prepare_pair(
         threshold=config.star_threshold,
         config=config.psf,
     )
+    watch.lap("stars")
     science_psf = measure_psf(sub["science"], sci_stars, config.psf, label=science.label)
     # Reference PSF stars: good in both images, so saturation in either excludes them.
     reference_psf = measure_psf(ref_aligned, ref_stars_aligned, config.psf, label=reference.label)
+    watch.lap("psf")
     good = sci_stars.psf_candidate
     ratio = measure_flux_ratio(
         sub["science"],
@@ -236,6 +244,7 @@ def prepare_pair(
     gain_r = max(reference.meta.gain, 1e-6)
     # Where pixels were masked, what was thrown away is unknown: its square joins the
     # variance, so S_corr stays quiet around saturated cores instead of ringing.
+    watch.lap("photometric_scaling")
     lost_n = np.where(masks["science"].mask, raw["science"], 0.0) ** 2
     science_var = (
         bkg["science"].rms ** 2 + np.clip(sub["science"], 0, None) / gain_n + lost_n
@@ -247,7 +256,9 @@ def prepare_pair(
     if zero_point is None and reference.meta.zero_point is not None:
         # mag = zp_ref - 2.5 log10(F_r f_sci): the science zero point follows from F_r.
         zero_point = reference.meta.zero_point - 2.5 * float(np.log10(ratio.ratio))
+    watch.lap("noise_model")
     stats = {
+        **watch.as_stats(),
         "science_sigma": sigma_n,
         "reference_sigma": sigma_r,
         "reference_sigma_resampled": ref_bkg_aligned.global_rms,
