@@ -113,6 +113,7 @@ def measure_candidates(
     *,
     science_psf: Callable[[float, float], np.ndarray] | None = None,
     bad_pixel_radius: float = 5.0,
+    response_cell: int = 64,
 ) -> Measurements:
     """Measure every peak on the ZOGY products.
 
@@ -129,10 +130,13 @@ def measure_candidates(
         with the science PSF at the candidate's position, not the tile's P_D.
     bad_pixel_radius : float
         Masked pixels within this radius (pixels) are counted.
+    response_cell : int
+        Size (pixels) of the cells within which one point-source response is shared.
     """
     n = len(peaks)
     out = {k: np.full(n, np.nan) for k in ("x", "y", "flux", "flux_err", "snr", "fwhm", "elong")}
     n_bad = np.zeros(n, int)
+    responses: dict[tuple[int, int, int], np.ndarray] = {}
     rb = int(np.ceil(bad_pixel_radius))
     yy, xx = np.mgrid[-rb : rb + 1, -rb : rb + 1]
     disk = xx**2 + yy**2 <= bad_pixel_radius**2
@@ -142,7 +146,13 @@ def measure_candidates(
         tile = result.tile_at(xi, yi)
         psf_d = tile.psf_d
         if science_psf is not None:
-            response = tile.point_source_response(science_psf(xi + dx, yi + dy))
+            # The PSF changes little over a response cell: compute once per cell and tile.
+            cell = (id(tile), xi // response_cell, yi // response_cell)
+            if cell not in responses:
+                cx = (cell[1] + 0.5) * response_cell
+                cy = (cell[2] + 0.5) * response_cell
+                responses[cell] = tile.point_source_response(science_psf(cx, cy))
+            response = responses[cell]
         else:
             response = psf_d * tile.f_d
         half = response.shape[0] // 2
@@ -156,7 +166,7 @@ def measure_candidates(
         out["snr"][k] = flux / err if err > 0 else np.nan
         sigma_w = psf_fwhm(psf_d) / 2.3548
         out["fwhm"][k], out["elong"][k] = _windowed_shape(peaks.sign[k] * data, sigma_w)
-        n_bad[k] = int((_stamp(mask.astype(float), xi, yi, rb)[disk] > 0).sum())
+        n_bad[k] = int((_stamp(mask, xi, yi, rb)[disk] > 0).sum())
     return Measurements(
         x=out["x"],
         y=out["y"],

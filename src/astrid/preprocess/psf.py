@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import sep
 from scipy import fft as sfft
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from astrid.errors import PSFError
@@ -120,17 +121,16 @@ def find_stars(
     if len(x) > 1:
         tree = cKDTree(np.column_stack([x, y]))
         pairs = tree.query_pairs(half + 2, output_type="ndarray")
-        for i, j in pairs:
-            if flux[j] > 0.01 * flux[i]:
-                ok[i] = False
-            if flux[i] > 0.01 * flux[j]:
-                ok[j] = False
+        if len(pairs):
+            i, j = pairs[:, 0], pairs[:, 1]
+            ok[i[flux[j] > 0.01 * flux[i]]] = False
+            ok[j[flux[i] > 0.01 * flux[j]]] = False
     # Masked pixels anywhere in the stamp spoil it.
     if ok.any() and mask.any():
-        for k in np.flatnonzero(ok):
-            xi, yi = int(round(x[k])), int(round(y[k]))
-            if mask[yi - half : yi + half + 1, xi - half : xi + half + 1].any():
-                ok[k] = False
+        near_mask = ndimage.maximum_filter(mask.astype(np.uint8), size=2 * half + 1) > 0
+        xi = np.clip(np.round(x).astype(int), 0, nx - 1)
+        yi = np.clip(np.round(y).astype(int), 0, ny - 1)
+        ok &= ~near_mask[yi, xi]
     # Stellar locus: at any position stars share the (smoothly varying) PSF size, galaxies
     # are bigger. Fit size vs position to the smallest objects and keep the tight locus.
     if ok.sum() >= 8:
