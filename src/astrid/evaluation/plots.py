@@ -12,11 +12,12 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 from astropy.table import Table
+from matplotlib.axes import Axes
 from scipy.stats import norm
 
 from astrid.evaluation.scoring import SNR_BINS
 
-__all__ = ["plot_evaluation"]
+__all__ = ["draw_completeness_vs_snr", "plot_evaluation"]
 
 
 def _binned(x: np.ndarray, found: np.ndarray, edges: np.ndarray) -> tuple[list[float], ...]:
@@ -31,6 +32,22 @@ def _binned(x: np.ndarray, found: np.ndarray, edges: np.ndarray) -> tuple[list[f
         err.append(float(np.sqrt(max(p * (1 - p), 0.25 / m.sum()) / m.sum())))
         opt.append(float(m.sum()))
     return centres, comp, err, opt
+
+
+def draw_completeness_vs_snr(ax: Axes, snr: np.ndarray, found: np.ndarray, *, label: str) -> None:
+    """Binned completeness vs injected SNR with the matched-filter optimum Φ(SNR − 5)."""
+    grid = np.geomspace(2.0, 60.0, 300)
+    ax.plot(grid, norm.cdf(grid - 5), color="0.5", label="optimum Φ(SNR − 5)")
+    c, p, e, _ = _binned(snr, found, np.asarray(SNR_BINS, float))
+    ax.errorbar(c, p, yerr=e, fmt="o", label=label)
+    ax.set_xscale("log")
+    ax.set_xticks([3, 5, 10, 20, 40])
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.minorticks_off()
+    ax.set_xlabel("injected matched-filter SNR")
+    ax.set_ylabel("completeness")
+    ax.set_ylim(-0.02, 1.05)
+    ax.legend(loc="lower right")
 
 
 def plot_evaluation(fakes: Table, out_dir: str | Path, *, title: str = "") -> dict[str, Path]:
@@ -58,19 +75,8 @@ def plot_evaluation(fakes: Table, out_dir: str | Path, *, title: str = "") -> di
     paths: dict[str, Path] = {}
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    grid = np.geomspace(max(snr.min(), 1.0), snr.max(), 300)
-    ax.plot(grid, norm.cdf(grid - 5), color="0.5", label="optimum Φ(SNR − 5)")
-    c, p, e, _ = _binned(snr, found, np.asarray(SNR_BINS, float))
-    ax.errorbar(c, p, yerr=e, fmt="o", label=f"recovered ({len(snr)} fakes)")
-    ax.set_xscale("log")
-    ax.set_xticks([3, 5, 10, 20, 40])
-    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.minorticks_off()
-    ax.set_xlabel("injected matched-filter SNR")
-    ax.set_ylabel("completeness")
-    ax.set_ylim(-0.02, 1.05)
+    draw_completeness_vs_snr(ax, snr, found, label=f"recovered ({len(snr)} fakes)")
     ax.set_title(f"{title} completeness vs SNR".strip())
-    ax.legend(loc="lower right")
     paths["completeness_snr"] = out / "completeness_snr.png"
     fig.savefig(paths["completeness_snr"], dpi=100, bbox_inches="tight")
     plt.close(fig)

@@ -15,7 +15,6 @@ import matplotlib
 import matplotlib.ticker
 
 matplotlib.use("Agg")
-import itertools
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,10 +22,9 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.visualization import ZScaleInterval
 from jinja2 import Environment, PackageLoader, select_autoescape
-from scipy.stats import norm
 
 from astrid.catalog import Catalog
-from astrid.evaluation.scoring import SNR_BINS
+from astrid.evaluation.plots import draw_completeness_vs_snr
 from astrid.store import ObjectStore
 
 __all__ = ["write_evaluation_report", "write_report"]
@@ -68,29 +66,8 @@ def _difference_png(path: Path) -> str | None:
 def _completeness_png(score: dict[str, Any], truth: Table) -> str:
     kinds = np.asarray([str(k) for k in truth["kind"]])
     snr = np.asarray(truth["snr"], float)[np.char.startswith(kinds, "transient")]
-    found = np.asarray(score["found"], bool)
-    edges = np.asarray(SNR_BINS)
-    centres, comp, err = [], [], []
-    for lo, hi in itertools.pairwise(edges):
-        m = (snr >= lo) & (snr < hi)
-        if m.sum() == 0:
-            continue
-        p = found[m].mean()
-        centres.append(np.sqrt(lo * hi))
-        comp.append(p)
-        err.append(np.sqrt(max(p * (1 - p), 0.25 / m.sum()) / m.sum()))
-    grid = np.linspace(2, 60, 400)
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(grid, norm.cdf(grid - 5.0), color="0.5", label="optimum Φ(SNR − 5)")
-    ax.errorbar(centres, comp, yerr=err, fmt="o", color="C0", label="AstrID")
-    ax.set_xscale("log")
-    ax.set_xticks([3, 5, 10, 20, 40])
-    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.minorticks_off()
-    ax.set_xlabel("injected matched-filter SNR")
-    ax.set_ylabel("completeness")
-    ax.set_ylim(-0.02, 1.05)
-    ax.legend(loc="lower right")
+    draw_completeness_vs_snr(ax, snr, np.asarray(score["found"], bool), label="AstrID")
     return _png(fig)
 
 
