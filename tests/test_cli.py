@@ -9,13 +9,16 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from astropy.io import fits
 from typer.testing import CliRunner
 
 from astrid import __version__
 from astrid.catalog import connect
 from astrid.cli import app
 from astrid.observations.simulate import SimulationConfig, simulate_pair
+from astrid.preprocess.master_files import write_master
 
 SMALL = SimulationConfig(
     shape=(384, 384),
@@ -156,3 +159,96 @@ def test_demo_writes_report_and_score(tmp_path: Path) -> None:
     assert score["completeness_snr_ge_8"] >= 0.5
     assert (out / "inputs" / "truth.csv").is_file()
     assert (out / "data" / "astrid.sqlite").is_file()
+
+
+# -- calibration ----------------------------------------------------------------------------
+
+CAL_SHAPE = (64, 64)
+DARK_RATE = 0.5  # ADU / s
+DARK_EXPTIME = 100.0
+FLAT_EXPTIME = 10.0
+
+
+def _write_frame(path: Path, data: np.ndarray, exptime: float | None = None) -> Path:
+    header = fits.Header()
+    if exptime is not None:
+        header["EXPTIME"] = exptime
+    fits.PrimaryHDU(data=data.astype(np.float32), header=header).writeto(path)
+    return path
+
+
+@pytest.fixture
+def raw_calibration(tmp_path: Path) -> dict[str, list[Path]]:
+    """Bias, dark and flat exposures with known level, dark current and gradient."""
+    rng = np.random.default_rng(11)
+    xx = np.broadcast_to(np.arange(CAL_SHAPE[1], dtype=float), CAL_SHAPE)
+    bias = 300.0 + 2.0 * np.sin(xx / 5.0)
+    gradient = 0.9 + 0.2 * xx / (CAL_SHAPE[1] - 1)
+
+    def noisy(mean: np.ndarray) -> np.ndarray:
+        return mean + rng.normal(0.0, 3.0, CAL_SHAPE)
+
+    frames: dict[str, list[Path]] = {"bias": [], "dark": [], "flat": []}
+    for i in range(5):
+        frames["bias"].append(_write_frame(tmp_path / f"bias{i}.fits", noisy(bias)))
+    for i in range(3):
+        dark = noisy(bias + DARK_RATE * DARK_EXPTIME)
+        frames["dark"].append(_write_frame(tmp_path / f"dark{i}.fits", dark, DARK_EXPTIME))
+    for i, level in enumerate((10_000.0, 12_000.0, 14_000.0)):
+        flat = noisy(bias + DARK_RATE * FLAT_EXPTIME + level * gradient)
+        frames["flat"].append(_write_frame(tmp_path / f"flat{i}.fits", flat, FLAT_EXPTIME))
+    return frames
+
+
+def test_masters_writes_bias_dark_and_flat(
+    raw_calibration: dict[str, list[Path]], tmp_path: Path
+) -> None:
+    out = tmp_path / "masters"
+    args = ["masters", "--out", str(out)]
+    for kind, paths in raw_calibration.items():
+        args += [f"--{kind}", *map(str, paths)]
+    result = runner.invoke(app, args)
+
+    assert result.exit_code == 0, result.output
+    bias = fits.getdata(out / "master_bias.fits")
+    dark = fits.getdata(out / "master_dark.fits")
+    flat = fits.getdata(out / "master_flat.fits")
+    assert bias.shape == dark.shape == flat.shape == CAL_SHAPE
+    assert float(np.median(bias)) == pytest.approx(300.0, abs=0.5)
+    assert float(np.median(dark)) == pytest.approx(DARK_RATE, abs=0.02)
+    assert float(np.median(flat)) == pytest.approx(1.0, abs=1e-3)
+    # The gradient 0.9 -> 1.1 across x has median 1, so the master flat is the gradient.
+    expected = 0.9 + 0.2 * np.arange(CAL_SHAPE[1]) / (CAL_SHAPE[1] - 1)
+    np.testing.assert_allclose(flat.mean(axis=0), expected, rtol=2e-3)
+    header = fits.getheader(out / "master_dark.fits")
+    assert (header["BUNIT"], header["NCOMBINE"], header["IMCMB003"]) == ("adu/s", 3, "dark2.fits")
+    assert fits.getheader(out / "master_flat.fits")["NCOMBINE"] == 3
+    for kind, n in (("bias", 5), ("dark", 3), ("flat", 3)):
+        assert any(kind in line and f" {n} " in line for line in result.output.splitlines())
+
+
+def test_masters_with_a_non_fits_frame_exits_2(
+    raw_calibration: dict[str, list[Path]], tmp_path: Path
+) -> None:
+    junk = tmp_path / "junk.fits"
+    junk.write_text("not a FITS file")
+    out = tmp_path / "masters"
+    bias = [*map(str, raw_calibration["bias"][:2]), str(junk)]
+    result = runner.invoke(app, ["masters", "--out", str(out), "--bias", *bias])
+
+    assert result.exit_code == 2, result.output
+    assert "error" in result.output
+    assert str(junk) in result.output.replace("\n", "")
+    assert not (out / "master_bias.fits").exists()
+
+
+def test_run_with_a_flat_of_the_wrong_shape_fails_the_frame(
+    pair: dict[str, Path], tmp_path: Path
+) -> None:
+    flat = write_master(tmp_path / "flat.fits", np.ones(CAL_SHAPE), kind="flat", sources=[])
+    args = ["run", "-r", str(pair["reference"]), "-o", str(tmp_path / "out"), "--flat", str(flat)]
+    result = runner.invoke(app, [*args, "--data-dir", str(tmp_path / "data"), str(pair["science"])])
+
+    assert result.exit_code == 1, result.output
+    assert "failed" in result.output
+    assert "calibrate" in result.output

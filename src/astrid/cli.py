@@ -24,7 +24,7 @@ from astrid.store import ObjectStore
 app = typer.Typer(add_completion=False, help="AstrID: find what changed in the sky.")
 console = Console()
 
-STAGES = ("read", "validate", "preprocess", "difference", "write")
+STAGES = ("read", "calibrate", "validate", "preprocess", "difference", "write")
 
 
 def _settings(data_dir: Path | None, db: str | None) -> Settings:
@@ -46,7 +46,12 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _run_pipeline(
-    settings: Settings, reference: Path, sciences: list[Path], out: Path, threshold: float
+    settings: Settings,
+    reference: Path,
+    sciences: list[Path],
+    out: Path,
+    threshold: float,
+    calibration: dict[str, str] | None = None,
 ) -> tuple[Catalog, ObjectStore, RunReport]:
     from dataclasses import replace
 
@@ -82,7 +87,14 @@ def _run_pipeline(
             if stages is not None:
                 progress.update(stages, completed=len(STAGES), description="stages: done")
 
-        report = pipeline.run(reference, sciences, out, on_stage=on_stage, on_frame=on_frame)
+        report = pipeline.run(
+            reference,
+            sciences,
+            out,
+            on_stage=on_stage,
+            on_frame=on_frame,
+            calibration=calibration,
+        )
     return catalog, store, report
 
 
@@ -120,15 +132,30 @@ def run(
     threshold: Annotated[
         float | None, typer.Option(help="|S_corr| detection threshold (ASTRID_THRESHOLD).")
     ] = None,
+    bias: Annotated[
+        Path | None, typer.Option(help="Master bias (ADU) subtracted from each science frame.")
+    ] = None,
+    dark: Annotated[
+        Path | None, typer.Option(help="Master dark (ADU/s), × EXPTIME, subtracted likewise.")
+    ] = None,
+    flat: Annotated[
+        Path | None, typer.Option(help="Master flat (median 1) dividing each science frame.")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Difference SCIENCES against REFERENCE; write candidates.csv and difference/*.fits."""
+    """Difference SCIENCES against REFERENCE; write candidates.csv and difference/*.fits.
+
+    --bias/--dark/--flat (masters from `astrid masters`) calibrate the raw science frames
+    only; the reference is used as it is, normally an already-reduced template.
+    """
     _setup_logging(verbose)
     settings = _settings(data_dir, db)
     if threshold is None:
         threshold = settings.threshold
+    masters = {"bias": bias, "dark": dark, "flat": flat}
+    calibration = {kind: str(path) for kind, path in masters.items() if path is not None}
     try:
-        _, _, report = _run_pipeline(settings, reference, sciences, out, threshold)
+        _, _, report = _run_pipeline(settings, reference, sciences, out, threshold, calibration)
     except AstridError as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from e
@@ -136,6 +163,67 @@ def run(
     console.print(f"candidates: {report.candidates_csv}")
     if report.failed:
         raise typer.Exit(1)
+
+
+_KIND_OPTIONS = {"--bias": "bias", "--dark": "dark", "--flat": "flat"}
+
+
+def _frames_by_kind(args: list[str]) -> dict[str, list[Path]]:
+    """``--bias B1 B2 --dark D1 --flat F1 F2`` (each option may repeat) as kind -> files."""
+    frames: dict[str, list[Path]] = {kind: [] for kind in _KIND_OPTIONS.values()}
+    kind: str | None = None
+    for arg in args:
+        option, _, value = arg.partition("=")
+        if option in _KIND_OPTIONS:
+            kind = _KIND_OPTIONS[option]
+            if value:
+                frames[kind].append(Path(value))
+        elif arg.startswith("-") or kind is None:
+            raise typer.BadParameter(
+                f"unexpected {arg!r}; give files after --bias, --dark or --flat"
+            )
+        else:
+            frames[kind].append(Path(arg))
+    return frames
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def masters(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for master_<kind>.fits.")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Combine raw calibration exposures into master files for `astrid run`.
+
+    astrid masters --out DIR --bias B1.fits ... --dark D1.fits ... --flat F1.fits ...
+
+    Darks need EXPTIME and --bias; flats are bias/dark-corrected when those are given.
+    Writes DIR/master_bias.fits, master_dark.fits (ADU/s), master_flat.fits (median 1).
+    """
+    from astrid.preprocess.master_files import build_master_files
+
+    _setup_logging(verbose)
+    frames = _frames_by_kind(list(ctx.args))
+    try:
+        with console.status("combining calibration frames"):
+            summaries = build_master_files(out, **frames)
+    except AstridError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from e
+    table = RichTable(title="Master calibration frames")
+    table.add_column("master")
+    table.add_column("file")
+    for col in ("frames", "median", "robust std"):
+        table.add_column(col, justify="right")
+    for summary in summaries:
+        table.add_row(
+            summary.kind,
+            str(summary.path),
+            str(summary.n_frames),
+            f"{summary.median:.4g}",
+            f"{summary.robust_std:.3g}",
+        )
+    console.print(table)
 
 
 @app.command()

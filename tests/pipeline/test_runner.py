@@ -24,7 +24,6 @@ from astropy.table import Table
 from astrid.catalog import Catalog, connect
 from astrid.errors import DifferencingError, InvalidImageError
 from astrid.evaluation.scoring import score_candidates
-from astrid.observations.hashing import file_sha256
 from astrid.observations.simulate import SimulationConfig, inject_point_sources, simulate_pair
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.runner import FrameReport, Pipeline, RunReport
@@ -250,7 +249,9 @@ def test_run_writes_candidates_csv(inputs: Inputs, snapshot: Snapshot) -> None:
 def test_run_writes_difference_images(inputs: Inputs, snapshot: Snapshot) -> None:
     frame = snapshot.report.frames[0]
     directory = snapshot.root / "out" / "difference"
-    stem = f"science.{file_sha256(inputs.science)[:8]}"
+    with connect(f"sqlite:///{snapshot.root / 'astrid.sqlite'}") as catalog:
+        (run,) = catalog.runs()
+    stem = f"science.{run.key[:8]}"  # the run key: file hashes, settings, code version
     expected = {
         "difference": directory / f"{stem}.diff.fits",
         "score_corr": directory / f"{stem}.scorr.fits",

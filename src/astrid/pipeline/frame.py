@@ -1,16 +1,18 @@
 """Process one science frame against a reference: the unit of work of a pipeline run.
 
-`process_frame` reads both files, runs the preprocess and difference stages, writes the
-D and S_corr images and returns a picklable `FrameOutcome`: either the products or the
-stage that failed and why. It runs in a worker process, so it never raises for a
-problem in the data; the parent records failures in the catalog.
+`process_frame` reads both files, calibrates the science frame with master bias / dark /
+flat files when given (the reference is used as it is: normally an already-reduced
+template), runs the preprocess and difference stages, writes the D and S_corr images and
+returns a picklable `FrameOutcome`: either the products or the stage that failed and why.
+It runs in a worker process, so it never raises for a problem in the data; the parent
+records failures in the catalog.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,10 +23,13 @@ from astropy.io import fits
 from astropy.table import Table
 
 from astrid.difference.subtract import subtract
-from astrid.errors import AstridError
+from astrid.errors import AstridError, ConfigurationError, InvalidImageError
 from astrid.observations.fits_reader import read_image
+from astrid.observations.image import Image
 from astrid.observations.validate import check_compatible
 from astrid.pipeline.config import PipelineConfig
+from astrid.preprocess.calibration import CalibrationFrames
+from astrid.preprocess.master_files import MASTER_KINDS, read_master
 from astrid.preprocess.pair import prepare_pair
 
 __all__ = ["FrameOutcome", "process_frame"]
@@ -71,6 +76,63 @@ def _write_map(path: Path, data: np.ndarray, header: fits.Header, kind: str) -> 
     fits.PrimaryHDU(data=data.astype(np.float32), header=hdr).writeto(path, overwrite=True)
 
 
+#: Percentile of the per-pixel calibrated saturation level taken as the frame's level: low,
+#: so saturated pixels stay flagged, but not the minimum, so a few odd flat pixels do not
+#: lower it for the whole frame.
+_SATURATION_PERCENTILE = 0.1
+
+
+def _calibrate(science: Image, calibration: Mapping[str, str]) -> Image:
+    """Apply the master files to the raw science frame; shapes and exposure time checked."""
+    masters: dict[str, np.ndarray] = {}
+    for kind, path in calibration.items():
+        if kind not in MASTER_KINDS:
+            raise ConfigurationError(
+                f"calibration kind {kind!r} ({path}); expected one of {', '.join(MASTER_KINDS)}",
+                kind=kind,
+            )
+        master = read_master(path, kind=kind)
+        if master.shape != science.shape:
+            raise InvalidImageError(
+                f"{path}: master {kind} has shape {master.shape}, but science frame "
+                f"{science.label} has shape {science.shape}",
+                path=path,
+                kind=kind,
+                shape=master.shape,
+                expected_shape=science.shape,
+            )
+        masters[kind] = master
+    if "dark" in masters and "exptime" in science.meta.defaulted:
+        raise InvalidImageError(
+            f"{science.label}: no EXPTIME or EXPOSURE keyword, so the master dark "
+            f"{calibration['dark']} cannot be scaled",
+            path=science.label,
+        )
+    calibrated = CalibrationFrames(**masters).apply(science)
+    # A NaN in a master bias or dark leaves a pixel without a value: mask it like the reader.
+    bad = ~np.isfinite(calibrated.data)
+    if bad.any():
+        calibrated = calibrated.with_data(
+            np.where(bad, np.float32(0.0), calibrated.data), calibrated.mask | bad
+        )
+    meta = calibrated.meta
+    if np.isfinite(meta.saturation):
+        # SATURATE is in raw ADU; the masks compare it with calibrated pixels.
+        level = np.full(science.shape, meta.saturation, dtype=np.float64)
+        if "bias" in masters:
+            level -= masters["bias"]
+        if "dark" in masters:
+            level -= masters["dark"] * meta.exptime
+        if "flat" in masters:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                level /= masters["flat"]
+        usable = np.isfinite(level) & ~calibrated.mask
+        if usable.any():
+            saturation = float(np.percentile(level[usable], _SATURATION_PERCENTILE))
+            calibrated = replace(calibrated, meta=replace(meta, saturation=saturation))
+    return calibrated
+
+
 def process_frame(
     science_path: str,
     reference_path: str,
@@ -80,6 +142,7 @@ def process_frame(
     threads: int = -1,
     product_stem: str | None = None,
     on_stage: StageCallback | None = None,
+    calibration: Mapping[str, str] | None = None,
 ) -> FrameOutcome:
     """Run preprocess + difference on one science frame.
 
@@ -97,6 +160,10 @@ def process_frame(
         File stem of the products (default: the science image's name).
     on_stage : callable, optional
         Called with each stage name as it starts (progress display).
+    calibration : mapping of str to str, optional
+        Master files by kind (``"bias"``, ``"dark"``, ``"flat"``) applied to the science
+        frame in a "calibrate" stage after "read"; not to the reference. The saturation
+        level is carried over to calibrated units. Without it there is no such stage.
 
     Returns
     -------
@@ -108,6 +175,9 @@ def process_frame(
         with timer("read"):
             science = read_image(science_path)
             reference = read_image(reference_path)
+        if calibration:
+            with timer("calibrate"):
+                science = _calibrate(science, calibration)
         with timer("validate"):
             check_compatible(science, reference)
         with timer("preprocess"):

@@ -1,11 +1,11 @@
 """Run the pipeline over a batch of science frames against one reference.
 
 The runner owns the I/O around the pure stages: it hashes and registers the inputs,
-derives each run's idempotency key (input hashes + config digest + code version), skips
-runs already done, fans the frames out to a process pool (inline for one frame), and
-writes each frame's candidates, cutouts and products to the catalog and the object store
-in one transaction per frame. A frame that fails is recorded (stage and message) and the
-others go on; nothing already stored is touched by a failure.
+derives each run's idempotency key (input hashes + master calibration file hashes + config
+digest + code version), skips runs already done, fans the frames out to a process pool
+(inline for one frame), and writes each frame's candidates, cutouts and products to the
+catalog and the object store in one transaction per frame. A frame that fails is recorded
+(stage and message) and the others go on; nothing already stored is touched by a failure.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import hashlib
 import io
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -28,12 +28,13 @@ from astropy.io import fits
 from astrid import __version__
 from astrid.catalog import Catalog
 from astrid.difference.subtract import CANDIDATE_COLUMNS
-from astrid.errors import AstridError, InvalidImageError
+from astrid.errors import AstridError, ConfigurationError, InvalidImageError
 from astrid.observations.fits_reader import read_image
 from astrid.observations.hashing import file_sha256
 from astrid.observations.image import Image
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import FrameOutcome, process_frame
+from astrid.preprocess.master_files import MASTER_KINDS, read_master
 from astrid.store import ObjectStore
 
 __all__ = ["CSV_COLUMNS", "FrameReport", "Pipeline", "RunReport"]
@@ -112,6 +113,27 @@ def _register_failed(catalog: Catalog, path: Path, sha: str | None, role: str, e
     return obs
 
 
+def _hash_masters(
+    calibration: Mapping[str, str | os.PathLike[str]] | None,
+) -> dict[str, tuple[str, str]]:
+    """``kind -> (path, sha256)`` of each master file, after checking it can be read."""
+    masters: dict[str, tuple[str, str]] = {}
+    for kind, path in sorted((calibration or {}).items()):
+        if kind not in MASTER_KINDS:
+            raise ConfigurationError(
+                f"calibration kind {kind!r} ({path}); expected one of {', '.join(MASTER_KINDS)}",
+                kind=kind,
+            )
+        label = os.fspath(path)
+        try:
+            sha = file_sha256(label)
+        except OSError as e:
+            raise InvalidImageError(f"{label}: cannot read master {kind} ({e})", path=label) from e
+        read_master(label, kind=kind)
+        masters[kind] = (label, sha)
+    return masters
+
+
 def _fits_bytes(data: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     fits.PrimaryHDU(data=data.astype(np.float32)).writeto(buffer)
@@ -154,6 +176,7 @@ class Pipeline:
         *,
         on_stage: Callable[[str, str], None] | None = None,
         on_frame: Callable[[FrameReport], None] | None = None,
+        calibration: Mapping[str, str | os.PathLike[str]] | None = None,
     ) -> RunReport:
         """Process every science frame against the reference.
 
@@ -169,12 +192,27 @@ class Pipeline:
             ``on_stage(frame_path, stage)`` as stages start (inline runs only).
         on_frame : callable, optional
             Called with each frame's report as it finishes.
+        calibration : mapping of str to path, optional
+            Master files by kind (``"bias"``, ``"dark"``, ``"flat"``; see
+            :mod:`astrid.preprocess.master_files`) applied to every science frame, not to
+            the reference. Their sha256 enter each run's key and config.
 
         Raises
         ------
         InvalidImageError
-            If the reference itself cannot be read (nothing is processed then).
+            If the reference or a master file cannot be read (nothing is processed then).
+        ConfigurationError
+            If a calibration kind is not bias, dark or flat.
         """
+        masters = _hash_masters(calibration)
+        master_paths = {kind: path for kind, (path, _) in masters.items()}
+        run_config = self.config.as_dict()
+        key_suffix = ""
+        if masters:
+            run_config["calibration"] = {
+                kind: {"path": path, "sha256": sha} for kind, (path, sha) in masters.items()
+            }
+            key_suffix = ":" + ",".join(f"{kind}={sha}" for kind, (_, sha) in masters.items())
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         ref_path = Path(reference)
@@ -220,7 +258,7 @@ class Pipeline:
                 "ObservationIngested", {"observation_id": obs_id, "path": str(path)}
             )
             key = hashlib.sha256(
-                f"{sha}:{ref_sha}:{config_digest}:{__version__}".encode()
+                f"{sha}:{ref_sha}:{config_digest}:{__version__}{key_suffix}".encode()
             ).hexdigest()
             if key in seen:
                 # The same content twice in one batch: one run, reported once.
@@ -229,7 +267,7 @@ class Pipeline:
                     on_frame(report)
                 continue
             seen[key] = report
-            report.product_stem = f"{image.meta.name}.{sha[:8]}"
+            report.product_stem = f"{image.meta.name}.{key[:8]}"
             existing = self.catalog.find_run(key=key)
             if existing is not None and existing.status == "done":
                 report.status, report.run_id = "skipped", existing.id
@@ -241,12 +279,12 @@ class Pipeline:
                 key=key,
                 science_id=obs_id,
                 reference_id=ref_id,
-                config=self.config.as_dict(),
+                config=run_config,
                 code_version=__version__,
             )
             pending.append((report, obs_id))
 
-        for report, outcome in self._execute(pending, ref_path, out, on_stage):
+        for report, outcome in self._execute(pending, ref_path, out, on_stage, master_paths):
             self._record(report, outcome)
             if on_frame:
                 on_frame(report)
@@ -261,6 +299,7 @@ class Pipeline:
         ref_path: Path,
         out: Path,
         on_stage: Callable[[str, str], None] | None,
+        calibration: dict[str, str],
     ) -> Iterable[tuple[FrameReport, FrameOutcome]]:
         if len(pending) <= 1 or self.workers == 1:
             for report, _ in pending:
@@ -274,6 +313,7 @@ class Pipeline:
                         self.config,
                         product_stem=report.product_stem,
                         on_stage=callback,
+                        calibration=calibration,
                     ),
                 )
             return
@@ -288,6 +328,7 @@ class Pipeline:
                     self.config,
                     threads=1,
                     product_stem=report.product_stem,
+                    calibration=calibration,
                 ): report
                 for report, _ in pending
             }
