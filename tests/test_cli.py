@@ -17,20 +17,11 @@ from typer.testing import CliRunner
 from astrid import __version__
 from astrid.catalog import connect
 from astrid.cli import app
-from astrid.observations.simulate import SimulationConfig, simulate_pair
+from astrid.observations.simulate import simulate_pair
 from astrid.preprocess.master_files import write_master
+from small_field import SMALL_FIELD
 
-SMALL = SimulationConfig(
-    shape=(384, 384),
-    n_stars=150,
-    n_galaxies=10,
-    n_transients=12,
-    n_transients_on_galaxies=2,
-    n_variables=4,
-    n_cosmic_rays=6,
-    n_hot_pixels=4,
-    n_bad_columns=1,
-)
+SMALL = SMALL_FIELD
 
 runner = CliRunner()
 

@@ -23,22 +23,13 @@ from astrid.catalog import Catalog, connect
 from astrid.errors import ConfigurationError, InvalidImageError
 from astrid.evaluation.scoring import score_candidates
 from astrid.observations.hashing import file_sha256
-from astrid.observations.simulate import SimulationConfig, simulate_pair
+from astrid.observations.simulate import simulate_pair
 from astrid.pipeline.runner import Pipeline, RunReport
 from astrid.preprocess.master_files import read_master, write_master
 from astrid.store import ObjectStore
+from small_field import SMALL_FIELD
 
-SMALL = SimulationConfig(
-    shape=(384, 384),
-    n_stars=150,
-    n_galaxies=10,
-    n_transients=12,
-    n_transients_on_galaxies=2,
-    n_variables=4,
-    n_cosmic_rays=6,
-    n_hot_pixels=4,
-    n_bad_columns=1,
-)
+SMALL = SMALL_FIELD
 SEED = 3
 BIAS_LEVEL = 300.0
 

@@ -13,22 +13,13 @@ from astropy.table import Table
 
 from astrid.catalog import Catalog, connect
 from astrid.evaluation.scoring import score_candidates
-from astrid.observations.simulate import SimulationConfig, simulate_pair
+from astrid.observations.simulate import simulate_pair
 from astrid.pipeline.report import MAX_CUTOUT_ROWS, write_report
 from astrid.pipeline.runner import FrameReport, Pipeline
 from astrid.store import ObjectStore
+from small_field import SMALL_FIELD
 
-SMALL = SimulationConfig(
-    shape=(384, 384),
-    n_stars=150,
-    n_galaxies=10,
-    n_transients=12,
-    n_transients_on_galaxies=2,
-    n_variables=4,
-    n_cosmic_rays=6,
-    n_hot_pixels=4,
-    n_bad_columns=1,
-)
+SMALL = SMALL_FIELD
 IMG = re.compile(r'<img alt="([^"]*)" src="data:image/png;base64,[A-Za-z0-9+/=]+"')
 
 

@@ -24,22 +24,13 @@ from astropy.table import Table
 from astrid.catalog import Catalog, connect
 from astrid.errors import DifferencingError, InvalidImageError
 from astrid.evaluation.scoring import score_candidates
-from astrid.observations.simulate import SimulationConfig, inject_point_sources, simulate_pair
+from astrid.observations.simulate import inject_point_sources, simulate_pair
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.runner import FrameReport, Pipeline, RunReport
 from astrid.store import ObjectStore
+from small_field import SMALL_FIELD
 
-SMALL = SimulationConfig(
-    shape=(384, 384),
-    n_stars=150,
-    n_galaxies=10,
-    n_transients=12,
-    n_transients_on_galaxies=2,
-    n_variables=4,
-    n_cosmic_rays=6,
-    n_hot_pixels=4,
-    n_bad_columns=1,
-)
+SMALL = SMALL_FIELD
 SEED = 3
 
 # The contract of candidates.csv, as README.md states it.
