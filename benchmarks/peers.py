@@ -240,14 +240,14 @@ def run_properimage(directory: Path, threads: int) -> Products:
         reference = fits.getdata(directory / REFERENCE_ALIGNED).astype(np.float32)
         # Passed as SingleImage objects only to hand over the NaN footprint as a mask:
         # from a plain file properimage keeps the NaN and its S_corr is NaN everywhere.
-        ref = SingleImageGaussPSF(reference, mask=~np.isfinite(reference), smooth_psf=False)
-        new = SingleImageGaussPSF(science, mask=~np.isfinite(science), smooth_psf=False)
-        d, _, s_corr, mask = operations.subtract(
-            ref=ref, new=new, align=False, smooth_psf=False, fitted_psf=True
-        )
-        with contextlib.suppress(Exception):  # its temp-file cleanup only logs on failure
-            ref._clean()
-            new._clean()
+        # (As context managers they delete their temporary PSF databases on exit.)
+        with (
+            SingleImageGaussPSF(reference, mask=~np.isfinite(reference), smooth_psf=False) as ref,
+            SingleImageGaussPSF(science, mask=~np.isfinite(science), smooth_psf=False) as new,
+        ):
+            d, _, s_corr, mask = operations.subtract(
+                ref=ref, new=new, align=False, smooth_psf=False, fitted_psf=True
+            )
     seconds = time.perf_counter() - start
     return Products(
         difference=np.real(d).astype(np.float32),
