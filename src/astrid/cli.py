@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
@@ -23,6 +24,12 @@ from astrid.store import ObjectStore
 
 app = typer.Typer(add_completion=False, help="AstrID: find what changed in the sky.")
 console = Console()
+
+
+def _print_error(error: Exception) -> None:
+    """Print an error unwrapped (paths stay greppable) and never read as Rich markup."""
+    console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
+
 
 STAGES = ("read", "calibrate", "validate", "preprocess", "difference", "write")
 
@@ -157,10 +164,14 @@ def run(
     try:
         _, _, report = _run_pipeline(settings, reference, sciences, out, threshold, calibration)
     except AstridError as e:
-        console.print(f"[red]error:[/red] {e}")
+        _print_error(e)
         raise typer.Exit(2) from e
     console.print(_frames_table(report))
-    console.print(f"candidates: {report.candidates_csv}")
+    for frame in report.frames:
+        if frame.error:
+            message = f"failed: {frame.path} at stage {frame.failed_stage}: {frame.error}"
+            console.print(escape(message), style="red", soft_wrap=True)
+    console.print(f"candidates: {report.candidates_csv}", soft_wrap=True)
     if report.failed:
         raise typer.Exit(1)
 
@@ -208,7 +219,7 @@ def masters(
         with console.status("combining calibration frames"):
             summaries = build_master_files(out, **frames)
     except AstridError as e:
-        console.print(f"[red]error:[/red] {e}")
+        _print_error(e)
         raise typer.Exit(2) from e
     table = RichTable(title="Master calibration frames")
     table.add_column("master")
@@ -266,7 +277,7 @@ def demo(
             settings, paths["reference"], [paths["science"]], out, settings.threshold
         )
     except AstridError as e:
-        console.print(f"[red]error:[/red] {e}")
+        _print_error(e)
         raise typer.Exit(2) from e
     console.print(_frames_table(report))
     candidates = (
@@ -342,7 +353,7 @@ def evaluate(
         with console.status(f"injecting {n_fakes} fakes and running the pipeline"):
             result = evaluate_pair(read_image(science), read_image(reference), config)
     except AstridError as e:
-        console.print(f"[red]error:[/red] {e}")
+        _print_error(e)
         raise typer.Exit(2) from e
     out.mkdir(parents=True, exist_ok=True)
     result.fakes.write(out / "fakes.csv", format="ascii.csv", overwrite=True)
