@@ -1,4 +1,8 @@
-"""SQLAlchemy models of the catalog: observations, processing runs, candidates, events.
+"""SQLAlchemy models of the catalog.
+
+Observations, processing runs, candidates (with their real/bogus and OOD scores), events,
+model versions, and the curation/service tables: labels, review claims, API keys, the audit
+log and the upload job queue.
 
 Conventions: pixel positions ``x``, ``y`` are 0-based in the science image; ``ra``, ``dec``
 are degrees ICRS; ``healpix`` is the nested HEALPix index at ``nside = 2**16``
@@ -15,6 +19,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -32,14 +37,23 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "HEALPIX_NSIDE",
+    "JOB_STATUSES",
+    "LABELS",
     "OBSERVATION_ROLES",
     "OBSERVATION_STATUSES",
+    "ROLES",
     "RUN_STATUSES",
+    "ApiKey",
+    "AuditEntry",
     "Base",
     "Candidate",
     "Event",
+    "Job",
+    "Label",
+    "ModelVersion",
     "Observation",
     "ProcessingRun",
+    "ReviewClaim",
     "UTCDateTime",
     "utcnow",
 ]
@@ -48,6 +62,23 @@ HEALPIX_NSIDE = 2**16
 OBSERVATION_ROLES = ("science", "reference")
 OBSERVATION_STATUSES = ("registered", "failed", "processed")
 RUN_STATUSES = ("running", "done", "failed")
+JOB_STATUSES = ("queued", "running", "done", "failed")
+ROLES = ("viewer", "curator", "admin")
+LABELS = (
+    "real",
+    "bogus",
+    "variable",
+    "cosmic_ray",
+    "hot_pixel",
+    "bad_column",
+    "saturated_star",
+    "bleed_trail",
+    "dipole",
+    "psf_ring",
+    "satellite_trail",
+    "noise",
+    "unsure",
+)
 
 # Constraint names must be deterministic so Alembic batch migrations (SQLite) can find them.
 NAMING_CONVENTION = {
@@ -197,6 +228,111 @@ class Candidate(Base):
     cutout_science_key: Mapped[str | None] = mapped_column(String(255))
     cutout_reference_key: Mapped[str | None] = mapped_column(String(255))
     cutout_difference_key: Mapped[str | None] = mapped_column(String(255))
+    # scores of the model version that last scored this candidate (null until scored)
+    rb: Mapped[float | None] = mapped_column(Float, index=True)
+    ood: Mapped[float | None] = mapped_column(Float)
+    ood_msp: Mapped[float | None] = mapped_column(Float)
+    ood_energy: Mapped[float | None] = mapped_column(Float)
+    ood_mahalanobis: Mapped[float | None] = mapped_column(Float)
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id"), index=True
+    )
+
+
+class ModelVersion(Base):
+    """One registered detection model: an ONNX file in the object store plus its metrics.
+
+    ``name`` is the model family (``"realbogus"``, ``"unet"``); ``version`` counts up per
+    name; at most one version per name is ``active`` (enforced by the repository).
+    """
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    file_key: Mapped[str] = mapped_column(String(255))
+    data_hash: Mapped[str] = mapped_column(String(64))
+    metrics_json: Mapped[str] = mapped_column(Text)
+    card_json: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Label(Base):
+    """One curator's label of one candidate; several curators may label the same one."""
+
+    __tablename__ = "labels"
+    __table_args__ = (CheckConstraint(_in("label", LABELS), name="label"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("candidates.id", ondelete="CASCADE"), index=True
+    )
+    curator: Mapped[str] = mapped_column(String(255))
+    label: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewClaim(Base):
+    """A candidate handed to one curator in review mode, so no other curator gets it."""
+
+    __tablename__ = "review_claims"
+
+    candidate_id: Mapped[int] = mapped_column(
+        ForeignKey("candidates.id", ondelete="CASCADE"), primary_key=True
+    )
+    curator: Mapped[str] = mapped_column(String(255), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 is stored; ``prefix`` identifies it in listings."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class AuditEntry(Base):
+    """One write through the service: who did what to what, when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(255), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255))
+    detail_json: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Job(Base):
+    """A queued unit of work (e.g. processing an uploaded observation)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (CheckConstraint(_in("status", JOB_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    payload_json: Mapped[str] = mapped_column(Text)
+    observation_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("processing_runs.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
 
 
 class Event(Base):
