@@ -48,6 +48,10 @@ def test_fakes_are_recovered_near_the_optimum(result: EvaluationResult) -> None:
     assert s["astrometry_rms_arcsec_snr_ge_20"] < 0.3
     kinds = set(np.asarray(result.fakes["kind"]).astype(str))
     assert kinds == {"transient", "transient_on_galaxy"}
+    by_kind = s["by_kind"]
+    assert set(by_kind) == kinds
+    assert sum(k["n"] for k in by_kind.values()) == 120
+    assert by_kind["transient"]["efficiency_vs_optimum"] > 0.85
 
 
 def test_magnitudes_use_the_reference_zero_point(result: EvaluationResult) -> None:
@@ -98,6 +102,7 @@ def test_cli_evaluate_writes_summary_csv_plots_and_report(
     for name in ("fakes.csv", "completeness_snr.png", "completeness_mag.png", "residuals.png"):
         assert (out / name).stat().st_size > 0
     assert "Injection" in (out / "report.html").read_text()
+    assert "transient_on_galaxy" in (out / "report.html").read_text()
 
 
 def test_cli_evaluate_rejects_bad_arguments(tmp_path: Path) -> None:
