@@ -156,7 +156,8 @@ def measure_candidates(
         else:
             response = psf_d * tile.f_d
         half = response.shape[0] // 2
-        fit_half = max(3, int(np.ceil(1.5 * psf_fwhm(psf_d))))
+        # A very wide PSF estimate must not ask for a window beyond the response stamp.
+        fit_half = min(half, max(3, int(np.ceil(1.5 * psf_fwhm(psf_d)))))
         window = slice(half - fit_half, half + fit_half + 1)
         data = _stamp(result.difference, xi, yi, fit_half)
         flux, dx, dy = _fit_point_source(data, response, dx, dy, window)

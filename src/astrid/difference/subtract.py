@@ -147,6 +147,18 @@ def _noise_stats(score_corr: np.ndarray, free: np.ndarray) -> dict[str, float]:
     }
 
 
+def _local_fwhm(pair: PreparedPair, x: np.ndarray, y: np.ndarray, cell: int = 64) -> np.ndarray:
+    """Science PSF FWHM (pixels) at each position, evaluated once per `cell`-pixel cell."""
+    cache: dict[tuple[int, int], float] = {}
+    out = np.empty(len(x))
+    for k, (xk, yk) in enumerate(zip(x, y, strict=True)):
+        key = (int(xk // cell), int(yk // cell)) if np.isfinite(xk + yk) else (0, 0)
+        if key not in cache:
+            cache[key] = pair.science_psf.fwhm_at((key[0] + 0.5) * cell, (key[1] + 0.5) * cell)
+        out[k] = cache[key]
+    return out
+
+
 def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> Subtraction:
     """Run ZOGY on a prepared pair and measure the S_corr candidates.
 
@@ -161,7 +173,8 @@ def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> S
     -------
     Subtraction
         The ZOGY maps, one table row per candidate (columns `CANDIDATE_COLUMNS` plus
-        ``n_merged`` and ``dipole``), cutouts and noise statistics of S_corr.
+        ``n_merged``, ``dipole`` and ``psf_fwhm``, the science PSF's FWHM in pixels there),
+        cutouts and noise statistics of S_corr.
     """
     watch = Stopwatch()
     err = pair.alignment.local_error
@@ -245,6 +258,7 @@ def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> S
             "dist_nearest_ref_source_arcsec": dist_arcsec,
             "n_merged": peaks.n_merged,
             "dipole": peaks.dipole,
+            "psf_fwhm": _local_fwhm(pair, meas.x, meas.y),
         }
     )
     ref_scaled = pair.reference / pair.flux_ratio.ratio

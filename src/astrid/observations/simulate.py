@@ -62,9 +62,11 @@ __all__ = [
     "ARTIFACT_KINDS",
     "SCIENCE_ZERO_POINT",
     "TRUTH_COLUMNS",
+    "ArtifactConfig",
     "MoffatPSFField",
     "SimulatedPair",
     "SimulationConfig",
+    "add_artifacts",
     "inject_point_sources",
     "simulate_pair",
 ]
@@ -89,6 +91,34 @@ _EDGE_MARGIN = 30  # px between a transient and the image edge
 _TRANSIENT_SEPARATION = 20.0  # px between two transients
 _ARTIFACT_CLEARANCE = 10.0  # px between an artifact and a transient or variable
 _SATURATED_FRACTION = 0.01  # wanted fraction of stars that saturate the science image
+#: Truth columns of elongated artifacts (NaN for other kinds): ``length`` in pixels along
+#: ``angle`` (radians from the +x axis); a satellite trail crosses the whole image.
+_EXTENT_COLUMNS = ("length", "angle")
+
+
+@dataclass(frozen=True)
+class ArtifactConfig:
+    """How many detector artifacts of each kind to add (see `add_artifacts`).
+
+    Attributes
+    ----------
+    n_cosmic_rays : int
+        Half compact blobs of 1-3 pixels, half straight tracks of 3-15 pixels, 5-100 σ.
+    n_hot_pixels : int
+        Single pixels at 20-500 σ.
+    n_bad_columns : int
+        100-500 pixel segments of one column stuck near 0 or 50-200 σ above the sky.
+    n_satellite_trails : int
+        Straight lines about 3 pixels wide across the whole image.
+    trail_sigma : tuple of float
+        Range of a trail's peak brightness in units of the background noise σ.
+    """
+
+    n_cosmic_rays: int = 40
+    n_hot_pixels: int = 30
+    n_bad_columns: int = 2
+    n_satellite_trails: int = 0
+    trail_sigma: tuple[float, float] = (1.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -138,6 +168,9 @@ class SimulationConfig:
         Stars whose science flux differs from their reference flux by 20-100 %.
     n_cosmic_rays, n_hot_pixels, n_bad_columns, n_satellite_trails : int
         Artifacts added to the science image only.
+    trail_sigma : tuple of float
+        Range of a satellite trail's peak brightness, in units of the science background
+        noise per pixel (drawn uniformly).
     psf_size : int
         Odd side of the stamp on which point sources are rendered (bright stars get larger
         stamps so that their wings are not cut).
@@ -168,6 +201,7 @@ class SimulationConfig:
     n_hot_pixels: int = 30
     n_bad_columns: int = 2
     n_satellite_trails: int = 0
+    trail_sigma: tuple[float, float] = (1.0, 3.0)
     psf_size: int = 31
 
     def __post_init__(self) -> None:
@@ -237,6 +271,17 @@ class SimulationConfig:
         background noise divided by this scale is ``reference_depth`` times the science's.
         """
         return self.reference_depth * self.reference_sigma / self.science_sigma
+
+    @property
+    def artifacts(self) -> ArtifactConfig:
+        """The artifact counts of this config."""
+        return ArtifactConfig(
+            n_cosmic_rays=self.n_cosmic_rays,
+            n_hot_pixels=self.n_hot_pixels,
+            n_bad_columns=self.n_bad_columns,
+            n_satellite_trails=self.n_satellite_trails,
+            trail_sigma=self.trail_sigma,
+        )
 
 
 def _background_sigma(sky: float, gain: float, read_noise: float) -> float:
@@ -756,25 +801,25 @@ class SimulatedPair:
 
 @dataclass
 class _Rows:
-    """Truth rows accumulated kind by kind."""
+    """Truth rows accumulated kind by kind; a column a kind does not give is NaN for it."""
 
-    columns: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    parts: list[tuple[str, int, dict[str, np.ndarray]]] = field(default_factory=list)
 
     def add(self, kind: str, **values: np.ndarray) -> None:
         n = len(values["x"])
-        self.columns.setdefault("kind", []).append(np.full(n, kind, dtype="<U20"))
-        for key, value in values.items():
-            self.columns.setdefault(key, []).append(np.asarray(value, dtype=float))
+        self.parts.append((kind, n, {k: np.asarray(v, dtype=float) for k, v in values.items()}))
 
     def table(self) -> Table:
         names = [*TRUTH_COLUMNS, "ref_x", "ref_y", "flux_science", "flux_reference", "mag"]
-        cols = []
+        names += [*_EXTENT_COLUMNS]
+        cols: list[np.ndarray] = []
         for name in names:
-            parts = self.columns.get(name, [])
             if name == "kind":
-                cols.append(np.concatenate(parts) if parts else np.array([], dtype="<U20"))
-            else:
-                cols.append(np.concatenate(parts) if parts else np.array([], dtype=float))
+                kinds = [np.full(n, kind, dtype="<U20") for kind, n, _ in self.parts]
+                cols.append(np.concatenate(kinds) if kinds else np.array([], dtype="<U20"))
+                continue
+            values = [v.get(name, np.full(n, np.nan)) for _, n, v in self.parts]
+            cols.append(np.concatenate(values) if values else np.array([], dtype=float))
         return Table(cols, names=names)
 
 
@@ -1024,7 +1069,9 @@ def _draw_clear_positions(
 
 def _add_artifacts(
     data: np.ndarray,
-    config: SimulationConfig,
+    config: ArtifactConfig,
+    sigma: float,
+    sky: float,
     rng: np.random.Generator,
     avoid_xy: np.ndarray,
     rows: _Rows,
@@ -1032,10 +1079,17 @@ def _add_artifacts(
 ) -> None:
     """Add cosmic rays, hot pixels, bad columns and satellite trails; record their truth."""
     ny, nx = data.shape
-    sigma = config.science_sigma
     avoid = cKDTree(avoid_xy) if len(avoid_xy) else None
 
-    def record(kind: str, x: np.ndarray, y: np.ndarray, total: np.ndarray, snr: np.ndarray) -> None:
+    def record(
+        kind: str,
+        x: np.ndarray,
+        y: np.ndarray,
+        total: np.ndarray,
+        snr: np.ndarray,
+        length: np.ndarray | None = None,
+        angle: np.ndarray | None = None,
+    ) -> None:
         ra, dec = to_sky(x, y)
         nan = np.full(len(x), np.nan)
         rows.add(
@@ -1051,10 +1105,12 @@ def _add_artifacts(
             flux_science=total,
             flux_reference=np.zeros(len(x)),
             mag=nan,
+            length=nan if length is None else length,
+            angle=nan if angle is None else angle,
         )
 
     # Cosmic rays: half compact blobs of 1-3 px, half straight tracks of 3-15 px.
-    cx, cy, ctot, csnr = [], [], [], []
+    cx, cy, ctot, csnr, clen, cang = [], [], [], [], [], []
     seeds_x, seeds_y = _draw_clear_positions(rng, config.n_cosmic_rays, (ny, nx), avoid)
     for x0, y0 in zip(seeds_x, seeds_y, strict=True):
         amplitude = math.exp(rng.uniform(math.log(5.0), math.log(100.0))) * sigma
@@ -1064,6 +1120,7 @@ def _add_artifacts(
             pick = [offsets[0], *[offsets[i] for i in rng.permutation(5)[: n_pix - 1] + 1]]
             px = np.array([x0 + o[0] for o in pick])
             py = np.array([y0 + o[1] for o in pick])
+            extent = (float(np.ptp(px) + np.ptp(py) + 1), 0.0)
         else:
             length = rng.uniform(3.0, 15.0)
             phi = rng.uniform(0.0, math.pi)
@@ -1075,6 +1132,7 @@ def _add_artifacts(
                 axis=0,
             )
             px, py = pts[:, 0].astype(float), pts[:, 1].astype(float)
+            extent = (length, phi)
         inside = (px >= 0) & (px < nx) & (py >= 0) & (py < ny)
         px, py = px[inside].astype(int), py[inside].astype(int)
         values = amplitude * rng.uniform(0.5, 1.0, size=len(px))
@@ -1083,8 +1141,18 @@ def _add_artifacts(
         cy.append(py.mean())
         ctot.append(values.sum())
         csnr.append(math.sqrt(float(np.sum(values**2))) / sigma)
+        clen.append(extent[0])
+        cang.append(extent[1])
     if config.n_cosmic_rays:
-        record("cosmic_ray", np.array(cx), np.array(cy), np.array(ctot), np.array(csnr))
+        record(
+            "cosmic_ray",
+            np.array(cx),
+            np.array(cy),
+            np.array(ctot),
+            np.array(csnr),
+            np.array(clen),
+            np.array(cang),
+        )
 
     # Hot pixels: single pixels at 20-500 sigma.
     hx, hy = _draw_clear_positions(rng, config.n_hot_pixels, (ny, nx), avoid)
@@ -1094,7 +1162,7 @@ def _add_artifacts(
         record("hot_pixel", hx, hy, amp, amp / sigma)
 
     # Bad columns: a 100-500 px segment of one column stuck low (near 0) or high.
-    bx, by, btot, bsnr = [], [], [], []
+    bx, by, btot, bsnr, blen = [], [], [], [], []
     for _ in range(config.n_bad_columns):
         for _attempt in range(1000):
             length = int(min(rng.integers(100, 501), ny))
@@ -1110,25 +1178,35 @@ def _add_artifacts(
         if rng.uniform() < 0.5:
             value = rng.uniform(0.0, 20.0)
         else:
-            value = config.sky_science + rng.uniform(50.0, 200.0) * sigma
+            value = sky + rng.uniform(50.0, 200.0) * sigma
         change = value - data[y0 : y0 + length, x]
         data[y0 : y0 + length, x] = value
         bx.append(float(x))
         by.append(y0 + (length - 1) / 2.0)
         btot.append(float(change.sum()))
-        bsnr.append(math.sqrt(float(np.sum((value - config.sky_science) ** 2) * length)) / sigma)
+        bsnr.append(math.sqrt(float(np.sum((value - sky) ** 2) * length)) / sigma)
+        blen.append(float(length))
     if config.n_bad_columns:
-        record("bad_column", np.array(bx), np.array(by), np.array(btot), np.array(bsnr))
+        n_bad = len(bx)
+        record(
+            "bad_column",
+            np.array(bx),
+            np.array(by),
+            np.array(btot),
+            np.array(bsnr),
+            np.array(blen),
+            np.full(n_bad, math.pi / 2),
+        )
 
     # Satellite trails: faint straight lines about 3 px wide across the whole image.
-    sx, sy, stot, ssnr = [], [], [], []
+    sx, sy, stot, ssnr, sang = [], [], [], [], []
     if config.n_satellite_trails:
         yy, xx = np.mgrid[0:ny, 0:nx].astype(np.float64)
     for _ in range(config.n_satellite_trails):
         x0, y0 = rng.uniform(0.2 * nx, 0.8 * nx), rng.uniform(0.2 * ny, 0.8 * ny)
         phi = rng.uniform(0.0, math.pi)
         dist = np.abs(-(xx - x0) * math.sin(phi) + (yy - y0) * math.cos(phi))
-        line = np.clip(2.0 - dist, 0.0, 1.0) * rng.uniform(1.0, 3.0) * sigma
+        line = np.clip(2.0 - dist, 0.0, 1.0) * rng.uniform(*config.trail_sigma) * sigma
         data += line
         # the point of the line nearest the image centre
         t = (((nx - 1) / 2 - x0) * math.cos(phi)) + (((ny - 1) / 2 - y0) * math.sin(phi))
@@ -1136,8 +1214,66 @@ def _add_artifacts(
         sy.append(y0 + t * math.sin(phi))
         stot.append(float(line.sum()))
         ssnr.append(math.sqrt(float(np.sum(line**2))) / sigma)
+        sang.append(phi)
     if config.n_satellite_trails:
-        record("satellite_trail", np.array(sx), np.array(sy), np.array(stot), np.array(ssnr))
+        n_trails = len(sx)
+        record(
+            "satellite_trail",
+            np.array(sx),
+            np.array(sy),
+            np.array(stot),
+            np.array(ssnr),
+            np.full(n_trails, float(np.hypot(nx, ny))),
+            np.array(sang),
+        )
+
+
+def add_artifacts(
+    image: Image,
+    config: ArtifactConfig,
+    *,
+    sigma: float,
+    avoid_xy: np.ndarray | None = None,
+    seed: int | np.random.Generator | None = None,
+) -> tuple[Image, Table]:
+    """Add detector artifacts to a copy of any image (real or simulated) and list them.
+
+    Parameters
+    ----------
+    image : Image
+        The image (sky included); it is not modified.
+    config : ArtifactConfig
+        How many of each kind.
+    sigma : float
+        The image's background noise (1σ), which sets the artifacts' brightness.
+    avoid_xy : ndarray, optional
+        ``(n, 2)`` positions that artifacts keep 10 pixels away from (e.g. injected fakes).
+    seed : int or numpy.random.Generator, optional
+        Seed of the positions and brightnesses.
+
+    Returns
+    -------
+    Image
+        The copy with the artifacts.
+    Table
+        Their truth rows (``kind, ra, dec, x, y, flux, snr, ..., length, angle``) in the
+        format of `simulate_pair`'s truth.
+    """
+    rng = np.random.default_rng(seed)
+    data = image.data.astype(np.float64, copy=True)
+    good = ~image.mask & np.isfinite(data)
+    sky = float(np.median(data[good])) if good.any() else 0.0
+    rows = _Rows()
+
+    def to_sky(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if image.wcs is None:
+            return np.full(len(x), np.nan), np.full(len(x), np.nan)
+        ra, dec = image.wcs.pixel_to_world_values(x, y)
+        return np.asarray(ra, float), np.asarray(dec, float)
+
+    avoid = np.empty((0, 2)) if avoid_xy is None else np.asarray(avoid_xy, float).reshape(-1, 2)
+    _add_artifacts(data, config, float(sigma), sky, rng, avoid, rows, to_sky)
+    return image.with_data(data.astype(image.data.dtype, copy=False)), rows.table()
 
 
 def _header(
@@ -1359,7 +1495,9 @@ def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> S
     avoid_xy = np.concatenate(
         [np.column_stack([tx, ty]), np.column_stack([sx[is_var], sy[is_var]])]
     ).reshape(-1, 2)
-    _add_artifacts(science, config, rng_art, avoid_xy, rows, to_sky)
+    _add_artifacts(
+        science, config.artifacts, sigma_s, config.sky_science, rng_art, avoid_xy, rows, to_sky
+    )
     np.minimum(science, config.saturation, out=science)
     np.minimum(reference, config.saturation, out=reference)
 
