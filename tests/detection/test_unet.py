@@ -1,0 +1,213 @@
+"""Tests of the U-Net detector: inputs, peaks, model loading errors, export and tiled inference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from astrid.detection.unet_detect import (
+    UNET_CHANNELS,
+    UNET_NORMALISATION_VERSION,
+    UNetDetector,
+    shipped_unet_path,
+    unet_inputs,
+    unet_peaks,
+)
+from astrid.errors import ModelError
+
+
+def blobs(shape: tuple[int, int], xy: np.ndarray, height: float, sigma: float = 1.5) -> np.ndarray:
+    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(float)
+    out = np.zeros(shape)
+    for x, y in xy:
+        out += height * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
+    return out
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> dict[str, np.ndarray]:
+    """An S_corr/D-like pair of maps: unit noise plus bright point sources, a masked patch."""
+    rng = np.random.default_rng(3)
+    shape = (96, 96)
+    xy = rng.uniform(10, 86, (8, 2))
+    signal = blobs(shape, xy, 12.0)
+    mask = np.zeros(shape, bool)
+    mask[5:12, 60:70] = True
+    return {
+        "score_corr": (rng.normal(size=shape) + signal).astype(np.float32),
+        "difference": (rng.normal(size=shape) * 3.0 + 3.0 * signal).astype(np.float32),
+        "mask": mask,
+        "xy": xy,
+        "snr": np.full(len(xy), 12.0),
+    }
+
+
+def test_inputs_scale_clip_and_zero_masked_and_nan_pixels(synthetic: dict) -> None:
+    s, d, m = synthetic["score_corr"].copy(), synthetic["difference"].copy(), synthetic["mask"]
+    s[50, 50] = 1e4
+    d[40, 40] = np.nan
+    x = unet_inputs(s, d, m)
+    assert x.shape == (len(UNET_CHANNELS), 96, 96) and x.dtype == np.float32
+    assert x[0, 50, 50] == pytest.approx(10.0)  # clipped at 50σ, in units of 5σ
+    assert x[0, 20, 20] == pytest.approx(s[20, 20] / 5.0, rel=1e-6)
+    # D is divided by its robust spread (3 here) before asinh.
+    assert np.std(x[1][~m & (np.abs(s) < 3)]) == pytest.approx(0.85, abs=0.15)
+    assert x[2, 40, 40] == 1.0 and x[0, 40, 40] == 0.0 and x[1, 40, 40] == 0.0
+    assert np.all(x[:2][:, m] == 0.0) and np.all(x[2][m] == 1.0)
+    assert x[2].sum() == m.sum() + 1
+    with pytest.raises(ValueError, match="one 2-D shape"):
+        unet_inputs(s, d[:-1], m)
+
+
+def test_unet_peaks_finds_planted_blobs_above_threshold_outside_the_mask() -> None:
+    shape = (80, 80)
+    prob = blobs(shape, np.array([[20.0, 30.0], [60.0, 15.0]]), 0.9, sigma=1.2)
+    prob += blobs(shape, np.array([[40.0, 60.0]]), 0.3, sigma=1.2)  # below threshold
+    prob += blobs(shape, np.array([[65.0, 65.0]]), 0.95, sigma=1.2)  # masked
+    mask = np.zeros(shape, bool)
+    mask[60:70, 60:70] = True
+    table = unet_peaks(prob, mask, 0.5)
+    assert sorted(zip(table["x"].tolist(), table["y"].tolist(), strict=True)) == [
+        (20, 30),
+        (60, 15),
+    ]
+    np.testing.assert_allclose(table["prob"], [0.9, 0.9], rtol=1e-5)
+    assert len(unet_peaks(prob, None, 0.5)) == 3
+    assert len(unet_peaks(prob, mask, 0.2)) == 3
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+def test_missing_model_file_is_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not found"):
+        UNetDetector.load(tmp_path / "nope.onnx")
+
+
+def test_a_file_that_is_not_onnx_is_a_model_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"SIMPLE  =                    T / not a network")
+    with pytest.raises(ModelError, match="not a usable ONNX model"):
+        UNetDetector.load(bad)
+
+
+def _identity_model(path: Path, channels: int, card: dict | None, names=("maps", "prob")) -> Path:
+    """A one-node ONNX graph ``prob = maps`` with `channels` input channels."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    shape = ["n", channels, "h", "w"]
+    graph = helper.make_graph(
+        [helper.make_node("Identity", [names[0]], [names[1]])],
+        "g",
+        [helper.make_tensor_value_info(names[0], TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(names[1], TensorProto.FLOAT, shape)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    if card is not None:
+        helper.set_model_props(model, {"astrid": json.dumps(card)})
+    onnx.save(model, str(path))
+    return path
+
+
+_CARD = {
+    "kind": "unet",
+    "inputs": {"normalisation_version": UNET_NORMALISATION_VERSION, "channels": UNET_CHANNELS},
+    "downsample": 4,
+    "receptive_radius": 0,
+}
+
+
+def test_wrong_input_channel_count_is_a_model_error(tmp_path: Path) -> None:
+    path = _identity_model(tmp_path / "four.onnx", 4, _CARD)
+    with pytest.raises(ModelError, match=r"expected \(n, 3, height, width\)") as info:
+        UNetDetector.load(path)
+    assert info.value.details["shape"][1] == 4
+
+
+def test_wrong_input_name_missing_card_and_foreign_card_are_model_errors(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="is this a U-Net"):
+        UNetDetector.load(_identity_model(tmp_path / "a.onnx", 3, _CARD, ("cutouts", "prob")))
+    with pytest.raises(ModelError, match="no AstrID model card"):
+        UNetDetector.load(_identity_model(tmp_path / "b.onnx", 3, None))
+    with pytest.raises(ModelError, match="not a U-Net"):
+        UNetDetector.load(_identity_model(tmp_path / "c.onnx", 3, {**_CARD, "kind": "realbogus"}))
+    old = {**_CARD, "inputs": {"normalisation_version": 0, "channels": UNET_CHANNELS}}
+    with pytest.raises(ModelError, match="expects inputs v0"):
+        UNetDetector.load(_identity_model(tmp_path / "d.onnx", 3, old))
+    # A well-formed file loads, and its identity "probability" is the mask-zeroed S_corr channel.
+    det = UNetDetector.load(_identity_model(tmp_path / "ok.onnx", 3, _CARD))
+    assert det.threshold == 0.5 and det.downsample == 4
+
+
+def test_shipped_model_loads_with_its_card() -> None:
+    if not shipped_unet_path().is_file():
+        pytest.fail(f"{shipped_unet_path()}: the shipped U-Net is missing")
+    det = UNetDetector.load()
+    assert det.card["kind"] == "unet"
+    assert det.card["data"]["training_set_digest"]
+    assert 0.0 < det.threshold < 1.0
+    assert shipped_unet_path().stat().st_size < 2_000_000
+
+
+# -- training, export, tiled inference (torch) --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory, synthetic: dict):
+    """A width-4 U-Net trained for a few steps on the synthetic maps, exported to ONNX."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from astrid.detection.unet import TrainConfig, export_unet, load_fields, model_card, train_unet
+
+    folder = tmp_path_factory.mktemp("unet")
+    field = folder / "sim-train-000.npz"
+    np.savez(
+        field,
+        map_score_corr=synthetic["score_corr"].astype(np.float16),
+        map_difference=synthetic["difference"].astype(np.float16),
+        map_mask=synthetic["mask"],
+        map_truth_xy=synthetic["xy"].astype(np.float32),
+        map_truth_snr=synthetic["snr"].astype(np.float32),
+    )
+    fields = load_fields([field], min_snr=4.0)
+    assert fields[0].target.sum() == pytest.approx(8 * 13, abs=8)  # radius-2 disks
+    config = TrainConfig(width=4, crop=32, batch=4, steps=6, eval_every=3, val_crops=4)
+    trained = train_unet(fields, fields, config)
+    assert len(trained.history) == 2 and np.isfinite(trained.best_val_loss)
+    card = model_card(trained, "test", ["a"], ["b"])
+    return export_unet(trained, folder / "tiny.onnx", card), trained.net
+
+
+def test_exported_model_matches_torch(tiny, synthetic: dict) -> None:
+    import torch
+
+    path, net = tiny
+    det = UNetDetector.load(path, threads=1)
+    assert det.card["recipe"]["width"] == 4 and det.card["data"]["training_set_digest"] == "test"
+    assert det.downsample == 4 and det.receptive_radius >= 22
+    x = unet_inputs(synthetic["score_corr"], synthetic["difference"], synthetic["mask"])
+    prob = det.run(x)
+    with torch.no_grad():
+        expected = torch.sigmoid(net.eval()(torch.from_numpy(x[None])))[0, 0].numpy()
+    assert prob.shape == (96, 96)
+    np.testing.assert_allclose(prob, expected, atol=1e-5)
+    # Dynamic height and width: another size runs through the same file.
+    assert det.run(x[:, :64, :40]).shape == (64, 40)
+
+
+def test_tiled_inference_equals_untiled_and_needs_its_halo(tiny, synthetic: dict) -> None:
+    det = UNetDetector.load(tiny[0], threads=1)
+    # An odd-sized frame: padding to the downsampling must not shift anything.
+    s, d, m = (synthetic[k][:90, :87] for k in ("score_corr", "difference", "mask"))
+    whole = det.probability(s, d, m, tile=4096)
+    tiled = det.probability(s, d, m, tile=32)
+    assert whole.shape == (90, 87)
+    np.testing.assert_allclose(tiled, whole, atol=2e-5)
+    assert np.all(whole[m] == 0.0)
+    no_halo = det.probability(s, d, m, tile=32, halo=0)
+    assert np.max(np.abs(no_halo - whole)) > 1e-4  # the seams show without context
