@@ -7,11 +7,37 @@ environment) and passes it, or the values it needs, down.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["MIN_SECRET_LENGTH", "Settings"]
+
+MIN_SECRET_LENGTH = 32
+# Secrets copied from examples and templates: never accepted outside local use.
+_KNOWN_DEFAULT_SECRETS = frozenset(
+    {"changethis", "change-me", "changeme", "secret", "jwt-secret", "your-secret-key"}
+)
+
+
+def _check_secret(secret: SecretStr | None) -> None:
+    """Refuse a missing, known-default or short JWT secret (outside local use)."""
+    if secret is None:
+        raise ValueError(
+            "jwt_secret (ASTRID_JWT_SECRET) must be set when environment is not 'local'"
+        )
+    value = secret.get_secret_value()
+    if value.lower() in _KNOWN_DEFAULT_SECRETS:
+        raise ValueError(
+            "jwt_secret (ASTRID_JWT_SECRET) is a well-known default; set a random one, "
+            "e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"jwt_secret (ASTRID_JWT_SECRET) must be at least {MIN_SECRET_LENGTH} characters "
+            f"outside local use, got {len(value)}"
+        )
 
 
 class Settings(BaseSettings):
@@ -29,12 +55,52 @@ class Settings(BaseSettings):
     threshold: float = Field(default=5.0, gt=0, description="|S_corr| detection threshold")
     workers: int = Field(default=0, ge=0, description="processes over science frames; 0 = cores")
 
+    # -- service (astrid serve): docs/service.md ----------------------------------------
+    environment: Literal["local", "production"] = Field(
+        default="local", description="'production' refuses weak or missing secrets"
+    )
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 secret for bearer tokens and web sessions; local default: a "
+        "random secret kept in <data_dir>/service-secret",
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None, description="JWKS URL of an OIDC provider: RS256 bearer tokens"
+    )
+    oidc_issuer: str | None = Field(default=None, description="required 'iss' of JWTs")
+    oidc_audience: str | None = Field(default=None, description="required 'aud' of JWTs")
+    jwt_role_claim: str = Field(
+        default="role", description="claim (dotted path) holding viewer/curator/admin"
+    )
+    jwt_default_role: Literal["viewer", "curator", "admin"] | None = Field(
+        default=None, description="role of a valid JWT without a known role; none = 403"
+    )
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="web login")
+    upload_max_bytes: int = Field(
+        default=1 << 30, gt=0, description="largest FITS upload accepted (bytes)"
+    )
+    review_claim_minutes: float = Field(
+        default=15.0, gt=0, description="a review claim not labelled by then is released"
+    )
+    review_labels_wanted: int = Field(
+        default=1, ge=1, description="labels (curators) after which a candidate leaves review"
+    )
+    job_lease_minutes: float = Field(
+        default=60.0, gt=0, description="a job 'running' longer is requeued (worker died)"
+    )
+    export_max_rows: int = Field(default=200_000, gt=0, description="rows per export")
+    neighbour_radius_arcsec: float = Field(
+        default=2.0, gt=0, le=3600, description="candidates this close are 'the same position'"
+    )
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if self.database_url is None:
             self.database_url = f"sqlite:///{(self.data_dir / 'astrid.sqlite').resolve()}"
         if self.store_url is None:
             self.store_url = str((self.data_dir / "store").resolve())
+        if self.environment != "local":
+            _check_secret(self.jwt_secret)
         return self
 
     @property

@@ -24,7 +24,7 @@ import numpy as np
 from astropy_healpix import HEALPix
 from sqlalchemy import Engine, Float, Integer, String, Text, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from astrid.catalog.models import (
     HEALPIX_NSIDE,
@@ -38,7 +38,7 @@ from astrid.catalog.models import (
 )
 from astrid.errors import StorageError
 
-__all__ = ["Catalog", "EventInfo", "RunInfo"]
+__all__ = ["Catalog", "EventInfo", "RunInfo", "catalog_errors", "dumps_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,14 @@ class Catalog:
     def engine(self) -> Engine:
         """The SQLAlchemy engine (for queries this class does not offer yet)."""
         return self._engine
+
+    def session(self) -> Session:
+        """A new ORM session, for the other catalog modules (queries, curation, access).
+
+        Use it as a context manager, with ``session.begin()`` around a write; wrap database
+        errors with `catalog_errors`.
+        """
+        return self._sessionmaker()
 
     def close(self) -> None:
         """Release the database connections."""
@@ -464,12 +472,23 @@ class Catalog:
 
 
 @contextmanager
-def _errors(action: str, **details: Any) -> Iterator[None]:
-    """Turn database errors into `StorageError` naming what was being done."""
+def catalog_errors(action: str, **details: Any) -> Iterator[None]:
+    """Turn database errors into `StorageError` naming what was being done.
+
+    Parameters
+    ----------
+    action : str
+        What was being done, completing "catalog could not ...".
+    **details
+        Attributes of the raised error.
+    """
     try:
         yield
     except SQLAlchemyError as e:
         raise _storage_error(action, e, **details) from e
+
+
+_errors = catalog_errors
 
 
 def _storage_error(action: str, error: SQLAlchemyError, **details: Any) -> StorageError:
@@ -608,5 +627,15 @@ def _jsonable(value: Any, where: str) -> Any:
     )
 
 
-def _dumps(value: Mapping[str, Any], where: str) -> str:
+def dumps_json(value: Mapping[str, Any], where: str) -> str:
+    """``value`` as canonical JSON text for a ``*_json`` column (non-finite floats -> null).
+
+    Raises
+    ------
+    StorageError
+        Naming ``where`` when a value cannot be stored as JSON.
+    """
     return json.dumps(_jsonable(value, where), sort_keys=True, allow_nan=False)
+
+
+_dumps = dumps_json

@@ -1,0 +1,31 @@
+"""Curation: what a human should look at next, and what the curators agree on.
+
+Pure code over plain values (no SQL, no HTTP): `review_priority` orders the review queue,
+`consensus` combines several curators' labels of one candidate. The catalog stores the
+labels and claims (:mod:`astrid.catalog.curation`); the service and the web page call both.
+"""
+
+from astrid.curation.consensus import (
+    ARTIFACT_LABELS,
+    BOGUS_LABELS,
+    REAL_LABELS,
+    UNSURE_LABEL,
+    Consensus,
+    Vote,
+    consensus,
+    label_class,
+)
+from astrid.curation.queue import ReviewWeights, review_priority
+
+__all__ = [
+    "ARTIFACT_LABELS",
+    "BOGUS_LABELS",
+    "REAL_LABELS",
+    "UNSURE_LABEL",
+    "Consensus",
+    "ReviewWeights",
+    "Vote",
+    "consensus",
+    "label_class",
+    "review_priority",
+]

@@ -1,0 +1,124 @@
+"""Prometheus metrics of the service, served at ``/metrics``.
+
+Each app has its own registry (several apps in one process, as in tests, do not collide).
+Requests are labelled by route template (``/api/v1/candidates/{candidate_id}``), not by
+path, so the number of series stays bounded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "MetricsMiddleware"]
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_STAGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
+
+
+class Metrics:
+    """The service's metrics in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "astrid_http_requests",
+            "HTTP requests by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "astrid_http_request_duration_seconds",
+            "HTTP request latency by method and route template.",
+            ["method", "route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.stage_seconds = Histogram(
+            "astrid_pipeline_stage_duration_seconds",
+            "Pipeline stage durations of processed uploads.",
+            ["stage"],
+            buckets=_STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.candidates = Counter(
+            "astrid_candidates_processed",
+            "Candidates stored by processed uploads.",
+            registry=self.registry,
+        )
+        self.jobs = Counter(
+            "astrid_jobs",
+            "Finished jobs by kind and status.",
+            ["kind", "status"],
+            registry=self.registry,
+        )
+        self.jobs_running = Gauge(
+            "astrid_jobs_running", "Jobs being processed now.", registry=self.registry
+        )
+
+    def observe_frame(self, timings: Mapping[str, float], n_candidates: int) -> None:
+        """Record one processed frame's stage durations and candidate count."""
+        for stage, seconds in timings.items():
+            self.stage_seconds.labels(stage=stage).observe(float(seconds))
+        self.candidates.inc(n_candidates)
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
+
+
+def _route_label(scope: Scope, prefixed: Mapping[int, str]) -> str:
+    route = scope.get("route")
+    # FastAPI may hand over the router's own route, whose path lacks the include prefix
+    if id(route) in prefixed:
+        return prefixed[id(route)]
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    if str(scope.get("path", "")).startswith("/static/"):
+        return "/static"
+    return "unmatched"
+
+
+class MetricsMiddleware:
+    """ASGI middleware counting requests and timing them by route template.
+
+    ``prefixed`` maps ``id(route)`` of routes included under a prefix to their full path
+    template (``/api/v1/candidates/{candidate_id}``).
+    """
+
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, prefixed: Mapping[int, str] | None = None
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.prefixed = dict(prefixed or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status: dict[str, Any] = {"code": 500}
+        start = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = _route_label(scope, self.prefixed)
+            method = str(scope.get("method", "?"))
+            self.metrics.requests.labels(
+                method=method, route=route, status=str(status["code"])
+            ).inc()
+            self.metrics.latency.labels(method=method, route=route).observe(
+                time.perf_counter() - start
+            )

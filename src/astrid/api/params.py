@@ -1,0 +1,67 @@
+"""Parameters shared by several routes: bounded ids and the candidate filters."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Depends, HTTPException, Path, Query
+
+from astrid.catalog.models import LABELS
+from astrid.catalog.queries import SORT_KEYS, CandidateFilters, InvalidQueryError
+
+__all__ = ["MAX_ID", "CandidateFiltersDep", "Id", "OptionalId", "SortDep", "candidate_filters"]
+
+MAX_ID = 2**62
+"""Ids above this are refused (422) before they reach the database's 64-bit integers."""
+
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+_Score = Annotated[float | None, Query(allow_inf_nan=False)]
+LabelName = Literal[LABELS]  # type: ignore[valid-type]
+SortName = Literal[SORT_KEYS]  # type: ignore[valid-type]
+
+
+def query_error(error: InvalidQueryError) -> HTTPException:
+    """A 422 in FastAPI's validation-error shape, naming the query parameter."""
+    field = str(error.details.get("field", "query"))
+    return HTTPException(
+        status_code=422,
+        detail=[{"loc": ["query", field], "msg": str(error), "type": "value_error"}],
+    )
+
+
+def candidate_filters(
+    run_id: OptionalId = None,
+    observation_id: OptionalId = None,
+    mjd_min: Annotated[float | None, Query(allow_inf_nan=False, description="MJD (UTC)")] = None,
+    mjd_max: Annotated[float | None, Query(allow_inf_nan=False, description="MJD (UTC)")] = None,
+    rb_min: _Score = None,
+    rb_max: _Score = None,
+    ood_min: _Score = None,
+    ood_max: _Score = None,
+    # an int range, not Literal[-1, 1]: a query string "-1" does not validate as a literal
+    sign: Annotated[int | None, Query(ge=-1, le=1, description="+1 brighter, -1 fainter")] = None,
+    label: Annotated[LabelName | None, Query(description="labelled so by any curator")] = None,
+    reviewed: Annotated[bool | None, Query(description="has any label")] = None,
+) -> CandidateFilters:
+    """The candidate filters of a request (422 for contradictory ranges)."""
+    try:
+        return CandidateFilters(
+            run_id=run_id,
+            observation_id=observation_id,
+            mjd_min=mjd_min,
+            mjd_max=mjd_max,
+            rb_min=rb_min,
+            rb_max=rb_max,
+            ood_min=ood_min,
+            ood_max=ood_max,
+            sign=sign,
+            label=label,
+            reviewed=reviewed,
+        )
+    except InvalidQueryError as e:
+        raise query_error(e) from e
+
+
+CandidateFiltersDep = Annotated[CandidateFilters, Depends(candidate_filters)]
+SortDep = Annotated[SortName, Query(description="sort key; NULLs last")]

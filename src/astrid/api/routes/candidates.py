@@ -1,0 +1,164 @@
+"""Candidates: filtered, sorted, paginated lists; one candidate; cutouts; cone searches."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from astrid.api.cutout_images import MAX_SCALE
+from astrid.api.deps import ServiceDep, ViewerDep
+from astrid.api.downloads import cached, etag_for, not_modified, stored_file
+from astrid.api.params import CandidateFiltersDep, Id, SortDep, query_error
+from astrid.api.presenters import candidate_detail, candidate_public
+from astrid.api.schemas import CandidateDetail, CandidatePage, ConeMatchPublic
+from astrid.api.service import Service
+from astrid.catalog import queries
+from astrid.catalog.curation import consensus_of, labels_of
+from astrid.catalog.queries import CandidateRecord, ConeMatch, InvalidQueryError
+
+router = APIRouter(tags=["candidates"])
+
+CutoutKind = Literal["science", "reference", "difference"]
+_Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+def find_candidate(service: Service, candidate_id: int) -> CandidateRecord:
+    """The candidate, or 404."""
+    record = queries.candidate(service.catalog, candidate_id)
+    if record is None:
+        raise HTTPException(404, f"no candidate with id {candidate_id}")
+    return record
+
+
+def detail(service: Service, record: CandidateRecord) -> CandidateDetail:
+    """A candidate's full representation (labels read from the catalog)."""
+    labels = labels_of(service.catalog, [record.id]).get(record.id, [])
+    return candidate_detail(record, labels)
+
+
+@router.get("/candidates", response_model=CandidatePage)
+def list_candidates(
+    service: ServiceDep,
+    _: ViewerDep,
+    filters: CandidateFiltersDep,
+    sort: SortDep = "id",
+    order: Literal["asc", "desc"] = "asc",
+    limit: _Limit = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> CandidatePage:
+    """Candidates matching the filters, one page at a time (pass ``next_cursor`` back)."""
+    try:
+        page = queries.list_candidates(
+            service.catalog,
+            filters=filters,
+            sort=sort,
+            descending=order == "desc",
+            limit=limit,
+            cursor=cursor,
+        )
+    except InvalidQueryError as e:
+        raise query_error(e) from e
+    agreed = consensus_of(service.catalog, [r.id for r in page.items])
+    return CandidatePage(
+        items=[candidate_public(r, agreed[r.id]) for r in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+def _matches(service: Service, found: list[ConeMatch]) -> list[ConeMatchPublic]:
+    agreed = consensus_of(service.catalog, [m.candidate.id for m in found])
+    return [
+        ConeMatchPublic(
+            separation_arcsec=m.separation_arcsec,
+            candidate=candidate_public(m.candidate, agreed[m.candidate.id]),
+        )
+        for m in found
+    ]
+
+
+@router.get("/candidates/cone", response_model=list[ConeMatchPublic])
+def cone_search(
+    service: ServiceDep,
+    _: ViewerDep,
+    ra: Annotated[float, Query(ge=0, lt=360, allow_inf_nan=False, description="degrees")],
+    dec: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, description="degrees")],
+    radius: Annotated[float, Query(gt=0, le=36000, allow_inf_nan=False, description="arcseconds")],
+    limit: _Limit = 100,
+) -> list[ConeMatchPublic]:
+    """Candidates within ``radius`` arcsec of (``ra``, ``dec``), nearest first (HEALPix)."""
+    try:
+        found = queries.cone_search(
+            service.catalog, ra=ra, dec=dec, radius_deg=radius / 3600.0, limit=limit
+        )
+    except InvalidQueryError as e:
+        raise query_error(e) from e
+    return _matches(service, found)
+
+
+@router.get("/candidates/{candidate_id}", response_model=CandidateDetail)
+def get_candidate(candidate_id: Id, service: ServiceDep, _: ViewerDep) -> CandidateDetail:
+    """One candidate: measurements, features, scores, cutout links, labels, consensus."""
+    return detail(service, find_candidate(service, candidate_id))
+
+
+@router.get("/candidates/{candidate_id}/neighbours", response_model=list[ConeMatchPublic])
+def get_neighbours(
+    candidate_id: Id,
+    service: ServiceDep,
+    _: ViewerDep,
+    radius: Annotated[
+        float | None, Query(gt=0, le=3600, allow_inf_nan=False, description="arcsec")
+    ] = None,
+) -> list[ConeMatchPublic]:
+    """Other candidates at the same position (default radius: ASTRID_NEIGHBOUR_RADIUS_ARCSEC)."""
+    record = find_candidate(service, candidate_id)
+    found = queries.neighbours(
+        service.catalog,
+        record,
+        radius_arcsec=radius or service.settings.neighbour_radius_arcsec,
+    )
+    return _matches(service, found)
+
+
+def _cutout_key(service: Service, candidate_id: int, kind: str) -> str:
+    key = find_candidate(service, candidate_id).cutout_key(kind)
+    if key is None:
+        raise HTTPException(404, f"candidate {candidate_id} has no {kind} cutout")
+    return key
+
+
+@router.get(
+    "/candidates/{candidate_id}/cutouts/{kind}.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, 304: {"description": "not modified"}},
+)
+async def get_cutout_png(
+    candidate_id: Id,
+    kind: CutoutKind,
+    request: Request,
+    service: ServiceDep,
+    _: ViewerDep,
+    scale: Annotated[int, Query(ge=1, le=MAX_SCALE, description="pixel upscaling")] = 1,
+) -> Response:
+    """A cutout as PNG: zscale + asinh (science, reference), symmetric linear (difference)."""
+    key = await run_in_threadpool(_cutout_key, service, candidate_id, kind)
+    etag = etag_for(key, kind, scale, "png1")
+    if not_modified(request, etag):
+        return cached(Response(status_code=304), etag)
+    image = await run_in_threadpool(service.cutouts.png, key, kind=kind, scale=scale)
+    return cached(Response(image, media_type="image/png"), etag)
+
+
+@router.get(
+    "/candidates/{candidate_id}/cutouts/{kind}.fits",
+    response_class=Response,
+    responses={200: {"content": {"application/fits": {}}}},
+)
+def get_cutout_fits(
+    candidate_id: Id, kind: CutoutKind, service: ServiceDep, _: ViewerDep
+) -> Response:
+    """A cutout as stored: a 63×63 float32 FITS image."""
+    key = _cutout_key(service, candidate_id, kind)
+    return stored_file(service.store, key, filename=f"candidate{candidate_id}.{kind}.fits")

@@ -1,0 +1,69 @@
+"""Exports of candidates (with their label consensus) and of labels: CSV, FITS, VOTable."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
+
+from astrid.api.deps import ServiceDep, ViewerDep
+from astrid.api.params import CandidateFiltersDep, query_error
+from astrid.api.service import Service
+from astrid.catalog.curation import all_labels, consensus_of
+from astrid.catalog.exports import (
+    MEDIA_TYPES,
+    SUFFIXES,
+    candidates_table,
+    labels_table,
+    table_bytes,
+)
+from astrid.catalog.queries import CandidateFilters, InvalidQueryError, iter_candidates
+
+router = APIRouter(prefix="/exports", tags=["exports"])
+
+Format = Literal["csv", "fits", "votable"]
+_CONTENT: dict[str, Any] = {"content": {media: {} for media in MEDIA_TYPES.values()}}
+
+
+def _download(data: bytes, fmt: str, stem: str) -> Response:
+    return Response(
+        data,
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{stem}{SUFFIXES[fmt]}"'},
+    )
+
+
+def _candidates(service: Service, filters: CandidateFilters, fmt: str) -> bytes:
+    records = iter_candidates(
+        service.catalog, filters=filters, max_rows=service.settings.export_max_rows
+    )
+    agreed = consensus_of(service.catalog, [r.id for r in records])
+    return table_bytes(candidates_table(records, agreed), fmt)
+
+
+@router.get("/candidates.{fmt}", response_class=Response, responses={200: _CONTENT})
+async def export_candidates(
+    fmt: Format, service: ServiceDep, _: ViewerDep, filters: CandidateFiltersDep
+) -> Response:
+    """Candidates matching the filters, with consensus columns (422 past the row limit)."""
+    try:
+        data = await run_in_threadpool(_candidates, service, filters, fmt)
+    except InvalidQueryError as e:
+        raise query_error(e) from e
+    return _download(data, fmt, "astrid-candidates")
+
+
+def _labels(service: Service, fmt: str) -> bytes:
+    labels = all_labels(service.catalog, max_rows=service.settings.export_max_rows)
+    return table_bytes(labels_table(labels), fmt)
+
+
+@router.get("/labels.{fmt}", response_class=Response, responses={200: _CONTENT})
+async def export_labels(fmt: Format, service: ServiceDep, _: ViewerDep) -> Response:
+    """Every label (the whole history, every curator)."""
+    try:
+        data = await run_in_threadpool(_labels, service, fmt)
+    except InvalidQueryError as e:
+        raise query_error(e) from e
+    return _download(data, fmt, "astrid-labels")

@@ -1,0 +1,34 @@
+"""Detection model versions: metrics, and which one is active."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from astrid.api.deps import ServiceDep, ViewerDep
+from astrid.api.params import Id
+from astrid.api.presenters import model_public
+from astrid.api.schemas import ModelPublic
+from astrid.catalog import queries
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+
+@router.get("", response_model=list[ModelPublic])
+def list_models(
+    service: ServiceDep,
+    _: ViewerDep,
+    name: Annotated[str | None, Query(max_length=64, description="model family")] = None,
+) -> list[ModelPublic]:
+    """Model versions by family, newest first; ``active`` marks the one in use."""
+    return [model_public(m) for m in queries.models(service.catalog, name=name)]
+
+
+@router.get("/{model_id}", response_model=ModelPublic)
+def get_model(model_id: Id, service: ServiceDep, _: ViewerDep) -> ModelPublic:
+    """One model version."""
+    record = queries.model(service.catalog, model_id)
+    if record is None:
+        raise HTTPException(404, f"no model version with id {model_id}")
+    return model_public(record)

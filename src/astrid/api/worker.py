@@ -1,0 +1,163 @@
+"""The in-process worker of the embedded service: runs queued jobs one at a time.
+
+A daemon thread claims the oldest queued ``process`` job (an uploaded science image and
+its reference), puts both files where the pipeline can read them (links into the local
+store, or copies from a remote one), runs `astrid.pipeline.runner.Pipeline` and records
+the run on the job. It is woken when a job is queued and otherwise polls, so jobs queued
+by another process sharing the catalog are picked up too. Jobs left running by a worker
+that died are requeued after the lease; the pipeline's run keys make the retry safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from astrid.api.metrics import Metrics
+from astrid.catalog import Catalog
+from astrid.catalog.jobs import claim_job, finish_job, requeue_stale_jobs
+from astrid.catalog.queries import JobRecord, ObservationRecord, observation
+from astrid.errors import AstridError
+from astrid.pipeline.config import PipelineConfig
+from astrid.pipeline.runner import Pipeline
+from astrid.store import ObjectStore
+
+__all__ = ["PROCESS_JOB", "JobWorker"]
+
+logger = logging.getLogger(__name__)
+
+PROCESS_JOB = "process"
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+class JobWorker:
+    """Runs queued jobs in a background thread.
+
+    Parameters
+    ----------
+    catalog, store : Catalog, ObjectStore
+    work_dir : Path
+        Gets ``job-<id>/`` folders with each job's inputs and products.
+    metrics : Metrics
+        Gets stage durations and candidate counts.
+    threshold : float
+        |S_corr| detection threshold.
+    lease : timedelta
+        A job running longer than this is taken to be orphaned and requeued.
+    poll_seconds : float
+        How often to look for jobs when not woken.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ObjectStore,
+        *,
+        work_dir: Path,
+        metrics: Metrics,
+        threshold: float = 5.0,
+        lease: timedelta = timedelta(hours=1),
+        poll_seconds: float = 5.0,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.work_dir = work_dir
+        self.metrics = metrics
+        base = PipelineConfig()
+        self.config = replace(base, subtract=replace(base.subtract, threshold=threshold))
+        self.lease = lease
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="astrid-worker", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        """Look for jobs now (a job was just queued)."""
+        self._wake.set()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Ask the thread to stop after the current job and wait for it."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                requeued = requeue_stale_jobs(self.catalog, lease=self.lease)
+                if requeued:
+                    logger.warning("requeued %d jobs whose worker stopped", requeued)
+                while not self._stop.is_set() and self.run_once():
+                    pass
+            except AstridError as e:
+                logger.error("job worker: %s", e)
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+
+    def run_once(self) -> bool:
+        """Claim and run one job; False when none was queued."""
+        job = claim_job(self.catalog, kinds=(PROCESS_JOB,))
+        if job is None:
+            return False
+        self.metrics.jobs_running.inc()
+        try:
+            status, run_id, error = self._process(job)
+        except AstridError as e:
+            status, run_id, error = "failed", None, str(e)
+        except Exception as e:  # a broken job must not kill the worker; it is recorded
+            logger.exception("job %d failed unexpectedly", job.id)
+            status, run_id, error = "failed", None, f"{type(e).__name__}: {e}"
+        finally:
+            self.metrics.jobs_running.dec()
+        finish_job(self.catalog, job.id, status=status, run_id=run_id, error=error)
+        self.metrics.jobs.labels(kind=job.kind, status=status).inc()
+        logger.info("job %d %s (run %s)", job.id, status, run_id)
+        return True
+
+    def _process(self, job: JobRecord) -> tuple[str, int | None, str | None]:
+        science = observation(self.catalog, int(job.payload["observation_id"]))
+        reference = observation(self.catalog, int(job.payload["reference_id"]))
+        if science is None or reference is None:
+            return "failed", None, f"job {job.id}: its observations no longer exist"
+        folder = self.work_dir / f"job-{job.id}"
+        inputs = folder / "inputs"
+        shutil.rmtree(inputs, ignore_errors=True)
+        inputs.mkdir(parents=True)
+        ref_path = self._materialise(reference, inputs / "reference")
+        sci_path = self._materialise(science, inputs / "science")
+        pipeline = Pipeline(self.catalog, self.store, self.config, workers=1)
+        report = pipeline.run(ref_path, [sci_path], folder)
+        frame = report.frames[0]
+        if frame.status in ("done", "skipped", "duplicate"):
+            self.metrics.observe_frame(frame.timings, frame.n_candidates)
+            return "done", frame.run_id, None
+        self.metrics.observe_frame(frame.timings, 0)
+        return "failed", frame.run_id, f"{frame.failed_stage}: {frame.error}"
+
+    def _materialise(self, obs: ObservationRecord, folder: Path) -> Path:
+        """The observation's file under ``folder`` with its own name (link or copy)."""
+        if obs.store_key is None:
+            raise AstridError(f"observation {obs.id} has no stored file", observation_id=obs.id)
+        suffix = obs.store_key[obs.store_key.index(".") :] if "." in obs.store_key else ".fits"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / (_SAFE_NAME.sub("_", obs.name) + suffix)
+        local = self.store.local_path(obs.store_key)
+        if local is not None:
+            target.symlink_to(local)
+        else:
+            with self.store.open(obs.store_key) as source, target.open("wb") as sink:
+                shutil.copyfileobj(source, sink)
+        return target

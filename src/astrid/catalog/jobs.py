@@ -1,0 +1,129 @@
+"""The job queue of the embedded service: uploaded observations waiting to be processed.
+
+A job is claimed by flipping its status from ``queued`` to ``running`` in one conditional
+UPDATE, so two workers never run the same job. A job left ``running`` longer than the lease
+(its worker died) is put back in the queue; the pipeline's run keys make the retry
+idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from astrid.catalog.access import audit_entry
+from astrid.catalog.models import Job, utcnow
+from astrid.catalog.queries import JobRecord, job_record
+from astrid.catalog.repository import Catalog, catalog_errors, dumps_json
+from astrid.errors import StorageError
+
+__all__ = ["claim_job", "enqueue_job", "finish_job", "open_job_for", "requeue_stale_jobs"]
+
+
+def enqueue_job(
+    catalog: Catalog,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    observation_id: int | None,
+    actor: str,
+) -> JobRecord:
+    """Queue a job and record who queued it."""
+    with catalog_errors(f"queue a {kind} job"), catalog.session() as session:
+        with session.begin():
+            row = Job(
+                kind=kind,
+                status="queued",
+                payload_json=dumps_json(payload, f"payload of {kind} job"),
+                observation_id=observation_id,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            session.add(
+                audit_entry(
+                    actor=actor, action="job.create", target=f"job:{row.id}", detail=payload
+                )
+            )
+        return job_record(row)
+
+
+def open_job_for(catalog: Catalog, *, kind: str, observation_id: int) -> JobRecord | None:
+    """A queued or running job of ``kind`` for the observation, if any."""
+    query = (
+        select(Job)
+        .where(
+            Job.kind == kind,
+            Job.observation_id == observation_id,
+            Job.status.in_(("queued", "running")),
+        )
+        .order_by(Job.id)
+        .limit(1)
+    )
+    with catalog_errors("find an open job"), catalog.session() as session:
+        row = session.scalar(query)
+        return None if row is None else job_record(row)
+
+
+def claim_job(catalog: Catalog, *, kinds: tuple[str, ...]) -> JobRecord | None:
+    """Take the oldest queued job of one of ``kinds``, marking it running; None if none."""
+    with catalog_errors("claim a job"), catalog.session() as session:
+        for _ in range(5):
+            with session.begin():
+                job_id = session.scalar(
+                    select(Job.id)
+                    .where(Job.status == "queued", Job.kind.in_(kinds))
+                    .order_by(Job.id)
+                    .limit(1)
+                )
+                if job_id is None:
+                    return None
+                taken = session.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.status == "queued")
+                    .values(status="running", started_at=utcnow(), error=None)
+                )
+                if int(getattr(taken, "rowcount", 0)) == 1:
+                    row = session.get(Job, job_id)
+                    assert row is not None
+                    session.refresh(row)
+                    return job_record(row)
+    return None
+
+
+def finish_job(
+    catalog: Catalog, job_id: int, *, status: str, run_id: int | None, error: str | None
+) -> None:
+    """Mark a running job ``done`` or ``failed``.
+
+    Raises
+    ------
+    StorageError
+        For another status or an unknown job.
+    """
+    if status not in ("done", "failed"):
+        raise StorageError(f"a job finishes done or failed, not {status!r}", job_id=job_id)
+    with catalog_errors(f"finish job {job_id}"), catalog.session() as session:
+        with session.begin():
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(status=status, run_id=run_id, error=error, finished_at=utcnow())
+            )
+            if int(getattr(result, "rowcount", 0)) == 0:
+                raise StorageError(f"no job with id {job_id}", job_id=job_id)
+
+
+def requeue_stale_jobs(catalog: Catalog, *, lease: timedelta) -> int:
+    """Put back in the queue the jobs running for longer than ``lease``; how many."""
+    cutoff = utcnow() - lease
+    with catalog_errors("requeue stale jobs"), catalog.session() as session:
+        with session.begin():
+            result = session.execute(
+                update(Job)
+                .where(Job.status == "running", Job.started_at < cutoff)
+                .values(status="queued", started_at=None)
+            )
+            return int(getattr(result, "rowcount", 0))

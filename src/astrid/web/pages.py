@@ -1,0 +1,541 @@
+"""The web page's routes: login, dashboard, candidate list and page, review mode, admin.
+
+Pages authenticate with the session cookie set at login (or the API's headers). A page
+that needs a login redirects to ``/login``; htmx requests get ``HX-Redirect`` instead, so
+the whole page moves. Writes go through htmx with the session's anti-CSRF header (set on
+``<body>`` by the base template). Each role sees what it may use: viewers browse, curators
+also label and review, admins also manage keys and read the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from astrid import __version__
+from astrid.api.auth import SESSION_COOKIE, AuthError, Principal
+from astrid.api.deps import ServiceDep, authenticate
+from astrid.api.params import (
+    MAX_ID,
+    Id,
+    LabelName,
+    SortName,
+    candidate_filters,
+    query_error,
+)
+from astrid.api.service import Service
+from astrid.catalog import queries
+from astrid.catalog.access import (
+    api_key,
+    audit_log,
+    create_api_key,
+    list_api_keys,
+    record,
+    revoke_api_key,
+)
+from astrid.catalog.curation import (
+    add_label,
+    claim_next,
+    consensus_of,
+    labels_of,
+    release_claim,
+    review_progress,
+)
+from astrid.catalog.models import LABELS
+from astrid.catalog.queries import CandidateFilters, InvalidQueryError
+from astrid.curation.consensus import ARTIFACT_LABELS, consensus
+from astrid.web.dashboard import build_dashboard
+
+__all__ = ["LABEL_KEYS", "install", "router"]
+
+logger = logging.getLogger(__name__)
+
+_HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(_HERE / "templates"))
+router = APIRouter(include_in_schema=False)
+
+#: Keyboard shortcut of each label in review mode (and on the candidate page).
+LABEL_KEYS = {
+    "real": "r",
+    "bogus": "b",
+    "variable": "v",
+    "unsure": "u",
+    "cosmic_ray": "c",
+    "hot_pixel": "h",
+    "bad_column": "l",
+    "saturated_star": "s",
+    "bleed_trail": "t",
+    "dipole": "d",
+    "psf_ring": "p",
+    "satellite_trail": "a",
+    "noise": "n",
+}
+SKIP_KEY = "ArrowRight"
+_PAGE_SIZE = 50
+
+
+class LoginRequiredError(Exception):
+    """A page was asked for without a valid login."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
+
+
+def web_user(request: Request, service: ServiceDep) -> Principal:
+    """The logged-in caller of a page (redirects to the login page otherwise)."""
+    try:
+        user = authenticate(request, service.auth)
+    except AuthError as e:
+        if e.status == 401:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequiredError(target) from e
+        raise HTTPException(e.status, e.message) from e
+    request.state.web_user = user
+    return user
+
+
+UserDep = Annotated[Principal, Depends(web_user)]
+
+
+def _needs(user: Principal, role: str) -> None:
+    if not user.allows(role):
+        raise HTTPException(403, f"this page needs the {role} role; you are {user.role}")
+
+
+def _render(
+    request: Request,
+    name: str,
+    user: Principal | None,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"user": user, "version": __version__, "label_keys": LABEL_KEYS, **context},
+        status_code=status,
+    )
+
+
+def _safe_next(value: str | None) -> str:
+    """A local path to go to after login (never another site)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+# -- login --------------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(
+    request: Request, next: Annotated[str | None, Query(max_length=2000)] = None
+) -> HTMLResponse:
+    """The login form: an API key or a bearer token."""
+    return _render(request, "login.html", None, next=_safe_next(next), error=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    service: ServiceDep,
+    credential: Annotated[str, Form(max_length=8192)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """Check the credential, set the session cookie and go on to ``next``."""
+    try:
+        user = service.auth.from_bearer(credential.strip())
+    except AuthError as e:
+        status = 401 if e.status == 401 else e.status
+        return _render(request, "login.html", None, status, next=_safe_next(next), error=e.message)
+    token = service.auth.issue_session(user)
+    record(service.catalog, actor=user.actor, action="session.login", detail={"via": user.method})
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(service.settings.session_hours * 3600),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(user: UserDep) -> Response:
+    """End the session (htmx follows ``HX-Redirect`` to the login page)."""
+    response = Response(status_code=204, headers={"HX-Redirect": "/login"})
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# -- dashboard ----------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, service: ServiceDep, user: UserDep) -> HTMLResponse:
+    """Recent runs, candidates per night, score histograms, throughput."""
+    return _render(request, "dashboard.html", user, dash=build_dashboard(service.catalog))
+
+
+# -- candidates ---------------------------------------------------------------------------
+
+
+def _filter_query(filters: CandidateFilters) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name in CandidateFilters.__dataclass_fields__:
+        value = getattr(filters, name)
+        if value is not None:
+            out[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
+class _ListForm(BaseModel):
+    """The candidate list's query string; empty fields (a blank form input) mean "any"."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    observation_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    mjd_min: float | None = Field(default=None, allow_inf_nan=False)
+    mjd_max: float | None = Field(default=None, allow_inf_nan=False)
+    rb_min: float | None = Field(default=None, allow_inf_nan=False)
+    rb_max: float | None = Field(default=None, allow_inf_nan=False)
+    ood_min: float | None = Field(default=None, allow_inf_nan=False)
+    ood_max: float | None = Field(default=None, allow_inf_nan=False)
+    sign: int | None = Field(default=None, ge=-1, le=1)  # 0 refused by CandidateFilters
+    label: LabelName | None = None
+    reviewed: bool | None = None
+    sort: SortName = "id"
+    order: Literal["asc", "desc"] = "desc"
+    cursor: str | None = Field(default=None, max_length=500)
+
+
+def _list_form(request: Request) -> _ListForm:
+    given = {k: v for k, v in request.query_params.items() if v.strip() != ""}
+    try:
+        return _ListForm.model_validate(given)
+    except ValidationError as e:
+        raise RequestValidationError(e.errors(include_url=False)) from e
+
+
+@router.get("/candidates", response_class=HTMLResponse)
+def candidate_list(
+    request: Request,
+    service: ServiceDep,
+    user: UserDep,
+    form: Annotated[_ListForm, Depends(_list_form)],
+) -> HTMLResponse:
+    """Filterable, sortable candidate table with thumbnails; htmx swaps the results only."""
+    sort, order, cursor = form.sort, form.order, form.cursor
+    filters = candidate_filters(**form.model_dump(exclude={"sort", "order", "cursor"}))
+    try:
+        page = queries.list_candidates(
+            service.catalog,
+            filters=filters,
+            sort=sort,
+            descending=order == "desc",
+            limit=_PAGE_SIZE,
+            cursor=cursor,
+        )
+    except InvalidQueryError as e:
+        raise query_error(e) from e
+    base = _filter_query(filters)
+    next_url = None
+    if page.next_cursor:
+        next_url = "/candidates?" + urlencode(
+            {**base, "sort": sort, "order": order, "cursor": page.next_cursor}
+        )
+
+    def sort_url(key: str) -> str:
+        flip = "asc" if (key == sort and order == "desc") else "desc"
+        return "/candidates?" + urlencode({**base, "sort": key, "order": flip})
+
+    context = {
+        "page": page,
+        "agreed": consensus_of(service.catalog, [c.id for c in page.items]),
+        "filters": filters,
+        "sort": sort,
+        "order": order,
+        "sort_url": sort_url,
+        "sortable": queries.SORT_KEYS,
+        "next_url": next_url,
+        "appending": cursor is not None,
+        "count": queries.count_candidates(service.catalog, filters=filters),
+        "labels": LABELS,
+    }
+    if _is_htmx(request):
+        name = "_candidate_rows.html" if cursor is not None else "_candidate_results.html"
+        return _render(request, name, user, **context)
+    return _render(request, "candidates.html", user, **context)
+
+
+def _candidate_context(service: Service, candidate_id: int) -> dict[str, Any]:
+    found = queries.candidate(service.catalog, candidate_id)
+    if found is None:
+        raise HTTPException(404, f"no candidate with id {candidate_id}")
+    labels = labels_of(service.catalog, [candidate_id]).get(candidate_id, [])
+    near = queries.neighbours(
+        service.catalog, found, radius_arcsec=service.settings.neighbour_radius_arcsec
+    )
+    model = (
+        queries.model(service.catalog, found.model_version_id)
+        if found.model_version_id is not None
+        else None
+    )
+    return {
+        "c": found,
+        "labels": labels,
+        "agreed": consensus(label.vote for label in labels),
+        "neighbours": near,
+        "model": model,
+        "sexagesimal": _sexagesimal(found.ra, found.dec),
+        "artifact_labels": ARTIFACT_LABELS,
+        "all_labels": LABELS,
+    }
+
+
+def _sexagesimal(ra: float, dec: float) -> str:
+    from astropy.coordinates import SkyCoord
+
+    coord = SkyCoord(ra=ra, dec=dec, unit="deg", frame="icrs")
+    text: str = coord.to_string("hmsdms", sep=":", precision=2)
+    return text
+
+
+@router.get("/candidates/{candidate_id}", response_class=HTMLResponse)
+def candidate_page(
+    candidate_id: Id, request: Request, service: ServiceDep, user: UserDep
+) -> HTMLResponse:
+    """Cutout triplet, scores with OOD components, features, position, neighbours, labels."""
+    return _render(request, "candidate.html", user, **_candidate_context(service, candidate_id))
+
+
+@router.post("/candidates/{candidate_id}/labels", response_class=HTMLResponse)
+def label_from_page(
+    candidate_id: Id,
+    request: Request,
+    service: ServiceDep,
+    user: UserDep,
+    label: Annotated[str, Form()],
+    comment: Annotated[str, Form(max_length=2000)] = "",
+) -> HTMLResponse:
+    """Label from the candidate page; answers with the updated label history."""
+    _needs(user, "curator")
+    _add_label(service, user, candidate_id, label, comment)
+    context = _candidate_context(service, candidate_id)
+    return _render(request, "_label_history.html", user, **context)
+
+
+def _add_label(
+    service: Service, user: Principal, candidate_id: int, label: str, comment: str
+) -> None:
+    if queries.candidate(service.catalog, candidate_id) is None:
+        raise HTTPException(404, f"no candidate with id {candidate_id}")
+    try:
+        add_label(
+            service.catalog,
+            candidate_id=candidate_id,
+            curator=user.name,
+            label=label,
+            comment=comment.strip() or None,
+            actor=user.actor,
+        )
+    except InvalidQueryError as e:
+        raise query_error(e) from e
+
+
+# -- review mode --------------------------------------------------------------------------
+
+
+def _review_card(
+    request: Request, service: Service, user: Principal, skip: list[int]
+) -> HTMLResponse:
+    settings = service.settings
+    candidate_id = claim_next(
+        service.catalog,
+        curator=user.name,
+        labels_wanted=settings.review_labels_wanted,
+        claim_timeout=service.claim_timeout,
+        skip=skip,
+    )
+    progress = review_progress(
+        service.catalog,
+        curator=user.name,
+        labels_wanted=settings.review_labels_wanted,
+        claim_timeout=service.claim_timeout,
+    )
+    context: dict[str, Any] = {"progress": progress, "skip": skip, "skip_key": SKIP_KEY}
+    if candidate_id is not None:
+        context.update(_candidate_context(service, candidate_id))
+    template = "_review_card.html" if _is_htmx(request) else "review.html"
+    return _render(request, template, user, **context)
+
+
+_SkipList = Annotated[list[Annotated[int, Query(ge=1, le=MAX_ID)]], Query(max_length=500)]
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review(
+    request: Request,
+    service: ServiceDep,
+    user: UserDep,
+    skip: _SkipList = [],  # noqa: B006
+) -> HTMLResponse:
+    """One candidate at a time, the one that most needs a human; keys label and advance."""
+    _needs(user, "curator")
+    return _review_card(request, service, user, skip)
+
+
+@router.post("/review/{candidate_id}/label", response_class=HTMLResponse)
+def review_label(
+    candidate_id: Id,
+    request: Request,
+    service: ServiceDep,
+    user: UserDep,
+    label: Annotated[str, Form()],
+    skip: Annotated[str, Form(max_length=20000, pattern=r"^[0-9,]*$")] = "",
+) -> HTMLResponse:
+    """Label the shown candidate and answer with the next one."""
+    _needs(user, "curator")
+    mine = labels_of(service.catalog, [candidate_id]).get(candidate_id, [])
+    # A repeated key press for a candidate already labelled must not label it twice.
+    if not any(lbl.curator == user.name for lbl in mine):
+        _add_label(service, user, candidate_id, label, "")
+    return _review_card(request, service, user, _ids(skip))
+
+
+@router.post("/review/{candidate_id}/skip", response_class=HTMLResponse)
+def review_skip(
+    candidate_id: Id,
+    request: Request,
+    service: ServiceDep,
+    user: UserDep,
+    skip: Annotated[str, Form(max_length=20000, pattern=r"^[0-9,]*$")] = "",
+) -> HTMLResponse:
+    """Give the shown candidate back to the queue and show the next one."""
+    _needs(user, "curator")
+    release_claim(service.catalog, candidate_id=candidate_id, curator=user.name)
+    return _review_card(request, service, user, [*_ids(skip), candidate_id])
+
+
+def _ids(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part and int(part) <= MAX_ID][-500:]
+
+
+# -- admin --------------------------------------------------------------------------------
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin(request: Request, service: ServiceDep, user: UserDep) -> HTMLResponse:
+    """API keys and the latest audit entries."""
+    _needs(user, "admin")
+    return _render(request, "admin.html", user, **_admin_context(service, new_key=None))
+
+
+def _admin_context(service: Service, new_key: str | None) -> dict[str, Any]:
+    return {
+        "keys": list_api_keys(service.catalog),
+        "audit": audit_log(service.catalog, limit=50),
+        "new_key": new_key,
+        "roles": ("viewer", "curator", "admin"),
+    }
+
+
+@router.post("/admin/keys", response_class=HTMLResponse)
+def admin_create_key(
+    request: Request,
+    service: ServiceDep,
+    user: UserDep,
+    name: Annotated[str, Form(min_length=1, max_length=100)],
+    role: Annotated[str, Form(pattern="^(viewer|curator|admin)$")],
+) -> HTMLResponse:
+    """Create a key and show it once."""
+    _needs(user, "admin")
+    key, _ = create_api_key(service.catalog, name=name, role=role, actor=user.actor)
+    return _render(request, "_admin_body.html", user, **_admin_context(service, new_key=key))
+
+
+@router.post("/admin/keys/{key_id}/revoke", response_class=HTMLResponse)
+def admin_revoke_key(
+    key_id: Id, request: Request, service: ServiceDep, user: UserDep
+) -> HTMLResponse:
+    """Revoke a key."""
+    _needs(user, "admin")
+    if api_key(service.catalog, key_id) is None:
+        raise HTTPException(404, f"no API key with id {key_id}")
+    revoke_api_key(service.catalog, key_id=key_id, actor=user.actor)
+    return _render(request, "_admin_body.html", user, **_admin_context(service, new_key=None))
+
+
+# -- wiring -------------------------------------------------------------------------------
+
+
+def _format(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+templates.env.filters["num"] = _format
+templates.env.filters["urlquote"] = quote
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages, the static files and the login redirect to ``app``."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
+
+    @app.exception_handler(LoginRequiredError)
+    async def login_required(request: Request, error: LoginRequiredError) -> Response:
+        target = "/login?" + urlencode({"next": error.next_url})
+        if request.headers.get("HX-Request") == "true":
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if not _wants_page(request):
+            return await http_exception_handler(request, error)
+        message = error.detail if isinstance(error.detail, str) else "invalid request"
+        return _render(
+            request,
+            "error.html",
+            _page_user(request),
+            error.status_code,
+            message=message,
+            status_code=error.status_code,
+        )
+
+
+def _wants_page(request: Request) -> bool:
+    """Whether an error should be shown as a page (a page route, asked for by a browser)."""
+    path = request.url.path
+    api = path.startswith(("/api/", "/metrics", "/openapi.json", "/static/"))
+    return not api and "text/html" in request.headers.get("accept", "")
+
+
+def _page_user(request: Request) -> Principal | None:
+    user = getattr(request.state, "web_user", None)
+    return user if isinstance(user, Principal) else None

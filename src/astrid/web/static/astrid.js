@@ -1,0 +1,41 @@
+// AstrID web page helpers: keyboard shortcuts for the label buttons, cutout zoom.
+// Plain script, no build step; htmx (vendored) does the requests.
+"use strict";
+
+// A key press clicks the visible button whose data-key matches (review mode and the
+// candidate page). Typing in a field, modifier keys and auto-repeat never label.
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+  const target = event.target;
+  if (target instanceof Element && target.closest("input, textarea, select, [contenteditable]")) return;
+  const scope = document.getElementById("review-card") || document.getElementById("label-history");
+  if (!scope) return;
+  const button = scope.querySelector(`button[data-key="${CSS.escape(event.key)}"]`);
+  if (button && !button.disabled) {
+    event.preventDefault();
+    button.click();
+  }
+});
+
+// The zoom slider scales the three cutouts of a triplet together (pixels stay square).
+document.addEventListener("input", (event) => {
+  const slider = event.target;
+  if (!(slider instanceof HTMLInputElement) || !slider.matches("[data-zoom]")) return;
+  const group = slider.parentElement.previousElementSibling;
+  if (!group) return;
+  for (const img of group.querySelectorAll("img.cutout-img")) {
+    img.style.width = `${252 * Number(slider.value)}px`;
+    img.style.height = "auto";
+  }
+});
+
+// Clicking a cutout toggles a 2x zoom of the triplet.
+document.addEventListener("click", (event) => {
+  const img = event.target;
+  if (!(img instanceof HTMLImageElement) || !img.matches("img.cutout-img")) return;
+  const group = img.closest("[data-zoom-group]");
+  const slider = group && group.nextElementSibling && group.nextElementSibling.querySelector("[data-zoom]");
+  if (!slider) return;
+  slider.value = Number(slider.value) > 1 ? "1" : "2";
+  slider.dispatchEvent(new Event("input", { bubbles: true }));
+});

@@ -1,0 +1,111 @@
+"""Health, readiness, metrics, the OpenAPI schema, model versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from astrid.catalog.models import ModelVersion, utcnow
+from service_env import Env, build_env
+
+API = "/api/v1"
+
+
+def test_health_and_ready(env: Env) -> None:
+    health = env.client.get(f"{API}/health")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    ready = env.client.get(f"{API}/ready").json()
+    assert ready == {"status": "ready", "checks": {"database": "ok", "store": "ok"}}
+
+
+def test_ready_is_503_when_the_store_is_gone(tmp_path: Path) -> None:
+    for env in build_env(tmp_path / "s"):
+        store_root = Path(env.service.store.root)
+        for p in sorted(store_root.rglob("*"), reverse=True):
+            p.unlink() if p.is_file() else p.rmdir()
+        store_root.rmdir()
+        store_root.write_text("not a folder")  # the store cannot be written
+        r = env.client.get(f"{API}/ready")
+        assert r.status_code == 503
+        assert r.json()["checks"]["store"].startswith("error")
+        assert r.json()["checks"]["database"] == "ok"
+
+
+def test_metrics_count_requests_by_route_template(env: Env) -> None:
+    h = env.headers("viewer")
+    for cid in env.seeded.candidate_ids[:3]:
+        env.client.get(f"{API}/candidates/{cid}", headers=h)
+    env.client.get(f"{API}/candidates/99999", headers=h)
+    text = env.client.get("/metrics").text
+    route = "/api/v1/candidates/{candidate_id}"
+    ok = f'astrid_http_requests_total{{method="GET",route="{route}",status="200"}}'
+    assert any(line.startswith(ok) and float(line.split()[-1]) >= 3 for line in text.splitlines())
+    assert f'route="{route}",status="404"' in text
+    assert "astrid_http_request_duration_seconds_bucket" in text
+    assert '/api/v1/candidates/1"' not in text, "paths are not labels"
+
+
+def test_openapi_documents_every_route_and_security(env: Env) -> None:
+    schema = env.client.get("/openapi.json").json()
+    paths = schema["paths"]
+    for path in (
+        "/api/v1/health",
+        "/api/v1/ready",
+        "/api/v1/observations",
+        "/api/v1/observations/{observation_id}",
+        "/api/v1/runs/{run_id}",
+        "/api/v1/jobs/{job_id}",
+        "/api/v1/candidates",
+        "/api/v1/candidates/cone",
+        "/api/v1/candidates/{candidate_id}/cutouts/{kind}.png",
+        "/api/v1/candidates/{candidate_id}/labels",
+        "/api/v1/review/next",
+        "/api/v1/exports/candidates.{fmt}",
+        "/api/v1/models",
+        "/api/v1/keys",
+        "/api/v1/audit",
+    ):
+        assert path in paths, path
+    assert {"ApiKey", "Bearer"} <= set(schema["components"]["securitySchemes"])
+    assert not any(p == "/" or p.startswith("/review/{") for p in paths), "pages are not API"
+
+
+def test_models_list_and_active(fresh: Env) -> None:
+    h = fresh.headers("viewer")
+    assert fresh.client.get(f"{API}/models", headers=h).json() == []
+    with fresh.service.catalog.session() as session, session.begin():
+        for version, active in ((1, False), (2, True)):
+            session.add(
+                ModelVersion(
+                    name="rb_cnn",
+                    version=version,
+                    file_key=f"models/rb_cnn.{version}.onnx",
+                    data_hash="ab" * 32,
+                    metrics_json=json.dumps({"auc": 0.9 + version / 100, "fnr_at_fpr1": 0.1}),
+                    card_json=None,
+                    active=active,
+                    created_at=utcnow(),
+                )
+            )
+    listed = fresh.client.get(f"{API}/models", headers=h).json()
+    assert [(m["version"], m["active"]) for m in listed] == [(2, True), (1, False)]
+    assert listed[0]["metrics"]["auc"] == 0.92
+    assert "file_key" not in listed[0]
+    one = fresh.client.get(f"{API}/models/{listed[1]['id']}", headers=h).json()
+    assert one["version"] == 1
+    assert fresh.client.get(f"{API}/models/999", headers=h).status_code == 404
+    assert fresh.client.get(f"{API}/models", params={"name": "other"}, headers=h).json() == []
+
+
+def test_admin_key_validation(env: Env) -> None:
+    h = env.headers("admin")
+    for body in (
+        {"name": "", "role": "viewer"},
+        {"name": "x", "role": "root"},
+        {"name": "a\nb", "role": "viewer"},
+        {"name": "x" * 101, "role": "viewer"},
+    ):
+        assert env.client.post(f"{API}/keys", json=body, headers=h).status_code == 422, body
+    keys = env.client.get(f"{API}/keys", headers=h).json()
+    assert {k["role"] for k in keys} == {"viewer", "curator", "admin"}
+    assert all("key" not in k and "key_sha256" not in k for k in keys)
