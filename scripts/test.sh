@@ -2,8 +2,14 @@
 # Install AstrID with its test extras and run the whole test suite (what CI runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The browser tests (tests/web) drive the system Chromium from Debian, never a downloaded one.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+fi
 python -m pip install --quiet --upgrade pip
-python -m pip install --quiet -e '.[test]'
+# The train extra (PyTorch CPU, onnx) so the training tests run too.
+python -m pip install --quiet -e '.[test,train]'
 # Real GOTO frames used by the real-data tests: the wheel's data files only.
 python -m pip install --quiet --no-deps 'zogyp==1.6.3'
 ruff check src tests benchmarks

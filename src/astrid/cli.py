@@ -31,7 +31,7 @@ def _print_error(error: Exception) -> None:
     console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
 
 
-STAGES = ("read", "calibrate", "validate", "preprocess", "difference", "write")
+STAGES = ("read", "calibrate", "validate", "preprocess", "difference", "score", "write")
 
 
 def _settings(data_dir: Path | None, db: str | None) -> Settings:
@@ -59,6 +59,9 @@ def _run_pipeline(
     out: Path,
     threshold: float,
     calibration: dict[str, str] | None = None,
+    *,
+    score: bool = True,
+    model_version: int | None = None,
 ) -> tuple[Catalog, ObjectStore, RunReport]:
     from dataclasses import replace
 
@@ -70,7 +73,9 @@ def _run_pipeline(
     store = ObjectStore(settings.store_root)
     base = PipelineConfig()
     config = replace(base, subtract=replace(base.subtract, threshold=threshold))
-    pipeline = Pipeline(catalog, store, config, workers=settings.workers)
+    pipeline = Pipeline(
+        catalog, store, config, workers=settings.workers, score=score, model_version=model_version
+    )
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -148,6 +153,12 @@ def run(
     flat: Annotated[
         Path | None, typer.Option(help="Master flat (median 1) dividing each science frame.")
     ] = None,
+    score: Annotated[
+        bool, typer.Option(help="Score candidates with the real/bogus model (rb, ood).")
+    ] = True,
+    model_version: Annotated[
+        int | None, typer.Option(help="Registered model version (default: the active one).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Difference SCIENCES against REFERENCE; write candidates.csv and difference/*.fits.
@@ -162,7 +173,16 @@ def run(
     masters = {"bias": bias, "dark": dark, "flat": flat}
     calibration = {kind: str(path) for kind, path in masters.items() if path is not None}
     try:
-        _, _, report = _run_pipeline(settings, reference, sciences, out, threshold, calibration)
+        _, _, report = _run_pipeline(
+            settings,
+            reference,
+            sciences,
+            out,
+            threshold,
+            calibration,
+            score=score,
+            model_version=model_version,
+        )
     except AstridError as e:
         _print_error(e)
         raise typer.Exit(2) from e
@@ -517,6 +537,234 @@ def keys_revoke(
         _print_error(e)
         raise typer.Exit(2) from e
     console.print(f"revoked key {record.id} ({escape(record.name)}, {record.prefix}…)")
+
+
+def _goto_pair() -> tuple[str, str] | None:
+    """The real GOTO pair shipped in the ``zogyp`` wheel (reference, science), if installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("zogyp")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "test"
+    ref, sci = folder / "1.fits", folder / "2.fits"
+    return (str(ref), str(sci)) if ref.is_file() and sci.is_file() else None
+
+
+@app.command()
+def train(
+    out: Annotated[
+        Path | None, typer.Option(help="ONNX file to write (default: DATA_DIR/models/...).")
+    ] = None,
+    sets_dir: Annotated[
+        Path | None, typer.Option(help="Where training sets live (default DATA_DIR/training).")
+    ] = None,
+    n_train: Annotated[int, typer.Option(help="Simulated training fields.")] = 40,
+    n_val: Annotated[int, typer.Option(help="Simulated validation fields.")] = 8,
+    n_test: Annotated[int, typer.Option(help="Simulated test fields (held-out PSFs).")] = 12,
+    size: Annotated[int, typer.Option(help="Side of the simulated fields (pixels).")] = 1024,
+    seed: Annotated[int, typer.Option(help="Seed of the data and of the training.")] = 0,
+    real_pair: Annotated[
+        list[str] | None,
+        typer.Option(help="REF.fits,SCI.fits of a real pair to inject into (repeatable)."),
+    ] = None,
+    goto: Annotated[
+        bool, typer.Option(help="Use the real GOTO pair of the zogyp wheel when installed.")
+    ] = True,
+    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping on val).")] = 12,
+    epoch_size: Annotated[int, typer.Option(help="Candidates drawn per epoch.")] = 20_000,
+    exclude_kind: Annotated[
+        list[str] | None, typer.Option(help="Leave this kind out of training (repeatable).")
+    ] = None,
+    activate: Annotated[bool, typer.Option(help="Make the new version the active one.")] = True,
+    workers: Annotated[int, typer.Option(help="Processes building the data (0 = cores).")] = 0,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory (ASTRID_DATA_DIR).")] = None,
+    db: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Build (or reuse) the training set, train, evaluate, export ONNX, register a version.
+
+    Needs the ``train`` extra (PyTorch). With MLFLOW_TRACKING_URI set, the run is also
+    logged to MLflow (params, metrics, the model file).
+    """
+    import os
+
+    _setup_logging(verbose)
+    try:
+        from astrid.detection.train import TrainConfig, train_and_export
+        from astrid.detection.training_set import (
+            TrainingSetConfig,
+            build_training_set,
+            load_training_set,
+        )
+    except ImportError as e:
+        _print_error(
+            ImportError(f"astrid train needs the train extra: pip install 'astrid[train]' ({e})")
+        )
+        raise typer.Exit(2) from e
+    from astrid.catalog import connect
+    from astrid.pipeline.scoring import register_model_file
+
+    settings = _settings(data_dir, db)
+    pairs: list[tuple[str, str]] = []
+    for text in real_pair or []:
+        ref, _, sci = text.partition(",")
+        if not sci:
+            raise typer.BadParameter(f"--real-pair {text!r}: give REF.fits,SCI.fits")
+        pairs.append((ref, sci))
+    if goto and (pair := _goto_pair()) is not None:
+        pairs.append(pair)
+    try:
+        set_config = TrainingSetConfig(
+            n_train=n_train,
+            n_val=n_val,
+            n_test=n_test,
+            shape=(size, size),
+            seed=seed,
+            real_pairs=tuple(pairs),
+        )
+        train_config = TrainConfig(
+            epochs=epochs,
+            epoch_size=epoch_size,
+            seed=seed,
+            exclude_kinds=tuple(exclude_kind or ()),
+        )
+        root = sets_dir or settings.data_dir / "training"
+        with console.status("building the training set (resumes if interrupted)") as status:
+
+            def on_unit(name: str, n: int, seconds: float) -> None:
+                status.update(f"training set: {name} done ({n} candidates, {seconds:.0f} s)")
+
+            directory = build_training_set(
+                set_config, root, workers=workers or (os.cpu_count() or 1), on_unit=on_unit
+            )
+        data = load_training_set(directory)
+        console.print(f"training set {directory}: {len(data)} candidates", soft_wrap=True)
+        target = out or settings.data_dir / "models" / f"realbogus-{data.digest[:12]}.onnx"
+        with console.status("training") as status:
+
+            def on_epoch(row: dict[str, float]) -> None:
+                status.update(
+                    f"epoch {row['epoch']:.0f}: train loss {row['train_loss']:.4f}, "
+                    f"val loss {row['val_loss']:.4f}, val AUC {row['val_auc']:.4f}"
+                )
+
+            path, card = train_and_export(
+                data, target, train_config, data_config=set_config.as_dict(), on_epoch=on_epoch
+            )
+        with connect(settings.db_url) as catalog:
+            record = register_model_file(
+                catalog, ObjectStore(settings.store_root), path, activate=activate
+            )
+        if os.environ.get("MLFLOW_TRACKING_URI"):
+            from astrid.detection.tracking import log_to_mlflow
+
+            log_to_mlflow(path, card)
+    except AstridError as e:
+        _print_error(e)
+        raise typer.Exit(2) from e
+    test = card["metrics"]["test"]
+    table = RichTable(title=f"realbogus v{record.version} ({card['version']}) on the test set")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name in ("auc", "fnr_at_operating", "fpr_at_operating", "fnr_at_fpr_1pct"):
+        table.add_row(name, f"{test[name]:.4f}")
+    table.add_row("fpr_at_fnr_1pct", f"{test['fpr_at_fnr_1pct']:.4f}")
+    table.add_row("ood > 0.99 (in-distribution)", f"{test['ood_flag_rate_0.99']:.4f}")
+    console.print(table)
+    state = "active" if record.active else "not active"
+    console.print(f"model: {path} (registered as v{record.version}, {state})", soft_wrap=True)
+
+
+@app.command()
+def rescore(
+    model_version: Annotated[
+        int | None, typer.Option(help="Registered version (default: the active one).")
+    ] = None,
+    model_file: Annotated[
+        Path | None, typer.Option(help="Register this ONNX file (active) and score with it.")
+    ] = None,
+    run_id: Annotated[
+        list[int] | None, typer.Option(help="Only this run (repeatable; default all done runs).")
+    ] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory (ASTRID_DATA_DIR).")] = None,
+    db: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Score stored candidates again with a model version; records the version per candidate."""
+    from astrid.catalog import connect
+    from astrid.pipeline.scoring import register_model_file, resolve_model
+    from astrid.pipeline.scoring import rescore as rescore_runs
+
+    _setup_logging(verbose)
+    settings = _settings(data_dir, db)
+    store = ObjectStore(settings.store_root)
+    try:
+        with connect(settings.db_url) as catalog:
+            if model_file is not None:
+                model_version = register_model_file(catalog, store, model_file).version
+            model = resolve_model(catalog, store, version=model_version)
+            n = rescore_runs(catalog, store, model, run_ids=run_id or None)
+    except AstridError as e:
+        _print_error(e)
+        raise typer.Exit(2) from e
+    console.print(f"scored {n} candidates with {model.label}")
+
+
+models_app = typer.Typer(help="Registered real/bogus model versions.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory (ASTRID_DATA_DIR).")] = None,
+    db: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+) -> None:
+    """List model versions with their test metrics."""
+    from astrid.catalog import connect
+    from astrid.catalog.model_registry import list_models
+
+    try:
+        with connect(_settings(data_dir, db).db_url) as catalog:
+            records = list_models(catalog)
+    except AstridError as e:
+        _print_error(e)
+        raise typer.Exit(2) from e
+    table = RichTable(title="Model versions")
+    for col in ("name", "version", "active", "created", "card version", "test AUC", "test FNR"):
+        table.add_column(col)
+    for r in records:
+        test = r.metrics.get("test", {})
+        table.add_row(
+            r.name,
+            str(r.version),
+            "yes" if r.active else "",
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+            str(r.card.get("version", "")),
+            f"{test['auc']:.4f}" if "auc" in test else "",
+            f"{test['fnr_at_operating']:.4f}" if "fnr_at_operating" in test else "",
+        )
+    console.print(table)
+
+
+@models_app.command("activate")
+def models_activate(
+    version: Annotated[int, typer.Argument(help="Version number (see astrid models list).")],
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory (ASTRID_DATA_DIR).")] = None,
+    db: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+) -> None:
+    """Make VERSION the active real/bogus model (used by astrid run from now on)."""
+    from astrid.catalog import connect
+    from astrid.catalog.model_registry import activate_model
+    from astrid.pipeline.scoring import MODEL_NAME
+
+    try:
+        with connect(_settings(data_dir, db).db_url) as catalog:
+            record = activate_model(catalog, MODEL_NAME, version)
+    except AstridError as e:
+        _print_error(e)
+        raise typer.Exit(2) from e
+    console.print(f"active: {record.name} v{record.version}")
 
 
 @app.command()

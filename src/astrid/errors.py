@@ -15,6 +15,7 @@ __all__ = [
     "DifferencingError",
     "IncompatibleImagesError",
     "InvalidImageError",
+    "ModelError",
     "PSFError",
     "StorageError",
 ]
@@ -56,3 +57,7 @@ class StorageError(AstridError):
 
 class ConfigurationError(AstridError):
     """A setting has an invalid value."""
+
+
+class ModelError(AstridError):
+    """A model file is missing, corrupt, of the wrong shape or for other inputs."""

@@ -148,6 +148,7 @@ def test_calibrated_raw_frame_finds_what_the_reduced_frame_finds(
         "validate",
         "preprocess",
         "difference",
+        "score",
         "write",
     ]
     assert runs.stages == list(calibrated.timings)

@@ -52,7 +52,9 @@ README_COLUMNS = [
     "n_bad_pixels",
     "dist_nearest_ref_source_arcsec",
 ]
-STAGES = ["read", "validate", "preprocess", "difference", "write"]
+# Columns the ML stage appends (issue 4), after the stable ones.
+SCORE_COLUMNS = ["rb", "ood", "ood_msp", "ood_energy", "ood_mahalanobis", "model_version"]
+STAGES = ["read", "validate", "preprocess", "difference", "score", "write"]
 
 
 @dataclass(frozen=True)
@@ -222,9 +224,13 @@ def test_run_writes_candidates_csv(inputs: Inputs, snapshot: Snapshot) -> None:
     assert csv_path == snapshot.root / "out" / "candidates.csv"
     assert csv_path.is_file()
     columns, rows = _csv_rows(csv_path)
-    assert columns == README_COLUMNS
+    assert columns == README_COLUMNS + SCORE_COLUMNS
     assert len(rows) == snapshot.report.frames[0].n_candidates >= 1
     assert {row["observation"] for row in rows} == {"science"}
+    assert {row["model_version"] for row in rows} == {"realbogus v1"}  # the shipped model
+    for name in SCORE_COLUMNS[:-1]:
+        values = np.array([float(row[name]) for row in rows])
+        assert np.all((values >= 0) & (values <= 1)), name
     table = Table.read(csv_path, format="ascii.csv")
     ny, nx = SMALL.shape
     assert np.all((table["x"] >= 0) & (table["x"] < nx) & (table["y"] >= 0) & (table["y"] < ny))

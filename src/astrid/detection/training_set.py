@@ -341,6 +341,12 @@ def _run_variants(
 def _simulated_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np.ndarray]:
     p = spec.params
     rng = np.random.default_rng(spec.seed)
+    # Counts are for 1024² and scale with the area (smaller fields in quick builds).
+    area = config.shape[0] * config.shape[1] / 1024**2
+
+    def n(count: int) -> int:
+        return count if area == 1 else max(1, round(count * area))
+
     sim_config = SimulationConfig(
         shape=config.shape,
         science_fwhm=tuple(p["science_fwhm"]),
@@ -348,24 +354,29 @@ def _simulated_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np
         moffat_beta=p["moffat_beta"],
         ellipticity=p["ellipticity"],
         reference_depth=p["reference_depth"],
-        n_stars=p["n_stars"],
-        n_galaxies=p["n_galaxies"],
-        n_transients=100,
-        n_transients_on_galaxies=30,
-        n_variables=20,
-        n_cosmic_rays=60,
-        n_hot_pixels=40,
-        n_bad_columns=3,
+        n_stars=n(p["n_stars"]),
+        n_galaxies=n(p["n_galaxies"]),
+        n_transients=n(100),
+        n_transients_on_galaxies=n(30),
+        n_variables=n(20),
+        n_cosmic_rays=n(60),
+        n_hot_pixels=n(40),
+        n_bad_columns=n(3),
         n_satellite_trails=2,
         trail_sigma=(1.0, 6.0),
     )
-    sim = simulate_pair(sim_config, seed=spec.seed)
+    try:
+        sim = simulate_pair(sim_config, seed=spec.seed)
+    except ConfigurationError:
+        # A crowded field with few galaxies cannot host 30 transients on them: use 15.
+        sim_config = replace(sim_config, n_transients_on_galaxies=n(30) // 2)
+        sim = simulate_pair(sim_config, seed=spec.seed)
     truth = sim.truth
     # Transients next to stars: bright but unsaturated stars, the simulator's own PSF.
     kind = np.asarray(truth["kind"]).astype(str)
     stars = truth[(kind == "star") & (np.asarray(truth["snr"], float) > 30)]
     stars_xy = np.column_stack([np.asarray(stars["x"], float), np.asarray(stars["y"], float)])
-    near = _near_star_positions(rng, stars_xy, config.shape, 30)
+    near = _near_star_positions(rng, stars_xy, config.shape, n(30))
     snr = np.exp(rng.uniform(math.log(3.0), math.log(40.0), len(near)))
     sigma = sim_config.science_sigma
     norms = np.array([math.sqrt(float(np.sum(sim.science_psf(x, y) ** 2))) for x, y in near])

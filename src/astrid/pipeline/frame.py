@@ -2,7 +2,8 @@
 
 `process_frame` reads both files, calibrates the science frame with master bias / dark /
 flat files when given (the reference is used as it is: normally an already-reduced
-template), runs the preprocess and difference stages, writes the D and S_corr images and
+template), runs the preprocess and difference stages, scores the candidates with the
+real/bogus model when given one, writes the D and S_corr images and
 returns a picklable `FrameOutcome`: either the products or the stage that failed and why.
 It runs in a worker process, so it never raises for a problem in the data; the parent
 records failures in the catalog.
@@ -28,6 +29,7 @@ from astrid.observations.fits_reader import read_image
 from astrid.observations.image import Image
 from astrid.observations.validate import check_compatible
 from astrid.pipeline.config import PipelineConfig
+from astrid.pipeline.scoring import ScoringModel, score_candidates
 from astrid.preprocess.calibration import CalibrationFrames
 from astrid.preprocess.master_files import MASTER_KINDS, read_master
 from astrid.preprocess.pair import prepare_pair
@@ -143,8 +145,9 @@ def process_frame(
     product_stem: str | None = None,
     on_stage: StageCallback | None = None,
     calibration: Mapping[str, str] | None = None,
+    model: ScoringModel | None = None,
 ) -> FrameOutcome:
-    """Run preprocess + difference on one science frame.
+    """Run preprocess + difference (+ the ML score) on one science frame.
 
     Parameters
     ----------
@@ -164,6 +167,9 @@ def process_frame(
         Master files by kind (``"bias"``, ``"dark"``, ``"flat"``) applied to the science
         frame in a "calibrate" stage after "read"; not to the reference. The saturation
         level is carried over to calibrated units. Without it there is no such stage.
+    model : ScoringModel, optional
+        Real/bogus model: a "score" stage adds ``rb``, ``ood`` and the OOD components to
+        the candidates (`astrid.pipeline.scoring`). Without it there is no such stage.
 
     Returns
     -------
@@ -185,6 +191,12 @@ def process_frame(
         zogy_config = replace(config.subtract.zogy, workers=threads)
         with timer("difference"):
             result = subtract(pair, replace(config.subtract, zogy=zogy_config))
+        candidates = result.candidates
+        if model is not None:
+            with timer("score"):
+                candidates = score_candidates(
+                    model, candidates, result.cutouts, threads=max(threads, 0)
+                )
         with timer("write"):
             directory = Path(out_dir) / "difference"
             directory.mkdir(parents=True, exist_ok=True)
@@ -214,7 +226,7 @@ def process_frame(
     return FrameOutcome(
         science_path,
         ok=True,
-        candidates=result.candidates,
+        candidates=candidates,
         cutouts=result.cutouts,
         products=products,
         stats={k: float(v) for k, v in stats.items()},

@@ -24,6 +24,7 @@ from astropy.visualization import ZScaleInterval
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from astrid.catalog import Catalog
+from astrid.catalog.model_registry import list_models
 from astrid.evaluation.plots import draw_completeness_vs_snr
 from astrid.store import ObjectStore
 
@@ -108,9 +109,19 @@ def write_report(
     out = Path(path)
     candidates = catalog.candidates(run_id=run_id) if run_id is not None else []
     candidates.sort(key=lambda c: -abs(c["scorr"]))
+    versions = {r.id: r for r in list_models(catalog)}
+    scored = [c for c in candidates if c.get("rb") is not None]
+    thresholds = [
+        versions[c["model_version_id"]].card.get("operating_threshold")
+        for c in scored
+        if c.get("model_version_id") in versions
+    ]
+    rb_threshold = next((t for t in thresholds if t is not None), 0.5)
     rows = []
     for k, cand in enumerate(candidates[:MAX_TABLE_ROWS]):
         row = dict(cand)
+        record = versions.get(cand.get("model_version_id") or -1)
+        row["model_label"] = f"{record.name} v{record.version}" if record else None
         if k < MAX_CUTOUT_ROWS:
             row["cutouts"] = [
                 _zscale_png(fits.getdata(io.BytesIO(store.get_bytes(cand[f"cutout_{kind}_key"]))))
@@ -130,6 +141,10 @@ def write_report(
     html = env.get_template("report.html").render(
         title=title,
         n_candidates=len(candidates),
+        n_scored=len(scored),
+        n_real=sum(c["rb"] > rb_threshold for c in scored),
+        n_ood=sum((c.get("ood") or 0) > 0.99 for c in scored),
+        rb_threshold=rb_threshold,
         rows=rows,
         difference_png=_difference_png(Path(difference_path)) if difference_path else None,
         completeness_png=_completeness_png(score, truth) if score and truth is not None else None,

@@ -27,6 +27,7 @@ from astropy.io import fits
 
 from astrid import __version__
 from astrid.catalog import Catalog
+from astrid.catalog.model_registry import SCORE_FIELDS
 from astrid.difference.subtract import CANDIDATE_COLUMNS
 from astrid.errors import AstridError, ConfigurationError, InvalidImageError
 from astrid.observations.fits_reader import read_image
@@ -34,6 +35,7 @@ from astrid.observations.hashing import file_sha256
 from astrid.observations.image import Image
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import FrameOutcome, process_frame
+from astrid.pipeline.scoring import ScoringModel, resolve_model, version_labels
 from astrid.preprocess.master_files import MASTER_KINDS, read_master
 from astrid.store import ObjectStore
 
@@ -41,8 +43,9 @@ __all__ = ["CSV_COLUMNS", "FrameReport", "Pipeline", "RunReport"]
 
 log = logging.getLogger(__name__)
 
-#: Columns of candidates.csv, in order.
-CSV_COLUMNS = ("observation", *CANDIDATE_COLUMNS)
+#: Columns of candidates.csv, in order: the difference stage's, then the ML scores and the
+#: model version that made them (empty when a candidate was not scored).
+CSV_COLUMNS = ("observation", *CANDIDATE_COLUMNS, *SCORE_FIELDS, "model_version")
 
 
 @dataclass
@@ -153,6 +156,14 @@ class Pipeline:
         Science settings.
     workers : int
         Processes over science frames (0 = number of cores); one frame always runs inline.
+    score : bool
+        Score candidates with the real/bogus model (the ML stage).
+    model_version : int, optional
+        Registered ``realbogus`` version to score with (default: the active one; the
+        shipped model is registered as version 1 on a catalog that has none).
+
+    The model is not part of a run's key: a new model does not redo the differencing;
+    ``astrid rescore`` scores stored candidates with it.
     """
 
     def __init__(
@@ -162,11 +173,16 @@ class Pipeline:
         config: PipelineConfig = PipelineConfig(),
         *,
         workers: int = 0,
+        score: bool = True,
+        model_version: int | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.config = config
         self.workers = workers or (os.cpu_count() or 1)
+        self.score = score
+        self.model_version = model_version
+        self._model: ScoringModel | None = None
 
     def run(
         self,
@@ -203,7 +219,11 @@ class Pipeline:
             If the reference or a master file cannot be read (nothing is processed then).
         ConfigurationError
             If a calibration kind is not bias, dark or flat.
+        ModelError
+            If the model to score with is missing or unusable (nothing is processed then).
         """
+        if self.score and self._model is None:
+            self._model = resolve_model(self.catalog, self.store, version=self.model_version)
         masters = _hash_masters(calibration)
         master_paths = {kind: path for kind, (path, _) in masters.items()}
         run_config = self.config.as_dict()
@@ -314,6 +334,7 @@ class Pipeline:
                         product_stem=report.product_stem,
                         on_stage=callback,
                         calibration=calibration,
+                        model=self._model,
                     ),
                 )
             return
@@ -329,6 +350,7 @@ class Pipeline:
                     threads=1,
                     product_stem=report.product_stem,
                     calibration=calibration,
+                    model=self._model,
                 ): report
                 for report, _ in pending
             }
@@ -385,6 +407,8 @@ class Pipeline:
             for name in outcome.candidates.colnames:
                 value = row[name]
                 record[name] = value.item() if hasattr(value, "item") else value
+            if self._model is not None and "rb" in record:
+                record["model_version_id"] = self._model.version_id
             for j, kind in enumerate(("science", "reference", "difference")):
                 record[f"cutout_{kind}_key"] = self.store.put_bytes(
                     _fits_bytes(outcome.cutouts[k, j]), suffix=".fits"
@@ -396,6 +420,8 @@ class Pipeline:
         names = {}
         for obs in self.catalog.observations():
             names[obs["id"]] = obs["name"]
+        versions = version_labels(self.catalog)
+        columns = (*CANDIDATE_COLUMNS, *SCORE_FIELDS)
         with path.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(CSV_COLUMNS)
@@ -405,5 +431,6 @@ class Pipeline:
                 for cand in self.catalog.candidates(run_id=report.run_id):
                     writer.writerow(
                         [names.get(cand["observation_id"], "")]
-                        + ["" if cand.get(c) is None else cand.get(c) for c in CANDIDATE_COLUMNS]
+                        + ["" if cand.get(c) is None else cand.get(c) for c in columns]
+                        + [versions.get(cand.get("model_version_id") or -1, "")]
                     )
