@@ -238,7 +238,7 @@ class TrainConfig:
     width: int = 16
     crop: int = 128
     batch: int = 8
-    steps: int = 1500
+    steps: int = 1200
     lr: float = 3e-3
     pos_weight: float = 10.0
     min_snr: float = 4.0
