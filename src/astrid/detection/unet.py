@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from astrid.detection.unet_detect import UNET_CHANNELS, UNET_NORMALISATION_VERSION, unet_inputs
+from astrid.errors import ConfigurationError
 
 __all__ = [
     "TARGET_RADIUS",
@@ -440,7 +441,12 @@ def main(argv: list[str] | None = None) -> None:
     train = load_fields(train_files, config.min_snr)
     val = load_fields(val_files, config.min_snr)
     if not train or not val:
-        raise SystemExit(f"{args.set}: need train and val fields with maps")
+        raise ConfigurationError(
+            f"{args.set}: no train or no val fields with S_corr/D maps "
+            f"(found {len(train)} train, {len(val)} val); build the set with keep_maps=True",
+            train=len(train),
+            val=len(val),
+        )
     manifest = args.set / "manifest.json"
     digest = json.loads(manifest.read_text())["digest"] if manifest.is_file() else args.set.name
     log.info("%d train, %d val fields; %s", len(train), len(val), config)
