@@ -62,6 +62,7 @@ def _run_pipeline(
     *,
     score: bool = True,
     model_version: int | None = None,
+    detector: str = "scorr",
 ) -> tuple[Catalog, ObjectStore, RunReport]:
     from dataclasses import replace
 
@@ -72,7 +73,7 @@ def _run_pipeline(
     catalog = connect(settings.db_url)
     store = ObjectStore(settings.store_root)
     base = PipelineConfig()
-    config = replace(base, subtract=replace(base.subtract, threshold=threshold))
+    config = replace(base, subtract=replace(base.subtract, threshold=threshold, detector=detector))
     pipeline = Pipeline(
         catalog, store, config, workers=settings.workers, score=score, model_version=model_version
     )
@@ -159,6 +160,10 @@ def run(
     model_version: Annotated[
         int | None, typer.Option(help="Registered model version (default: the active one).")
     ] = None,
+    detector: Annotated[
+        str | None,
+        typer.Option(help="scorr (|S_corr| peaks, default) or unet (ASTRID_DETECTOR)."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Difference SCIENCES against REFERENCE; write candidates.csv and difference/*.fits.
@@ -182,6 +187,7 @@ def run(
             calibration,
             score=score,
             model_version=model_version,
+            detector=detector or settings.detector,
         )
     except AstridError as e:
         _print_error(e)

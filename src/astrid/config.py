@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     )
     threshold: float = Field(default=5.0, gt=0, description="|S_corr| detection threshold")
     workers: int = Field(default=0, ge=0, description="processes over science frames; 0 = cores")
+    detector: Literal["scorr", "unet"] = Field(
+        default="scorr", description="candidates from |S_corr| peaks or the U-Net map"
+    )
 
     # -- service (astrid serve): docs/service.md ----------------------------------------
     environment: Literal["local", "production"] = Field(

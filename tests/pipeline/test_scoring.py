@@ -103,3 +103,36 @@ def test_a_broken_model_file_stops_the_run_before_anything_is_stored(
             reference, [science], tmp_path / "out3"
         )
         assert report.frames[0].status in ("done", "skipped")
+
+
+def test_the_unet_detector_is_selectable(done: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from astrid.difference.subtract import SubtractConfig
+    from astrid.errors import ConfigurationError
+    from astrid.pipeline.config import PipelineConfig
+
+    with pytest.raises(ConfigurationError, match="detector must be one of"):
+        SubtractConfig(detector="magic")
+    root = _copy(done, tmp_path)
+    reference, science = (root / "inputs.txt").read_text().split()
+    base = PipelineConfig()
+    config = replace(base, subtract=replace(base.subtract, detector="unet"))
+    with connect(f"sqlite:///{root / 'astrid.sqlite'}") as catalog:
+        scorr_rows = catalog.candidates()
+        report = Pipeline(catalog, ObjectStore(str(root / "store")), config, workers=1).run(
+            reference, [science], tmp_path / "out-unet"
+        )
+        (frame,) = report.frames
+        assert frame.status == "done", frame.error  # a new run: the detector is in the key
+        rows = catalog.candidates(run_id=frame.run_id)
+    assert rows
+    assert all(r["unet_prob"] >= 0.5 for r in rows)
+    assert all(r["rb"] is not None for r in rows)
+    # The bright S_corr candidates that the model calls real are found by the U-Net too.
+    bright = [r for r in scorr_rows if r["scorr"] > 20 and r["rb"] > 0.9]
+    assert bright
+    found = sum(
+        any(abs(r["x"] - b["x"]) < 3 and abs(r["y"] - b["y"]) < 3 for r in rows) for b in bright
+    )
+    assert found >= 0.9 * len(bright)

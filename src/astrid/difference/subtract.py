@@ -2,11 +2,17 @@
 
 One pure function, `subtract`: a `PreparedPair` in, a `Subtraction` (the ZOGY maps, an
 astropy Table with one row per candidate and its cutout triplets) out.
+
+Candidates are the peaks of |S_corr| ≥ threshold (the default detector, ``"scorr"``), or,
+with ``detector="unet"``, the peaks of a per-pixel probability map computed from S_corr
+and D by a model the caller passes in (`ProbabilityMap`, e.g.
+`astrid.detection.unet_detect.UNetDetector`); see docs/models.md for which is better.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import numpy as np
 from astropy.table import Table
@@ -16,12 +22,32 @@ from scipy.spatial import cKDTree
 
 from astrid.difference.cutouts import CUTOUT_SIZE, cutout_triplets
 from astrid.difference.measure import measure_candidates
-from astrid.difference.peaks import find_peaks
+from astrid.difference.peaks import Peaks, find_peaks
 from astrid.difference.zogy import ZogyConfig, ZogyInputs, ZogyResult, zogy
+from astrid.errors import ConfigurationError
 from astrid.preprocess.pair import PreparedPair
 from astrid.timing import Stopwatch
 
-__all__ = ["CANDIDATE_COLUMNS", "SubtractConfig", "Subtraction", "choose_tile_size", "subtract"]
+__all__ = [
+    "CANDIDATE_COLUMNS",
+    "DETECTORS",
+    "ProbabilityMap",
+    "SubtractConfig",
+    "Subtraction",
+    "choose_tile_size",
+    "subtract",
+]
+
+DETECTORS = ("scorr", "unet")
+
+
+class ProbabilityMap(Protocol):
+    """A model turning S_corr, D and the mask into a per-pixel probability of a real source."""
+
+    def probability(
+        self, score_corr: np.ndarray, difference: np.ndarray, mask: np.ndarray
+    ) -> np.ndarray: ...
+
 
 #: Stable columns of the candidate table (later stages add more after these).
 CANDIDATE_COLUMNS = (
@@ -68,6 +94,11 @@ class SubtractConfig:
         a few per cent, on white noise; corrects frames with shared or correlated noise).
     min_noise_pixels : int
         Source-free pixels needed before that correction is trusted.
+    detector : str
+        ``"scorr"`` (peaks of |S_corr| ≥ `threshold`) or ``"unet"`` (peaks of the
+        probability map ≥ `unet_threshold`; `subtract` then needs the model).
+    unet_threshold : float
+        Probability threshold of the ``"unet"`` detector.
     """
 
     zogy: ZogyConfig = field(default_factory=ZogyConfig)
@@ -79,6 +110,15 @@ class SubtractConfig:
     cutout_size: int = CUTOUT_SIZE
     normalize_noise: bool = True
     min_noise_pixels: int = 10_000
+    detector: str = "scorr"
+    unet_threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.detector not in DETECTORS:
+            raise ConfigurationError(
+                f"detector must be one of {DETECTORS}, got {self.detector!r}",
+                field="detector",
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,8 +199,43 @@ def _local_fwhm(pair: PreparedPair, x: np.ndarray, y: np.ndarray, cell: int = 64
     return out
 
 
-def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> Subtraction:
-    """Run ZOGY on a prepared pair and measure the S_corr candidates.
+def _probability_peaks(
+    prob: np.ndarray,
+    score_corr: np.ndarray,
+    scorr_peaks: Peaks,
+    threshold: float,
+    radius: float,
+    valid: np.ndarray,
+) -> Peaks:
+    """Peaks of a probability map, carrying S_corr there (and the dipole flag of a near peak)."""
+    found = find_peaks(prob, threshold=threshold, merge_radius=radius, valid=valid)
+    keep = found.sign > 0  # a probability has no negative peaks
+    x, y = found.x[keep], found.y[keep]
+    value = score_corr[y, x].astype(np.float32)
+    dipole = np.zeros(len(x), bool)
+    if len(scorr_peaks) and len(x):
+        dist, idx = cKDTree(np.column_stack([scorr_peaks.x, scorr_peaks.y])).query(
+            np.column_stack([x, y]), distance_upper_bound=radius
+        )
+        near = np.isfinite(dist)
+        dipole[near] = scorr_peaks.dipole[idx[near]]
+    return Peaks(
+        x=x,
+        y=y,
+        scorr=value,
+        sign=np.where(value < 0, -1, 1).astype(found.sign.dtype),
+        n_merged=found.n_merged[keep],
+        dipole=dipole,
+    )
+
+
+def subtract(
+    pair: PreparedPair,
+    config: SubtractConfig = SubtractConfig(),
+    *,
+    model: ProbabilityMap | None = None,
+) -> Subtraction:
+    """Run ZOGY on a prepared pair and measure the candidates.
 
     Parameters
     ----------
@@ -168,6 +243,13 @@ def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> S
         Output of `astrid.preprocess.pair.prepare_pair`.
     config : SubtractConfig
         Threshold, tiling and measurement settings.
+    model : ProbabilityMap, optional
+        The probability model of the ``"unet"`` detector (required by it).
+
+    Raises
+    ------
+    ConfigurationError
+        If the ``"unet"`` detector is chosen without a model.
 
     Returns
     -------
@@ -176,6 +258,8 @@ def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> S
         ``n_merged``, ``dipole`` and ``psf_fwhm``, the science PSF's FWHM in pixels there),
         cutouts and noise statistics of S_corr.
     """
+    if config.detector == "unet" and model is None:
+        raise ConfigurationError("the 'unet' detector needs its model (subtract(model=...))")
     watch = Stopwatch()
     err = pair.alignment.local_error
     result = zogy(
@@ -214,6 +298,19 @@ def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> S
         merge_radius=config.merge_radius_fwhm * fwhm,
         valid=pair.footprint,
     )
+    unet_prob: np.ndarray | None = None
+    if config.detector == "unet":
+        assert model is not None
+        prob = model.probability(result.score_corr, result.difference, pair.mask | ~pair.footprint)
+        peaks = _probability_peaks(
+            prob,
+            result.score_corr,
+            peaks,
+            config.unet_threshold,
+            max(config.merge_radius_fwhm * fwhm, 4.0),
+            pair.footprint & ~pair.mask,
+        )
+        unet_prob = prob[peaks.y, peaks.x]
     watch.lap("detect")
     meas = measure_candidates(
         peaks,
@@ -261,6 +358,8 @@ def subtract(pair: PreparedPair, config: SubtractConfig = SubtractConfig()) -> S
             "psf_fwhm": _local_fwhm(pair, meas.x, meas.y),
         }
     )
+    if unet_prob is not None:
+        table["unet_prob"] = unet_prob.astype(np.float32)
     ref_scaled = pair.reference / pair.flux_ratio.ratio
     cutouts = cutout_triplets(
         pair.science, ref_scaled, result.difference, pair.mask, meas.x, meas.y, config.cutout_size

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
+from astrid.detection.unet_detect import UNetDetector
 from astrid.difference.subtract import subtract
 from astrid.errors import AstridError, ConfigurationError, InvalidImageError
 from astrid.observations.fits_reader import read_image
@@ -34,7 +36,7 @@ from astrid.preprocess.calibration import CalibrationFrames
 from astrid.preprocess.master_files import MASTER_KINDS, read_master
 from astrid.preprocess.pair import prepare_pair
 
-__all__ = ["FrameOutcome", "process_frame"]
+__all__ = ["FrameOutcome", "process_frame", "unet_detector"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,12 @@ class _Timer:
         start = time.perf_counter()
         yield
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+@lru_cache(maxsize=2)
+def unet_detector(threads: int = 0) -> UNetDetector:
+    """The shipped U-Net (the ``"unet"`` detector), loaded once per process."""
+    return UNetDetector.load(threads=threads)
 
 
 def _write_map(path: Path, data: np.ndarray, header: fits.Header, kind: str) -> None:
@@ -190,7 +198,8 @@ def process_frame(
             pair = prepare_pair(science, reference, config.prepare)
         zogy_config = replace(config.subtract.zogy, workers=threads)
         with timer("difference"):
-            result = subtract(pair, replace(config.subtract, zogy=zogy_config))
+            unet = unet_detector(max(threads, 0)) if config.subtract.detector == "unet" else None
+            result = subtract(pair, replace(config.subtract, zogy=zogy_config), model=unet)
         candidates = result.candidates
         if model is not None:
             with timer("score"):

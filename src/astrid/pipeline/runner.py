@@ -34,7 +34,7 @@ from astrid.observations.fits_reader import read_image
 from astrid.observations.hashing import file_sha256
 from astrid.observations.image import Image
 from astrid.pipeline.config import PipelineConfig
-from astrid.pipeline.frame import FrameOutcome, process_frame
+from astrid.pipeline.frame import FrameOutcome, process_frame, unet_detector
 from astrid.pipeline.scoring import ScoringModel, resolve_model, version_labels
 from astrid.preprocess.master_files import MASTER_KINDS, read_master
 from astrid.store import ObjectStore
@@ -224,6 +224,8 @@ class Pipeline:
         """
         if self.score and self._model is None:
             self._model = resolve_model(self.catalog, self.store, version=self.model_version)
+        if self.config.subtract.detector == "unet":
+            unet_detector()  # a missing or broken U-Net stops the batch here, not per frame
         masters = _hash_masters(calibration)
         master_paths = {kind: path for kind, (path, _) in masters.items()}
         run_config = self.config.as_dict()
