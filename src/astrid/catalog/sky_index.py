@@ -74,9 +74,14 @@ def cone_ranges(ra_deg: float, dec_deg: float, radius_deg: float) -> list[tuple[
         raise ValueError(f"cone radius must be within (0, 180] degrees, got {radius_deg!r}")
     order = _coarse_order(radius_deg)
     coarse = HEALPix(nside=2**order, order="nested")
-    pixels = np.unique(
-        coarse.cone_search_lonlat(ra_deg * u.deg, dec_deg * u.deg, radius=radius_deg * u.deg)
-    )
+    found = coarse.cone_search_lonlat(ra_deg * u.deg, dec_deg * u.deg, radius=radius_deg * u.deg)
+    # cone_search_lonlat misses pixels that a cone much smaller than a pixel only grazes
+    # (found by tests/catalog/test_sky_index.py); such a cone lies within the pixel of its
+    # centre and that pixel's neighbours, so those are added.
+    centre = coarse.lonlat_to_healpix(ra_deg * u.deg, dec_deg * u.deg)
+    with np.errstate(invalid="ignore"):  # corners without a neighbour come back as -1
+        around = coarse.neighbours(centre)
+    pixels = np.unique(np.concatenate([found, [centre], around[around >= 0]]))
     shift = 4 ** (INDEX_ORDER - order)
     ranges: list[tuple[int, int]] = []
     for pixel in (int(p) for p in pixels):
