@@ -9,7 +9,7 @@ false-flag rate of the in-distribution test candidates at those thresholds, and 
 K candidates the classifier still rejects (rb below the operating point).
 
     python benchmarks/ood_leave_one_out.py --set DIR [--kinds satellite_trail,cosmic_ray]
-        [--epochs 6] [--epoch-size 15000]
+        [--epochs 6] [--epoch-size 15000] [--append]
 
 DIR is a training set folder (``astrid train`` builds one under DATA_DIR/training).
 Writes docs/results/ood_leave_one_out.json and prints a table.
@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epoch-size", type=int, default=15_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs/results/ood_leave_one_out.json")
+    parser.add_argument(
+        "--append", action="store_true", help="add to (or replace kinds in) an existing --out"
+    )
     args = parser.parse_args(argv)
 
     from astrid.detection.training_set import load_training_set
@@ -90,8 +93,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['unseen_rejected_by_rb']:.3f}",
             flush=True,
         )
+    commands = ["python benchmarks/ood_leave_one_out.py " + " ".join(argv or sys.argv[1:])]
+    if args.append and args.out.is_file():
+        earlier = json.loads(args.out.read_text())
+        done = {row["kind"] for row in rows}
+        rows = [row for row in earlier["kinds"] if row["kind"] not in done] + rows
+        commands = earlier.get("commands", [earlier.get("command", "")]) + commands
     result = {
-        "command": "python benchmarks/ood_leave_one_out.py " + " ".join(argv or sys.argv[1:]),
+        "commands": commands,
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
         "set": str(args.set),
         "set_digest": data.digest,

@@ -15,8 +15,6 @@ components as percentiles (`astrid.detection.ood`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -33,13 +31,13 @@ from astrid.detection.features import (
     normalise_cutouts,
     scalar_features,
 )
+from astrid.detection.onnx_file import model_card, open_session
 from astrid.detection.ood import OodCalibration, ood_scores
 from astrid.errors import ModelError
 
 __all__ = ["SCORE_COLUMNS", "RealBogusModel", "Scores", "shipped_model_path"]
 
 SCORE_COLUMNS = ("rb", "ood", "ood_msp", "ood_energy", "ood_mahalanobis")
-_METADATA_KEY = "astrid"
 _OUTPUTS = ("logits", "features", "mahalanobis")
 
 
@@ -124,23 +122,8 @@ class RealBogusModel:
         ModelError
             Missing, unreadable, not ONNX, wrong inputs/outputs, no or foreign card.
         """
-        import onnxruntime as ort
-
         file = shipped_model_path() if path is None else Path(path)
-        if not file.is_file():
-            raise ModelError(f"{file}: model file not found", path=str(file))
-        try:
-            blob = file.read_bytes()
-        except OSError as e:
-            raise ModelError(f"{file}: cannot read model file: {e}", path=str(file)) from e
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        try:
-            session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own untyped errors
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelError(f"{file}: not a usable ONNX model ({first})", path=str(file)) from e
+        session, sha256 = open_session(file, threads=threads)
         inputs = {i.name: i.shape for i in session.get_inputs()}
         if set(inputs) != {"cutouts", "scalars"}:
             raise ModelError(
@@ -152,11 +135,8 @@ class RealBogusModel:
             raise ModelError(
                 f"{file}: model outputs are {outputs}, expected {list(_OUTPUTS)}", path=str(file)
             )
-        meta = session.get_modelmeta().custom_metadata_map
-        if _METADATA_KEY not in meta:
-            raise ModelError(f"{file}: no AstrID model card in the file", path=str(file))
+        card = model_card(file, session)
         try:
-            card = json.loads(meta[_METADATA_KEY])
             size = int(card["inputs"]["cutouts"]["size"])
             version = card["inputs"]["normalisation_version"]
             channels = tuple(card["inputs"]["cutouts"]["channels"])
@@ -177,7 +157,7 @@ class RealBogusModel:
         _check_dims(file, "cutouts", inputs["cutouts"], (len(INPUT_CHANNELS), size, size))
         _check_dims(file, "scalars", inputs["scalars"], (len(SCALAR_FEATURES),))
         try:
-            return cls(file, session, card, hashlib.sha256(blob).hexdigest())
+            return cls(file, session, card, sha256)
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"{file}: model card incomplete ({e!r})", path=str(file)) from e
 

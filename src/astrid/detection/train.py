@@ -47,6 +47,7 @@ from astrid.detection.metrics import (
     reliability,
     roc_auc,
 )
+from astrid.detection.onnx_file import METADATA_KEY
 from astrid.detection.ood import OodCalibration, ood_scores
 from astrid.detection.training_set import TrainingSet
 from astrid.errors import ModelError
@@ -65,7 +66,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "astrid-realbogus-cnn"
-METADATA_KEY = "astrid"
 OPSET = 17
 
 

@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from astrid.detection.onnx_file import METADATA_KEY
 from astrid.detection.unet_detect import UNET_CHANNELS, UNET_NORMALISATION_VERSION, unet_inputs
 from astrid.errors import ConfigurationError
 
@@ -65,7 +66,6 @@ log = logging.getLogger(__name__)
 TARGET_RADIUS = 2.0
 IGNORE_RADIUS = 3.0
 OPSET = 17
-METADATA_KEY = "astrid"
 
 
 def _double_conv(c_in: int, c_out: int) -> nn.Sequential:

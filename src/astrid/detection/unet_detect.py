@@ -23,8 +23,6 @@ one (to float rounding) while memory stays bounded by the tile size.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from importlib import resources
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
+from astrid.detection.onnx_file import model_card, open_session
 from astrid.difference.peaks import find_peaks
 from astrid.errors import ModelError
 
@@ -51,7 +50,6 @@ UNET_CHANNELS = ("scorr", "difference", "mask")
 UNET_NORMALISATION_VERSION = 1
 #: The U-Net's default probability threshold when its card names none.
 DEFAULT_THRESHOLD = 0.5
-_METADATA_KEY = "astrid"
 _INPUT = "maps"
 _OUTPUT = "prob"
 _SCORR_UNIT = 5.0
@@ -154,23 +152,8 @@ class UNetDetector:
         ModelError
             Missing, unreadable, not ONNX, wrong inputs/outputs, no or foreign card.
         """
-        import onnxruntime as ort
-
         file = shipped_unet_path() if path is None else Path(path)
-        if not file.is_file():
-            raise ModelError(f"{file}: U-Net model file not found", path=str(file))
-        try:
-            blob = file.read_bytes()
-        except OSError as e:
-            raise ModelError(f"{file}: cannot read U-Net model file: {e}", path=str(file)) from e
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        try:
-            session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
-        except Exception as e:  # onnxruntime raises its own untyped errors
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelError(f"{file}: not a usable ONNX model ({first})", path=str(file)) from e
+        session, sha256 = open_session(file, threads=threads, what="U-Net model")
         inputs = session.get_inputs()
         names = [i.name for i in inputs]
         if names != [_INPUT]:
@@ -191,11 +174,8 @@ class UNetDetector:
             raise ModelError(
                 f"{file}: model outputs are {outputs}, expected [{_OUTPUT!r}]", path=str(file)
             )
-        meta = session.get_modelmeta().custom_metadata_map
-        if _METADATA_KEY not in meta:
-            raise ModelError(f"{file}: no AstrID model card in the file", path=str(file))
+        card = model_card(file, session)
         try:
-            card = json.loads(meta[_METADATA_KEY])
             kind = card["kind"]
             version = card["inputs"]["normalisation_version"]
             channels = tuple(card["inputs"]["channels"])
@@ -211,7 +191,7 @@ class UNetDetector:
                 f"v{UNET_NORMALISATION_VERSION} {UNET_CHANNELS}",
                 path=str(file),
             )
-        return cls(file, session, card, hashlib.sha256(blob).hexdigest())
+        return cls(file, session, card, sha256)
 
     def run(self, inputs: np.ndarray) -> np.ndarray:
         """Probability ``(ny, nx)`` of one input block ``(3, ny, nx)`` in a single pass.
