@@ -577,8 +577,8 @@ def train(
     goto: Annotated[
         bool, typer.Option(help="Use the real GOTO pair of the zogyp wheel when installed.")
     ] = True,
-    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping on val).")] = 12,
-    epoch_size: Annotated[int, typer.Option(help="Candidates drawn per epoch.")] = 20_000,
+    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping on val).")] = 20,
+    epoch_size: Annotated[int, typer.Option(help="Candidates drawn per epoch.")] = 30_000,
     exclude_kind: Annotated[
         list[str] | None, typer.Option(help="Leave this kind out of training (repeatable).")
     ] = None,

@@ -90,15 +90,15 @@ class TrainConfig:
         Kinds dropped from training and validation (leave-one-kind-out).
     """
 
-    epochs: int = 12
+    epochs: int = 20
     batch_size: int = 256
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    patience: int = 3
+    patience: int = 5
     width: int = 16
     seed: int = 0
     threads: int = 2
-    epoch_size: int | None = 20_000
+    epoch_size: int | None = 30_000
     max_train: int | None = None
     exclude_kinds: tuple[str, ...] = ()
 
