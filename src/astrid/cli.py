@@ -358,6 +358,12 @@ def evaluate(
     snr_min: Annotated[float, typer.Option(help="Faintest injected SNR.")] = 3.0,
     snr_max: Annotated[float, typer.Option(help="Brightest injected SNR.")] = 40.0,
     on_galaxies: Annotated[float, typer.Option(help="Fraction of fakes on galaxies.")] = 0.2,
+    score: Annotated[
+        bool, typer.Option(help="Also report after the real/bogus cut (shipped model).")
+    ] = True,
+    model_file: Annotated[
+        Path | None, typer.Option(help="Real/bogus ONNX model (default: the shipped one).")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Inject fake point sources into SCIENCE, run the pipeline, report completeness."""
@@ -375,9 +381,12 @@ def evaluate(
     config = EvaluationConfig(
         n_fakes=n_fakes, snr_range=(snr_min, snr_max), on_galaxy_fraction=on_galaxies, seed=seed
     )
+    from astrid.detection.realbogus import RealBogusModel
+
     try:
+        model = RealBogusModel.load(model_file) if score else None
         with console.status(f"injecting {n_fakes} fakes and running the pipeline"):
-            result = evaluate_pair(read_image(science), read_image(reference), config)
+            result = evaluate_pair(read_image(science), read_image(reference), config, model=model)
     except AstridError as e:
         _print_error(e)
         raise typer.Exit(2) from e
@@ -416,10 +425,15 @@ def evaluate(
         "mag_90",
         "false_candidates_per_frame",
         "false_candidates_per_deg2",
+        "completeness_after_rb",
+        "false_candidates_per_frame_after_rb",
+        "false_candidates_per_deg2_after_rb",
         "flux_ratio_median_snr_ge_20",
         "astrometry_rms_arcsec_snr_ge_20",
     ):
-        value = summary.get(key)
+        if key not in summary:
+            continue
+        value = summary[key]
         table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
     console.print(table)
     console.print(f"magnitudes: {summary['magnitudes']}; report: {report}")

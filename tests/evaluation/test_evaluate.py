@@ -69,6 +69,26 @@ def test_evaluation_is_deterministic(pair: SimulatedPair, result: EvaluationResu
     assert np.array_equal(np.asarray(again.fakes["found"]), np.asarray(result.fakes["found"]))
 
 
+def test_the_real_bogus_cut_keeps_bright_fakes(pair: SimulatedPair) -> None:
+    from astrid.detection.realbogus import RealBogusModel
+
+    model = RealBogusModel.load()
+    config = EvaluationConfig(n_fakes=60, per_round=60, seed=5)
+    result = evaluate_pair(pair.science, pair.reference, config, model=model)
+    s = result.summary
+    assert s["rb_threshold"] == pytest.approx(model.card["operating_threshold"])
+    fakes = result.fakes
+    kept, found = np.asarray(fakes["found_after_rb"]), np.asarray(fakes["found"])
+    assert np.all(found[kept])  # the cut only removes
+    bright = found & (np.asarray(fakes["snr"]) >= 10)
+    assert kept[bright].mean() > 0.8  # bright isolated fakes are called real
+    assert s["completeness_after_rb"] == pytest.approx(kept.mean())
+    assert 0 <= s["false_candidates_per_frame_after_rb"] <= s["false_candidates_per_frame"]
+    # Without a model there is no rb column and no after-cut figures.
+    plain = evaluate_pair(pair.science, pair.reference, config)
+    assert "rb" not in plain.fakes.colnames and "completeness_after_rb" not in plain.summary
+
+
 def test_completeness_magnitude_interpolates() -> None:
     mag = np.linspace(18, 24, 600)
     found = mag < 22.0  # a step at 22
@@ -99,6 +119,10 @@ def test_cli_evaluate_writes_summary_csv_plots_and_report(
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_fakes"] == 40
+    # The shipped real/bogus model is applied by default: figures after its cut.
+    assert summary["completeness_after_rb"] <= summary["completeness"]
+    assert summary["false_candidates_per_frame_after_rb"] <= summary["false_candidates_per_frame"]
+    assert "found_after_rb" in (out / "fakes.csv").read_text().splitlines()[0]
     for name in ("fakes.csv", "completeness_snr.png", "completeness_mag.png", "residuals.png"):
         assert (out / name).stat().st_size > 0
     assert "Injection" in (out / "report.html").read_text()

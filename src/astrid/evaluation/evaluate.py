@@ -4,8 +4,10 @@
 a range of SNR (hence magnitudes) on empty sky and on galaxies, avoiding masked and
 saturated areas, runs preprocess + difference on the result and scores the candidates
 against the fakes with the reference scorer's definitions. It also runs the plain pair
-so the false candidates of the frame are counted without any fakes. Pure: images in, a
-result dataclass out; the CLI writes files and plots.
+so the false candidates of the frame are counted without any fakes. Given a real/bogus
+model (`astrid.detection.realbogus.RealBogusModel`), completeness and false candidates are
+also reported after its cut (``rb`` above the model's operating threshold). Pure: images
+and a model in, a result dataclass out; the CLI writes files and plots.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from astropy.wcs.utils import proj_plane_pixel_scales
 from scipy import ndimage
 from scipy.stats import norm
 
-from astrid.difference.subtract import SubtractConfig, subtract
+from astrid.detection.realbogus import RealBogusModel
+from astrid.difference.subtract import SubtractConfig, Subtraction, subtract
 from astrid.evaluation.injection import inject_fakes, quiet_sky
 from astrid.evaluation.scoring import SNR_BINS, score_candidates
 from astrid.observations.image import Image
@@ -124,8 +127,18 @@ def completeness_magnitude(mag: np.ndarray, found: np.ndarray, level: float) -> 
     return float(m0 + (c0 - level) / (c0 - c1) * (m1 - m0)) if c0 != c1 else float(m0)
 
 
+def _rb(model: RealBogusModel | None, result: Subtraction) -> np.ndarray | None:
+    if model is None:
+        return None
+    return model.score(result.candidates, result.cutouts).rb
+
+
 def evaluate_pair(
-    science: Image, reference: Image, config: EvaluationConfig = EvaluationConfig()
+    science: Image,
+    reference: Image,
+    config: EvaluationConfig = EvaluationConfig(),
+    *,
+    model: RealBogusModel | None = None,
 ) -> EvaluationResult:
     """Inject fakes into `science`, run the pipeline, and score the recovery.
 
@@ -135,6 +148,9 @@ def evaluate_pair(
         The pair as read from disk.
     config : EvaluationConfig
         Number, brightness and placement of the fakes.
+    model : RealBogusModel, optional
+        Real/bogus model: adds ``rb`` of each recovered fake, ``found_after_rb`` and the
+        summary figures after its cut (threshold: the model card's operating point).
 
     Returns
     -------
@@ -143,6 +159,7 @@ def evaluate_pair(
     """
     plain_pair = prepare_pair(science, reference, config.prepare)
     plain = subtract(plain_pair, config.subtract)
+    plain_rb = _rb(model, plain)
     sigma = plain_pair.science_sigma
     psf = plain_pair.science_psf
     zero_point = plain_pair.zero_point
@@ -196,6 +213,8 @@ def evaluate_pair(
         found = np.asarray(score["found"], bool)
         truth["found"] = found
         cand = result.candidates
+        cand_rb = _rb(model, result)
+        truth["rb"] = np.full(len(truth), np.nan)
         truth["scorr"] = np.full(len(truth), np.nan)
         for col in ("x_measured", "y_measured", "flux_measured", "flux_err_measured"):
             truth[col] = np.full(len(truth), np.nan)
@@ -209,6 +228,8 @@ def evaluate_pair(
             truth["y_measured"][sel] = cand["y"][idx[sel]]
             truth["flux_measured"][sel] = cand["flux"][idx[sel]]
             truth["flux_err_measured"][sel] = cand["flux_err"][idx[sel]]
+            if cand_rb is not None:
+                truth["rb"][sel] = cand_rb[idx[sel]]
         truth["round"] = round_no
         rounds.append(truth)
         stats = {**fake_pair.stats, **result.stats}
@@ -219,7 +240,38 @@ def evaluate_pair(
     zp = zero_point if zero_point is not None else 0.0
     fakes["mag"] = zp - 2.5 * np.log10(np.asarray(fakes["flux"], float))
     summary = _summary(fakes, plain, plain_pair, science, zero_point is not None)
+    if model is not None and plain_rb is not None:
+        summary.update(_after_cut(fakes, plain_rb, model, summary))
+    else:
+        fakes.remove_column("rb")
     return EvaluationResult(fakes=fakes, summary=summary, stats=stats)
+
+
+def _after_cut(
+    fakes: Table, plain_rb: np.ndarray, model: RealBogusModel, summary: dict[str, Any]
+) -> dict[str, Any]:
+    """Completeness and false candidates after ``rb > threshold`` (the card's operating point)."""
+    threshold = float(model.card.get("operating_threshold") or 0.5)
+    kept = np.asarray(fakes["found"], bool) & (np.nan_to_num(np.asarray(fakes["rb"])) > threshold)
+    fakes["found_after_rb"] = kept
+    snr = np.asarray(fakes["snr"], float)
+    optimum = norm.cdf(snr - 5.0)
+    n_false = int(np.sum(plain_rb > threshold))
+    per_frame = summary["false_candidates_per_frame"]
+    per_deg2 = summary["false_candidates_per_deg2"]
+    return {
+        "rb_model": model.version,
+        "rb_threshold": threshold,
+        "completeness_after_rb": float(kept.mean()) if len(kept) else float("nan"),
+        "efficiency_vs_optimum_after_rb": float(kept.mean() / optimum.mean())
+        if len(kept)
+        else float("nan"),
+        "completeness_after_rb_snr_ge_8": float(kept[snr >= 8].mean())
+        if (snr >= 8).any()
+        else float("nan"),
+        "false_candidates_per_frame_after_rb": n_false,
+        "false_candidates_per_deg2_after_rb": per_deg2 * n_false / per_frame if per_frame else 0.0,
+    }
 
 
 def _summary(
