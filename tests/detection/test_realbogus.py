@@ -169,3 +169,25 @@ def test_the_shipped_model_loads():
     model = RealBogusModel.load(shipped_model_path())
     assert model.card["metrics"]["test"]["auc"] > 0.9
     assert model.card["data"]["digest"]
+
+
+def test_the_vit_backbone_trains_exports_and_loads(tmp_path):
+    from astrid.detection.train import (
+        TrainConfig,
+        export_onnx,
+        model_card,
+        predict,
+        train_realbogus,
+    )
+
+    with pytest.raises(ModelError, match="backbone"):
+        TrainConfig(backbone="resnet")
+    data, _, _ = _synthetic_set(300, 1, tmp_path)
+    config = TrainConfig(epochs=1, batch_size=32, epoch_size=256, threads=1, backbone="vit")
+    trained = train_realbogus(data, config)
+    card = model_card(trained, {}, version="vit-test")
+    assert card["name"].endswith("-vit")
+    path = export_onnx(trained, tmp_path / "vit.onnx", card)
+    model = RealBogusModel.load(path)
+    same = model.score_inputs(data.cutouts.astype(np.float32), data.scalars)
+    np.testing.assert_allclose(same.rb, predict(trained.model, data)["rb"], atol=2e-5)

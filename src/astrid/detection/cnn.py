@@ -108,6 +108,9 @@ class RealBogusNet(nn.Module):
 class ExportedModel(nn.Module):
     """The network plus calibration, as exported: outputs logits, features, mahalanobis.
 
+    ``net`` is any module mapping (cutouts, scalars) to (logits, features): the CNN here or
+    `astrid.detection.vit.RealBogusViT`.
+
     ``logits`` are divided by the fitted temperature; ``mahalanobis`` is the smallest
     squared Mahalanobis distance of the features to a class mean under the shared
     (Ledoit-Wolf shrunk) covariance.
@@ -119,7 +122,7 @@ class ExportedModel(nn.Module):
 
     def __init__(
         self,
-        net: RealBogusNet,
+        net: nn.Module,
         temperature: float,
         class_means: np.ndarray,
         precision: np.ndarray,

@@ -88,6 +88,9 @@ class TrainConfig:
         Use at most this many training candidates (a random subset), for quick runs.
     exclude_kinds : tuple of str
         Kinds dropped from training and validation (leave-one-kind-out).
+    backbone : str
+        ``"cnn"`` (`astrid.detection.cnn`, the default) or ``"vit"``
+        (`astrid.detection.vit`, the comparison in docs/models.md).
     """
 
     epochs: int = 20
@@ -101,6 +104,11 @@ class TrainConfig:
     epoch_size: int | None = 30_000
     max_train: int | None = None
     exclude_kinds: tuple[str, ...] = ()
+    backbone: str = "cnn"
+
+    def __post_init__(self) -> None:
+        if self.backbone not in ("cnn", "vit"):
+            raise ModelError(f"TrainConfig.backbone must be 'cnn' or 'vit', got {self.backbone!r}")
 
 
 @dataclass
@@ -219,13 +227,24 @@ def train_realbogus(
             raise ModelError(f"training set {data.directory}: the {name} split lacks a class")
     weights = _balanced_weights(train.label, train.kind)
     val_weights = _balanced_weights(val.label, val.kind)
-    net = RealBogusNet(
-        len(SCALAR_FEATURES),
-        train.scalars.mean(axis=0),
-        train.scalars.std(axis=0),
-        in_channels=len(INPUT_CHANNELS),
-        width=config.width,
-    )
+    net: nn.Module
+    if config.backbone == "vit":
+        from astrid.detection.vit import RealBogusViT
+
+        net = RealBogusViT(
+            len(SCALAR_FEATURES),
+            train.scalars.mean(axis=0),
+            train.scalars.std(axis=0),
+            in_channels=len(INPUT_CHANNELS),
+        )
+    else:
+        net = RealBogusNet(
+            len(SCALAR_FEATURES),
+            train.scalars.mean(axis=0),
+            train.scalars.std(axis=0),
+            in_channels=len(INPUT_CHANNELS),
+            width=config.width,
+        )
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     epoch_size = min(len(train), config.epoch_size or len(train))
     steps_per_epoch = math.ceil(epoch_size / config.batch_size)
@@ -373,7 +392,7 @@ def model_card(
 ) -> dict[str, Any]:
     """The model card: what the model is, what it was trained on, how well it does."""
     return {
-        "name": MODEL_NAME,
+        "name": MODEL_NAME if trained.config.backbone == "cnn" else f"{MODEL_NAME[:-4]}-vit",
         "version": version,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "inputs": {
