@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ExportedModel", "RealBogusNet", "dihedral", "two_scales"]
+__all__ = ["ExportedModel", "FeatureHead", "RealBogusNet", "dihedral", "two_scales"]
 
 
 def _block(c_in: int, c_out: int, *, pool: bool = True) -> nn.Sequential:
@@ -47,6 +47,41 @@ def two_scales(cutouts: torch.Tensor) -> torch.Tensor:
     return torch.cat([centre, coarse], dim=1)
 
 
+class FeatureHead(nn.Module):
+    """Image features + standardised scalars → penultimate features → two logits.
+
+    Shared by the CNN and the ViT; the scalars' training mean and spread are buffers.
+    """
+
+    scalar_mean: torch.Tensor
+    scalar_std: torch.Tensor
+
+    def __init__(
+        self,
+        n_image: int,
+        scalar_mean: np.ndarray,
+        scalar_std: np.ndarray,
+        feature_dim: int = 64,
+        dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        std = np.where(np.asarray(scalar_std) > 1e-6, scalar_std, 1.0)
+        self.register_buffer("scalar_mean", torch.as_tensor(scalar_mean, dtype=torch.float32))
+        self.register_buffer("scalar_std", torch.as_tensor(std, dtype=torch.float32))
+        self.hidden = nn.Sequential(
+            nn.Linear(n_image + len(std), feature_dim), nn.ReLU(inplace=True)
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(feature_dim, 2)
+
+    def forward(
+        self, image: torch.Tensor, scalars: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        z = (scalars - self.scalar_mean) / self.scalar_std
+        features = self.hidden(torch.cat([image, z], dim=1))
+        return self.head(self.dropout(features)), features
+
+
 class RealBogusNet(nn.Module):
     """Cutouts ``(n, 4, s, s)`` and scalars ``(n, k)`` → logits ``(n, 2)``, features ``(n, d)``.
 
@@ -63,9 +98,6 @@ class RealBogusNet(nn.Module):
     dropout : float
         Dropout before the head.
     """
-
-    scalar_mean: torch.Tensor
-    scalar_std: torch.Tensor
 
     def __init__(
         self,
@@ -85,24 +117,16 @@ class RealBogusNet(nn.Module):
             _block(2 * width, 4 * width),
             _block(4 * width, 4 * width, pool=False),
         )
-        std = np.where(np.asarray(scalar_std) > 1e-6, scalar_std, 1.0)
-        self.register_buffer("scalar_mean", torch.as_tensor(scalar_mean, dtype=torch.float32))
-        self.register_buffer("scalar_std", torch.as_tensor(std, dtype=torch.float32))
-        self.hidden = nn.Sequential(
-            nn.Linear(8 * width + n_scalars, feature_dim),
-            nn.ReLU(inplace=True),
-        )
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(feature_dim, 2)
+        if len(scalar_mean) != n_scalars or len(scalar_std) != n_scalars:
+            raise ValueError(f"scalar mean/std must have {n_scalars} entries")
+        self.top = FeatureHead(8 * width, scalar_mean, scalar_std, feature_dim, dropout)
 
     def forward(
         self, cutouts: torch.Tensor, scalars: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         maps = self.conv(two_scales(cutouts))
         pooled = torch.cat([maps.mean(dim=(2, 3)), maps.amax(dim=(2, 3))], dim=1)
-        z = (scalars - self.scalar_mean) / self.scalar_std
-        features = self.hidden(torch.cat([pooled, z], dim=1))
-        return self.head(self.dropout(features)), features
+        return self.top(pooled, scalars)
 
 
 class ExportedModel(nn.Module):

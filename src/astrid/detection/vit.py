@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from astrid.detection.cnn import FeatureHead
+
 __all__ = ["RealBogusViT"]
 
 
@@ -47,9 +49,6 @@ class _Block(nn.Module):
 class RealBogusViT(nn.Module):
     """Cutouts ``(n, 4, 63, 63)``, scalars ``(n, k)`` → logits ``(n, 2)``, features ``(n, d)``."""
 
-    scalar_mean: torch.Tensor
-    scalar_std: torch.Tensor
-
     def __init__(
         self,
         n_scalars: int,
@@ -72,19 +71,13 @@ class RealBogusViT(nn.Module):
         self.pos = nn.Parameter(torch.randn(1, tokens + 1, dim) * 0.02)
         self.blocks = nn.Sequential(*[_Block(dim, heads, 2 * dim, dropout) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim)
-        std = np.where(np.asarray(scalar_std) > 1e-6, scalar_std, 1.0)
-        self.register_buffer("scalar_mean", torch.as_tensor(scalar_mean, dtype=torch.float32))
-        self.register_buffer("scalar_std", torch.as_tensor(std, dtype=torch.float32))
-        self.hidden = nn.Sequential(nn.Linear(dim + n_scalars, feature_dim), nn.ReLU())
-        self.dropout = nn.Dropout(0.2)
-        self.head = nn.Linear(feature_dim, 2)
+        if len(scalar_mean) != n_scalars or len(scalar_std) != n_scalars:
+            raise ValueError(f"scalar mean/std must have {n_scalars} entries")
+        self.top = FeatureHead(dim, scalar_mean, scalar_std, feature_dim)
 
     def forward(
         self, cutouts: torch.Tensor, scalars: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.embed(cutouts).flatten(2).transpose(1, 2)
         x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
-        x = self.norm(self.blocks(x))[:, 0]
-        z = (scalars - self.scalar_mean) / self.scalar_std
-        features = self.hidden(torch.cat([x, z], dim=1))
-        return self.head(self.dropout(features)), features
+        return self.top(self.norm(self.blocks(x))[:, 0], scalars)
