@@ -9,6 +9,8 @@ directory.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -126,12 +128,33 @@ def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     """Per-connection SQLite settings (pragmas are not persistent, except journal_mode)."""
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # The busy timeout first: switching a new file to WAL needs its lock, and several
+        # processes opening a new catalog at once must wait for each other, not fail.
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        _use_wal(cursor)
+        cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL (persistent), retrying while another connection holds it.
+
+    SQLite does not apply the busy timeout to this switch, so processes opening a new
+    catalog at the same moment can see "database is locked"; once any of them has switched
+    the file, the others find it in WAL mode already.
+    """
+    for attempt in range(100):
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == 99:
+                raise
+            time.sleep(min(0.005 * (attempt + 1), 0.1))
 
 
 def _lock_for_migration(conn: Connection) -> None:
