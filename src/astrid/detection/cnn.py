@@ -59,17 +59,20 @@ class FeatureHead(nn.Module):
     def __init__(
         self,
         n_image: int,
+        n_scalars: int,
         scalar_mean: np.ndarray,
         scalar_std: np.ndarray,
         feature_dim: int = 64,
         dropout: float = 0.2,
     ) -> None:
         super().__init__()
+        if len(scalar_mean) != n_scalars or len(scalar_std) != n_scalars:
+            raise ValueError(f"scalar mean/std must have {n_scalars} entries")
         std = np.where(np.asarray(scalar_std) > 1e-6, scalar_std, 1.0)
         self.register_buffer("scalar_mean", torch.as_tensor(scalar_mean, dtype=torch.float32))
         self.register_buffer("scalar_std", torch.as_tensor(std, dtype=torch.float32))
         self.hidden = nn.Sequential(
-            nn.Linear(n_image + len(std), feature_dim), nn.ReLU(inplace=True)
+            nn.Linear(n_image + n_scalars, feature_dim), nn.ReLU(inplace=True)
         )
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(feature_dim, 2)
@@ -117,9 +120,7 @@ class RealBogusNet(nn.Module):
             _block(2 * width, 4 * width),
             _block(4 * width, 4 * width, pool=False),
         )
-        if len(scalar_mean) != n_scalars or len(scalar_std) != n_scalars:
-            raise ValueError(f"scalar mean/std must have {n_scalars} entries")
-        self.top = FeatureHead(8 * width, scalar_mean, scalar_std, feature_dim, dropout)
+        self.top = FeatureHead(8 * width, n_scalars, scalar_mean, scalar_std, feature_dim, dropout)
 
     def forward(
         self, cutouts: torch.Tensor, scalars: torch.Tensor

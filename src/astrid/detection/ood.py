@@ -29,12 +29,13 @@ import numpy as np
 
 from astrid.errors import ModelError
 
-__all__ = ["COMPONENTS", "OodCalibration", "component_scores", "ood_scores"]
+__all__ = ["COMPONENTS", "OodCalibration", "component_scores", "ood_scores", "softmax"]
 
 COMPONENTS = ("msp", "energy", "mahalanobis")
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``(n, classes)`` logits."""
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
@@ -46,7 +47,7 @@ def component_scores(logits: np.ndarray, mahalanobis: np.ndarray) -> dict[str, n
     top = logits.max(axis=1)
     energy = -(top + np.log(np.exp(logits - top[:, None]).sum(axis=1)))
     return {
-        "msp": 1.0 - _softmax(logits).max(axis=1),
+        "msp": 1.0 - softmax(logits).max(axis=1),
         "energy": energy,
         "mahalanobis": np.asarray(mahalanobis, np.float64),
     }

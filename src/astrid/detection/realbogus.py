@@ -32,7 +32,7 @@ from astrid.detection.features import (
     scalar_features,
 )
 from astrid.detection.onnx_file import model_card, open_session
-from astrid.detection.ood import OodCalibration, ood_scores
+from astrid.detection.ood import OodCalibration, ood_scores, softmax
 from astrid.errors import ModelError
 
 __all__ = ["SCORE_COLUMNS", "RealBogusModel", "Scores", "shipped_model_path"]
@@ -184,14 +184,8 @@ class RealBogusModel:
         """Scores of normalised inputs."""
         out = self.run(inputs, scalars)
         logits = out["logits"].astype(np.float64)
-        z = logits - logits.max(axis=1, keepdims=True) if len(logits) else logits
-        rb = np.exp(z[:, 1]) / np.exp(z).sum(axis=1) if len(logits) else np.zeros(0)
-        ood = (
-            ood_scores(logits, out["mahalanobis"], self.calibration)
-            if len(logits)
-            else {k: np.zeros(0) for k in SCORE_COLUMNS[1:]}
-        )
-        return Scores(rb=rb, **ood)
+        ood = ood_scores(logits, out["mahalanobis"], self.calibration)
+        return Scores(rb=softmax(logits)[:, 1], **ood)
 
     def score(self, candidates: Any, cutouts: np.ndarray) -> Scores:
         """Scores of candidates (astropy Table, column mapping or row dicts) and their triplets.

@@ -48,7 +48,7 @@ from astrid.detection.metrics import (
     roc_auc,
 )
 from astrid.detection.onnx_file import METADATA_KEY
-from astrid.detection.ood import OodCalibration, ood_scores
+from astrid.detection.ood import OodCalibration, ood_scores, softmax
 from astrid.detection.training_set import TrainingSet
 from astrid.errors import ModelError
 
@@ -144,20 +144,23 @@ def _tensors(data: TrainingSet, idx: np.ndarray) -> tuple[torch.Tensor, torch.Te
 
 
 @torch.no_grad()
-def _forward_all(
-    net: nn.Module, data: TrainingSet, batch: int = 1024
-) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and features of every candidate of `data` (eval mode, no augmentation)."""
-    net.eval()
-    logits, feats = [], []
-    for start in range(0, len(data), batch):
-        idx = np.arange(start, min(start + batch, len(data)))
-        out = net(*_tensors(data, idx))
-        logits.append(out[0].numpy())
-        feats.append(out[1].numpy())
-    if not logits:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 0), np.float32)
-    return np.concatenate(logits), np.concatenate(feats)
+def _outputs(module: nn.Module, data: TrainingSet, batch: int = 1024) -> list[np.ndarray]:
+    """Every output of `module` for every candidate of `data` (eval mode, no augmentation)."""
+    module.eval()
+    parts = [
+        [
+            t.numpy()
+            for t in module(*_tensors(data, np.arange(start, min(start + batch, len(data)))))
+        ]
+        for start in range(0, max(len(data), 1), batch)  # one empty batch for an empty set
+    ]
+    return [np.concatenate(column) for column in zip(*parts, strict=True)]
+
+
+def _forward_all(net: nn.Module, data: TrainingSet) -> tuple[np.ndarray, np.ndarray]:
+    """Logits and features of every candidate of `data`."""
+    logits, features = _outputs(net, data)
+    return logits, features
 
 
 def _weighted_loss(logits: np.ndarray, label: np.ndarray, weights: np.ndarray) -> float:
@@ -314,22 +317,14 @@ def train_realbogus(
     )
 
 
-@torch.no_grad()
-def predict(model: ExportedModel, data: TrainingSet, batch: int = 1024) -> dict[str, np.ndarray]:
+def predict(model: ExportedModel, data: TrainingSet) -> dict[str, np.ndarray]:
     """``logits``, ``features``, ``mahalanobis`` and ``rb`` of every candidate (PyTorch)."""
-    model.eval()
-    parts: list[tuple[np.ndarray, ...]] = []
-    for start in range(0, len(data), batch):
-        idx = np.arange(start, min(start + batch, len(data)))
-        parts.append(tuple(t.numpy() for t in model(*_tensors(data, idx))))
-    logits = np.concatenate([p[0] for p in parts])
-    z = logits - logits.max(axis=1, keepdims=True)
-    rb = np.exp(z[:, 1]) / np.exp(z).sum(axis=1)
+    logits, features, mahalanobis = _outputs(model, data)
     return {
         "logits": logits,
-        "features": np.concatenate([p[1] for p in parts]),
-        "mahalanobis": np.concatenate([p[2] for p in parts]),
-        "rb": rb,
+        "features": features,
+        "mahalanobis": mahalanobis,
+        "rb": softmax(logits.astype(np.float64))[:, 1],
     }
 
 

@@ -71,9 +71,7 @@ class RealBogusViT(nn.Module):
         self.pos = nn.Parameter(torch.randn(1, tokens + 1, dim) * 0.02)
         self.blocks = nn.Sequential(*[_Block(dim, heads, 2 * dim, dropout) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim)
-        if len(scalar_mean) != n_scalars or len(scalar_std) != n_scalars:
-            raise ValueError(f"scalar mean/std must have {n_scalars} entries")
-        self.top = FeatureHead(dim, scalar_mean, scalar_std, feature_dim)
+        self.top = FeatureHead(dim, n_scalars, scalar_mean, scalar_std, feature_dim)
 
     def forward(
         self, cutouts: torch.Tensor, scalars: torch.Tensor

@@ -111,11 +111,8 @@ def write_report(
     candidates.sort(key=lambda c: -abs(c["scorr"]))
     versions = {r.id: r for r in list_models(catalog)}
     scored = [c for c in candidates if c.get("rb") is not None]
-    thresholds = [
-        versions[c["model_version_id"]].card.get("operating_threshold")
-        for c in scored
-        if c.get("model_version_id") in versions
-    ]
+    used = [v for v in dict.fromkeys(c.get("model_version_id") for c in scored) if v in versions]
+    thresholds = (versions[v].card.get("operating_threshold") for v in used)
     rb_threshold = next((t for t in thresholds if t is not None), 0.5)
     rows = []
     for k, cand in enumerate(candidates[:MAX_TABLE_ROWS]):

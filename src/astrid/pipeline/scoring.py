@@ -35,6 +35,7 @@ from astrid.catalog.model_registry import (
 )
 from astrid.detection.realbogus import RealBogusModel, shipped_model_path
 from astrid.errors import ModelError, StorageError
+from astrid.observations.hashing import file_sha256
 from astrid.store import ObjectStore
 
 __all__ = [
@@ -134,7 +135,8 @@ def resolve_model(
             record = register_model_file(catalog, store, shipped_model_path())
             log.info("registered the shipped model as %s v%d", MODEL_NAME, record.version)
     path = _local_copy(store, record, cache_dir)
-    model = RealBogusModel.load(path)
+    # Validated through the per-process cache, so an inline run does not load it again.
+    model = _load(str(path), file_sha256(path), 0)
     return ScoringModel(str(path), model.sha256, record.id, record.version)
 
 
