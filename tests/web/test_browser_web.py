@@ -126,6 +126,29 @@ def test_review_three_with_the_keyboard(live: Live, page: Any) -> None:
     }
     assert all(lbl.curator == "curator-user" for rows in stored.values() for lbl in rows)
 
+    # A key pressed the moment a new card appears (a fast curator) is not lost: the card's
+    # buttons are wired in the same step that puts it on the page (htmx settles at once).
+    assert page.evaluate("htmx.config.defaultSettleDelay") == 0
+    swaps = page.evaluate(
+        """() => new Promise(resolve => {
+            let seen = 0;
+            const observer = new MutationObserver(() => {
+                if (!document.getElementById("review-card")) return;
+                seen += 1;
+                if (seen === 1) {
+                    document.dispatchEvent(new KeyboardEvent("keydown", {key: "ArrowRight"}));
+                } else {
+                    observer.disconnect();
+                    resolve(seen);
+                }
+            });
+            observer.observe(document.querySelector("main"), {childList: true, subtree: true});
+            document.dispatchEvent(new KeyboardEvent("keydown", {key: "ArrowRight"}));
+            setTimeout(() => { observer.disconnect(); resolve(seen); }, 5000);
+        })"""
+    )
+    assert swaps == 2, "the key pressed as the second card appeared was lost"
+
     # the arrow key skips without labelling
     skipped = int(card.get_attribute("data-candidate-id"))
     page.keyboard.press("ArrowRight")
