@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from astrid.errors import InvalidImageError
-from astrid.observations.fits_reader import read_image
+from astrid.observations.fits_reader import MIN_IMAGE_SIDE, read_image
 
 SHAPE = (60, 80)  # (ny, nx)
 SCALE_DEG = 0.5 / 3600.0  # 0.5 arcsec / pixel
@@ -183,7 +183,7 @@ def test_nan_and_inf_are_masked_and_zeroed(tmp_path: Path) -> None:
 )
 def test_mask_is_exactly_the_non_finite_pixels(bad_fraction: float, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    data = rng.normal(0.0, 1e6, (16, 24)).astype(np.float32)
+    data = rng.normal(0.0, 1e6, (32, 40)).astype(np.float32)
     bad = rng.random(data.shape) < bad_fraction
     data[bad] = rng.choice(np.array([np.nan, np.inf, -np.inf], np.float32), int(bad.sum()))
     with tempfile.TemporaryDirectory() as tmp:
@@ -497,3 +497,50 @@ def test_zogyp_sample_frame() -> None:
     assert image.wcs is not None and image.wcs.sip is not None
     assert image.meta.filter == "L"
     assert image.meta.exptime == 360.0
+
+
+# --- resource bombs: refused from the header, before any pixel is read -------------------
+
+
+@pytest.mark.parametrize("side", [1, 3, MIN_IMAGE_SIDE - 1])
+def test_too_small_image_is_rejected(tmp_path: Path, side: int) -> None:
+    # astroscrappy corrupts memory on images of a few pixels: refused at read time
+    path = _write(tmp_path / "tiny.fits", _pixels((side, side)), _tan_header((side, side)))
+    error = _assert_invalid(path, "too small")
+    assert error.details["shape"] == (side, side)
+
+
+def _header_only_bomb(path: Path, nx: int, ny: int, bitpix: int = -64) -> Path:
+    """A 2 880-byte file whose header declares an ``nx`` × ``ny`` image and holds no data."""
+    header = fits.PrimaryHDU(np.zeros((1, 1), np.float64)).header
+    header["BITPIX"], header["NAXIS1"], header["NAXIS2"] = bitpix, nx, ny
+    path.write_bytes(header.tostring().encode("ascii").ljust(2880, b" "))
+    return path
+
+
+def test_header_declaring_a_huge_image_is_refused_before_reading(tmp_path: Path) -> None:
+    path = _header_only_bomb(tmp_path / "bomb.fits", 100_000, 100_000)
+    assert path.stat().st_size == 2880
+    error = _assert_invalid(path, "pixel budget")
+    assert error.details["shape"] == (100_000, 100_000)
+
+
+def test_header_declaring_more_data_than_the_file_holds(tmp_path: Path) -> None:
+    path = _header_only_bomb(tmp_path / "short.fits", 4000, 4000)
+    error = _assert_invalid(path, "truncated")
+    assert error.details["declared_bytes"] == 4000 * 4000 * 8
+
+
+def test_compressed_image_over_the_budget_is_refused_before_decompressing(
+    tmp_path: Path,
+) -> None:
+    # a few kB of tile-compressed zeros that would decompress to 64 MB
+    path = tmp_path / "big.fits.fz"
+    zeros = np.zeros((4096, 4096), np.int32)
+    fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(zeros, _tan_header((4096, 4096)))]).writeto(
+        path
+    )
+    assert path.stat().st_size < 500_000
+    error = _assert_invalid(path, "pixel budget", max_pixels=2048 * 2048)
+    assert error.details["max_pixels"] == 2048 * 2048
+    assert read_image(path, max_pixels=4096 * 4096).shape == (4096, 4096)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from astropy.wcs import WCS, Sip
 
-from astrid.errors import IncompatibleImagesError
+from astrid.errors import IncompatibleImagesError, InvalidImageError
 from astrid.observations.image import Image, ImageMeta
-from astrid.observations.validate import check_compatible, overlap_fraction
+from astrid.observations.validate import check_compatible, check_usable, overlap_fraction
 
 SHAPE = (100, 120)  # (ny, nx)
 SCALE_DEG = 1.0 / 3600.0
@@ -126,3 +126,23 @@ def test_min_overlap_out_of_range(bad: float) -> None:
     image = _image("sci.fits", _wcs())
     with pytest.raises(ValueError, match="min_overlap"):
         check_compatible(image, image, min_overlap=bad)
+
+
+@pytest.mark.parametrize("value", [0.0, 7.5])
+def test_constant_image_is_not_usable(value: float) -> None:
+    image = _image("flat.fits", _wcs())
+    image = image.with_data(np.full(SHAPE, value, np.float32))
+    with pytest.raises(InvalidImageError, match=r"flat\.fits: reference image has no signal") as e:
+        check_usable(image, "reference")
+    assert e.value.details["value"] == value
+
+
+def test_masked_pixels_do_not_count_as_signal() -> None:
+    data = np.zeros(SHAPE, np.float32)
+    data[0, 0] = 1e4  # a hot pixel, masked
+    mask = np.zeros(SHAPE, bool)
+    mask[0, 0] = True
+    image = _image("hot.fits", _wcs()).with_data(data, mask)
+    with pytest.raises(InvalidImageError, match="no signal"):
+        check_usable(image, "science")
+    check_usable(image.with_data(data, np.zeros(SHAPE, bool)), "science")  # unmasked: signal

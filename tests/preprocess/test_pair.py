@@ -10,7 +10,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from astrid.difference.subtract import CANDIDATE_COLUMNS, Subtraction, subtract
-from astrid.errors import IncompatibleImagesError
+from astrid.errors import AlignmentError, IncompatibleImagesError, InvalidImageError
 from astrid.evaluation.scoring import score_candidates
 from astrid.observations.simulate import SimulatedPair, SimulationConfig, simulate_pair
 from astrid.preprocess.pair import PreparedPair, prepare_pair
@@ -126,6 +126,39 @@ def test_prepare_pair_needs_both_wcs(small: Run) -> None:
     no_wcs = replace(small.sim.reference, wcs=None)
     with pytest.raises(IncompatibleImagesError, match="no celestial WCS"):
         prepare_pair(small.sim.science, no_wcs)
+
+
+@pytest.mark.parametrize("role", ["science", "reference"])
+def test_prepare_pair_names_the_empty_image(small: Run, role: str) -> None:
+    # an all-zero science frame was reported as a problem of the reference file
+    images = {"science": small.sim.science, "reference": small.sim.reference}
+    images[role] = replace(
+        images[role], data=np.zeros_like(images[role].data), path=f"/data/empty-{role}.fits"
+    )
+    with pytest.raises(InvalidImageError, match=f"empty-{role}.fits: {role} image has no signal"):
+        prepare_pair(images["science"], images["reference"])
+
+
+def test_alignment_names_the_image_without_stars(small: Run) -> None:
+    from astrid.preprocess.align import AlignConfig, align_reference
+
+    ref = small.sim.reference
+    xy = np.array([[10.0, 10.0], [50.0, 80.0], [90.0, 20.0], [30.0, 60.0]])
+    with pytest.raises(
+        AlignmentError, match=r"^sci\.fits: too few stars .*\(0 in science sci\.fits"
+    ):
+        align_reference(
+            ref.data,
+            ref.mask,
+            ref.wcs,
+            xy,
+            ref.wcs,
+            np.empty((0, 2)),
+            ref.shape,
+            AlignConfig(),
+            label="ref.fits",
+            science_label="sci.fits",
+        )
 
 
 def test_default_density_field_end_to_end() -> None:

@@ -50,6 +50,15 @@ logger = logging.getLogger(__name__)
 MIN_FINITE_FRACTION = 0.01
 """Fewer finite pixels than this fraction and the image is rejected."""
 
+MIN_IMAGE_SIDE = 32
+"""Images narrower or shorter than this many pixels are rejected: no PSF, background mesh or
+cutout fits, and native code downstream (astroscrappy's median filters) corrupts memory on
+images of a few pixels."""
+
+DEFAULT_MAX_PIXELS = 8192 * 8192
+"""Pixel budget of one image (67 Mpix: a GOTO or DECam full frame fits, 268 MB as float32).
+Checked against the header before any pixel is read or decompressed."""
+
 _NAME_SUFFIXES = (".gz", ".fz", ".bz2", ".fits", ".fit", ".fts")
 _READ_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, EOFError, zlib.error)
 _IMAGE_HDU_TYPES = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
@@ -77,6 +86,7 @@ def read_image(
     *,
     hdu: int | str | None = None,
     require_wcs: bool = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Image:
     """Read a 2-D FITS image with its mask, celestial WCS and header metadata.
 
@@ -90,6 +100,9 @@ def read_image(
     require_wcs : bool, optional
         If True (default) a header without a celestial WCS is an error; if False such an
         image gets ``wcs=None``. A WCS that is present but broken is always an error.
+    max_pixels : int, optional
+        Pixel budget: an image whose header declares more pixels is rejected before its data
+        are read or decompressed (default :data:`DEFAULT_MAX_PIXELS`).
 
     Returns
     -------
@@ -104,7 +117,9 @@ def read_image(
     InvalidImageError
         If the file is missing, not FITS, truncated or corrupt; has no image HDU (or not the
         one asked for); the data are empty, not 2-D after dropping singleton axes, or fewer
-        than 1% of the pixels are finite; the WCS is missing (when required), cannot be
+        than 1% of the pixels are finite; either side is under :data:`MIN_IMAGE_SIDE`
+        pixels; the header declares more than ``max_pixels`` pixels or more data than the
+        file holds (checked before reading the data); the WCS is missing (when required), cannot be
         built, is singular, or gives non-finite sky coordinates at the image centre.
 
     Examples
@@ -131,7 +146,9 @@ def read_image(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            return _read(file, label, hdu=hdu, require_wcs=require_wcs, caught=caught)
+            return _read(
+                file, label, hdu=hdu, require_wcs=require_wcs, max_pixels=max_pixels, caught=caught
+            )
         finally:
             _log_warnings(caught, label)
 
@@ -142,6 +159,7 @@ def _read(
     *,
     hdu: int | str | None,
     require_wcs: bool,
+    max_pixels: int,
     caught: list[warnings.WarningMessage],
 ) -> Image:
     """Open, pick the HDU, convert the pixels, build the WCS and parse the metadata."""
@@ -152,6 +170,7 @@ def _read(
     with hdul:
         index, selected = _select_hdu(hdul, hdu, label)
         where = _describe_hdu(index, selected)
+        _check_declared_size(selected, file, label, where, index, max_pixels)
         try:
             # Copy before touching .data: astropy rewrites BITPIX/BZERO once it scales.
             header = selected.header.copy()
@@ -290,6 +309,50 @@ def _select_hdu(hdul: fits.HDUList, hdu: int | str | None, label: str) -> tuple[
     raise InvalidImageError(
         f"{label}: no HDU holds image data (HDUs {kinds})", path=label, hdu_types=kinds
     )
+
+
+def _check_declared_size(
+    hdu: _AnyImageHDU, file: Path, label: str, where: str, index: int, max_pixels: int
+) -> None:
+    """Refuse, from the header alone, images too small, over the pixel budget, or whose
+    declared data do not fit in the file (a few-kB file declaring gigabytes)."""
+    shape = tuple(int(n) for n in hdu.shape)
+    if len(shape) < 2 or 0 in shape:
+        return  # no pixels declared: _pixels says the data are empty or not 2-D
+    plane = shape[-2:]
+    if min(plane) < MIN_IMAGE_SIDE:
+        raise InvalidImageError(
+            f"{label}: {where}: image is {plane[1]}×{plane[0]} pixels, too small to process "
+            f"(need at least {MIN_IMAGE_SIDE}×{MIN_IMAGE_SIDE})",
+            path=label,
+            hdu=index,
+            shape=shape,
+        )
+    n_pixels = math.prod(shape)
+    if n_pixels > max_pixels:
+        raise InvalidImageError(
+            f"{label}: {where}: header declares {' × '.join(map(str, reversed(shape)))} = "
+            f"{n_pixels:,} pixels, over the pixel budget of {max_pixels:,} "
+            "(ASTRID_MAX_IMAGE_PIXELS)",
+            path=label,
+            hdu=index,
+            shape=shape,
+            max_pixels=max_pixels,
+        )
+    if isinstance(hdu, fits.CompImageHDU):
+        return  # its tiles are decompressed within the budget checked above
+    declared = n_pixels * abs(int(hdu.header.get("BITPIX", 8))) // 8
+    offset = hdu.fileinfo()["datLoc"] if hdu.fileinfo() else 0
+    available = file.stat().st_size - offset
+    if declared > available and not file.name.endswith((".gz", ".bz2")):
+        raise InvalidImageError(
+            f"{label}: {where}: FITS file is truncated (header declares {declared:,} bytes of "
+            f"data, the file holds {max(available, 0):,})",
+            path=label,
+            hdu=index,
+            declared_bytes=declared,
+            available_bytes=max(available, 0),
+        )
 
 
 def _pixels(

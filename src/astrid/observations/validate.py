@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 from astropy.wcs import WCS
 
-from astrid.errors import IncompatibleImagesError
+from astrid.errors import IncompatibleImagesError, InvalidImageError
 from astrid.observations.image import Image
 
-__all__ = ["check_compatible", "overlap_fraction"]
+__all__ = ["check_compatible", "check_usable", "overlap_fraction"]
 
 _GRID_POINTS = 32
 
@@ -99,6 +99,36 @@ def check_compatible(science: Image, reference: Image, *, min_overlap: float = 0
             **names,
         )
     return overlap
+
+
+def check_usable(image: Image, role: str) -> None:
+    """Raise unless ``image`` holds signal: an empty or constant frame is no science image
+    and no reference.
+
+    Parameters
+    ----------
+    image : Image
+        An image as read by :func:`~astrid.observations.read_image`.
+    role : str
+        ``"science"`` or ``"reference"``, for the message.
+
+    Raises
+    ------
+    InvalidImageError
+        If every unmasked pixel has the same value (an all-zero readout, a blank template).
+        The message names the file and its role; ``path``, ``role`` and ``value`` are
+        attributes.
+    """
+    good = image.data[~image.mask]
+    if good.size and float(good.min()) == float(good.max()):
+        value = float(good[0])
+        raise InvalidImageError(
+            f"{image.label}: {role} image has no signal: all {good.size:,} unmasked pixels "
+            f"equal {value:g} (an empty or constant frame)",
+            path=image.label,
+            role=role,
+            value=value,
+        )
 
 
 def overlap_fraction(

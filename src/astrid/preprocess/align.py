@@ -176,6 +176,7 @@ def align_reference(
     reference_centroid_sigma: np.ndarray | None = None,
     science_centroid_sigma: np.ndarray | None = None,
     label: str = "reference",
+    science_label: str = "science",
 ) -> Alignment:
     """Resample the reference onto the science grid, refined by matched stars.
 
@@ -196,8 +197,8 @@ def align_reference(
     reference_centroid_sigma, science_centroid_sigma : ndarray, optional
         Expected centroid noise (pixels, per axis) of each star; when given, it is taken out
         of the bright stars' scatter to estimate the registration error itself.
-    label : str
-        Name of the reference, for error messages.
+    label, science_label : str
+        Names of the reference and the science image, for error messages.
 
     Raises
     ------
@@ -211,7 +212,7 @@ def align_reference(
     ia, ib = match_positions(predicted, reference_xy, config.match_radius)
     used_asterisms = False
     if len(ia) < config.min_matches:
-        ia, ib = _asterism_match(science_xy, reference_xy, config, label)
+        ia, ib = _asterism_match(science_xy, reference_xy, config, label, science_label)
         base = _affine_lstsq(science_xy[ia], reference_xy[ib])
         predicted = _apply_affine(base, science_xy[:, 0], science_xy[:, 1])
         mx, my = np.meshgrid(gx, gy)
@@ -292,15 +293,22 @@ def align_reference(
 
 
 def _asterism_match(
-    science_xy: np.ndarray, reference_xy: np.ndarray, config: AlignConfig, label: str
+    science_xy: np.ndarray,
+    reference_xy: np.ndarray,
+    config: AlignConfig,
+    label: str,
+    science_label: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     import astroalign
 
-    # astroalign raises TypeError (not ValueError) on an empty list; say what is missing.
+    # astroalign raises TypeError (not ValueError) on an empty list; say what is missing,
+    # naming the image that lacks stars first.
     if min(len(science_xy), len(reference_xy)) < 3:
+        short = science_label if len(science_xy) < 3 else label
         raise AlignmentError(
-            f"{label}: {len(reference_xy)} reference and {len(science_xy)} science stars; "
-            "matching by asterisms needs at least 3 in each",
+            f"{short}: too few stars to align by asterisms ({len(science_xy)} in science "
+            f"{science_label}, {len(reference_xy)} in reference {label}; need at least 3 in "
+            "each)",
             n_science=len(science_xy),
             n_reference=len(reference_xy),
         )

@@ -17,6 +17,7 @@ from scipy import ndimage
 
 from astrid.errors import IncompatibleImagesError
 from astrid.observations.image import Image
+from astrid.observations.validate import check_usable
 from astrid.preprocess.align import AlignConfig, Alignment, align_reference
 from astrid.preprocess.background import BackgroundConfig, estimate_background
 from astrid.preprocess.masks import MaskConfig, build_mask
@@ -143,12 +144,16 @@ def prepare_pair(
     ------
     IncompatibleImagesError
         When an image lacks a WCS.
+    InvalidImageError
+        When either image is empty or constant (no signal); the message names that file.
     AlignmentError, PSFError
         When too few stars exist to align, scale or model the PSF.
     """
     if science.wcs is None or reference.wcs is None:
         missing = science.label if science.wcs is None else reference.label
         raise IncompatibleImagesError(f"{missing}: no celestial WCS, cannot align the pair")
+    check_usable(science, "science")
+    check_usable(reference, "reference")
     watch = Stopwatch()
     masks = {}
     bkg = {}
@@ -195,6 +200,7 @@ def prepare_pair(
         reference_centroid_sigma=ref_centroid_sigma,
         science_centroid_sigma=sci_centroid_sigma,
         label=reference.label,
+        science_label=science.label,
     )
     ref_aligned = alignment.data
     footprint = ~alignment.mask
