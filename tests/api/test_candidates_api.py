@@ -227,6 +227,16 @@ def test_cone_search_bad_input_is_422(env: Env, params: dict[str, Any]) -> None:
     assert r.status_code == 422
 
 
+def test_cone_search_with_a_vanishing_radius_is_empty_not_500(env: Env) -> None:
+    r = env.client.get(
+        f"{API}/candidates/cone",
+        params={"ra": 150, "dec": 2, "radius": 1e-307},
+        headers=env.headers("viewer"),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == []
+
+
 def test_cone_search_uses_the_healpix_index(env: Env) -> None:
     """The SQL of a cone search, as issued, is planned as an index search, not a scan."""
     catalog = env.service.catalog

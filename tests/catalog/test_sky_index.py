@@ -64,6 +64,13 @@ def test_bad_cones_are_refused() -> None:
             cone_ranges(*args)
 
 
+@pytest.mark.parametrize("radius_deg", [1e-307 / 3600, 5e-324, 1e-12])
+def test_tiny_cones_are_the_centre_pixel_and_its_neighbours(radius_deg: float) -> None:
+    # a radius like 1e-307 arcsec overflowed the order computation (500 in the API)
+    ranges = cone_ranges(150.0, 2.0, radius_deg)
+    assert 1 <= sum(b - a for a, b in ranges) <= 9
+
+
 def test_separation_is_exact_at_small_and_large_angles() -> None:
     assert angular_separation_deg(10.0, 0.0, 10.0 + 1e-7, 0.0) == pytest.approx(1e-7)
     assert angular_separation_deg(0.0, 0.0, 180.0, 0.0) == pytest.approx(180.0)

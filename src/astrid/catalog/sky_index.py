@@ -35,8 +35,10 @@ def _coarse_order(radius_deg: float) -> int:
     """The order whose pixel side is about ``radius / _PIXELS_PER_RADIUS``."""
     # pixel side at order k ~ sqrt(4 pi / (12 * 4**k)) rad = 58.6 deg / 2**k
     side0 = math.degrees(math.sqrt(4 * math.pi / 12))
-    wanted = radius_deg / _PIXELS_PER_RADIUS
-    order = math.floor(math.log2(side0 / wanted)) if wanted > 0 else INDEX_ORDER
+    if radius_deg <= 0:
+        return INDEX_ORDER
+    # a difference of logarithms: side0 / wanted overflows for radii like 1e-307
+    order = math.floor(math.log2(side0) - math.log2(radius_deg) + math.log2(_PIXELS_PER_RADIUS))
     return min(max(order, 0), INDEX_ORDER)
 
 
