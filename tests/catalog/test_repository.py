@@ -337,3 +337,13 @@ def test_in_memory_catalog() -> None:
     with connect("sqlite://") as cat:
         obs = _observation(cat)
         assert cat.observations()[0]["id"] == obs
+
+
+def test_new_sqlite_catalog_is_private(tmp_path: Path) -> None:
+    # the catalog holds API key hashes and the audit log: owner-only, whatever the umask
+    path = tmp_path / "private" / "astrid.sqlite"
+    catalog = connect(f"sqlite:///{path}")
+    catalog.engine.dispose()
+    assert path.stat().st_mode & 0o777 == 0o600
+    for sidecar in path.parent.glob("astrid.sqlite-*"):
+        assert sidecar.stat().st_mode & 0o077 == 0, sidecar

@@ -9,6 +9,7 @@ directory.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -106,6 +107,7 @@ def connect(url: str) -> Catalog:
             parent = Path(database).expanduser().parent
             try:
                 parent.mkdir(parents=True, exist_ok=True)
+                _create_private(Path(database).expanduser())
             except OSError as e:
                 raise StorageError(
                     f"cannot create the catalog directory {parent}: {e}", url=url
@@ -122,6 +124,15 @@ def connect(url: str) -> Catalog:
         engine.dispose()
         raise
     return Catalog(engine)
+
+
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file readable by its owner only (0600; SQLite gives its -wal and
+    -shm files the same mode); an existing file is left as it is."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
