@@ -189,3 +189,33 @@ def test_fsspec_memory_store(tmp_path: Path) -> None:
         store.get_bytes(missing)
     with pytest.raises(StorageError, match="no object"):
         store.open(missing)
+
+
+def test_stale_temporaries_of_dead_writers_are_removed(tmp_path: Path) -> None:
+    import os
+    import time
+
+    store = ObjectStore(str(tmp_path / "objects"))
+    key = store.put_bytes(b"kept", suffix=".txt")
+    folder = (tmp_path / "objects" / key).parent
+    stale = folder / f".{Path(key).name}.tmp-{'a' * 32}"
+    fresh = folder / f".{Path(key).name}.tmp-{'b' * 32}"
+    stale.write_bytes(b"half an object from a writer killed mid-write")
+    fresh.write_bytes(b"a writer still at work")
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+
+    assert store.remove_stale_temporaries(older_than_s=3600) == 1
+    assert not stale.exists() and fresh.exists()
+    assert store.get_bytes(key) == b"kept"
+    assert store.remove_stale_temporaries(older_than_s=0) == 1  # the fresh one, on request
+    assert store.get_bytes(key) == b"kept"
+
+
+def test_stale_temporaries_on_an_fsspec_store() -> None:
+    import uuid
+
+    store = ObjectStore(f"memory://astrid-{uuid.uuid4().hex}")
+    key = store.put_bytes(b"x", suffix=".txt")
+    assert store.remove_stale_temporaries(older_than_s=0) == 0
+    assert store.get_bytes(key) == b"x"

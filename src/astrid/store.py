@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,14 @@ def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
     """Yield a binary stream in fixed-size chunks."""
     while chunk := stream.read(_CHUNK):
         yield chunk
+
+
+def _modified(info: dict[str, Any]) -> float:
+    """Modification time (POSIX seconds) from an fsspec ``info`` dict (local or S3 style)."""
+    value = info.get("mtime", info.get("LastModified", info.get("last_modified")))
+    if value is None:
+        raise KeyError("no modification time")
+    return value.timestamp() if hasattr(value, "timestamp") else float(value)
 
 
 class ObjectStore:
@@ -288,6 +297,26 @@ class ObjectStore:
         if not path.is_file():
             raise StorageError(f"no object {key} in store {self!r}", key=key)
         return path
+
+    # -- housekeeping ---------------------------------------------------------------------
+
+    def remove_stale_temporaries(self, older_than_s: float = 3600.0) -> int:
+        """Remove temporary files left by writers that died (``kill -9``) mid-write.
+
+        Only files named like this store's temporaries (``.<name>.tmp-<uuid>`` next to the
+        final object) and untouched for ``older_than_s`` seconds are removed, so a writer
+        still busy in another process keeps its file. Returns how many were removed.
+        """
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for path in self._fs.glob(f"{self._root}/sha256/*/*/.*.tmp-*"):
+            try:
+                if _modified(self._fs.info(path)) < cutoff:
+                    self._fs.rm_file(path)
+                    removed += 1
+            except (OSError, KeyError, ValueError):
+                continue  # gone meanwhile, or no time stamp: leave it
+        return removed
 
     # -- internals ------------------------------------------------------------------------
 
