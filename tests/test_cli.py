@@ -147,7 +147,7 @@ def test_demo_writes_report_and_score(tmp_path: Path) -> None:
     assert score["n_candidates"] == len(_candidates(out / "candidates.csv")) >= 1
     assert f"<p>{score['n_candidates']} candidates" in html
     assert "Completeness against the injected truth" in html
-    assert score["completeness_snr_ge_8"] >= 0.5
+    assert score["completeness_snr_ge_8"] >= 0.7  # measured 0.75 (6 of 8) on seed 1
     assert (out / "inputs" / "truth.csv").is_file()
     assert (out / "data" / "astrid.sqlite").is_file()
 

@@ -80,12 +80,13 @@ def test_astrid_part(astrid_only: dict[str, Any]) -> None:
     noise = m["difference_noise"]
     assert max(abs(noise["lag1_corr_x"]), abs(noise["lag1_corr_y"])) < 0.15
     # ... stars subtract down to the noise ...
-    assert m["star_residuals"]["annulus_rms_median_star"] < 1.3
+    assert m["star_residuals"]["annulus_rms_median_star"] < 1.1  # measured 1.00 (seed 1)
     # ... and the common detector finds the injections, with few bogus.
     det = m["detection"]
-    assert det["n_real_matched"] >= 5
-    assert det["efficiency_vs_optimum"] > 0.6
-    assert det["n_bogus"] <= 3
+    # measured on this seed: 7 of 12 injections, 0.82 of the optimum, no bogus
+    assert det["n_real_matched"] >= 6
+    assert det["efficiency_vs_optimum"] > 0.75
+    assert det["n_bogus"] <= 1
     assert sum(det["bogus_causes"].values()) == det["n_bogus"]
     assert m["native_pipeline"]["n_candidates"] > 0
     assert "at_matched_bogus" not in det  # only peers are compared at AstrID's bogus count
@@ -106,6 +107,7 @@ def test_peer_part(sim: SimulatedPair, tmp_path: Path, method: str) -> None:
     assert m["status"] == "ok"
     assert np.isfinite(m["map_noise"]["std"])
     assert m["map_noise"]["robust_std"] == pytest.approx(1.0, abs=1e-9)
-    assert m["detection"]["n_candidates"] >= 0
+    # the peer's map goes through the same detector: it finds some of the injections
+    assert m["detection"]["n_real_matched"] >= 3
     assert "at_matched_bogus" in m["detection"]
     assert peers.summarise(result)["fastest_peer"] == method

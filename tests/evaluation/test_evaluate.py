@@ -129,8 +129,22 @@ def test_cli_evaluate_writes_summary_csv_plots_and_report(
     assert "transient_on_galaxy" in (out / "report.html").read_text()
 
 
-def test_cli_evaluate_rejects_bad_arguments(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--snr-min", "10", "--snr-max", "5"],
+        ["--snr-min", "0"],
+        ["--n-fakes", "0"],
+        ["--on-galaxies", "1.5"],
+    ],
+)
+def test_cli_evaluate_rejects_bad_arguments(
+    pair: SimulatedPair, tmp_path: Path, bad: list[str]
+) -> None:
+    # real input files, so the exit code comes from the argument check itself
+    paths = pair.write(tmp_path / "in")
     result = CliRunner().invoke(
-        app, ["evaluate", "--reference", "r.fits", "s.fits", "--snr-min", "10", "--snr-max", "5"]
+        app, ["evaluate", "--reference", str(paths["reference"]), str(paths["science"]), *bad]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 2, result.output
+    assert "0 < snr-min < snr-max" in result.output
