@@ -237,7 +237,7 @@ def _bad_column_segment(
     """Column ``x``, first row and length of a segment clear of ``avoid_xy`` (1000 tries)."""
     ny, nx = shape
     for _attempt in range(1000):
-        length = int(min(rng.integers(100, 501), ny))
+        length = min(int(rng.integers(100, 501)), ny)
         y0 = int(rng.integers(0, ny - length + 1))
         x = int(rng.integers(0, nx))
         near = avoid_xy[
