@@ -21,9 +21,12 @@ from astrid.simulation.stamps import add_stamps, nearest_pixel
 
 @dataclass(frozen=True, eq=False)
 class Galaxies:
-    """Galaxies in science pixels ``(x, y)`` and reference pixels; the first ``n_inside``
-    lie on the science image. ``flux`` is science ADU, ``sum_sq`` the ``sum(G**2)`` of each
-    unit-sum science stamp (for the matched-filter SNR)."""
+    """Galaxies drawn and rendered in both images.
+
+    Positions are science pixels ``(x, y)`` and reference pixels ``(ref_x, ref_y)``; the
+    first ``n_inside`` lie on the science image. ``flux`` is science ADU, ``sum_sq`` the
+    ``sum(G**2)`` of each unit-sum science stamp (for the matched-filter SNR).
+    """
 
     x: np.ndarray
     y: np.ndarray

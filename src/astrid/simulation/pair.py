@@ -154,41 +154,21 @@ def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> S
     blockers = _blockers(config, geometry, stars, flux_sci, galaxies, bleed_xy)
     transients = add_transients(rngs.transients, config, blockers, galaxies.n_inside, model_s)
 
-    # Noise, then saturation with bleeding, then artifacts (which bypass the optics).
-    science = add_noise(model_s, config.gain, config.read_noise, rngs.noise_science)
-    reference = add_noise(model_r, config.gain, config.read_noise, rngs.noise_reference)
-    bleed(science, config.saturation)
-    bleed(reference, config.saturation)
-    rows = TruthRows()
     avoid_xy = np.concatenate(
         [
             np.column_stack([transients.x, transients.y]),
             np.column_stack([stars.x[is_var], stars.y[is_var]]),
         ]
     ).reshape(-1, 2)
-    sigma_s, k_ref = config.science_sigma, config.reference_flux_scale
-    paint_artifacts(
-        science,
-        config.artifacts,
-        sigma_s,
-        config.sky_science,
-        rngs.artifacts,
-        avoid_xy,
-        rows,
-        geometry.to_sky,
-    )
-    np.minimum(science, config.saturation, out=science)
-    np.minimum(reference, config.saturation, out=reference)
-
+    science, reference, rows = _expose(config, rngs, model_s, model_r, avoid_xy, geometry)
+    k_ref, sigma_s = config.reference_flux_scale, config.science_sigma
     rows.add_stars(
         stars, flux_sci, is_var, geometry=geometry, reference_flux_scale=k_ref, sigma=sigma_s
     )
     rows.add_galaxies(galaxies, geometry=geometry, reference_flux_scale=k_ref, sigma=sigma_s)
     rows.add_transients(transients, geometry=geometry)
     truth = rows.sorted_table()
-    truth.meta["seed"] = seed
-    truth.meta["reference_flux_scale"] = k_ref
-    truth.meta["sigma_pix"] = sigma_s
+    truth.meta.update(seed=seed, reference_flux_scale=k_ref, sigma_pix=sigma_s)
     return SimulatedPair(
         science=science_image(science, geometry.science_wcs, config, seed=seed),
         reference=reference_image(reference, geometry.reference_wcs, config, seed=seed),
@@ -198,6 +178,39 @@ def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> S
         science_psf_field=geometry.science_psf,
         reference_psf_field=geometry.reference_psf,
     )
+
+
+def _expose(
+    config: SimulationConfig,
+    rngs: _Streams,
+    model_s: np.ndarray,
+    model_r: np.ndarray,
+    avoid_xy: np.ndarray,
+    geometry: PairGeometry,
+) -> tuple[np.ndarray, np.ndarray, TruthRows]:
+    """Noise, then saturation with bleeding, then artifacts (which bypass the optics).
+
+    Returns the science and reference pixels and the truth rows of the artifacts, which keep
+    clear of ``avoid_xy``.
+    """
+    science = add_noise(model_s, config.gain, config.read_noise, rngs.noise_science)
+    reference = add_noise(model_r, config.gain, config.read_noise, rngs.noise_reference)
+    bleed(science, config.saturation)
+    bleed(reference, config.saturation)
+    rows = TruthRows()
+    paint_artifacts(
+        science,
+        config.artifacts,
+        config.science_sigma,
+        config.sky_science,
+        rngs.artifacts,
+        avoid_xy,
+        rows,
+        geometry.to_sky,
+    )
+    np.minimum(science, config.saturation, out=science)
+    np.minimum(reference, config.saturation, out=reference)
+    return science, reference, rows
 
 
 def _bleed_positions(
