@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from astrid.difference.subtract import subtract
-from astrid.evaluation.injection import inject_fakes
 from astrid.evaluation.scoring import score_candidates
 from astrid.observations.fits_reader import read_image
 from astrid.preprocess.pair import prepare_pair
+from astrid.simulation import inject_fakes
 
 
 def goto_paths() -> tuple[Path, Path]:

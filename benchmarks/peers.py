@@ -92,9 +92,8 @@ from scipy.signal import fftconvolve
 from scipy.spatial import cKDTree
 
 from astrid.difference.peaks import Peaks, find_peaks
-from astrid.evaluation.injection import quiet_sky
 from astrid.evaluation.scoring import score_candidates
-from astrid.observations.simulate import SimulatedPair, SimulationConfig, simulate_pair
+from astrid.simulation import SimulatedPair, SimulationConfig, quiet_sky, simulate_pair
 
 METHODS = ("astrid", "properimage", "sfft")
 THRESHOLD = 5.0

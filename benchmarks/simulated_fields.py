@@ -34,8 +34,8 @@ from scipy.stats import norm
 
 from astrid.difference.subtract import subtract
 from astrid.evaluation.scoring import SNR_BINS, score_candidates
-from astrid.observations.simulate import SimulationConfig, simulate_pair
 from astrid.preprocess.pair import prepare_pair
+from astrid.simulation import SimulationConfig, simulate_pair
 
 
 def _binomial_error(p: float, n: int) -> float:

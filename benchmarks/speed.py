@@ -33,8 +33,8 @@ from scipy import fft as sfft
 
 from astrid.catalog import connect
 from astrid.difference.zogy import ZogyConfig, ZogyInputs, zogy
-from astrid.observations.simulate import SimulationConfig, inject_point_sources, simulate_pair
 from astrid.pipeline.runner import Pipeline
+from astrid.simulation import SimulationConfig, inject_point_sources, simulate_pair
 from astrid.store import ObjectStore
 
 

@@ -45,7 +45,7 @@ from astrid.detection.labels import REAL_KINDS, KnownSources, label_candidates
 from astrid.detection.training_set import TrainingSetConfig, field_specs
 from astrid.detection.unet_detect import UNetDetector, shipped_unet_path, unet_peaks
 from astrid.difference.peaks import find_peaks
-from astrid.observations.simulate import SimulationConfig, simulate_pair
+from astrid.simulation import SimulationConfig, simulate_pair
 
 MATCH_RADIUS = 3.0
 SNR_BINS = (3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 40.0)
@@ -243,9 +243,9 @@ def real_pair(
     the injected run lies within 3 px.
     """
     from astrid.difference.subtract import SubtractConfig, subtract
-    from astrid.evaluation.injection import inject_fakes, quiet_sky
     from astrid.observations.fits_reader import read_image
     from astrid.preprocess.pair import PrepareConfig, prepare_pair
+    from astrid.simulation import inject_fakes, quiet_sky
 
     ref_path, sci_path = goto_pair()
     science, reference = read_image(sci_path), read_image(ref_path)

@@ -4,7 +4,7 @@
 the PSF, so end-to-end tests stay fast.
 """
 
-from astrid.observations.simulate import SimulationConfig
+from astrid.simulation import SimulationConfig
 
 SMALL_FIELD = SimulationConfig(
     shape=(384, 384),

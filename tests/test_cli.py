@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from astrid import __version__
 from astrid.catalog import connect
 from astrid.cli import app
-from astrid.observations.simulate import simulate_pair
 from astrid.preprocess.master_files import write_master
+from astrid.simulation import simulate_pair
 from small_field import SMALL_FIELD
 
 SMALL = SMALL_FIELD

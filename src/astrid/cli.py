@@ -278,8 +278,8 @@ def demo(
     from astropy.table import Table
 
     from astrid.evaluation.scoring import score_candidates
-    from astrid.observations.simulate import SimulationConfig, simulate_pair
     from astrid.pipeline.report import write_report
+    from astrid.simulation import SimulationConfig, simulate_pair
 
     _setup_logging(verbose)
     settings = _settings(data_dir if data_dir is not None else out / "data", db)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from astrid.catalog import queries
 from astrid.catalog.access import audit_log
 from astrid.catalog.models import Job, Observation
-from astrid.observations.simulate import simulate_pair
+from astrid.simulation import simulate_pair
 from service_env import Env, build_env
 from small_field import SMALL_FIELD
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from astrid.observations.simulate import SimulatedPair, SimulationConfig, simulate_pair
+from astrid.simulation import SimulatedPair, SimulationConfig, simulate_pair
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "peers.py"
 

@@ -16,7 +16,7 @@ from astrid.evaluation.evaluate import (
     completeness_magnitude,
     evaluate_pair,
 )
-from astrid.observations.simulate import SimulatedPair, SimulationConfig, simulate_pair
+from astrid.simulation import SimulatedPair, SimulationConfig, simulate_pair
 
 SMALL = SimulationConfig(
     shape=(512, 512),

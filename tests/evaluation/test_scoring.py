@@ -18,7 +18,7 @@ from astropy.table import Table
 from scipy.stats import norm
 
 from astrid.evaluation.scoring import score_candidates
-from astrid.observations.simulate import SimulationConfig, simulate_pair
+from astrid.simulation import SimulationConfig, simulate_pair
 
 REFERENCE_SCORER = Path(__file__).resolve().parents[3] / "shared" / "eval" / "score.py"
 

@@ -23,9 +23,9 @@ from astrid.catalog import Catalog, connect
 from astrid.errors import ConfigurationError, InvalidImageError
 from astrid.evaluation.scoring import score_candidates
 from astrid.observations.hashing import file_sha256
-from astrid.observations.simulate import simulate_pair
 from astrid.pipeline.runner import Pipeline, RunReport
 from astrid.preprocess.master_files import read_master, write_master
+from astrid.simulation import simulate_pair
 from astrid.store import ObjectStore
 from small_field import SMALL_FIELD
 

@@ -13,9 +13,9 @@ from astropy.table import Table
 
 from astrid.catalog import Catalog, connect
 from astrid.evaluation.scoring import score_candidates
-from astrid.observations.simulate import simulate_pair
 from astrid.pipeline.report import MAX_CUTOUT_ROWS, write_report
 from astrid.pipeline.runner import FrameReport, Pipeline
+from astrid.simulation import simulate_pair
 from astrid.store import ObjectStore
 from small_field import SMALL_FIELD
 

@@ -24,9 +24,9 @@ from astropy.table import Table
 from astrid.catalog import Catalog, connect
 from astrid.errors import DifferencingError, InvalidImageError
 from astrid.evaluation.scoring import score_candidates
-from astrid.observations.simulate import inject_point_sources, simulate_pair
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.runner import FrameReport, Pipeline, RunReport
+from astrid.simulation import inject_point_sources, simulate_pair
 from astrid.store import ObjectStore
 from small_field import SMALL_FIELD
 

@@ -12,9 +12,9 @@ from astrid.catalog import connect
 from astrid.catalog.model_registry import activate_model, list_models
 from astrid.detection.realbogus import shipped_model_path
 from astrid.errors import ModelError
-from astrid.observations.simulate import simulate_pair
 from astrid.pipeline.runner import Pipeline
 from astrid.pipeline.scoring import register_model_file, rescore, resolve_model
+from astrid.simulation import simulate_pair
 from astrid.store import ObjectStore
 from small_field import SMALL_FIELD
 

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from astrid.errors import AlignmentError
 from astrid.observations.image import Image
-from astrid.observations.simulate import SimulatedPair, SimulationConfig, simulate_pair
 from astrid.preprocess.align import Alignment, align_reference, match_positions
 from astrid.preprocess.background import estimate_background
 from astrid.preprocess.masks import build_mask
 from astrid.preprocess.psf import find_stars
+from astrid.simulation import SimulatedPair, SimulationConfig, simulate_pair
 
 CONFIG = SimulationConfig(
     shape=(512, 512),

@@ -12,8 +12,8 @@ from scipy.spatial import cKDTree
 from astrid.difference.subtract import CANDIDATE_COLUMNS, Subtraction, subtract
 from astrid.errors import AlignmentError, IncompatibleImagesError, InvalidImageError
 from astrid.evaluation.scoring import score_candidates
-from astrid.observations.simulate import SimulatedPair, SimulationConfig, simulate_pair
 from astrid.preprocess.pair import PreparedPair, prepare_pair
+from astrid.simulation import SimulatedPair, SimulationConfig, simulate_pair
 
 SMALL = SimulationConfig(
     shape=(512, 512),

@@ -10,10 +10,10 @@ import pytest
 from scipy.spatial import cKDTree
 
 from astrid.errors import AlignmentError
-from astrid.observations.simulate import SimulatedPair, SimulationConfig, simulate_pair
 from astrid.preprocess.pair import PreparedPair, prepare_pair
 from astrid.preprocess.photometric import measure_flux_ratio, psf_flux
 from astrid.preprocess.psf import PSFModel
+from astrid.simulation import SimulatedPair, SimulationConfig, simulate_pair
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from scipy.spatial import cKDTree
 
 from astrid.errors import PSFError
 from astrid.observations.image import Image
-from astrid.observations.simulate import SimulatedPair, SimulationConfig, simulate_pair
 from astrid.preprocess.background import estimate_background
 from astrid.preprocess.masks import build_mask
 from astrid.preprocess.psf import (
@@ -22,6 +21,7 @@ from astrid.preprocess.psf import (
     measure_psf,
     psf_fwhm,
 )
+from astrid.simulation import SimulatedPair, SimulationConfig, simulate_pair
 
 # Default star and galaxy density (≈200 PSF stars per image), fewer injections.
 CONFIG = SimulationConfig(

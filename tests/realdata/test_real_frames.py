@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from astrid.difference.subtract import Subtraction, subtract
-from astrid.evaluation.injection import inject_fakes
 from astrid.evaluation.scoring import score_candidates
 from astrid.observations.fits_reader import read_image
 from astrid.observations.image import Image
 from astrid.preprocess.pair import PreparedPair, prepare_pair
+from astrid.simulation import inject_fakes
 
 GotoPair = tuple[Image, Image, PreparedPair, Subtraction]
 

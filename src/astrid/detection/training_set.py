@@ -51,19 +51,20 @@ from astrid.detection.labels import REAL_KINDS, KnownSources, label_candidates
 from astrid.detection.perturb import mismatch_psf, misregister
 from astrid.difference.subtract import SubtractConfig, Subtraction, subtract
 from astrid.errors import AstridError, ConfigurationError
-from astrid.evaluation.injection import inject_fakes, quiet_sky
 from astrid.observations.fits_reader import read_image
 from astrid.observations.hashing import file_sha256
 from astrid.observations.image import Image
-from astrid.observations.simulate import (
+from astrid.preprocess.masks import MaskConfig
+from astrid.preprocess.pair import PrepareConfig, PreparedPair, prepare_pair
+from astrid.simulation import (
     ArtifactConfig,
     SimulationConfig,
     add_artifacts,
+    inject_fakes,
     inject_point_sources,
+    quiet_sky,
     simulate_pair,
 )
-from astrid.preprocess.masks import MaskConfig
-from astrid.preprocess.pair import PrepareConfig, PreparedPair, prepare_pair
 
 __all__ = [
     "SPLITS",

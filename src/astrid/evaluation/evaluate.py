@@ -26,10 +26,10 @@ from scipy.stats import norm
 
 from astrid.detection.realbogus import RealBogusModel
 from astrid.difference.subtract import SubtractConfig, Subtraction, subtract
-from astrid.evaluation.injection import inject_fakes, quiet_sky
 from astrid.evaluation.scoring import SNR_BINS, score_candidates
 from astrid.observations.image import Image
 from astrid.preprocess.pair import PrepareConfig, prepare_pair
+from astrid.simulation import inject_fakes, quiet_sky
 
 __all__ = ["EvaluationConfig", "EvaluationResult", "completeness_magnitude", "evaluate_pair"]
 
