@@ -22,7 +22,7 @@ from astropy.io import fits
 from typer.testing import CliRunner
 
 from astrid.cli import app
-from astrid.observations.simulate import simulate_pair
+from astrid.simulation import simulate_pair
 from service_env import Live, build_env, serve_live
 from small_field import SMALL_FIELD
 
