@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Path, Query
 
-from astrid.catalog.models import LABELS
 from astrid.catalog.queries import SORT_KEYS, CandidateFilters, InvalidQueryError
+from astrid.curation.labels import LabelName
 
 __all__ = ["MAX_ID", "CandidateFiltersDep", "Id", "OptionalId", "SortDep", "candidate_filters"]
 
@@ -17,7 +17,6 @@ MAX_ID = 2**62
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 _Score = Annotated[float | None, Query(allow_inf_nan=False)]
-LabelName = Literal[LABELS]  # type: ignore[valid-type]
 SortName = Literal[SORT_KEYS]  # type: ignore[valid-type]
 
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from astrid.catalog.models import LABELS
+from astrid.curation.labels import LabelName
 
 __all__ = [
     "ApiKeyCreate",
@@ -42,7 +42,6 @@ __all__ = [
     "UploadResult",
 ]
 
-LabelName = Literal[LABELS]  # type: ignore[valid-type]
 RoleName = Literal["viewer", "curator", "admin"]
 
 

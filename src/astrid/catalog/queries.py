@@ -37,7 +37,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute
 
 from astrid.catalog.models import (
-    LABELS,
     Candidate,
     Job,
     Label,
@@ -47,6 +46,7 @@ from astrid.catalog.models import (
 )
 from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.catalog.sky_index import angular_separation_deg, cone_ranges
+from astrid.curation.labels import LABELS
 from astrid.errors import StorageError
 
 __all__ = [

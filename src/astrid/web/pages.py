@@ -30,7 +30,6 @@ from astrid.api.deps import ServiceDep, authenticate
 from astrid.api.params import (
     MAX_ID,
     Id,
-    LabelName,
     SortName,
     candidate_filters,
     query_error,
@@ -53,9 +52,9 @@ from astrid.catalog.curation import (
     release_claim,
     review_progress,
 )
-from astrid.catalog.models import LABELS
 from astrid.catalog.queries import CandidateFilters, InvalidQueryError
-from astrid.curation.consensus import ARTIFACT_LABELS, consensus
+from astrid.curation.consensus import consensus
+from astrid.curation.labels import ARTIFACT_LABELS, LABELS, LabelName
 from astrid.web.dashboard import build_dashboard
 
 __all__ = ["LABEL_KEYS", "install", "router"]
@@ -66,12 +65,10 @@ _HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(_HERE / "templates"))
 router = APIRouter(include_in_schema=False)
 
-#: Keyboard shortcut of each label in review mode (and on the candidate page).
-LABEL_KEYS = {
+_SHORTCUTS = {
     "real": "r",
     "bogus": "b",
     "variable": "v",
-    "unsure": "u",
     "cosmic_ray": "c",
     "hot_pixel": "h",
     "bad_column": "l",
@@ -81,7 +78,11 @@ LABEL_KEYS = {
     "psf_ring": "p",
     "satellite_trail": "a",
     "noise": "n",
+    "unsure": "u",
 }
+#: Keyboard shortcut of each label in review mode (and on the candidate page), in the
+#: vocabulary's order; a label added to the vocabulary without a key fails here at import.
+LABEL_KEYS = {label: _SHORTCUTS[label] for label in LABELS}
 SKIP_KEY = "ArrowRight"
 _PAGE_SIZE = 50
 
