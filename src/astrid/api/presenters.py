@@ -7,11 +7,11 @@ from typing import Any
 from astrid.api import schemas
 from astrid.catalog.access import ApiKeyRecord, AuditRecord
 from astrid.catalog.curation import LabelRecord, ReviewProgress
+from astrid.catalog.model_registry import ModelRecord
 from astrid.catalog.queries import (
     CUTOUT_KINDS,
     CandidateRecord,
     JobRecord,
-    ModelRecord,
     ObservationRecord,
     RunRecord,
 )

@@ -1,4 +1,4 @@
-"""Read queries of the service: observations, runs, jobs, candidates, models, dashboards.
+"""Read queries of the service: observations, runs, jobs, candidates, dashboards.
 
 Candidates are listed with filters, a sort key and keyset (cursor) pagination: a page
 ends with an opaque cursor encoding the last row's sort value and id, and the next page
@@ -40,7 +40,6 @@ from astrid.catalog.models import (
     Candidate,
     Job,
     Label,
-    ModelVersion,
     Observation,
     ProcessingRun,
 )
@@ -57,7 +56,6 @@ __all__ = [
     "ConeMatch",
     "InvalidQueryError",
     "JobRecord",
-    "ModelRecord",
     "ObservationRecord",
     "RunRecord",
     "candidate",
@@ -68,8 +66,6 @@ __all__ = [
     "job",
     "jobs",
     "list_candidates",
-    "model",
-    "models",
     "neighbours",
     "observation",
     "observations",
@@ -195,21 +191,6 @@ class CandidateRecord:
 
 
 CUTOUT_KINDS = ("science", "reference", "difference")
-
-
-@dataclass(frozen=True)
-class ModelRecord:
-    """A registered detection model version and its metrics."""
-
-    id: int
-    name: str
-    version: int
-    active: bool
-    file_key: str
-    data_hash: str
-    metrics: dict[str, Any]
-    card: dict[str, Any] | None
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -374,7 +355,7 @@ def _check_limit(limit: int, maximum: int = 10_000) -> None:
         )
 
 
-# -- observations, runs, jobs, models -----------------------------------------------------
+# -- observations, runs, jobs ------------------------------------------------------------
 
 
 def observations(
@@ -477,37 +458,6 @@ def job(catalog: Catalog, job_id: int) -> JobRecord | None:
     with catalog_errors(f"read job {job_id}"), catalog.session() as session:
         found = session.get(Job, job_id)
         return None if found is None else job_record(found)
-
-
-def _model_record(row: ModelVersion) -> ModelRecord:
-    card = json.loads(row.card_json) if row.card_json else None
-    return ModelRecord(
-        id=row.id,
-        name=row.name,
-        version=row.version,
-        active=row.active,
-        file_key=row.file_key,
-        data_hash=row.data_hash,
-        metrics=_loads(row.metrics_json),
-        card=card,
-        created_at=row.created_at,
-    )
-
-
-def models(catalog: Catalog, *, name: str | None = None) -> list[ModelRecord]:
-    """Registered model versions by name, newest version first."""
-    query = select(ModelVersion).order_by(ModelVersion.name, ModelVersion.version.desc())
-    if name is not None:
-        query = query.where(ModelVersion.name == name)
-    with catalog_errors("read model versions"), catalog.session() as session:
-        return [_model_record(m) for m in session.scalars(query)]
-
-
-def model(catalog: Catalog, model_id: int) -> ModelRecord | None:
-    """One model version, or None."""
-    with catalog_errors(f"read model version {model_id}"), catalog.session() as session:
-        found = session.get(ModelVersion, model_id)
-        return None if found is None else _model_record(found)
 
 
 # -- candidates ---------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from astrid.catalog.curation import (
     release_claim,
     review_progress,
 )
+from astrid.catalog.model_registry import model_by_id
 from astrid.catalog.queries import CandidateFilters, InvalidQueryError
 from astrid.curation.consensus import consensus
 from astrid.curation.labels import ARTIFACT_LABELS, LABELS, LabelName
@@ -301,7 +302,7 @@ def _candidate_context(service: Service, candidate_id: int) -> dict[str, Any]:
         service.catalog, found, radius_arcsec=service.settings.neighbour_radius_arcsec
     )
     model = (
-        queries.model(service.catalog, found.model_version_id)
+        model_by_id(service.catalog, found.model_version_id)
         if found.model_version_id is not None
         else None
     )
