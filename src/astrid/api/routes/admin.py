@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from astrid.api.deps import AdminDep, ServiceDep
-from astrid.api.params import Id, OptionalId
+from astrid.api.deps import AdminDep
 from astrid.api.presenters import api_key_public, audit_public
 from astrid.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, AuditPublic
 from astrid.catalog.access import (
@@ -17,6 +16,8 @@ from astrid.catalog.access import (
     list_api_keys,
     revoke_api_key,
 )
+from astrid.service.deps import ServiceDep
+from astrid.service.params import Id, OptionalId
 
 router = APIRouter(tags=["admin"])
 

@@ -7,9 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
-from astrid.api.deps import ServiceDep, ViewerDep
-from astrid.api.params import CandidateFiltersDep, query_error
-from astrid.api.service import Service
+from astrid.api.deps import ViewerDep
 from astrid.catalog.curation import all_labels, consensus_of
 from astrid.catalog.exports import (
     MEDIA_TYPES,
@@ -19,6 +17,9 @@ from astrid.catalog.exports import (
     table_bytes,
 )
 from astrid.catalog.queries import CandidateFilters, InvalidQueryError, iter_candidates
+from astrid.service.deps import ServiceDep
+from astrid.service.params import CandidateFiltersDep, query_error
+from astrid.service.state import Service
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from astrid.api.deps import ServiceDep, ViewerDep
-from astrid.api.params import Id
+from astrid.api.deps import ViewerDep
 from astrid.api.presenters import model_public
 from astrid.api.schemas import ModelPublic
 from astrid.catalog import model_registry
+from astrid.service.deps import ServiceDep
+from astrid.service.params import Id
 
 router = APIRouter(prefix="/models", tags=["models"])
 

@@ -9,17 +9,18 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from astrid.api import uploads
-from astrid.api.deps import AdminDep, ServiceDep, ViewerDep
+from astrid.api.deps import AdminDep, ViewerDep
 from astrid.api.downloads import stored_file
-from astrid.api.params import Id, OptionalId
 from astrid.api.presenters import job_public, observation_public
 from astrid.api.schemas import ObservationDetail, ObservationPublic, UploadResult
-from astrid.api.service import Service
 from astrid.api.worker import PROCESS_JOB
 from astrid.catalog import queries
 from astrid.catalog.access import record as audit
 from astrid.catalog.jobs import enqueue_job, open_job_for
 from astrid.observations.hashing import file_sha256
+from astrid.service.deps import ServiceDep
+from astrid.service.params import Id, OptionalId
+from astrid.service.state import Service
 
 router = APIRouter(prefix="/observations", tags=["observations"])
 

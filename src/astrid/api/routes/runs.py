@@ -6,12 +6,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from astrid.api.deps import ServiceDep, ViewerDep
+from astrid.api.deps import ViewerDep
 from astrid.api.downloads import stored_file
-from astrid.api.params import Id, OptionalId
 from astrid.api.presenters import job_public, run_detail, run_public
 from astrid.api.schemas import JobPublic, RunDetail, RunPublic
 from astrid.catalog import queries
+from astrid.service.deps import ServiceDep
+from astrid.service.params import Id, OptionalId
 
 router = APIRouter(tags=["runs"])
 

@@ -30,10 +30,10 @@ from typing import Any, Literal
 
 import jwt
 
-from astrid.api.jwks import JwksCache, JwksUnavailableError
 from astrid.catalog import Catalog
 from astrid.catalog.access import KEY_PREFIX, api_key, verify_api_key
 from astrid.catalog.models import ROLES
+from astrid.service.jwks import JwksCache, JwksUnavailableError
 
 __all__ = [
     "SESSION_AUDIENCE",

@@ -1,4 +1,4 @@
-"""Parameters shared by several routes: bounded ids and the candidate filters."""
+"""Request parameters of the API and the web page: bounded ids and the candidate filters."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ from fastapi import Depends, HTTPException, Path, Query
 from astrid.catalog.queries import SORT_KEYS, CandidateFilters, InvalidQueryError
 from astrid.curation.labels import LabelName
 
-__all__ = ["MAX_ID", "CandidateFiltersDep", "Id", "OptionalId", "SortDep", "candidate_filters"]
+__all__ = [
+    "MAX_ID",
+    "CandidateFiltersDep",
+    "Id",
+    "OptionalId",
+    "SortDep",
+    "SortName",
+    "candidate_filters",
+    "query_error",
+]
 
 MAX_ID = 2**62
 """Ids above this are refused (422) before they reach the database's 64-bit integers."""
