@@ -6,15 +6,12 @@ from typing import Any
 
 from astrid.api import schemas
 from astrid.catalog.access import ApiKeyRecord, AuditRecord
+from astrid.catalog.candidates import CUTOUT_KINDS, CandidateRecord
 from astrid.catalog.curation import LabelRecord, ReviewProgress
+from astrid.catalog.jobs import JobRecord
 from astrid.catalog.model_registry import ModelRecord
-from astrid.catalog.queries import (
-    CUTOUT_KINDS,
-    CandidateRecord,
-    JobRecord,
-    ObservationRecord,
-    RunRecord,
-)
+from astrid.catalog.observations import ObservationRecord
+from astrid.catalog.runs import RunRecord
 from astrid.curation.consensus import Consensus, consensus
 from astrid.service.candidates import LabelledCandidate
 

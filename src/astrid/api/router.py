@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from astrid.api.presenters import API_PREFIX
 from astrid.api.routes import admin, candidates, exports, health, labels, models, observations, runs
-from astrid.catalog.queries import InvalidQueryError
+from astrid.catalog.query_params import InvalidQueryError
 from astrid.service.params import query_error
 
 __all__ = ["DESCRIPTION", "install"]

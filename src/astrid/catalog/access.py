@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from astrid.catalog.models import ROLES, ApiKey, AuditEntry, utcnow
-from astrid.catalog.queries import InvalidQueryError
+from astrid.catalog.query_params import InvalidQueryError
 from astrid.catalog.repository import Catalog, catalog_errors, dumps_json
 from astrid.errors import StorageError
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from astrid.catalog.access import audit_entry
 from astrid.catalog.models import Candidate, Label, ReviewClaim, utcnow
-from astrid.catalog.queries import InvalidQueryError
+from astrid.catalog.query_params import InvalidQueryError
 from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.curation.consensus import Consensus, Vote, consensus
 from astrid.curation.labels import LABELS

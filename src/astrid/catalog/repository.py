@@ -38,7 +38,7 @@ from astrid.catalog.models import (
 )
 from astrid.errors import StorageError
 
-__all__ = ["Catalog", "EventInfo", "RunInfo", "catalog_errors", "dumps_json"]
+__all__ = ["Catalog", "EventInfo", "RunInfo", "catalog_errors", "dumps_json", "loads_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class Catalog:
         return self._engine
 
     def session(self) -> Session:
-        """A new ORM session, for the other catalog modules (queries, curation, access).
+        """A new ORM session, for the other catalog modules (candidates, curation, access...).
 
         Use it as a context manager, with ``session.begin()`` around a write; wrap database
         errors with `catalog_errors`.
@@ -639,3 +639,8 @@ def dumps_json(value: Mapping[str, Any], where: str) -> str:
 
 
 _dumps = dumps_json
+
+
+def loads_json(text: str | None) -> dict[str, Any]:
+    """A JSON column read back as a dict (empty for NULL)."""
+    return dict(json.loads(text)) if text else {}

@@ -12,15 +12,10 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException
 
-from astrid.catalog import queries
+from astrid.catalog import candidates as catalog_candidates
+from astrid.catalog.candidates import CandidatePage, CandidateRecord, ConeMatch
 from astrid.catalog.curation import LabelRecord, consensus_of, labels_of
-from astrid.catalog.queries import (
-    CandidateFilters,
-    CandidatePage,
-    CandidateRecord,
-    ConeMatch,
-    InvalidQueryError,
-)
+from astrid.catalog.query_params import CandidateFilters, InvalidQueryError
 from astrid.curation.consensus import Consensus, consensus
 from astrid.service.params import query_error
 from astrid.service.state import Service
@@ -54,7 +49,7 @@ class LabelledCandidate:
 
 def find_candidate(service: Service, candidate_id: int) -> CandidateRecord:
     """The candidate, or 404."""
-    record = queries.candidate(service.catalog, candidate_id)
+    record = catalog_candidates.candidate(service.catalog, candidate_id)
     if record is None:
         raise HTTPException(404, f"no candidate with id {candidate_id}")
     return record
@@ -69,9 +64,9 @@ def list_candidates(
     limit: int,
     cursor: str | None,
 ) -> CandidateListing:
-    """One page of candidates matching ``filters`` (see `astrid.catalog.queries`), or 422."""
+    """One page of candidates matching ``filters`` (see `astrid.catalog.candidates`), or 422."""
     try:
-        page = queries.list_candidates(
+        page = catalog_candidates.list_candidates(
             service.catalog,
             filters=filters,
             sort=sort,
@@ -103,4 +98,4 @@ def neighbours(
     The radius defaults to ``ASTRID_NEIGHBOUR_RADIUS_ARCSEC``.
     """
     radius = radius_arcsec or service.settings.neighbour_radius_arcsec
-    return queries.neighbours(service.catalog, record, radius_arcsec=radius)
+    return catalog_candidates.neighbours(service.catalog, record, radius_arcsec=radius)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Path, Query
 
-from astrid.catalog.queries import SORT_KEYS, CandidateFilters, InvalidQueryError
+from astrid.catalog.query_params import SORT_KEYS, CandidateFilters, InvalidQueryError
 from astrid.curation.labels import LabelName
 
 __all__ = [

@@ -17,7 +17,7 @@ from astrid.catalog.curation import (
     claim_next,
     review_progress,
 )
-from astrid.catalog.queries import InvalidQueryError
+from astrid.catalog.query_params import InvalidQueryError
 from astrid.service.auth import Principal
 from astrid.service.candidates import LabelledCandidate, find_candidate, labelled_candidate
 from astrid.service.params import query_error

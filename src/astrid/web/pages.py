@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from astrid import __version__
-from astrid.catalog import queries
 from astrid.catalog.access import (
     api_key,
     audit_log,
@@ -34,9 +33,10 @@ from astrid.catalog.access import (
     record,
     revoke_api_key,
 )
+from astrid.catalog.candidates import count_candidates
 from astrid.catalog.curation import labels_of, release_claim
 from astrid.catalog.model_registry import model_by_id
-from astrid.catalog.queries import CandidateFilters
+from astrid.catalog.query_params import SORT_KEYS, CandidateFilters
 from astrid.curation.labels import ARTIFACT_LABELS, LABELS, LabelName
 from astrid.service import candidates
 from astrid.service.auth import SESSION_COOKIE, AuthError, Principal
@@ -268,10 +268,10 @@ def candidate_list(
         "sort": sort,
         "order": order,
         "sort_url": sort_url,
-        "sortable": queries.SORT_KEYS,
+        "sortable": SORT_KEYS,
         "next_url": next_url,
         "appending": cursor is not None,
-        "count": queries.count_candidates(service.catalog, filters=filters),
+        "count": count_candidates(service.catalog, filters=filters),
         "labels": LABELS,
     }
     if _is_htmx(request):

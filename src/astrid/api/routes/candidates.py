@@ -11,9 +11,10 @@ from astrid.api.deps import ViewerDep
 from astrid.api.downloads import cached, etag_for, not_modified, stored_file
 from astrid.api.presenters import candidate_detail, candidate_public
 from astrid.api.schemas import CandidateDetail, CandidatePage, ConeMatchPublic
-from astrid.catalog import queries
+from astrid.catalog import candidates as catalog_candidates
+from astrid.catalog.candidates import ConeMatch
 from astrid.catalog.curation import consensus_of
-from astrid.catalog.queries import ConeMatch, InvalidQueryError
+from astrid.catalog.query_params import InvalidQueryError
 from astrid.service import candidates
 from astrid.service.cutout_images import MAX_SCALE
 from astrid.service.deps import ServiceDep
@@ -68,7 +69,7 @@ def cone_search(
 ) -> list[ConeMatchPublic]:
     """Candidates within ``radius`` arcsec of (``ra``, ``dec``), nearest first (HEALPix)."""
     try:
-        found = queries.cone_search(
+        found = catalog_candidates.cone_search(
             service.catalog, ra=ra, dec=dec, radius_deg=radius / 3600.0, limit=limit
         )
     except InvalidQueryError as e:

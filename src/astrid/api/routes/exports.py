@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
 from astrid.api.deps import ViewerDep
+from astrid.catalog.candidates import iter_candidates
 from astrid.catalog.curation import all_labels, consensus_of
 from astrid.catalog.exports import (
     MEDIA_TYPES,
@@ -16,7 +17,7 @@ from astrid.catalog.exports import (
     labels_table,
     table_bytes,
 )
-from astrid.catalog.queries import CandidateFilters, InvalidQueryError, iter_candidates
+from astrid.catalog.query_params import CandidateFilters, InvalidQueryError
 from astrid.service.deps import ServiceDep
 from astrid.service.params import CandidateFiltersDep, query_error
 from astrid.service.state import Service
