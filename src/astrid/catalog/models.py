@@ -36,13 +36,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from astrid.curation.labels import LABELS
+from astrid.roles import ROLES
 
 __all__ = [
     "HEALPIX_NSIDE",
     "JOB_STATUSES",
     "OBSERVATION_ROLES",
     "OBSERVATION_STATUSES",
-    "ROLES",
     "RUN_STATUSES",
     "ApiKey",
     "AuditEntry",
@@ -64,7 +64,6 @@ OBSERVATION_ROLES = ("science", "reference")
 OBSERVATION_STATUSES = ("registered", "failed", "processed")
 RUN_STATUSES = ("running", "done", "failed")
 JOB_STATUSES = ("queued", "running", "done", "failed")
-ROLES = ("viewer", "curator", "admin")
 
 # Constraint names must be deterministic so Alembic batch migrations (SQLite) can find them.
 NAMING_CONVENTION = {

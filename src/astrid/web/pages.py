@@ -26,22 +26,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from astrid import __version__
 from astrid.catalog.access import (
-    api_key,
     audit_log,
     create_api_key,
     list_api_keys,
     record,
-    revoke_api_key,
 )
 from astrid.catalog.candidates import count_candidates
 from astrid.catalog.curation import labels_of, release_claim
 from astrid.catalog.model_registry import model_by_id
 from astrid.catalog.query_params import SORT_KEYS, CandidateFilters
 from astrid.curation.labels import ARTIFACT_LABELS, LABELS, LabelName
+from astrid.roles import ROLES
 from astrid.service import candidates
 from astrid.service.auth import SESSION_COOKIE, AuthError, Principal
 from astrid.service.candidates import LabelledCandidate
 from astrid.service.deps import ServiceDep, authenticate
+from astrid.service.keys import revoke_key
 from astrid.service.params import (
     MAX_ID,
     Id,
@@ -412,7 +412,7 @@ def _admin_context(service: Service, new_key: str | None) -> dict[str, Any]:
         "keys": list_api_keys(service.catalog),
         "audit": audit_log(service.catalog, limit=50),
         "new_key": new_key,
-        "roles": ("viewer", "curator", "admin"),
+        "roles": ROLES,
     }
 
 
@@ -422,7 +422,7 @@ def admin_create_key(
     service: ServiceDep,
     user: UserDep,
     name: Annotated[str, Form(min_length=1, max_length=100)],
-    role: Annotated[str, Form(pattern="^(viewer|curator|admin)$")],
+    role: Annotated[str, Form(pattern=f"^({'|'.join(ROLES)})$")],
 ) -> HTMLResponse:
     """Create a key and show it once."""
     _needs(user, "admin")
@@ -436,9 +436,7 @@ def admin_revoke_key(
 ) -> HTMLResponse:
     """Revoke a key."""
     _needs(user, "admin")
-    if api_key(service.catalog, key_id) is None:
-        raise HTTPException(404, f"no API key with id {key_id}")
-    revoke_api_key(service.catalog, key_id=key_id, actor=user.actor)
+    revoke_key(service, user, key_id)
     return _render(request, "_admin_body.html", user, **_admin_context(service, new_key=None))
 
 
