@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from astrid.catalog.json_columns import dumps_json
 from astrid.catalog.models import ApiKey, AuditEntry, utcnow
 from astrid.catalog.query_params import InvalidQueryError
-from astrid.catalog.repository import Catalog, catalog_errors, dumps_json
+from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.errors import StorageError
 from astrid.roles import ROLES
 

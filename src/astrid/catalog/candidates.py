@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import case, false, func, or_, select
 
+from astrid.catalog.json_columns import loads_json
 from astrid.catalog.models import Candidate, Observation
 from astrid.catalog.query_params import (
     SORT_KEYS,
@@ -29,7 +30,7 @@ from astrid.catalog.query_params import (
     rows_after,
     sort_column,
 )
-from astrid.catalog.repository import Catalog, catalog_errors, loads_json
+from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.catalog.sky_index import angular_separation_deg, cone_ranges
 
 __all__ = [

@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import select, update
 
 from astrid.catalog.access import audit_entry
+from astrid.catalog.json_columns import dumps_json, loads_json
 from astrid.catalog.models import Job, utcnow
 from astrid.catalog.query_params import check_limit
-from astrid.catalog.repository import Catalog, catalog_errors, dumps_json, loads_json
+from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.errors import StorageError
 
 __all__ = [

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from astrid.catalog.json_columns import dumps_json
 from astrid.catalog.models import Candidate, ModelVersion
-from astrid.catalog.repository import Catalog, catalog_errors, dumps_json
+from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.errors import StorageError
 
 __all__ = [

@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from astrid.catalog.json_columns import loads_json
 from astrid.catalog.models import ProcessingRun
 from astrid.catalog.query_params import check_limit
-from astrid.catalog.repository import Catalog, catalog_errors, loads_json
+from astrid.catalog.repository import Catalog, catalog_errors
 
 __all__ = ["RunRecord", "run", "runs"]
 
