@@ -3,7 +3,7 @@
     python scripts/cone_search_scale.py --rows 1000000 --radius-arcsec 60 [--db /tmp/cone.sqlite]
 
 Fills a fresh SQLite catalog with ``--rows`` candidates spread uniformly over a 10°×10°
-field (one observation, one run), then times `astrid.catalog.queries.cone_search` at random
+field (one observation, one run), then times `astrid.catalog.candidates.cone_search` at random
 centres against the same cone done by scanning every row (``NOT INDEXED``), and prints the
 query plan SQLite chose for the index query.
 """
@@ -20,7 +20,8 @@ import numpy as np
 from astropy_healpix import HEALPix
 from sqlalchemy import event, insert
 
-from astrid.catalog import connect, queries
+from astrid.catalog import connect
+from astrid.catalog.candidates import cone_search
 from astrid.catalog.models import HEALPIX_NSIDE, Candidate
 
 
@@ -94,7 +95,7 @@ def main() -> None:
     indexed, found = [], []
     for c_ra, c_dec in centres:
         t = time.perf_counter()
-        found.append(len(queries.cone_search(catalog, ra=c_ra, dec=c_dec, radius_deg=radius)))
+        found.append(len(cone_search(catalog, ra=c_ra, dec=c_dec, radius_deg=radius)))
         indexed.append((time.perf_counter() - t) * 1000)
     event.remove(catalog.engine, "before_cursor_execute", capture)
     statement, params = issued[-1]

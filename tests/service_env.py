@@ -18,10 +18,10 @@ from typing import Any
 import uvicorn
 from fastapi.testclient import TestClient
 
-from astrid.api.app import create_app
-from astrid.api.service import Service, open_service
+from astrid.app import create_app, open_service
 from astrid.catalog.access import create_api_key
 from astrid.config import Settings
+from astrid.service.state import Service
 from service_catalog import Seeded, seed
 
 ROLES = ("viewer", "curator", "admin")

@@ -454,8 +454,8 @@ def serve(
     import uvicorn
     from pydantic import ValidationError
 
-    from astrid.api.app import create_app
-    from astrid.api.service import bootstrap_admin_key, open_service
+    from astrid.app import create_app, open_service
+    from astrid.service.state import bootstrap_admin_key
 
     _setup_logging(verbose)
     try:

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from astrid.roles import Role
+
 __all__ = ["MIN_SECRET_LENGTH", "Settings"]
 
 MIN_SECRET_LENGTH = 32
@@ -75,7 +77,7 @@ class Settings(BaseSettings):
     jwt_role_claim: str = Field(
         default="role", description="claim (dotted path) holding viewer/curator/admin"
     )
-    jwt_default_role: Literal["viewer", "curator", "admin"] | None = Field(
+    jwt_default_role: Role | None = Field(
         default=None, description="role of a valid JWT without a known role; none = 403"
     )
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="web login")

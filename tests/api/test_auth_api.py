@@ -15,10 +15,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from astrid.api.jwks import JwksCache, http_fetcher
-from astrid.api.service import service_secret
 from astrid.catalog.access import audit_log
 from astrid.config import Settings
+from astrid.service.jwks import JwksCache, http_fetcher
+from astrid.service.state import service_secret
 from service_env import Env, build_env
 
 API = "/api/v1"

@@ -11,7 +11,7 @@ from astropy.io import fits
 from PIL import Image
 from sqlalchemy import event, text
 
-from astrid.catalog import queries
+from astrid.catalog.candidates import cone_search
 from astrid.catalog.sky_index import angular_separation_deg
 from service_catalog import FIELD_DEC, FIELD_RA, N_PER_RUN, N_UNSCORED
 from service_env import Env
@@ -248,7 +248,7 @@ def test_cone_search_uses_the_healpix_index(env: Env) -> None:
 
     event.listen(catalog.engine, "before_cursor_execute", capture)
     try:
-        queries.cone_search(catalog, ra=FIELD_RA, dec=FIELD_DEC, radius_deg=0.01)
+        cone_search(catalog, ra=FIELD_RA, dec=FIELD_DEC, radius_deg=0.01)
     finally:
         event.remove(catalog.engine, "before_cursor_execute", capture)
     assert len(issued) == 1

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from astrid.catalog import queries
 from astrid.catalog.access import audit_log, create_api_key
+from astrid.catalog.candidates import candidates_by_id
 from astrid.catalog.curation import claim_next
 from astrid.curation.queue import review_priority
 from service_env import Env
@@ -109,7 +109,7 @@ def test_review_hands_out_the_most_uncertain_first_and_advances(fresh: Env) -> N
     first = fresh.client.post(f"{API}/review/next", headers=h)
     assert first.status_code == 200
     item = first.json()
-    records = queries.candidates_by_id(fresh.service.catalog, fresh.seeded.candidate_ids)
+    records = candidates_by_id(fresh.service.catalog, fresh.seeded.candidate_ids)
     priority = {cid: review_priority(r.rb, r.ood) for cid, r in records.items()}
     assert priority[item["candidate"]["id"]] == pytest.approx(max(priority.values()))
     assert max(priority.values()) > 1.0, "uncertain and novel beats unscored (1.0)"

@@ -11,9 +11,10 @@ import pytest
 from astropy.io import fits
 from sqlalchemy import func, select
 
-from astrid.catalog import queries
 from astrid.catalog.access import audit_log
+from astrid.catalog.candidates import list_candidates
 from astrid.catalog.models import Job, Observation
+from astrid.catalog.query_params import CandidateFilters
 from astrid.simulation import simulate_pair
 from service_env import Env, build_env
 from small_field import SMALL_FIELD
@@ -121,8 +122,8 @@ def test_upload_reference_then_science_and_process(empty: Env, pair: dict[str, P
     run_body = run.json()
     assert run_body["status"] == "done" and run_body["n_candidates"] > 0
     assert {"difference", "read"} <= set(run_body["timings"])
-    found = queries.list_candidates(
-        empty.service.catalog, filters=queries.CandidateFilters(run_id=polled["run_id"])
+    found = list_candidates(
+        empty.service.catalog, filters=CandidateFilters(run_id=polled["run_id"])
     )
     assert found.items and found.items[0].cutout_difference_key is not None
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from astrid.api.auth import Authenticator, AuthError
 from astrid.catalog import connect
 from astrid.catalog.access import audit_log, list_api_keys
 from astrid.cli import app
+from astrid.service.auth import Authenticator, AuthError
 
 runner = CliRunner()
 KEY = re.compile(r"astrid_[A-Za-z0-9_-]{43}")

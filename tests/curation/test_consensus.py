@@ -13,8 +13,14 @@ from sqlalchemy import select, update
 from astrid.catalog import connect
 from astrid.catalog.curation import priority_expression
 from astrid.catalog.models import Candidate
-from astrid.curation import ReviewWeights, Vote, consensus, label_class, review_priority
-from astrid.curation.consensus import ARTIFACT_LABELS
+from astrid.curation import (
+    ARTIFACT_LABELS,
+    ReviewWeights,
+    Vote,
+    consensus,
+    label_class,
+    review_priority,
+)
 from astrid.store import ObjectStore
 from service_catalog import seed
 

@@ -1,12 +1,11 @@
-"""FastAPI dependencies: the service, the caller and the role a route needs.
+"""The API's role dependencies: authenticate the caller (401) and check its role (403).
 
 Use them as annotated parameters::
 
     def route(service: ServiceDep, caller: CuratorDep) -> ...
 
-``ViewerDep``, ``CuratorDep`` and ``AdminDep`` authenticate the caller (401 without valid
-credentials) and check the role (403). Cookie-authenticated writes must also carry the
-session's ``X-CSRF-Token`` (403 otherwise).
+``ViewerDep``, ``CuratorDep`` and ``AdminDep`` authenticate the caller with
+`astrid.service.deps.authenticate` and require at least that role.
 """
 
 from __future__ import annotations
@@ -17,61 +16,13 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from astrid.api.auth import SESSION_COOKIE, Authenticator, AuthError, Principal
-from astrid.api.service import Service
+from astrid.service.auth import AuthError, Principal
+from astrid.service.deps import ServiceDep, authenticate
 
-__all__ = [
-    "AdminDep",
-    "CuratorDep",
-    "ServiceDep",
-    "ViewerDep",
-    "authenticate",
-    "require",
-]
-
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-CSRF_HEADER = "X-CSRF-Token"
+__all__ = ["AdminDep", "CuratorDep", "ViewerDep", "require"]
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="ApiKey")
 _bearer = HTTPBearer(auto_error=False, scheme_name="Bearer")
-
-
-def get_service(request: Request) -> Service:
-    """The app's service."""
-    service: Service = request.app.state.service
-    return service
-
-
-ServiceDep = Annotated[Service, Depends(get_service)]
-
-
-def authenticate(request: Request, auth: Authenticator) -> Principal:
-    """The caller of ``request`` from its headers or session cookie.
-
-    Raises
-    ------
-    AuthError
-        401 without valid credentials (or 503 when they cannot be checked); 403 for a
-        cookie-authenticated write without the session's anti-CSRF token.
-    """
-    key = request.headers.get("X-API-Key")
-    if key:
-        return auth.from_api_key(key)
-    authorization = request.headers.get("Authorization")
-    if authorization:
-        scheme, _, credentials = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not credentials.strip():
-            raise AuthError(401, "Authorization header must be 'Bearer <token or API key>'")
-        return auth.from_bearer(credentials.strip())
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        principal = auth.from_session(cookie)
-        if request.method not in _SAFE_METHODS and not auth.csrf_matches(
-            principal, request.headers.get(CSRF_HEADER)
-        ):
-            raise AuthError(403, f"a write with a session cookie needs the {CSRF_HEADER} header")
-        return principal
-    raise AuthError(401, "authentication required: an API key or a bearer token")
 
 
 def _http_error(error: AuthError) -> HTTPException:

@@ -6,16 +6,14 @@ from typing import Any
 
 from astrid.api import schemas
 from astrid.catalog.access import ApiKeyRecord, AuditRecord
+from astrid.catalog.candidates import CUTOUT_KINDS, CandidateRecord
 from astrid.catalog.curation import LabelRecord, ReviewProgress
-from astrid.catalog.queries import (
-    CUTOUT_KINDS,
-    CandidateRecord,
-    JobRecord,
-    ModelRecord,
-    ObservationRecord,
-    RunRecord,
-)
+from astrid.catalog.jobs import JobRecord
+from astrid.catalog.model_registry import ModelRecord
+from astrid.catalog.observations import ObservationRecord
+from astrid.catalog.runs import RunRecord
 from astrid.curation.consensus import Consensus, consensus
+from astrid.service.candidates import LabelledCandidate
 
 __all__ = [
     "API_PREFIX",
@@ -170,8 +168,9 @@ def candidate_public(
     return schemas.CandidatePublic.model_validate(_candidate_fields(record, agreed))
 
 
-def candidate_detail(record: CandidateRecord, labels: list[LabelRecord]) -> schemas.CandidateDetail:
+def candidate_detail(labelled: LabelledCandidate) -> schemas.CandidateDetail:
     """A candidate with its features, cutout links and label history."""
+    record = labelled.record
     cutouts = {
         kind: schemas.CutoutLinks(
             png=_cutout_url(record, kind, "png"), fits=_cutout_url(record, kind, "fits")
@@ -179,14 +178,13 @@ def candidate_detail(record: CandidateRecord, labels: list[LabelRecord]) -> sche
         for kind in CUTOUT_KINDS
         if record.cutout_key(kind)
     }
-    agreed = consensus(label.vote for label in labels)
     return schemas.CandidateDetail.model_validate(
         {
-            **_candidate_fields(record, agreed),
+            **_candidate_fields(record, labelled.consensus),
             "healpix": record.healpix,
             "features": record.features,
             "cutouts": cutouts,
-            "labels": [label_public(label) for label in labels],
+            "labels": [label_public(label) for label in labelled.labels],
             "neighbours_url": f"{API_PREFIX}/candidates/{record.id}/neighbours",
         }
     )

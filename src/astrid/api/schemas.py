@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from astrid.catalog.models import LABELS
+from astrid.curation.labels import LabelName
+from astrid.roles import Role
 
 __all__ = [
     "ApiKeyCreate",
@@ -42,9 +43,6 @@ __all__ = [
     "UploadResult",
 ]
 
-LabelName = Literal[LABELS]  # type: ignore[valid-type]
-RoleName = Literal["viewer", "curator", "admin"]
-
 
 class _Public(BaseModel):
     model_config = ConfigDict(from_attributes=True, extra="forbid")
@@ -62,7 +60,7 @@ class Readiness(_Public):
 
 class Me(_Public):
     name: str
-    role: RoleName
+    role: Role
     method: Literal["api_key", "jwt", "session"]
     subject: str
 
@@ -246,14 +244,14 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f]+$")
-    role: RoleName
+    role: Role
 
 
 class ApiKeyPublic(_Public):
     id: int
     name: str
     prefix: str
-    role: RoleName
+    role: Role
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None

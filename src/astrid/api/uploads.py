@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 
 from astrid.catalog import Catalog
-from astrid.catalog.queries import (
+from astrid.catalog.observations import (
     ObservationRecord,
     latest_reference,
     observation,

@@ -18,13 +18,13 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from astrid.api.metrics import Metrics
 from astrid.catalog import Catalog
-from astrid.catalog.jobs import claim_job, finish_job, requeue_stale_jobs
-from astrid.catalog.queries import JobRecord, ObservationRecord, observation
+from astrid.catalog.jobs import JobRecord, claim_job, finish_job, requeue_stale_jobs
+from astrid.catalog.observations import ObservationRecord, observation
 from astrid.errors import AstridError
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.runner import Pipeline
+from astrid.service.metrics import Metrics
 from astrid.store import ObjectStore
 
 __all__ = ["PROCESS_JOB", "JobWorker"]

@@ -23,10 +23,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from astrid.catalog.access import audit_entry
-from astrid.catalog.models import LABELS, Candidate, Label, ReviewClaim, utcnow
-from astrid.catalog.queries import InvalidQueryError
+from astrid.catalog.models import Candidate, Label, ReviewClaim, utcnow
+from astrid.catalog.query_params import InvalidQueryError
 from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.curation.consensus import Consensus, Vote, consensus
+from astrid.curation.labels import LABELS
 from astrid.curation.queue import ReviewWeights
 from astrid.errors import StorageError
 
@@ -103,7 +104,7 @@ def add_label(
     curator : str
         Who labels (the name consensus counts by).
     label : str
-        One of `astrid.catalog.models.LABELS`.
+        One of `astrid.curation.labels.LABELS`.
     comment : str, optional
         Free text, at most `MAX_COMMENT_LENGTH` characters.
     actor : str

@@ -16,8 +16,8 @@ import astropy.units as u
 import numpy as np
 from astropy.table import MaskedColumn, Table
 
+from astrid.catalog.candidates import CandidateRecord
 from astrid.catalog.curation import LabelRecord
-from astrid.catalog.queries import CandidateRecord
 from astrid.curation.consensus import Consensus
 
 __all__ = ["EXPORT_FORMATS", "MEDIA_TYPES", "candidates_table", "labels_table", "table_bytes"]

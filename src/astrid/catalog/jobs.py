@@ -8,18 +8,61 @@ idempotent.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
 from astrid.catalog.access import audit_entry
+from astrid.catalog.json_columns import dumps_json, loads_json
 from astrid.catalog.models import Job, utcnow
-from astrid.catalog.queries import JobRecord, job_record
-from astrid.catalog.repository import Catalog, catalog_errors, dumps_json
+from astrid.catalog.query_params import check_limit
+from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.errors import StorageError
 
-__all__ = ["claim_job", "enqueue_job", "finish_job", "open_job_for", "requeue_stale_jobs"]
+__all__ = [
+    "JobRecord",
+    "claim_job",
+    "enqueue_job",
+    "finish_job",
+    "job",
+    "jobs",
+    "open_job_for",
+    "requeue_stale_jobs",
+]
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A queued unit of work and what became of it."""
+
+    id: int
+    kind: str
+    status: str
+    payload: dict[str, Any]
+    observation_id: int | None
+    run_id: int | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def _job_record(job_row: Job) -> JobRecord:
+    """A `Job` row as a record."""
+    return JobRecord(
+        id=job_row.id,
+        kind=job_row.kind,
+        status=job_row.status,
+        payload=loads_json(job_row.payload_json),
+        observation_id=job_row.observation_id,
+        run_id=job_row.run_id,
+        error=job_row.error,
+        created_at=job_row.created_at,
+        started_at=job_row.started_at,
+        finished_at=job_row.finished_at,
+    )
 
 
 def enqueue_job(
@@ -47,7 +90,7 @@ def enqueue_job(
                     actor=actor, action="job.create", target=f"job:{row.id}", detail=payload
                 )
             )
-        return job_record(row)
+        return _job_record(row)
 
 
 def open_job_for(catalog: Catalog, *, kind: str, observation_id: int) -> JobRecord | None:
@@ -64,7 +107,7 @@ def open_job_for(catalog: Catalog, *, kind: str, observation_id: int) -> JobReco
     )
     with catalog_errors("find an open job"), catalog.session() as session:
         row = session.scalar(query)
-        return None if row is None else job_record(row)
+        return None if row is None else _job_record(row)
 
 
 def claim_job(catalog: Catalog, *, kinds: tuple[str, ...]) -> JobRecord | None:
@@ -89,7 +132,7 @@ def claim_job(catalog: Catalog, *, kinds: tuple[str, ...]) -> JobRecord | None:
                     row = session.get(Job, job_id)
                     assert row is not None
                     session.refresh(row)
-                    return job_record(row)
+                    return _job_record(row)
     return None
 
 
@@ -127,3 +170,24 @@ def requeue_stale_jobs(catalog: Catalog, *, lease: timedelta) -> int:
                 .values(status="queued", started_at=None)
             )
             return int(getattr(result, "rowcount", 0))
+
+
+def jobs(
+    catalog: Catalog, *, status: str | None = None, before_id: int | None = None, limit: int = 100
+) -> list[JobRecord]:
+    """Jobs, newest first."""
+    check_limit(limit)
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if before_id is not None:
+        query = query.where(Job.id < before_id)
+    with catalog_errors("read jobs"), catalog.session() as session:
+        return [_job_record(j) for j in session.scalars(query)]
+
+
+def job(catalog: Catalog, job_id: int) -> JobRecord | None:
+    """One job, or None."""
+    with catalog_errors(f"read job {job_id}"), catalog.session() as session:
+        found = session.get(Job, job_id)
+        return None if found is None else _job_record(found)

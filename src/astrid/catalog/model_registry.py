@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from astrid.catalog.json_columns import dumps_json
 from astrid.catalog.models import Candidate, ModelVersion
-from astrid.catalog.repository import Catalog, catalog_errors, dumps_json
+from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.errors import StorageError
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "active_model",
     "get_model",
     "list_models",
+    "model_by_id",
     "register_model",
     "update_scores",
 ]
@@ -161,13 +163,23 @@ def get_model(catalog: Catalog, name: str, version: int) -> ModelRecord:
         return _record(row)
 
 
-def list_models(catalog: Catalog, name: str | None = None) -> list[ModelRecord]:
-    """Every version (of `name`), oldest first."""
-    query = select(ModelVersion).order_by(ModelVersion.name, ModelVersion.version)
+def list_models(
+    catalog: Catalog, name: str | None = None, *, newest_first: bool = False
+) -> list[ModelRecord]:
+    """Every version (of `name`) by name, oldest version first (or newest)."""
+    version = ModelVersion.version.desc() if newest_first else ModelVersion.version
+    query = select(ModelVersion).order_by(ModelVersion.name, version)
     if name is not None:
         query = query.where(ModelVersion.name == name)
     with catalog_errors("list models"), catalog.session() as session:
         return [_record(row) for row in session.scalars(query)]
+
+
+def model_by_id(catalog: Catalog, model_id: int) -> ModelRecord | None:
+    """One model version by its id, or None."""
+    with catalog_errors(f"read model version {model_id}"), catalog.session() as session:
+        row = session.get(ModelVersion, model_id)
+        return None if row is None else _record(row)
 
 
 def update_scores(

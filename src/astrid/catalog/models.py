@@ -35,13 +35,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from astrid.curation.labels import LABELS
+from astrid.roles import ROLES
+
 __all__ = [
     "HEALPIX_NSIDE",
     "JOB_STATUSES",
-    "LABELS",
     "OBSERVATION_ROLES",
     "OBSERVATION_STATUSES",
-    "ROLES",
     "RUN_STATUSES",
     "ApiKey",
     "AuditEntry",
@@ -63,22 +64,6 @@ OBSERVATION_ROLES = ("science", "reference")
 OBSERVATION_STATUSES = ("registered", "failed", "processed")
 RUN_STATUSES = ("running", "done", "failed")
 JOB_STATUSES = ("queued", "running", "done", "failed")
-ROLES = ("viewer", "curator", "admin")
-LABELS = (
-    "real",
-    "bogus",
-    "variable",
-    "cosmic_ray",
-    "hot_pixel",
-    "bad_column",
-    "saturated_star",
-    "bleed_trail",
-    "dipole",
-    "psf_ring",
-    "satellite_trail",
-    "noise",
-    "unsure",
-)
 
 # Constraint names must be deterministic so Alembic batch migrations (SQLite) can find them.
 NAMING_CONVENTION = {

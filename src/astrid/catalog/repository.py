@@ -7,11 +7,8 @@ as None, both in columns and in JSON. Datetimes are timezone-aware UTC.
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import json
 import logging
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,15 +16,13 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
-import astropy.units as u
-import numpy as np
-from astropy_healpix import HEALPix
-from sqlalchemy import Engine, Float, Integer, String, Text, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from astrid.catalog.candidate_rows import candidate_rows, finite_or_none
+from astrid.catalog.json_columns import dumps_json
 from astrid.catalog.models import (
-    HEALPIX_NSIDE,
     OBSERVATION_ROLES,
     OBSERVATION_STATUSES,
     Candidate,
@@ -38,14 +33,9 @@ from astrid.catalog.models import (
 )
 from astrid.errors import StorageError
 
-__all__ = ["Catalog", "EventInfo", "RunInfo", "catalog_errors", "dumps_json"]
+__all__ = ["Catalog", "EventInfo", "RunInfo", "catalog_errors"]
 
 logger = logging.getLogger(__name__)
-
-_HEALPIX = HEALPix(nside=HEALPIX_NSIDE, order="nested")
-# Filled by the repository, never taken from a candidate mapping.
-_CANDIDATE_COMPUTED = frozenset({"id", "run_id", "number", "healpix", "features_json"})
-_CANDIDATE_COLUMNS = frozenset(Candidate.__table__.columns.keys())
 
 
 @dataclass(frozen=True)
@@ -114,7 +104,7 @@ class Catalog:
         return self._engine
 
     def session(self) -> Session:
-        """A new ORM session, for the other catalog modules (queries, curation, access).
+        """A new ORM session, for the other catalog modules (candidates, curation, access...).
 
         Use it as a context manager, with ``session.begin()`` around a write; wrap database
         errors with `catalog_errors`.
@@ -206,10 +196,10 @@ class Catalog:
             "path": str(path),
             "store_key": store_key,
             "role": role,
-            "mjd": _finite_or_none(mjd, "mjd"),
+            "mjd": finite_or_none(mjd, "mjd"),
             "filter": filter,
-            "exptime": _finite_or_none(exptime, "exptime"),
-            "gain": _finite_or_none(gain, "gain"),
+            "exptime": finite_or_none(exptime, "exptime"),
+            "gain": finite_or_none(gain, "gain"),
             "shape_y": int(shape[0]),
             "shape_x": int(shape[1]),
             "wcs_header": wcs_header,
@@ -319,7 +309,7 @@ class Catalog:
             If a run with this key is already done (check `find_run` first), an observation
             id does not exist, or the write fails.
         """
-        config_json = _dumps(config, f"config of run {key!r}")
+        config_json = dumps_json(config, f"config of run {key!r}")
         for attempt in range(2):
             try:
                 with self._sessionmaker.begin() as session:
@@ -377,15 +367,15 @@ class Catalog:
             If the run does not exist, a candidate lacks a required value or has one of the
             wrong type, or the write fails; the catalog is then left as it was.
         """
-        stats_json = _dumps(stats, f"stats of run {run_id}")
-        timings_json = _dumps(timings, f"timings of run {run_id}")
-        products_json = _dumps(products, f"products of run {run_id}")
+        stats_json = dumps_json(stats, f"stats of run {run_id}")
+        timings_json = dumps_json(timings, f"timings of run {run_id}")
+        products_json = dumps_json(products, f"products of run {run_id}")
         with _errors(f"finish run {run_id}", run_id=run_id):
             with self._sessionmaker.begin() as session:
                 run = session.get(ProcessingRun, run_id)
                 if run is None:
                     raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
-                rows = _candidate_rows(run_id, run.science_id, candidates)
+                rows = candidate_rows(run_id, run.science_id, candidates)
                 session.execute(delete(Candidate).where(Candidate.run_id == run_id))
                 if rows:
                     session.execute(insert(Candidate), rows)
@@ -447,7 +437,7 @@ class Catalog:
 
     def record_event(self, type: str, payload: Mapping[str, Any]) -> None:
         """Append an event of ``type`` (e.g. ``"CandidatesFound"``) to the event log."""
-        payload_json = _dumps(payload, f"payload of event {type!r}")
+        payload_json = dumps_json(payload, f"payload of event {type!r}")
         with _errors(f"record event {type!r}"), self._sessionmaker.begin() as session:
             session.add(Event(type=type, payload_json=payload_json, created_at=utcnow()))
 
@@ -514,128 +504,3 @@ def _run_info(run: ProcessingRun) -> RunInfo:
         started_at=run.started_at,
         finished_at=run.finished_at,
     )
-
-
-def _finite_or_none(value: Any, field: str) -> float | None:
-    """``value`` as a float, None when missing or not finite."""
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as e:
-        raise StorageError(
-            f"{field} must be a number, got {value!r}", field=field, value=value
-        ) from e
-    return number if math.isfinite(number) else None
-
-
-def _int_or_none(value: Any, field: str) -> int | None:
-    """``value`` as an int, None when missing or NaN; refuses non-integral numbers."""
-    if value is None:
-        return None
-    if isinstance(value, float | np.floating):
-        if math.isnan(value):
-            return None
-        if not float(value).is_integer():
-            raise StorageError(
-                f"{field} must be an integer, got {value!r}", field=field, value=value
-            )
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError) as e:
-        raise StorageError(
-            f"{field} must be an integer, got {value!r}", field=field, value=value
-        ) from e
-
-
-def _candidate_rows(
-    run_id: int, science_id: int, candidates: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """Column dicts ready for INSERT, with numbers, healpix and features filled in."""
-    columns = [c for c in Candidate.__table__.columns if c.key not in _CANDIDATE_COMPUTED]
-    rows: list[dict[str, Any]] = []
-    for number, candidate in enumerate(candidates):
-        row: dict[str, Any] = {"run_id": run_id, "number": number}
-        for column in columns:
-            field = f"candidate {number}: {column.key}"
-            if column.key in candidate:
-                value = candidate[column.key]
-            elif column.key == "observation_id":
-                value = science_id
-            elif column.default is not None and column.default.is_scalar:
-                value = column.default.arg
-            else:
-                value = None
-            if isinstance(column.type, Float):
-                value = _finite_or_none(value, field)
-            elif isinstance(column.type, Integer):
-                value = _int_or_none(value, field)
-            elif isinstance(column.type, String | Text) and value is not None:
-                value = str(value)
-            if value is None and not column.nullable:
-                raise StorageError(
-                    f"{field} is required and must be finite, got {candidate.get(column.key)!r}",
-                    field=column.key,
-                    number=number,
-                )
-            row[column.key] = value
-        extra = {k: v for k, v in candidate.items() if k not in _CANDIDATE_COLUMNS}
-        row["features_json"] = _dumps(extra, f"features of candidate {number}") if extra else None
-        rows.append(row)
-    for number, row in enumerate(rows):
-        if not -90.0 <= row["dec"] <= 90.0:
-            raise StorageError(
-                f"candidate {number}: dec must be within [-90, 90] degrees, got {row['dec']!r}",
-                field="dec",
-                number=number,
-            )
-    if rows:
-        pixels = _HEALPIX.lonlat_to_healpix(
-            np.array([r["ra"] for r in rows]) * u.deg, np.array([r["dec"] for r in rows]) * u.deg
-        )
-        for row, pixel in zip(rows, pixels, strict=True):
-            row["healpix"] = int(pixel)
-    return rows
-
-
-def _jsonable(value: Any, where: str) -> Any:
-    """``value`` as plain JSON types; non-finite floats become None."""
-    if value is None or isinstance(value, bool | str | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.generic):
-        return _jsonable(value.item(), where)
-    if type(value) is np.ndarray:  # subclasses such as Quantity would lose their units
-        return _jsonable(value.tolist(), where)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v, where) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v, where) for v in value]
-    if isinstance(value, PurePath):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return _jsonable(value.value, where)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(dataclasses.asdict(value), where)
-    raise StorageError(
-        f"cannot store {type(value).__name__} value {value!r} as JSON in {where}; "
-        "convert it to plain numbers, strings, lists or dicts",
-        where=where,
-    )
-
-
-def dumps_json(value: Mapping[str, Any], where: str) -> str:
-    """``value`` as canonical JSON text for a ``*_json`` column (non-finite floats -> null).
-
-    Raises
-    ------
-    StorageError
-        Naming ``where`` when a value cannot be stored as JSON.
-    """
-    return json.dumps(_jsonable(value, where), sort_keys=True, allow_nan=False)
-
-
-_dumps = dumps_json

@@ -1,18 +1,19 @@
 """Curation: what a human should look at next, and what the curators agree on.
 
-Pure code over plain values (no SQL, no HTTP): `review_priority` orders the review queue,
-`consensus` combines several curators' labels of one candidate. The catalog stores the
+Pure code over plain values (no SQL, no HTTP): `LABELS` is the label vocabulary,
+`review_priority` orders the review queue, `consensus` combines several curators' labels
+of one candidate. The catalog stores the
 labels and claims (:mod:`astrid.catalog.curation`); the service and the web page call both.
 """
 
-from astrid.curation.consensus import (
+from astrid.curation.consensus import Consensus, Vote, consensus
+from astrid.curation.labels import (
     ARTIFACT_LABELS,
     BOGUS_LABELS,
+    LABELS,
     REAL_LABELS,
     UNSURE_LABEL,
-    Consensus,
-    Vote,
-    consensus,
+    LabelName,
     label_class,
 )
 from astrid.curation.queue import ReviewWeights, review_priority
@@ -20,9 +21,11 @@ from astrid.curation.queue import ReviewWeights, review_priority
 __all__ = [
     "ARTIFACT_LABELS",
     "BOGUS_LABELS",
+    "LABELS",
     "REAL_LABELS",
     "UNSURE_LABEL",
     "Consensus",
+    "LabelName",
     "ReviewWeights",
     "Vote",
     "consensus",

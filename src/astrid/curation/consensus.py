@@ -17,31 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-__all__ = [
-    "ARTIFACT_LABELS",
-    "BOGUS_LABELS",
-    "REAL_LABELS",
-    "UNSURE_LABEL",
-    "Consensus",
-    "Vote",
-    "consensus",
-    "label_class",
-]
+from astrid.curation.labels import UNSURE_LABEL, label_class
 
-REAL_LABELS = ("real", "variable")
-ARTIFACT_LABELS = (
-    "cosmic_ray",
-    "hot_pixel",
-    "bad_column",
-    "saturated_star",
-    "bleed_trail",
-    "dipole",
-    "psf_ring",
-    "satellite_trail",
-    "noise",
-)
-BOGUS_LABELS = ("bogus", *ARTIFACT_LABELS)
-UNSURE_LABEL = "unsure"
+__all__ = ["Consensus", "Vote", "consensus"]
+
 
 Status = Literal["unlabelled", "agreed", "disputed", "unsure"]
 
@@ -83,23 +62,6 @@ class Consensus:
     n_curators: int
     n_decided: int
     votes: dict[str, int]
-
-
-def label_class(label: str) -> str | None:
-    """``"real"`` or ``"bogus"`` for a label, None for ``unsure``.
-
-    Raises
-    ------
-    ValueError
-        For a label that is none of `REAL_LABELS`, `BOGUS_LABELS`, `UNSURE_LABEL`.
-    """
-    if label in REAL_LABELS:
-        return "real"
-    if label in BOGUS_LABELS:
-        return "bogus"
-    if label == UNSURE_LABEL:
-        return None
-    raise ValueError(f"unknown label {label!r}")
 
 
 def _majority(counts: Counter[str], n_decided: int, quorum: float) -> tuple[str | None, float]:

@@ -10,8 +10,12 @@ from datetime import timedelta
 from astropy.time import Time
 from markupsafe import Markup
 
-from astrid.catalog import Catalog, queries
+from astrid.catalog import Catalog
+from astrid.catalog.candidates import count_candidates
 from astrid.catalog.models import utcnow
+from astrid.catalog.query_params import CandidateFilters
+from astrid.catalog.runs import RunRecord, runs
+from astrid.catalog.statistics import candidates_per_observation, histogram
 from astrid.web.charts import bar_chart
 
 __all__ = ["Dashboard", "build_dashboard"]
@@ -36,7 +40,7 @@ class Throughput:
 class Dashboard:
     """Everything on the dashboard."""
 
-    recent_runs: list[queries.RunRecord]
+    recent_runs: list[RunRecord]
     n_candidates: int
     n_unreviewed: int
     charts: dict[str, Markup]
@@ -48,7 +52,7 @@ def _night(mjd: float) -> str:
     return str(Time(math.floor(mjd), format="mjd", scale="utc").to_value("iso", "date"))
 
 
-def _throughput(runs: list[queries.RunRecord]) -> Throughput:
+def _throughput(runs: list[RunRecord]) -> Throughput:
     done = [r for r in runs if r.status == "done" and r.finished_at is not None]
     now = utcnow()
     recent = [r for r in done if r.finished_at and now - r.finished_at <= timedelta(hours=24)]
@@ -74,9 +78,9 @@ def _throughput(runs: list[queries.RunRecord]) -> Throughput:
 
 def build_dashboard(catalog: Catalog) -> Dashboard:
     """Read and summarise the catalog for the dashboard."""
-    runs = queries.runs(catalog, limit=_THROUGHPUT_RUNS)
+    recent = runs(catalog, limit=_THROUGHPUT_RUNS)
     per_night: Counter[str] = Counter()
-    for mjd, n in queries.candidates_per_observation(catalog):
+    for mjd, n in candidates_per_observation(catalog):
         if mjd is not None:
             per_night[_night(mjd)] += n
     nights = sorted(per_night)[-_NIGHTS:]
@@ -88,28 +92,28 @@ def build_dashboard(catalog: Catalog) -> Dashboard:
             x_label="night (UTC date)",
         ),
         "scorr": bar_chart(
-            queries.histogram(catalog, column="abs_scorr", edges=_SCORR_EDGES),
+            histogram(catalog, column="abs_scorr", edges=_SCORR_EDGES),
             [f"{e:g}" for e in _SCORR_EDGES[:-2]] + ["100+"],
             title="|S_corr| of candidates",
             x_label="|S_corr| (bin start)",
             every=1,
         ),
         "rb": bar_chart(
-            queries.histogram(catalog, column="rb", edges=_SCORE_EDGES),
+            histogram(catalog, column="rb", edges=_SCORE_EDGES),
             [f"{e:.2f}" for e in _SCORE_EDGES[:-1]],
             title="real/bogus score (scored candidates)",
             x_label="rb (bin start)",
             every=4,
         ),
         "ood": bar_chart(
-            queries.histogram(catalog, column="ood", edges=_SCORE_EDGES),
+            histogram(catalog, column="ood", edges=_SCORE_EDGES),
             [f"{e:.2f}" for e in _SCORE_EDGES[:-1]],
             title="out-of-distribution score",
             x_label="ood (bin start)",
             every=4,
         ),
     }
-    throughput = _throughput(runs)
+    throughput = _throughput(recent)
     if throughput.stage_seconds:
         stage_names = list(throughput.stage_seconds)
         charts["stages"] = bar_chart(
@@ -121,11 +125,9 @@ def build_dashboard(catalog: Catalog) -> Dashboard:
             every=1,
         )
     return Dashboard(
-        recent_runs=runs[:10],
-        n_candidates=queries.count_candidates(catalog),
-        n_unreviewed=queries.count_candidates(
-            catalog, filters=queries.CandidateFilters(reviewed=False)
-        ),
+        recent_runs=recent[:10],
+        n_candidates=count_candidates(catalog),
+        n_unreviewed=count_candidates(catalog, filters=CandidateFilters(reviewed=False)),
         charts=charts,
         throughput=throughput,
     )

@@ -25,37 +25,31 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from astrid import __version__
-from astrid.api.auth import SESSION_COOKIE, AuthError, Principal
-from astrid.api.deps import ServiceDep, authenticate
-from astrid.api.params import (
-    MAX_ID,
-    Id,
-    LabelName,
-    SortName,
-    candidate_filters,
-    query_error,
-)
-from astrid.api.service import Service
-from astrid.catalog import queries
 from astrid.catalog.access import (
-    api_key,
     audit_log,
     create_api_key,
     list_api_keys,
     record,
-    revoke_api_key,
 )
-from astrid.catalog.curation import (
-    add_label,
-    claim_next,
-    consensus_of,
-    labels_of,
-    release_claim,
-    review_progress,
+from astrid.catalog.candidates import count_candidates
+from astrid.catalog.curation import labels_of, release_claim
+from astrid.catalog.model_registry import model_by_id
+from astrid.catalog.query_params import SORT_KEYS, CandidateFilters
+from astrid.curation.labels import ARTIFACT_LABELS, LABELS, LabelName
+from astrid.roles import ROLES
+from astrid.service import candidates
+from astrid.service.auth import SESSION_COOKIE, AuthError, Principal
+from astrid.service.candidates import LabelledCandidate
+from astrid.service.deps import ServiceDep, authenticate
+from astrid.service.keys import revoke_key
+from astrid.service.params import (
+    MAX_ID,
+    Id,
+    SortName,
+    candidate_filters,
 )
-from astrid.catalog.models import LABELS
-from astrid.catalog.queries import CandidateFilters, InvalidQueryError
-from astrid.curation.consensus import ARTIFACT_LABELS, consensus
+from astrid.service.review import label_candidate, next_for_review
+from astrid.service.state import Service
 from astrid.web.dashboard import build_dashboard
 
 __all__ = ["LABEL_KEYS", "install", "router"]
@@ -66,12 +60,10 @@ _HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(_HERE / "templates"))
 router = APIRouter(include_in_schema=False)
 
-#: Keyboard shortcut of each label in review mode (and on the candidate page).
-LABEL_KEYS = {
+_SHORTCUTS = {
     "real": "r",
     "bogus": "b",
     "variable": "v",
-    "unsure": "u",
     "cosmic_ray": "c",
     "hot_pixel": "h",
     "bad_column": "l",
@@ -81,7 +73,11 @@ LABEL_KEYS = {
     "psf_ring": "p",
     "satellite_trail": "a",
     "noise": "n",
+    "unsure": "u",
 }
+#: Keyboard shortcut of each label in review mode (and on the candidate page), in the
+#: vocabulary's order; a label added to the vocabulary without a key fails here at import.
+LABEL_KEYS = {label: _SHORTCUTS[label] for label in LABELS}
 SKIP_KEY = "ArrowRight"
 _PAGE_SIZE = 50
 
@@ -250,17 +246,10 @@ def candidate_list(
     """Filterable, sortable candidate table with thumbnails; htmx swaps the results only."""
     sort, order, cursor = form.sort, form.order, form.cursor
     filters = candidate_filters(**form.model_dump(exclude={"sort", "order", "cursor"}))
-    try:
-        page = queries.list_candidates(
-            service.catalog,
-            filters=filters,
-            sort=sort,
-            descending=order == "desc",
-            limit=_PAGE_SIZE,
-            cursor=cursor,
-        )
-    except InvalidQueryError as e:
-        raise query_error(e) from e
+    listing = candidates.list_candidates(
+        service, filters, sort=sort, descending=order == "desc", limit=_PAGE_SIZE, cursor=cursor
+    )
+    page = listing.page
     base = _filter_query(filters)
     next_url = None
     if page.next_cursor:
@@ -274,15 +263,15 @@ def candidate_list(
 
     context = {
         "page": page,
-        "agreed": consensus_of(service.catalog, [c.id for c in page.items]),
+        "agreed": listing.agreed,
         "filters": filters,
         "sort": sort,
         "order": order,
         "sort_url": sort_url,
-        "sortable": queries.SORT_KEYS,
+        "sortable": SORT_KEYS,
         "next_url": next_url,
         "appending": cursor is not None,
-        "count": queries.count_candidates(service.catalog, filters=filters),
+        "count": count_candidates(service.catalog, filters=filters),
         "labels": LABELS,
     }
     if _is_htmx(request):
@@ -291,24 +280,18 @@ def candidate_list(
     return _render(request, "candidates.html", user, **context)
 
 
-def _candidate_context(service: Service, candidate_id: int) -> dict[str, Any]:
-    found = queries.candidate(service.catalog, candidate_id)
-    if found is None:
-        raise HTTPException(404, f"no candidate with id {candidate_id}")
-    labels = labels_of(service.catalog, [candidate_id]).get(candidate_id, [])
-    near = queries.neighbours(
-        service.catalog, found, radius_arcsec=service.settings.neighbour_radius_arcsec
-    )
+def _candidate_context(service: Service, labelled: LabelledCandidate) -> dict[str, Any]:
+    found = labelled.record
     model = (
-        queries.model(service.catalog, found.model_version_id)
+        model_by_id(service.catalog, found.model_version_id)
         if found.model_version_id is not None
         else None
     )
     return {
         "c": found,
-        "labels": labels,
-        "agreed": consensus(label.vote for label in labels),
-        "neighbours": near,
+        "labels": labelled.labels,
+        "agreed": labelled.consensus,
+        "neighbours": candidates.neighbours(service, found),
         "model": model,
         "sexagesimal": _sexagesimal(found.ra, found.dec),
         "artifact_labels": ARTIFACT_LABELS,
@@ -329,7 +312,8 @@ def candidate_page(
     candidate_id: Id, request: Request, service: ServiceDep, user: UserDep
 ) -> HTMLResponse:
     """Cutout triplet, scores with OOD components, features, position, neighbours, labels."""
-    return _render(request, "candidate.html", user, **_candidate_context(service, candidate_id))
+    labelled = candidates.labelled_candidate(service, candidate_id)
+    return _render(request, "candidate.html", user, **_candidate_context(service, labelled))
 
 
 @router.post("/candidates/{candidate_id}/labels", response_class=HTMLResponse)
@@ -343,27 +327,9 @@ def label_from_page(
 ) -> HTMLResponse:
     """Label from the candidate page; answers with the updated label history."""
     _needs(user, "curator")
-    _add_label(service, user, candidate_id, label, comment)
-    context = _candidate_context(service, candidate_id)
-    return _render(request, "_label_history.html", user, **context)
-
-
-def _add_label(
-    service: Service, user: Principal, candidate_id: int, label: str, comment: str
-) -> None:
-    if queries.candidate(service.catalog, candidate_id) is None:
-        raise HTTPException(404, f"no candidate with id {candidate_id}")
-    try:
-        add_label(
-            service.catalog,
-            candidate_id=candidate_id,
-            curator=user.name,
-            label=label,
-            comment=comment.strip() or None,
-            actor=user.actor,
-        )
-    except InvalidQueryError as e:
-        raise query_error(e) from e
+    label_candidate(service, user, candidate_id, label, comment.strip() or None)
+    labelled = candidates.labelled_candidate(service, candidate_id)
+    return _render(request, "_label_history.html", user, **_candidate_context(service, labelled))
 
 
 # -- review mode --------------------------------------------------------------------------
@@ -372,23 +338,10 @@ def _add_label(
 def _review_card(
     request: Request, service: Service, user: Principal, skip: list[int]
 ) -> HTMLResponse:
-    settings = service.settings
-    candidate_id = claim_next(
-        service.catalog,
-        curator=user.name,
-        labels_wanted=settings.review_labels_wanted,
-        claim_timeout=service.claim_timeout,
-        skip=skip,
-    )
-    progress = review_progress(
-        service.catalog,
-        curator=user.name,
-        labels_wanted=settings.review_labels_wanted,
-        claim_timeout=service.claim_timeout,
-    )
-    context: dict[str, Any] = {"progress": progress, "skip": skip, "skip_key": SKIP_KEY}
-    if candidate_id is not None:
-        context.update(_candidate_context(service, candidate_id))
+    turn = next_for_review(service, user, skip)
+    context: dict[str, Any] = {"progress": turn.progress, "skip": skip, "skip_key": SKIP_KEY}
+    if turn.candidate is not None:
+        context.update(_candidate_context(service, turn.candidate))
     template = "_review_card.html" if _is_htmx(request) else "review.html"
     return _render(request, template, user, **context)
 
@@ -422,7 +375,7 @@ def review_label(
     mine = labels_of(service.catalog, [candidate_id]).get(candidate_id, [])
     # A repeated key press for a candidate already labelled must not label it twice.
     if not any(lbl.curator == user.name for lbl in mine):
-        _add_label(service, user, candidate_id, label, "")
+        label_candidate(service, user, candidate_id, label, None)
     return _review_card(request, service, user, _ids(skip))
 
 
@@ -459,7 +412,7 @@ def _admin_context(service: Service, new_key: str | None) -> dict[str, Any]:
         "keys": list_api_keys(service.catalog),
         "audit": audit_log(service.catalog, limit=50),
         "new_key": new_key,
-        "roles": ("viewer", "curator", "admin"),
+        "roles": ROLES,
     }
 
 
@@ -469,7 +422,7 @@ def admin_create_key(
     service: ServiceDep,
     user: UserDep,
     name: Annotated[str, Form(min_length=1, max_length=100)],
-    role: Annotated[str, Form(pattern="^(viewer|curator|admin)$")],
+    role: Annotated[str, Form(pattern=f"^({'|'.join(ROLES)})$")],
 ) -> HTMLResponse:
     """Create a key and show it once."""
     _needs(user, "admin")
@@ -483,9 +436,7 @@ def admin_revoke_key(
 ) -> HTMLResponse:
     """Revoke a key."""
     _needs(user, "admin")
-    if api_key(service.catalog, key_id) is None:
-        raise HTTPException(404, f"no API key with id {key_id}")
-    revoke_api_key(service.catalog, key_id=key_id, actor=user.actor)
+    revoke_key(service, user, key_id)
     return _render(request, "_admin_body.html", user, **_admin_context(service, new_key=None))
 
 

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
-from astrid.api.deps import AdminDep, ServiceDep
-from astrid.api.params import Id, OptionalId
+from astrid.api.deps import AdminDep
 from astrid.api.presenters import api_key_public, audit_public
 from astrid.api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, AuditPublic
 from astrid.catalog.access import (
-    api_key,
     audit_log,
     create_api_key,
     list_api_keys,
-    revoke_api_key,
 )
+from astrid.service import keys
+from astrid.service.deps import ServiceDep
+from astrid.service.params import Id, OptionalId
 
 router = APIRouter(tags=["admin"])
 
@@ -39,10 +39,7 @@ def create_key(body: ApiKeyCreate, service: ServiceDep, caller: AdminDep) -> Api
 @router.delete("/keys/{key_id}", response_model=ApiKeyPublic)
 def revoke_key(key_id: Id, service: ServiceDep, caller: AdminDep) -> ApiKeyPublic:
     """Revoke a key: it stops working at once, web sessions made with it too."""
-    if api_key(service.catalog, key_id) is None:
-        raise HTTPException(404, f"no API key with id {key_id}")
-    record = revoke_api_key(service.catalog, key_id=key_id, actor=caller.actor)
-    return api_key_public(record)
+    return api_key_public(keys.revoke_key(service, caller, key_id))
 
 
 @router.get("/audit", response_model=list[AuditPublic])

@@ -7,35 +7,24 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from astrid.api.cutout_images import MAX_SCALE
-from astrid.api.deps import ServiceDep, ViewerDep
+from astrid.api.deps import ViewerDep
 from astrid.api.downloads import cached, etag_for, not_modified, stored_file
-from astrid.api.params import CandidateFiltersDep, Id, SortDep, query_error
 from astrid.api.presenters import candidate_detail, candidate_public
 from astrid.api.schemas import CandidateDetail, CandidatePage, ConeMatchPublic
-from astrid.api.service import Service
-from astrid.catalog import queries
-from astrid.catalog.curation import consensus_of, labels_of
-from astrid.catalog.queries import CandidateRecord, ConeMatch, InvalidQueryError
+from astrid.catalog import candidates as catalog_candidates
+from astrid.catalog.candidates import ConeMatch
+from astrid.catalog.curation import consensus_of
+from astrid.catalog.query_params import InvalidQueryError
+from astrid.service import candidates
+from astrid.service.cutout_images import MAX_SCALE
+from astrid.service.deps import ServiceDep
+from astrid.service.params import CandidateFiltersDep, Id, SortDep, query_error
+from astrid.service.state import Service
 
 router = APIRouter(tags=["candidates"])
 
 CutoutKind = Literal["science", "reference", "difference"]
 _Limit = Annotated[int, Query(ge=1, le=1000)]
-
-
-def find_candidate(service: Service, candidate_id: int) -> CandidateRecord:
-    """The candidate, or 404."""
-    record = queries.candidate(service.catalog, candidate_id)
-    if record is None:
-        raise HTTPException(404, f"no candidate with id {candidate_id}")
-    return record
-
-
-def detail(service: Service, record: CandidateRecord) -> CandidateDetail:
-    """A candidate's full representation (labels read from the catalog)."""
-    labels = labels_of(service.catalog, [record.id]).get(record.id, [])
-    return candidate_detail(record, labels)
 
 
 @router.get("/candidates", response_model=CandidatePage)
@@ -49,21 +38,12 @@ def list_candidates(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> CandidatePage:
     """Candidates matching the filters, one page at a time (pass ``next_cursor`` back)."""
-    try:
-        page = queries.list_candidates(
-            service.catalog,
-            filters=filters,
-            sort=sort,
-            descending=order == "desc",
-            limit=limit,
-            cursor=cursor,
-        )
-    except InvalidQueryError as e:
-        raise query_error(e) from e
-    agreed = consensus_of(service.catalog, [r.id for r in page.items])
+    listing = candidates.list_candidates(
+        service, filters, sort=sort, descending=order == "desc", limit=limit, cursor=cursor
+    )
     return CandidatePage(
-        items=[candidate_public(r, agreed[r.id]) for r in page.items],
-        next_cursor=page.next_cursor,
+        items=[candidate_public(r, listing.agreed[r.id]) for r in listing.page.items],
+        next_cursor=listing.page.next_cursor,
     )
 
 
@@ -89,7 +69,7 @@ def cone_search(
 ) -> list[ConeMatchPublic]:
     """Candidates within ``radius`` arcsec of (``ra``, ``dec``), nearest first (HEALPix)."""
     try:
-        found = queries.cone_search(
+        found = catalog_candidates.cone_search(
             service.catalog, ra=ra, dec=dec, radius_deg=radius / 3600.0, limit=limit
         )
     except InvalidQueryError as e:
@@ -100,7 +80,7 @@ def cone_search(
 @router.get("/candidates/{candidate_id}", response_model=CandidateDetail)
 def get_candidate(candidate_id: Id, service: ServiceDep, _: ViewerDep) -> CandidateDetail:
     """One candidate: measurements, features, scores, cutout links, labels, consensus."""
-    return detail(service, find_candidate(service, candidate_id))
+    return candidate_detail(candidates.labelled_candidate(service, candidate_id))
 
 
 @router.get("/candidates/{candidate_id}/neighbours", response_model=list[ConeMatchPublic])
@@ -113,17 +93,12 @@ def get_neighbours(
     ] = None,
 ) -> list[ConeMatchPublic]:
     """Other candidates at the same position (default radius: ASTRID_NEIGHBOUR_RADIUS_ARCSEC)."""
-    record = find_candidate(service, candidate_id)
-    found = queries.neighbours(
-        service.catalog,
-        record,
-        radius_arcsec=radius or service.settings.neighbour_radius_arcsec,
-    )
-    return _matches(service, found)
+    record = candidates.find_candidate(service, candidate_id)
+    return _matches(service, candidates.neighbours(service, record, radius_arcsec=radius))
 
 
 def _cutout_key(service: Service, candidate_id: int, kind: str) -> str:
-    key = find_candidate(service, candidate_id).cutout_key(kind)
+    key = candidates.find_candidate(service, candidate_id).cutout_key(kind)
     if key is None:
         raise HTTPException(404, f"candidate {candidate_id} has no {kind} cutout")
     return key

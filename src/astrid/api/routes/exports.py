@@ -7,9 +7,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
-from astrid.api.deps import ServiceDep, ViewerDep
-from astrid.api.params import CandidateFiltersDep, query_error
-from astrid.api.service import Service
+from astrid.api.deps import ViewerDep
+from astrid.catalog.candidates import iter_candidates
 from astrid.catalog.curation import all_labels, consensus_of
 from astrid.catalog.exports import (
     MEDIA_TYPES,
@@ -18,7 +17,10 @@ from astrid.catalog.exports import (
     labels_table,
     table_bytes,
 )
-from astrid.catalog.queries import CandidateFilters, InvalidQueryError, iter_candidates
+from astrid.catalog.query_params import CandidateFilters, InvalidQueryError
+from astrid.service.deps import ServiceDep
+from astrid.service.params import CandidateFiltersDep, query_error
+from astrid.service.state import Service
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 

@@ -8,10 +8,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from astrid import __version__
-from astrid.api.deps import ServiceDep, ViewerDep
-from astrid.api.metrics import CONTENT_TYPE_LATEST
+from astrid.api.deps import ViewerDep
 from astrid.api.schemas import Health, Me, Readiness
 from astrid.errors import StorageError
+from astrid.service.deps import ServiceDep
+from astrid.service.metrics import CONTENT_TYPE_LATEST
 
 router = APIRouter(tags=["health"])
 metrics_router = APIRouter(tags=["health"])

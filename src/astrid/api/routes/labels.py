@@ -6,19 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from astrid.api.deps import CuratorDep, ServiceDep, ViewerDep
-from astrid.api.params import MAX_ID, Id
-from astrid.api.presenters import consensus_public, label_public, progress_public
-from astrid.api.routes.candidates import detail, find_candidate
-from astrid.api.schemas import LabelCreate, LabelPublic, LabelsPublic, ReviewItem
-from astrid.catalog.curation import (
-    add_label,
-    claim_next,
-    labels_of,
-    release_claim,
-    review_progress,
+from astrid.api.deps import CuratorDep, ViewerDep
+from astrid.api.presenters import (
+    candidate_detail,
+    consensus_public,
+    label_public,
+    progress_public,
 )
-from astrid.curation.consensus import consensus
+from astrid.api.schemas import LabelCreate, LabelPublic, LabelsPublic, ReviewItem
+from astrid.catalog.curation import release_claim
+from astrid.service.candidates import labelled_candidate
+from astrid.service.deps import ServiceDep
+from astrid.service.params import MAX_ID, Id
+from astrid.service.review import label_candidate, next_for_review
 
 router = APIRouter(tags=["labels"])
 
@@ -26,12 +26,11 @@ router = APIRouter(tags=["labels"])
 @router.get("/candidates/{candidate_id}/labels", response_model=LabelsPublic)
 def get_labels(candidate_id: Id, service: ServiceDep, _: ViewerDep) -> LabelsPublic:
     """Every label of a candidate (oldest first) and the curators' consensus."""
-    find_candidate(service, candidate_id)
-    labels = labels_of(service.catalog, [candidate_id]).get(candidate_id, [])
+    labelled = labelled_candidate(service, candidate_id)
     return LabelsPublic(
         candidate_id=candidate_id,
-        consensus=consensus_public(consensus(label.vote for label in labels)),
-        labels=[label_public(label) for label in labels],
+        consensus=consensus_public(labelled.consensus),
+        labels=[label_public(label) for label in labelled.labels],
     )
 
 
@@ -40,15 +39,7 @@ def post_label(
     candidate_id: Id, body: LabelCreate, service: ServiceDep, caller: CuratorDep
 ) -> LabelPublic:
     """Label a candidate as the calling curator (their latest label is the one counted)."""
-    find_candidate(service, candidate_id)
-    record = add_label(
-        service.catalog,
-        candidate_id=candidate_id,
-        curator=caller.name,
-        label=body.label,
-        comment=body.comment,
-        actor=caller.actor,
-    )
+    record = label_candidate(service, caller, candidate_id, body.label, body.comment)
     return label_public(record)
 
 
@@ -67,25 +58,11 @@ def review_next(
     No two curators are handed the same candidate while a claim holds
     (ASTRID_REVIEW_CLAIM_MINUTES). Labelling the candidate releases the claim.
     """
-    settings = service.settings
-    candidate_id = claim_next(
-        service.catalog,
-        curator=caller.name,
-        labels_wanted=settings.review_labels_wanted,
-        claim_timeout=service.claim_timeout,
-        skip=skip,
-    )
-    if candidate_id is None:
+    turn = next_for_review(service, caller, skip)
+    if turn.candidate is None:
         return Response(status_code=204)
-    progress = review_progress(
-        service.catalog,
-        curator=caller.name,
-        labels_wanted=settings.review_labels_wanted,
-        claim_timeout=service.claim_timeout,
-    )
     return ReviewItem(
-        candidate=detail(service, find_candidate(service, candidate_id)),
-        progress=progress_public(progress),
+        candidate=candidate_detail(turn.candidate), progress=progress_public(turn.progress)
     )
 
 

@@ -9,17 +9,18 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from astrid.api import uploads
-from astrid.api.deps import AdminDep, ServiceDep, ViewerDep
+from astrid.api.deps import AdminDep, ViewerDep
 from astrid.api.downloads import stored_file
-from astrid.api.params import Id, OptionalId
 from astrid.api.presenters import job_public, observation_public
 from astrid.api.schemas import ObservationDetail, ObservationPublic, UploadResult
-from astrid.api.service import Service
 from astrid.api.worker import PROCESS_JOB
-from astrid.catalog import queries
 from astrid.catalog.access import record as audit
 from astrid.catalog.jobs import enqueue_job, open_job_for
+from astrid.catalog.observations import observation, observation_by_hash, observations
 from astrid.observations.hashing import file_sha256
+from astrid.service.deps import ServiceDep
+from astrid.service.params import Id, OptionalId
+from astrid.service.state import Service
 
 router = APIRouter(prefix="/observations", tags=["observations"])
 
@@ -42,7 +43,7 @@ def list_observations(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ObservationPublic]:
     """Observations by id; page with ``after_id`` = the last id seen."""
-    records = queries.observations(
+    records = observations(
         service.catalog, role=role, status=status, filter=filter, after_id=after_id, limit=limit
     )
     return [observation_public(r) for r in records]
@@ -51,7 +52,7 @@ def list_observations(
 @router.get("/{observation_id}", response_model=ObservationDetail)
 def get_observation(observation_id: Id, service: ServiceDep, _: ViewerDep) -> ObservationPublic:
     """One observation, with its WCS."""
-    record = queries.observation(service.catalog, observation_id)
+    record = observation(service.catalog, observation_id)
     if record is None:
         raise _not_found(observation_id)
     return observation_public(record, detail=True)
@@ -64,7 +65,7 @@ def get_observation(observation_id: Id, service: ServiceDep, _: ViewerDep) -> Ob
 )
 def get_observation_file(observation_id: Id, service: ServiceDep, _: ViewerDep) -> Response:
     """The stored FITS file."""
-    record = queries.observation(service.catalog, observation_id)
+    record = observation(service.catalog, observation_id)
     if record is None or record.store_key is None:
         raise _not_found(observation_id)
     return stored_file(service.store, record.store_key, filename=f"{record.name}.fits")
@@ -149,7 +150,7 @@ def _accept(
         )
     except uploads.UploadRejectedError as e:
         raise _rejected(e) from e
-    known = queries.observation_by_hash(catalog, file_sha256(path))
+    known = observation_by_hash(catalog, file_sha256(path))
     if known is not None and known.role != role:
         raise HTTPException(
             409, f"{filename}: this file is already observation {known.id}, a {known.role}"
@@ -157,7 +158,7 @@ def _accept(
     observation_id, created = uploads.register(
         catalog, service.store, valid, filename=filename, role=role
     )
-    record = queries.observation(catalog, observation_id)
+    record = observation(catalog, observation_id)
     assert record is not None
     job = None
     if role == "science":

@@ -6,12 +6,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from astrid.api.deps import ServiceDep, ViewerDep
+from astrid.api.deps import ViewerDep
 from astrid.api.downloads import stored_file
-from astrid.api.params import Id, OptionalId
 from astrid.api.presenters import job_public, run_detail, run_public
 from astrid.api.schemas import JobPublic, RunDetail, RunPublic
-from astrid.catalog import queries
+from astrid.catalog.jobs import job, jobs
+from astrid.catalog.runs import run, runs
+from astrid.service.deps import ServiceDep
+from astrid.service.params import Id, OptionalId
 
 router = APIRouter(tags=["runs"])
 
@@ -26,7 +28,7 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[RunPublic]:
     """Runs, newest first; page back with ``before_id`` = the last id seen."""
-    records = queries.runs(
+    records = runs(
         service.catalog, status=status, science_id=science_id, before_id=before_id, limit=limit
     )
     return [run_public(r) for r in records]
@@ -35,7 +37,7 @@ def list_runs(
 @router.get("/runs/{run_id}", response_model=RunDetail)
 def get_run(run_id: Id, service: ServiceDep, _: ViewerDep) -> RunDetail:
     """One run with its statistics, settings, timings and product links."""
-    record = queries.run(service.catalog, run_id)
+    record = run(service.catalog, run_id)
     if record is None:
         raise HTTPException(404, f"no run with id {run_id}")
     return run_detail(record)
@@ -53,7 +55,7 @@ def get_run_product(
     _: ViewerDep,
 ) -> Response:
     """A product image of a run (``difference``, ``score_corr``...) as FITS."""
-    record = queries.run(service.catalog, run_id)
+    record = run(service.catalog, run_id)
     if record is None or name not in record.products:
         raise HTTPException(404, f"run {run_id} has no product {name!r}")
     return stored_file(service.store, record.products[name], filename=f"run{run_id}.{name}.fits")
@@ -68,14 +70,14 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[JobPublic]:
     """Jobs, newest first."""
-    records = queries.jobs(service.catalog, status=status, before_id=before_id, limit=limit)
+    records = jobs(service.catalog, status=status, before_id=before_id, limit=limit)
     return [job_public(r) for r in records]
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
 def get_job(job_id: Id, service: ServiceDep, _: ViewerDep) -> JobPublic:
     """One job: poll it after an upload until it is done or failed."""
-    record = queries.job(service.catalog, job_id)
+    record = job(service.catalog, job_id)
     if record is None:
         raise HTTPException(404, f"no job with id {job_id}")
     return job_public(record)

@@ -1,7 +1,8 @@
 """The running service's state: settings, catalog, store, authentication, metrics, worker.
 
-One `Service` per app, built by `open_service` and reached by routes through
-`astrid.api.deps`. No module-level globals: tests build as many as they like.
+One `Service` per app, built by `astrid.app.open_service` and reached by the API's and the
+web page's routes through `astrid.service.deps`. No module-level globals: tests build as
+many as they like.
 """
 
 from __future__ import annotations
@@ -12,23 +13,38 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
-from astrid.api.auth import Authenticator
-from astrid.api.cutout_images import CutoutRenderer
-from astrid.api.jwks import Fetcher, JwksCache
-from astrid.api.metrics import Metrics
-from astrid.api.worker import JobWorker
-from astrid.catalog import Catalog, connect
+from astrid.catalog import Catalog
 from astrid.catalog.access import count_api_keys, create_api_key
 from astrid.config import Settings
 from astrid.errors import ConfigurationError
+from astrid.service.auth import Authenticator
+from astrid.service.cutout_images import CutoutRenderer
+from astrid.service.metrics import Metrics
 from astrid.store import ObjectStore
 
-__all__ = ["Service", "bootstrap_admin_key", "open_service", "service_secret"]
+__all__ = ["Service", "Worker", "bootstrap_admin_key", "service_secret"]
 
 logger = logging.getLogger(__name__)
 
 SECRET_FILE = "service-secret"
+
+
+class Worker(Protocol):
+    """The job worker running beside the app (`astrid.api.worker.JobWorker`)."""
+
+    def start(self) -> None:
+        """Start working in the background."""
+
+    def wake(self) -> None:
+        """Look for jobs now."""
+
+    def stop(self) -> None:
+        """Stop after the current job."""
+
+    def run_once(self) -> bool:
+        """Do one job if one is waiting; whether one was."""
 
 
 @dataclass
@@ -40,7 +56,7 @@ class Service:
     store: ObjectStore
     auth: Authenticator
     metrics: Metrics
-    worker: JobWorker
+    worker: Worker
     incoming_dir: Path
     cutouts: CutoutRenderer
 
@@ -83,52 +99,6 @@ def service_secret(settings: Settings) -> str:
     if len(secret) < 32:
         raise ConfigurationError(f"{path} holds a secret shorter than 32 characters")
     return secret
-
-
-def open_service(settings: Settings, *, jwks_fetcher: Fetcher | None = None) -> Service:
-    """Connect the catalog and store of ``settings`` and build the service around them.
-
-    Parameters
-    ----------
-    settings : Settings
-    jwks_fetcher : callable, optional
-        Fetches the OIDC JWKS document (tests inject one); default: HTTP GET.
-    """
-    catalog = connect(settings.db_url)
-    store = ObjectStore(settings.store_root)
-    jwks = (
-        JwksCache(settings.oidc_jwks_url, fetcher=jwks_fetcher) if settings.oidc_jwks_url else None
-    )
-    auth = Authenticator(
-        catalog,
-        secret=service_secret(settings),
-        jwks=jwks,
-        issuer=settings.oidc_issuer,
-        audience=settings.oidc_audience,
-        role_claim=settings.jwt_role_claim,
-        default_role=settings.jwt_default_role,
-        session_seconds=settings.session_hours * 3600.0,
-    )
-    metrics = Metrics()
-    work_dir = settings.data_dir / "jobs"
-    worker = JobWorker(
-        catalog,
-        store,
-        work_dir=work_dir,
-        metrics=metrics,
-        threshold=settings.threshold,
-        lease=timedelta(minutes=settings.job_lease_minutes),
-    )
-    return Service(
-        settings=settings,
-        catalog=catalog,
-        store=store,
-        auth=auth,
-        metrics=metrics,
-        worker=worker,
-        incoming_dir=settings.data_dir / "uploads",
-        cutouts=CutoutRenderer(store),
-    )
 
 
 def bootstrap_admin_key(catalog: Catalog) -> str | None:

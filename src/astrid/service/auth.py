@@ -30,10 +30,10 @@ from typing import Any, Literal
 
 import jwt
 
-from astrid.api.jwks import JwksCache, JwksUnavailableError
 from astrid.catalog import Catalog
 from astrid.catalog.access import KEY_PREFIX, api_key, verify_api_key
-from astrid.catalog.models import ROLES
+from astrid.roles import ROLES, Role, role_allows
+from astrid.service.jwks import JwksCache, JwksUnavailableError
 
 __all__ = [
     "SESSION_AUDIENCE",
@@ -41,24 +41,16 @@ __all__ = [
     "AuthError",
     "Authenticator",
     "Principal",
-    "role_allows",
 ]
 
 logger = logging.getLogger(__name__)
 
-Role = Literal["viewer", "curator", "admin"]
 Method = Literal["api_key", "jwt", "session"]
 SESSION_COOKIE = "astrid_session"
 SESSION_AUDIENCE = "astrid-web"
 SESSION_ISSUER = "astrid"
 _ASYMMETRIC = ("RS256", "ES256")
-_RANK = {role: rank for rank, role in enumerate(ROLES)}
 _LEEWAY_S = 30
-
-
-def role_allows(role: str, needed: str) -> bool:
-    """Whether ``role`` may do what ``needed`` may (viewer < curator < admin)."""
-    return _RANK.get(role, -1) >= _RANK[needed]
 
 
 class AuthError(Exception):
@@ -119,10 +111,10 @@ def _claim(claims: dict[str, Any], path: str) -> Any:
 
 def _best_role(value: Any) -> Role | None:
     candidates = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-    known = [v for v in candidates if isinstance(v, str) and v in _RANK]
+    known = [v for v in candidates if isinstance(v, str) and v in ROLES]
     if not known:
         return None
-    best = max(known, key=lambda r: _RANK[r])
+    best = max(known, key=ROLES.index)
     return best  # type: ignore[return-value]
 
 
@@ -290,7 +282,7 @@ class Authenticator:
             if record is None or not record.active:
                 raise AuthError(401, "the API key of this session was revoked")
             role = record.role
-        if role not in _RANK:
+        if role not in ROLES:
             raise AuthError(401, "session has no valid role")
         return Principal(
             name=str(claims.get("name", claims["sub"])),

@@ -1,4 +1,4 @@
-"""Parameters shared by several routes: bounded ids and the candidate filters."""
+"""Request parameters of the API and the web page: bounded ids and the candidate filters."""
 
 from __future__ import annotations
 
@@ -6,10 +6,19 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Path, Query
 
-from astrid.catalog.models import LABELS
-from astrid.catalog.queries import SORT_KEYS, CandidateFilters, InvalidQueryError
+from astrid.catalog.query_params import SORT_KEYS, CandidateFilters, InvalidQueryError
+from astrid.curation.labels import LabelName
 
-__all__ = ["MAX_ID", "CandidateFiltersDep", "Id", "OptionalId", "SortDep", "candidate_filters"]
+__all__ = [
+    "MAX_ID",
+    "CandidateFiltersDep",
+    "Id",
+    "OptionalId",
+    "SortDep",
+    "SortName",
+    "candidate_filters",
+    "query_error",
+]
 
 MAX_ID = 2**62
 """Ids above this are refused (422) before they reach the database's 64-bit integers."""
@@ -17,7 +26,6 @@ MAX_ID = 2**62
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 _Score = Annotated[float | None, Query(allow_inf_nan=False)]
-LabelName = Literal[LABELS]  # type: ignore[valid-type]
 SortName = Literal[SORT_KEYS]  # type: ignore[valid-type]
 
 

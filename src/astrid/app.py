@@ -1,0 +1,130 @@
+"""The service's application: the JSON API and the review web page side by side.
+
+`open_service` wires a `Service` (catalog, store, authentication, metrics, job worker)
+from the settings; `create_app` builds one FastAPI app around it with the API under
+``/api/v1`` (`astrid.api`), the web page at ``/`` (`astrid.web`) and ``/metrics``. Both
+front ends call the same use cases (`astrid.service`); neither imports the other. The
+worker thread runs while the app's lifespan does (``astrid serve``, or a test client used
+as a context manager).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from astrid import __version__
+from astrid.api import router as api_router
+from astrid.api.worker import JobWorker
+from astrid.catalog import connect
+from astrid.config import Settings
+from astrid.service.auth import Authenticator
+from astrid.service.cutout_images import CutoutRenderer
+from astrid.service.jwks import Fetcher, JwksCache
+from astrid.service.metrics import Metrics, MetricsMiddleware
+from astrid.service.state import Service, service_secret
+from astrid.store import ObjectStore
+from astrid.web import pages as web_pages
+
+__all__ = ["create_app", "open_service"]
+
+
+def open_service(settings: Settings, *, jwks_fetcher: Fetcher | None = None) -> Service:
+    """Connect the catalog and store of ``settings`` and build the service around them.
+
+    Parameters
+    ----------
+    settings : Settings
+    jwks_fetcher : callable, optional
+        Fetches the OIDC JWKS document (tests inject one); default: HTTP GET.
+    """
+    catalog = connect(settings.db_url)
+    store = ObjectStore(settings.store_root)
+    jwks = (
+        JwksCache(settings.oidc_jwks_url, fetcher=jwks_fetcher) if settings.oidc_jwks_url else None
+    )
+    auth = Authenticator(
+        catalog,
+        secret=service_secret(settings),
+        jwks=jwks,
+        issuer=settings.oidc_issuer,
+        audience=settings.oidc_audience,
+        role_claim=settings.jwt_role_claim,
+        default_role=settings.jwt_default_role,
+        session_seconds=settings.session_hours * 3600.0,
+    )
+    metrics = Metrics()
+    work_dir = settings.data_dir / "jobs"
+    worker = JobWorker(
+        catalog,
+        store,
+        work_dir=work_dir,
+        metrics=metrics,
+        threshold=settings.threshold,
+        lease=timedelta(minutes=settings.job_lease_minutes),
+    )
+    return Service(
+        settings=settings,
+        catalog=catalog,
+        store=store,
+        auth=auth,
+        metrics=metrics,
+        worker=worker,
+        incoming_dir=settings.data_dir / "uploads",
+        cutouts=CutoutRenderer(store),
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    service: Service | None = None,
+    jwks_fetcher: Fetcher | None = None,
+    run_worker: bool = True,
+) -> FastAPI:
+    """Build the service's application.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Defaults to the environment (``ASTRID_*``).
+    service : Service, optional
+        An already opened service (``settings`` and ``jwks_fetcher`` are then ignored).
+    jwks_fetcher : callable, optional
+        Fetches the OIDC JWKS document; tests inject one.
+    run_worker : bool
+        Start the job worker thread with the app (off in tests that drive it by hand).
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    if service is None:
+        service = open_service(settings or Settings(), jwks_fetcher=jwks_fetcher)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if run_worker:
+            service.worker.start()
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(
+        title="AstrID",
+        version=__version__,
+        description=api_router.DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.service = service
+    prefixed = api_router.install(app)
+    web_pages.install(app)
+    app.add_middleware(MetricsMiddleware, metrics=service.metrics, prefixed=prefixed)
+    return app

@@ -1,0 +1,115 @@
+"""Reads of observations: list, one by id or by file hash, the latest reference in a band.
+
+Records leave out the server-side path of the file; ``store_key`` names it in the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from astrid.catalog.models import Observation
+from astrid.catalog.query_params import check_limit
+from astrid.catalog.repository import Catalog, catalog_errors
+
+__all__ = [
+    "ObservationRecord",
+    "latest_reference",
+    "observation",
+    "observation_by_hash",
+    "observations",
+]
+
+
+@dataclass(frozen=True)
+class ObservationRecord:
+    """An observation as the service shows it (the server-side path is left out)."""
+
+    id: int
+    name: str
+    role: str
+    status: str
+    error: str | None
+    mjd: float | None
+    filter: str | None
+    exptime: float
+    gain: float
+    shape: tuple[int, int]
+    content_sha256: str
+    store_key: str | None
+    wcs_header: str | None
+    created_at: datetime
+
+
+def _observation_record(obs: Observation) -> ObservationRecord:
+    return ObservationRecord(
+        id=obs.id,
+        name=obs.name,
+        role=obs.role,
+        status=obs.status,
+        error=obs.error,
+        mjd=obs.mjd,
+        filter=obs.filter,
+        exptime=obs.exptime,
+        gain=obs.gain,
+        shape=(obs.shape_y, obs.shape_x),
+        content_sha256=obs.content_sha256,
+        store_key=obs.store_key,
+        wcs_header=obs.wcs_header,
+        created_at=obs.created_at,
+    )
+
+
+def observations(
+    catalog: Catalog,
+    *,
+    role: str | None = None,
+    status: str | None = None,
+    filter: str | None = None,
+    after_id: int | None = None,
+    limit: int = 100,
+) -> list[ObservationRecord]:
+    """Observations by id, optionally filtered; ``after_id`` pages through them."""
+    check_limit(limit)
+    query = select(Observation).order_by(Observation.id).limit(limit)
+    if role is not None:
+        query = query.where(Observation.role == role)
+    if status is not None:
+        query = query.where(Observation.status == status)
+    if filter is not None:
+        query = query.where(Observation.filter == filter)
+    if after_id is not None:
+        query = query.where(Observation.id > after_id)
+    with catalog_errors("read observations"), catalog.session() as session:
+        return [_observation_record(o) for o in session.scalars(query)]
+
+
+def observation(catalog: Catalog, observation_id: int) -> ObservationRecord | None:
+    """One observation, or None."""
+    with catalog_errors(f"read observation {observation_id}"), catalog.session() as session:
+        obs = session.get(Observation, observation_id)
+        return None if obs is None else _observation_record(obs)
+
+
+def observation_by_hash(catalog: Catalog, content_sha256: str) -> ObservationRecord | None:
+    """The observation of a file with this SHA-256, or None."""
+    query = select(Observation).where(Observation.content_sha256 == content_sha256)
+    with catalog_errors("find an observation by hash"), catalog.session() as session:
+        obs = session.scalar(query)
+        return None if obs is None else _observation_record(obs)
+
+
+def latest_reference(catalog: Catalog, *, filter: str | None) -> ObservationRecord | None:
+    """The most recently registered usable reference observation in band ``filter``."""
+    query = (
+        select(Observation)
+        .where(Observation.role == "reference", Observation.status != "failed")
+        .where(Observation.filter.is_(None) if filter is None else Observation.filter == filter)
+        .order_by(Observation.id.desc())
+        .limit(1)
+    )
+    with catalog_errors("find the latest reference"), catalog.session() as session:
+        obs = session.scalar(query)
+        return None if obs is None else _observation_record(obs)
