@@ -12,7 +12,7 @@ calibration saw:
 
 - simulated test fields (``sim-test-000``, ...: PSF widths 3.2-3.9 px, a band no training
   field has, and seeds of their own);
-- optionally the real GOTO pair of the ``zogyp`` wheel, keeping only its rows >= 70 % of the
+- the real GOTO pair of the ``zogyp`` wheel, keeping only its rows >= 70 % of the
   height (the pair's test rows; training used rows < 60 %). Fewer injection rounds than the
   full recipe are run (``--goto-rounds``, 2 of 5) to keep the build short: those rounds
   are the recipe's first ones, while the added artifacts (drawn after the rounds) differ
@@ -32,7 +32,7 @@ Usage (35-50 s per simulated field and 200 s for the GOTO pair on the shared 2-c
 machine; a second run reuses the built units in ``--cache``)::
 
     python benchmarks/heldout_set.py --out tests/data/realbogus_heldout.npz \\
-        --fields 2 --goto --cache /tmp/heldout_units
+        --fields 2 --cache /tmp/heldout_units   # --no-goto: simulated fields only
 """
 
 from __future__ import annotations
@@ -133,7 +133,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="tests/data/realbogus_heldout.npz")
     parser.add_argument("--fields", type=int, default=2, help="simulated test fields")
-    parser.add_argument("--goto", action="store_true", help="add the GOTO pair's test rows")
+    parser.add_argument(
+        "--goto",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="add the GOTO pair's test rows",
+    )
     parser.add_argument("--goto-rounds", type=int, default=2, help="fake-injection rounds")
     parser.add_argument("--real-per-kind", type=int, default=30, help="simulated, per real kind")
     parser.add_argument("--bogus-per-kind", type=int, default=18, help="simulated, per bogus kind")
