@@ -138,6 +138,18 @@ def violations(figures: dict[str, float]) -> list[str]:
     ]
 
 
+def test_the_rank_formulas_on_small_cases() -> None:
+    labels = np.array([1, 1, 0, 0])
+    # Pairs (real, bogus): 0.9 > 0.5, 0.9 > 0.1, 0.5 = 0.5 (one half), 0.5 > 0.1.
+    assert roc_auc(labels, np.array([0.9, 0.5, 0.5, 0.1])) == pytest.approx(3.5 / 4)
+    assert roc_auc(labels, np.array([0.2, 0.3, 0.7, 0.8])) == 0.0
+    # 200 bogus at 0..199, FPR 1 %: two may lie above the threshold (197); reals at or
+    # below it are misses.
+    scores = np.concatenate([np.arange(200.0), [150.0, 197.0, 197.5, 300.0]])
+    labels = np.concatenate([np.zeros(200), np.ones(4)])
+    assert fnr_at_fpr(labels, scores) == pytest.approx(0.5)
+
+
 def test_the_set_is_held_out_and_stratified(heldout: HeldOut, model: RealBogusModel) -> None:
     with np.load(HELDOUT) as data:
         digest = str(data["digest"])
