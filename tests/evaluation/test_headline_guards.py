@@ -19,7 +19,7 @@ import pytest
 
 from astrid.difference.subtract import subtract
 from astrid.evaluation.scoring import score_candidates
-from astrid.observations.simulate import SimulationConfig, simulate_pair
+from astrid.simulation import SimulationConfig, simulate_pair
 from astrid.preprocess.pair import prepare_pair
 
 log = logging.getLogger(__name__)
