@@ -19,8 +19,8 @@ import pytest
 
 from astrid.difference.subtract import subtract
 from astrid.evaluation.scoring import score_candidates
-from astrid.simulation import SimulationConfig, simulate_pair
 from astrid.preprocess.pair import prepare_pair
+from astrid.simulation import SimulationConfig, simulate_pair
 
 log = logging.getLogger(__name__)
 
