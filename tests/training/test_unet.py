@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from astrid.cli import app
 from astrid.detection.unet_detect import UNetDetector, unet_inputs
 from unet_maps import synthetic_maps
 
@@ -15,6 +19,18 @@ pytest.importorskip("onnx")
 @pytest.fixture(scope="module")
 def synthetic() -> dict[str, np.ndarray]:
     return synthetic_maps()
+
+
+def _write_field(path: Path, maps: dict[str, np.ndarray]) -> None:
+    """A training-set field file holding only the U-Net maps and the truth."""
+    np.savez(
+        path,
+        map_score_corr=maps["score_corr"].astype(np.float16),
+        map_difference=maps["difference"].astype(np.float16),
+        map_mask=maps["mask"],
+        map_truth_xy=maps["xy"].astype(np.float32),
+        map_truth_snr=maps["snr"].astype(np.float32),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +46,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, synthetic: dict):
 
     folder = tmp_path_factory.mktemp("unet")
     field = folder / "sim-train-000.npz"
-    np.savez(
-        field,
-        map_score_corr=synthetic["score_corr"].astype(np.float16),
-        map_difference=synthetic["difference"].astype(np.float16),
-        map_mask=synthetic["mask"],
-        map_truth_xy=synthetic["xy"].astype(np.float32),
-        map_truth_snr=synthetic["snr"].astype(np.float32),
-    )
+    _write_field(field, synthetic)
     fields = load_fields([field], min_snr=4.0)
     assert fields[0].target.sum() == pytest.approx(8 * 13, abs=8)  # radius-2 disks
     config = UNetTrainConfig(width=4, crop=32, batch=4, steps=6, eval_every=3, val_crops=4)
@@ -60,3 +69,23 @@ def test_exported_model_matches_torch(tiny, synthetic: dict) -> None:
     np.testing.assert_allclose(prob, expected, atol=1e-5)
     # Dynamic height and width: another size runs through the same file.
     assert det.run(x[:, :64, :40]).shape == (64, 40)
+
+
+def test_astrid_train_unet_trains_on_a_set_and_exports(tmp_path: Path, synthetic: dict) -> None:
+    training_set = tmp_path / "set"
+    (training_set / "fields").mkdir(parents=True)
+    out = tmp_path / "unet.onnx"
+    args = ["train-unet", "--set", str(training_set), "--out", str(out)]
+    empty = CliRunner().invoke(app, args)
+    assert empty.exit_code == 2 and "no train or no val fields" in empty.output
+    for split in ("train", "val"):
+        _write_field(training_set / "fields" / f"sim-{split}-000.npz", synthetic)
+    args += ["--width", "4", "--crop", "32", "--batch", "4", "--steps", "6", "--eval-every", "3"]
+    args += ["--val-crops", "4", "--threads", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    det = UNetDetector.load(out, threads=1)
+    assert det.card["recipe"]["width"] == 4 and det.card["recipe"]["steps"] == 6
+    assert det.card["recipe"]["pos_weight"] == 10.0  # an option left out keeps its default
+    assert det.card["data"]["training_set_digest"] == "set"
+    assert det.card["data"]["train_fields"] == ["sim-train-000"]

@@ -143,7 +143,7 @@ class UNetDetector:
         Parameters
         ----------
         path : path, optional
-            An ONNX file written by ``python -m astrid.training.unet``.
+            An ONNX file written by ``astrid train-unet`` (`astrid.training.train_unet_from_set`).
         threads : int
             onnxruntime intra-op threads (0: its default).
 
