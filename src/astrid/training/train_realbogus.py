@@ -37,6 +37,7 @@ from torch import nn
 
 from astrid.detection.features import INPUT_CHANNELS, NORMALISATION_VERSION, SCALAR_FEATURES
 from astrid.detection.ood import OodCalibration, ood_scores, softmax
+from astrid.detection.realbogus import RealBogusModel
 from astrid.errors import ModelError
 from astrid.training.cnn import ExportedModel, RealBogusNet, dihedral
 from astrid.training.export import export_onnx
@@ -435,8 +436,6 @@ def export_realbogus(trained: TrainedModel, path: str | Path, card: dict[str, An
 
 def _throughput(path: Path, data: TrainingSet, threads: int = 2) -> float:
     """Candidates per second through onnxruntime (normalised inputs, batches of 512)."""
-    from astrid.detection.realbogus import RealBogusModel
-
     model = RealBogusModel.load(path, threads=threads)
     n = min(len(data), 8192)
     inputs = np.asarray(data.cutouts[:n], np.float32)
@@ -487,8 +486,6 @@ def train_and_export(
         version += "-without-" + "-".join(config.exclude_kinds)
     card = realbogus_card(trained, metrics, version=version, data_config=data_config)
     path = export_realbogus(trained, out, card)
-
-    from astrid.detection.realbogus import RealBogusModel
 
     loaded = RealBogusModel.load(path)
     onnx_rb = loaded.score_inputs(np.asarray(test.cutouts, np.float32), test.scalars).rb
