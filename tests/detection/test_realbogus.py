@@ -1,6 +1,6 @@
 """Real/bogus inference: the shipped model loads and scores; bad files and inputs are refused.
 
-Needs only onnxruntime and the shipped model file (tests that write ONNX graphs need onnx).
+Needs only onnxruntime and the shipped model file (`onnx_graphs` writes the foreign files).
 """
 
 from pathlib import Path
@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from astrid.detection.features import SCALAR_FEATURES
+from astrid.detection.onnx_file import METADATA_KEY, open_session
 from astrid.detection.realbogus import RealBogusModel, shipped_model_path
 from astrid.errors import ModelError
+from onnx_graphs import identity_model, with_card
 
 
 @pytest.fixture(scope="module")
@@ -63,36 +65,29 @@ def test_missing_and_corrupt_model_files(tmp_path: Path):
         RealBogusModel.load(truncated)
 
 
+def _graph_file(
+    path: Path,
+    channels: int,
+    size: int,
+    outputs: tuple[str, ...] = ("logits", "features", "mahalanobis"),
+    card: str | None = None,
+) -> Path:
+    """An identity graph with real/bogus input names, of the given cutout shape."""
+    inputs = {"cutouts": ["n", channels, size, size], "scalars": ["n", len(SCALAR_FEATURES)]}
+    blob = identity_model(inputs, dict.fromkeys(outputs, "scalars"))
+    path.write_bytes(blob if card is None else with_card(blob, card))
+    return path
+
+
 def test_foreign_model_files(tmp_path: Path):
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper
-
-    def graph_file(name, channels, size, outputs=("logits", "features", "mahalanobis")):
-        cut = helper.make_tensor_value_info(
-            "cutouts", TensorProto.FLOAT, ["n", channels, size, size]
-        )
-        sca = helper.make_tensor_value_info(
-            "scalars", TensorProto.FLOAT, ["n", len(SCALAR_FEATURES)]
-        )
-        outs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs]
-        nodes = [helper.make_node("Identity", ["scalars"], [o]) for o in outputs]
-        proto = helper.make_model(helper.make_graph(nodes, "g", [cut, sca], outs))
-        proto.opset_import[0].version = 17
-        proto.ir_version = 8
-        path = tmp_path / name
-        onnx.save(proto, str(path))
-        return path
-
     with pytest.raises(ModelError, match="no AstrID model card"):
-        RealBogusModel.load(graph_file("nocard.onnx", 4, 63))
+        RealBogusModel.load(_graph_file(tmp_path / "nocard.onnx", 4, 63))
     with pytest.raises(ModelError, match="outputs"):
-        RealBogusModel.load(graph_file("outputs.onnx", 4, 63, outputs=("prob",)))
-    # A card copied onto a graph of the wrong input shape: refused at load.
-    card = onnx.load(str(shipped_model_path())).metadata_props
+        RealBogusModel.load(_graph_file(tmp_path / "outputs.onnx", 4, 63, outputs=("prob",)))
+    # The shipped card copied onto a graph of the wrong input shape: refused at load.
+    session, _ = open_session(shipped_model_path())
+    card = session.get_modelmeta().custom_metadata_map[METADATA_KEY]
     for channels, size in ((3, 63), (4, 31)):
-        path = graph_file(f"shape{channels}{size}.onnx", channels, size)
-        proto = onnx.load(str(path))
-        proto.metadata_props.extend(card)
-        onnx.save(proto, str(path))
+        path = _graph_file(tmp_path / f"shape{channels}{size}.onnx", channels, size, card=card)
         with pytest.raises(ModelError, match="input 'cutouts' has shape"):
             RealBogusModel.load(path)

@@ -1,11 +1,10 @@
 """The U-Net detector at run time: inputs, peaks, model loading errors, tiled inference.
 
-Needs only onnxruntime and the shipped model (tests that write ONNX graphs need onnx).
+Needs only onnxruntime and the shipped model (`onnx_graphs` writes the foreign files).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from astrid.detection.unet_detect import (
     unet_peaks,
 )
 from astrid.errors import ModelError
+from onnx_graphs import identity_model
 from unet_maps import blobs, synthetic_maps
 
 
@@ -79,21 +79,9 @@ def test_a_file_that_is_not_onnx_is_a_model_error(tmp_path: Path) -> None:
 
 def _identity_model(path: Path, channels: int, card: dict | None, names=("maps", "prob")) -> Path:
     """A one-node ONNX graph ``prob = maps`` with `channels` input channels."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper
-
-    shape = ["n", channels, "h", "w"]
-    graph = helper.make_graph(
-        [helper.make_node("Identity", [names[0]], [names[1]])],
-        "g",
-        [helper.make_tensor_value_info(names[0], TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info(names[1], TensorProto.FLOAT, shape)],
+    path.write_bytes(
+        identity_model({names[0]: ["n", channels, "h", "w"]}, {names[1]: names[0]}, card)
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    if card is not None:
-        helper.set_model_props(model, {"astrid": json.dumps(card)})
-    onnx.save(model, str(path))
     return path
 
 

@@ -16,6 +16,7 @@ from astrid.observations.simulate import simulate_pair
 from astrid.pipeline.runner import Pipeline
 from astrid.pipeline.scoring import register_model_file, rescore, resolve_model
 from astrid.store import ObjectStore
+from onnx_graphs import with_doc_string
 from small_field import SMALL_FIELD
 
 
@@ -60,10 +61,7 @@ def test_rescore_with_a_new_version_records_it(done: Path, tmp_path: Path) -> No
         before = {r["id"]: r["rb"] for r in catalog.candidates()}
         assert register_model_file(catalog, store, copy).version == 1
         # A different file (same weights, re-saved card) is a new version.
-        # A protobuf parser keeps the last value of a field given twice, so appending an
-        # encoded ``doc_string`` (ModelProto field 6) re-saves the card without onnx.
-        text = b"re-saved"
-        copy.write_bytes(copy.read_bytes() + bytes([6 << 3 | 2, len(text)]) + text)
+        copy.write_bytes(with_doc_string(copy.read_bytes(), "re-saved"))
         v2 = register_model_file(catalog, store, copy)
         assert v2.version == 2 and v2.active
         n = rescore(catalog, store, resolve_model(catalog, store))
