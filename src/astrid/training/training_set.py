@@ -1,26 +1,11 @@
 """The real/bogus training set, built by injection the way surveys build theirs.
 
-No labelled survey data can be downloaded here, so every example is made:
-
-- **real**: point sources injected into science images with their own PSF (isolated, on
-  galaxies, next to stars, SNR 3-40) and the simulator's variable stars, run through the
-  same preprocess and difference stages as any frame;
-- **bogus**: what those stages really produce where nothing real is: noise peaks and star
-  residuals of the plain pair, and the artifacts a detector and a pipeline add, each
-  named (`astrid.training.labels`): cosmic rays, hot pixels, bad columns and satellite
-  trails that slipped past the masks (a "unmasked" run, as when a frame's masks fail),
-  saturated-star residuals and bleed trails, misregistration dipoles and PSF-mismatch
-  rings (`astrid.training.perturb`).
-
-Sources are simulated fields (`simulate_pair`, PSF and depth drawn per field) and,
-optionally, real pairs (the GOTO frames of the ``zogyp`` wheel), where injected fakes
-are the real class and only candidates on known stars (or on added artifacts) are
-labelled bogus: the other candidates of a real pair may be real changes, so they are
-left out rather than guessed.
-
-Splits never share a field: simulated fields are train / val / test by field, and the
-test fields use PSF widths that no training field has. A real pair is split by position
-(rows below 60 % of its height train, 60-70 % validate, the rest test).
+No labelled survey data can be downloaded here, so every example is made: real changes
+injected into simulated fields (`simulate_pair`, PSF and depth drawn per field) and,
+optionally, into real pairs (the GOTO frames of the ``zogyp`` wheel), and the bogus
+candidates the pipeline really produces, each named. The recipe and its units are in
+`astrid.training.recipe`, one unit's labelled candidates in `astrid.training.field`;
+this module builds all units and reads the set back.
 
 Everything is seeded: the same `TrainingSetConfig` rebuilds the same set. Fields are
 written one file each (``fields/<name>.npz``) under a folder named by the config's
