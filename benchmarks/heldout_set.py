@@ -4,7 +4,7 @@
 checks AUC, FNR at FPR = 1 % and the OOD rates against what was measured when the set was
 made, so a model regression fails a test instead of hiding behind the numbers in its card.
 
-The set is made by the training-set builder (`astrid.detection.training_set`) from units of
+The set is made by the training-set builder (`astrid.training`) from units of
 the **test split** of the recipe the shipped model was trained on
 (``TrainingSetConfig(real_pairs=(GOTO,))``, master seed 0; its digest is checked against the
 model card's ``data.digest``), so no candidate comes from a field the model or its
@@ -46,9 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
-from astrid.detection.labels import REAL_KINDS
 from astrid.detection.realbogus import RealBogusModel
-from astrid.detection.training_set import TrainingSetConfig, build_field, field_specs
+from astrid.training import REAL_KINDS, TrainingSetConfig, build_field, field_specs
 
 _KEYS = ("cutouts", "scalars", "label", "kind", "variant", "split", "snr_true")
 

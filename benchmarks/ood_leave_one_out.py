@@ -32,11 +32,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_kind(data: Any, kind: str, epochs: int, epoch_size: int, seed: int) -> dict[str, Any]:
-    from astrid.detection.metrics import roc_auc
     from astrid.detection.ood import ood_scores
-    from astrid.detection.train import TrainConfig, evaluate_split, predict, train_realbogus
+    from astrid.training.metrics import roc_auc
+    from astrid.training.train_realbogus import (
+        RealBogusTrainConfig,
+        evaluate_split,
+        predict,
+        train_realbogus,
+    )
 
-    config = TrainConfig(epochs=epochs, epoch_size=epoch_size, seed=seed, exclude_kinds=(kind,))
+    config = RealBogusTrainConfig(
+        epochs=epochs, epoch_size=epoch_size, seed=seed, exclude_kinds=(kind,)
+    )
     start = time.perf_counter()
     trained = train_realbogus(data, config)
     val = data.subset((data.split == "val") & (data.kind != kind))
@@ -77,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from astrid.detection.training_set import load_training_set
+    from astrid.training.training_set import load_training_set
 
     data = load_training_set(args.set)
     rows = []

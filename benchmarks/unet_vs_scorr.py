@@ -12,7 +12,7 @@ On the TEST fields of a training set (PSF widths no training field has), for
 it reports completeness per true-SNR bin (a real change is found when a candidate lies
 within 3 px) and false candidates per frame (a candidate not within 3 px of any real
 change), named by what they sit on (the simulation is re-run for the full truth; the
-labelling rules of `astrid.detection.labels`). Both detectors look at the same pixels:
+labelling rules of `astrid.training.labels`). Both detectors look at the same pixels:
 those the field's ``map_mask`` leaves (unmasked, on the reference footprint); a threshold
 sweep of both goes into the JSON. ``--real`` adds the real GOTO pair of the ``zogyp``
 wheel (fake recovery, candidates of the fake-free run). It also times U-Net inference
@@ -41,11 +41,16 @@ import numpy as np
 from astropy.table import Table, vstack
 from scipy.spatial import cKDTree
 
-from astrid.detection.labels import REAL_KINDS, KnownSources, label_candidates
-from astrid.detection.training_set import TrainingSetConfig, field_specs
 from astrid.detection.unet_detect import UNetDetector, shipped_unet_path, unet_peaks
 from astrid.difference.peaks import find_peaks
 from astrid.simulation import SimulationConfig, simulate_pair
+from astrid.training import (
+    REAL_KINDS,
+    KnownSources,
+    TrainingSetConfig,
+    field_specs,
+    label_candidates,
+)
 
 MATCH_RADIUS = 3.0
 SNR_BINS = (3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 40.0)
@@ -79,7 +84,7 @@ def simulated_truth(directory: Path) -> dict[str, KnownSources]:
 
     The field files keep only the real changes; to name what a false candidate sits on,
     the simulation is re-run from the unit's seed with the recipe of
-    `astrid.detection.training_set` (checked: its real positions must equal the file's).
+    `astrid.training.field` (checked: its real positions must equal the file's).
     """
     manifest = json.loads((directory / "manifest.json").read_text())
     names = {f.name for f in dataclasses.fields(TrainingSetConfig)}
@@ -340,7 +345,8 @@ def stamp(model: Path, result: dict[str, Any], operating: str) -> None:
     """Write the metrics and the `operating` point's threshold into the model file's card."""
     import onnx
 
-    from astrid.detection.unet import METADATA_KEY, write_card
+    from astrid.detection.onnx_file import METADATA_KEY
+    from astrid.training.export import write_card
 
     proto = onnx.load(str(model))
     card = json.loads(next(p.value for p in proto.metadata_props if p.key == METADATA_KEY))

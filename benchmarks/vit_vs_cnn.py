@@ -1,6 +1,6 @@
 """Backbone comparison: the real/bogus CNN against a small vision transformer, same data.
 
-Both are trained with the same recipe (`TrainConfig` except ``backbone``), calibrated on
+Both are trained with the same recipe (`RealBogusTrainConfig` except ``backbone``), calibrated on
 validation and scored on the held-out test split; the model file is not touched.
 
     python benchmarks/vit_vs_cnn.py --set DIR [--epochs 6] [--epoch-size 15000]
@@ -25,9 +25,16 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(data: Any, backbone: str, epochs: int, epoch_size: int, seed: int) -> dict[str, Any]:
     import torch
 
-    from astrid.detection.train import TrainConfig, evaluate_split, predict, train_realbogus
+    from astrid.training.train_realbogus import (
+        RealBogusTrainConfig,
+        evaluate_split,
+        predict,
+        train_realbogus,
+    )
 
-    config = TrainConfig(epochs=epochs, epoch_size=epoch_size, seed=seed, backbone=backbone)
+    config = RealBogusTrainConfig(
+        epochs=epochs, epoch_size=epoch_size, seed=seed, backbone=backbone
+    )
     trained = train_realbogus(data, config)
     val = data.subset(data.split == "val")
     test = data.subset(data.split == "test")
@@ -62,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs/results/vit_vs_cnn.json")
     args = parser.parse_args(argv)
 
-    from astrid.detection.training_set import load_training_set
+    from astrid.training.training_set import load_training_set
 
     data = load_training_set(args.set)
     rows = []

@@ -243,3 +243,13 @@ def test_run_with_a_flat_of_the_wrong_shape_fails_the_frame(
     assert result.exit_code == 1, result.output
     assert "failed" in result.output
     assert "calibrate" in result.output
+
+
+def test_rescore_with_a_bad_model_file_exits_2(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.onnx"
+    junk.write_text("not a model")
+    result = runner.invoke(
+        app, ["rescore", "--model-file", str(junk), "--data-dir", str(tmp_path / "d")]
+    )
+    assert result.exit_code == 2
+    assert "not a usable ONNX model" in result.output and "junk.onnx" in result.output

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -611,11 +611,12 @@ def train(
 
     _setup_logging(verbose)
     try:
-        from astrid.detection.train import TrainConfig, train_and_export
-        from astrid.detection.training_set import (
+        from astrid.training import (
+            RealBogusTrainConfig,
             TrainingSetConfig,
             build_training_set,
             load_training_set,
+            train_and_export,
         )
     except ImportError as e:
         _print_error(
@@ -643,7 +644,7 @@ def train(
             seed=seed,
             real_pairs=tuple(pairs),
         )
-        train_config = TrainConfig(
+        train_config = RealBogusTrainConfig(
             epochs=epochs,
             epoch_size=epoch_size,
             seed=seed,
@@ -677,7 +678,7 @@ def train(
                 catalog, ObjectStore(settings.store_root), path, activate=activate
             )
         if os.environ.get("MLFLOW_TRACKING_URI"):
-            from astrid.detection.tracking import log_to_mlflow
+            from astrid.training import log_to_mlflow
 
             log_to_mlflow(path, card)
     except AstridError as e:
@@ -694,6 +695,72 @@ def train(
     console.print(table)
     state = "active" if record.active else "not active"
     console.print(f"model: {path} (registered as v{record.version}, {state})", soft_wrap=True)
+
+
+@app.command("train-unet")
+def train_unet(
+    training_set: Annotated[
+        Path,
+        typer.Option(
+            "--set", help="Training set folder with S_corr/D maps (built by `astrid train`)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="ONNX file to write.")],
+    width: Annotated[int | None, typer.Option(help="U-Net first-level channels.")] = None,
+    crop: Annotated[int | None, typer.Option(help="Training window side (pixels).")] = None,
+    batch: Annotated[int | None, typer.Option(help="Crops per optimiser step.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Most optimiser steps.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
+    pos_weight: Annotated[float | None, typer.Option(help="BCE weight of positives.")] = None,
+    min_snr: Annotated[float | None, typer.Option(help="Faintest real change as target.")] = None,
+    eval_every: Annotated[int | None, typer.Option(help="Steps between val losses.")] = None,
+    patience: Annotated[int | None, typer.Option(help="Val losses without gain to stop.")] = None,
+    val_crops: Annotated[int | None, typer.Option(help="Fixed val crops.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of crops and initialisation.")] = None,
+    threads: Annotated[int | None, typer.Option(help="PyTorch threads.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Train the U-Net detector on a training set's maps and export it to ONNX.
+
+    Options left out take the defaults of `astrid.training.UNetTrainConfig`. Needs the
+    ``train`` extra (PyTorch).
+    """
+    _setup_logging(verbose)
+    try:
+        from astrid.training import UNetTrainConfig, train_unet_from_set
+    except ImportError as e:
+        _print_error(
+            ImportError(
+                f"astrid train-unet needs the train extra: pip install 'astrid[train]' ({e})"
+            )
+        )
+        raise typer.Exit(2) from e
+    given: dict[str, Any] = {
+        "width": width,
+        "crop": crop,
+        "batch": batch,
+        "steps": steps,
+        "lr": lr,
+        "pos_weight": pos_weight,
+        "min_snr": min_snr,
+        "eval_every": eval_every,
+        "patience": patience,
+        "val_crops": val_crops,
+        "seed": seed,
+        "threads": threads,
+    }
+    config = UNetTrainConfig(**{k: v for k, v in given.items() if v is not None})
+    try:
+        with console.status("training the U-Net"):
+            path, trained = train_unet_from_set(training_set, out, config)
+    except AstridError as e:
+        _print_error(e)
+        raise typer.Exit(2) from e
+    console.print(
+        f"model: {path} (best step {trained.best_step}, val loss "
+        f"{trained.best_val_loss:.4f}, {trained.seconds:.0f} s)",
+        soft_wrap=True,
+    )
 
 
 @app.command()

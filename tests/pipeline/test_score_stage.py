@@ -16,6 +16,7 @@ from astrid.pipeline.runner import Pipeline
 from astrid.pipeline.scoring import register_model_file, rescore, resolve_model
 from astrid.simulation import simulate_pair
 from astrid.store import ObjectStore
+from onnx_graphs import with_doc_string
 from small_field import SMALL_FIELD
 
 
@@ -60,11 +61,7 @@ def test_rescore_with_a_new_version_records_it(done: Path, tmp_path: Path) -> No
         before = {r["id"]: r["rb"] for r in catalog.candidates()}
         assert register_model_file(catalog, store, copy).version == 1
         # A different file (same weights, re-saved card) is a new version.
-        import onnx
-
-        proto = onnx.load(str(copy))
-        proto.doc_string = "re-saved"
-        onnx.save(proto, str(copy))
+        copy.write_bytes(with_doc_string(copy.read_bytes(), "re-saved"))
         v2 = register_model_file(catalog, store, copy)
         assert v2.version == 2 and v2.active
         n = rescore(catalog, store, resolve_model(catalog, store))

@@ -9,7 +9,7 @@ from typing import Any
 
 from astrid.errors import ModelError
 
-__all__ = ["METADATA_KEY", "model_card", "open_session"]
+__all__ = ["METADATA_KEY", "open_session", "read_card"]
 
 #: Key of the model card (JSON) in an ONNX file's metadata.
 METADATA_KEY = "astrid"
@@ -42,7 +42,7 @@ def open_session(file: Path, *, threads: int = 0, what: str = "model") -> tuple[
     return session, hashlib.sha256(blob).hexdigest()
 
 
-def model_card(file: Path, session: Any) -> dict[str, Any]:
+def read_card(file: Path, session: Any) -> dict[str, Any]:
     """The AstrID model card stored in the file; `ModelError` if absent or not JSON."""
     meta = session.get_modelmeta().custom_metadata_map
     if METADATA_KEY not in meta:

@@ -31,7 +31,7 @@ from astrid.detection.features import (
     normalise_cutouts,
     scalar_features,
 )
-from astrid.detection.onnx_file import model_card, open_session
+from astrid.detection.onnx_file import open_session, read_card
 from astrid.detection.ood import OodCalibration, ood_scores, softmax
 from astrid.errors import ModelError
 
@@ -135,7 +135,7 @@ class RealBogusModel:
             raise ModelError(
                 f"{file}: model outputs are {outputs}, expected {list(_OUTPUTS)}", path=str(file)
             )
-        card = model_card(file, session)
+        card = read_card(file, session)
         try:
             size = int(card["inputs"]["cutouts"]["size"])
             version = card["inputs"]["normalisation_version"]

@@ -1,7 +1,7 @@
 """The U-Net detector at run time: ONNX model, tiled inference, probability peaks (no PyTorch).
 
 A second detector beside S_corr thresholding (`astrid.difference.peaks`): a small U-Net
-(`astrid.detection.unet`, trained by injection) turns the S_corr and D maps of one
+(`astrid.training.unet`, trained by injection) turns the S_corr and D maps of one
 difference into a per-pixel probability that a real astrophysical change is centred
 there; its local maxima above a threshold are the candidates (`unet_peaks`).
 
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from astrid.detection.onnx_file import model_card, open_session
+from astrid.detection.onnx_file import open_session, read_card
 from astrid.difference.peaks import find_peaks
 from astrid.errors import ModelError
 
@@ -143,7 +143,7 @@ class UNetDetector:
         Parameters
         ----------
         path : path, optional
-            An ONNX file written by ``python -m astrid.detection.unet``.
+            An ONNX file written by ``astrid train-unet`` (`astrid.training.train_unet_from_set`).
         threads : int
             onnxruntime intra-op threads (0: its default).
 
@@ -174,7 +174,7 @@ class UNetDetector:
             raise ModelError(
                 f"{file}: model outputs are {outputs}, expected [{_OUTPUT!r}]", path=str(file)
             )
-        card = model_card(file, session)
+        card = read_card(file, session)
         try:
             kind = card["kind"]
             version = card["inputs"]["normalisation_version"]

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import copy
 import itertools
-import json
 import logging
 import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -37,28 +35,30 @@ import numpy as np
 import torch
 from torch import nn
 
-from astrid.detection.cnn import ExportedModel, RealBogusNet, dihedral
 from astrid.detection.features import INPUT_CHANNELS, NORMALISATION_VERSION, SCALAR_FEATURES
-from astrid.detection.labels import BOGUS_KINDS, REAL_KINDS
-from astrid.detection.metrics import (
+from astrid.detection.ood import OodCalibration, ood_scores, softmax
+from astrid.detection.realbogus import RealBogusModel
+from astrid.errors import ModelError
+from astrid.training.cnn import ExportedModel, RealBogusNet, dihedral
+from astrid.training.export import export_onnx
+from astrid.training.labels import BOGUS_KINDS, REAL_KINDS
+from astrid.training.metrics import (
     fnr_at_fpr,
     fpr_at_fnr,
     per_kind_rates,
     reliability,
     roc_auc,
 )
-from astrid.detection.onnx_file import METADATA_KEY
-from astrid.detection.ood import OodCalibration, ood_scores, softmax
-from astrid.detection.training_set import TrainingSet
-from astrid.errors import ModelError
+from astrid.training.training_set import TrainingSet
 
 __all__ = [
     "MODEL_NAME",
-    "TrainConfig",
+    "RealBogusTrainConfig",
     "TrainedModel",
     "evaluate_split",
-    "export_onnx",
+    "export_realbogus",
     "predict",
+    "realbogus_card",
     "train_and_export",
     "train_realbogus",
 ]
@@ -66,11 +66,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "astrid-realbogus-cnn"
-OPSET = 17
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class RealBogusTrainConfig:
     """Training settings.
 
     Attributes
@@ -89,8 +88,8 @@ class TrainConfig:
     exclude_kinds : tuple of str
         Kinds dropped from training and validation (leave-one-kind-out).
     backbone : str
-        ``"cnn"`` (`astrid.detection.cnn`, the default) or ``"vit"``
-        (`astrid.detection.vit`, the comparison in docs/models.md).
+        ``"cnn"`` (`astrid.training.cnn`, the default) or ``"vit"``
+        (`astrid.training.vit`, the comparison in docs/models.md).
     """
 
     epochs: int = 20
@@ -108,7 +107,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.backbone not in ("cnn", "vit"):
-            raise ModelError(f"TrainConfig.backbone must be 'cnn' or 'vit', got {self.backbone!r}")
+            raise ModelError(
+                f"RealBogusTrainConfig.backbone must be 'cnn' or 'vit', got {self.backbone!r}"
+            )
 
 
 @dataclass
@@ -119,7 +120,7 @@ class TrainedModel:
     calibration: OodCalibration
     temperature: float
     history: list[dict[str, float]]
-    config: TrainConfig
+    config: RealBogusTrainConfig
     data_digest: str
     counts: dict[str, dict[str, int]]
     seconds: float
@@ -203,7 +204,7 @@ def _mahalanobis_stats(features: np.ndarray, label: np.ndarray) -> tuple[np.ndar
 
 def train_realbogus(
     data: TrainingSet,
-    config: TrainConfig = TrainConfig(),
+    config: RealBogusTrainConfig = RealBogusTrainConfig(),
     *,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainedModel:
@@ -232,7 +233,7 @@ def train_realbogus(
     val_weights = _balanced_weights(val.label, val.kind)
     net: nn.Module
     if config.backbone == "vit":
-        from astrid.detection.vit import RealBogusViT
+        from astrid.training.vit import RealBogusViT
 
         net = RealBogusViT(
             len(SCALAR_FEATURES),
@@ -378,7 +379,7 @@ def evaluate_split(
     }
 
 
-def model_card(
+def realbogus_card(
     trained: TrainedModel,
     metrics: dict[str, Any],
     *,
@@ -417,46 +418,24 @@ def model_card(
     }
 
 
-def export_onnx(trained: TrainedModel, path: str | Path, card: dict[str, Any]) -> Path:
+def export_realbogus(trained: TrainedModel, path: str | Path, card: dict[str, Any]) -> Path:
     """Write the model, its calibration and card to one ONNX file; returns the path."""
-    import onnx
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model = copy.deepcopy(trained.model).eval()
     n_scalars = len(SCALAR_FEATURES)
     example = (torch.zeros(2, len(INPUT_CHANNELS), 63, 63), torch.zeros(2, n_scalars))
-    tmp = path.with_suffix(".tmp.onnx")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notices
-        torch.onnx.export(
-            model,
-            example,
-            str(tmp),
-            input_names=["cutouts", "scalars"],
-            output_names=["logits", "features", "mahalanobis"],
-            dynamic_axes={
-                k: {0: "n"} for k in ("cutouts", "scalars", "logits", "features", "mahalanobis")
-            },
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    proto = onnx.load(str(tmp))
-    payload = {**card, "calibration": trained.calibration.to_json()}
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(payload, allow_nan=False, default=float)
-    proto.producer_name = "astrid"
-    proto.doc_string = f"{card['name']} {card['version']}"
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(path))
-    tmp.unlink(missing_ok=True)
-    return path
+    outputs = ("logits", "features", "mahalanobis")
+    return export_onnx(
+        copy.deepcopy(trained.model),
+        example,
+        path,
+        {**card, "calibration": trained.calibration.to_json()},
+        input_names=("cutouts", "scalars"),
+        output_names=outputs,
+        dynamic_axes={k: {0: "n"} for k in ("cutouts", "scalars", *outputs)},
+    )
 
 
 def _throughput(path: Path, data: TrainingSet, threads: int = 2) -> float:
     """Candidates per second through onnxruntime (normalised inputs, batches of 512)."""
-    from astrid.detection.realbogus import RealBogusModel
-
     model = RealBogusModel.load(path, threads=threads)
     n = min(len(data), 8192)
     inputs = np.asarray(data.cutouts[:n], np.float32)
@@ -470,7 +449,7 @@ def _throughput(path: Path, data: TrainingSet, threads: int = 2) -> float:
 def train_and_export(
     data: TrainingSet,
     out: str | Path,
-    config: TrainConfig = TrainConfig(),
+    config: RealBogusTrainConfig = RealBogusTrainConfig(),
     *,
     data_config: dict[str, Any] | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
@@ -505,10 +484,8 @@ def train_and_export(
     version = f"{datetime.now(UTC):%Y%m%d}-{data.digest[:8]}-s{config.seed}"
     if config.exclude_kinds:
         version += "-without-" + "-".join(config.exclude_kinds)
-    card = model_card(trained, metrics, version=version, data_config=data_config)
-    path = export_onnx(trained, out, card)
-
-    from astrid.detection.realbogus import RealBogusModel
+    card = realbogus_card(trained, metrics, version=version, data_config=data_config)
+    path = export_realbogus(trained, out, card)
 
     loaded = RealBogusModel.load(path)
     onnx_rb = loaded.score_inputs(np.asarray(test.cutouts, np.float32), test.scalars).rb
@@ -517,5 +494,5 @@ def train_and_export(
         raise ModelError(f"{path}: ONNX scores differ from PyTorch by up to {worst:.2g}")
     card["metrics"]["onnx_max_abs_rb_difference"] = worst
     card["metrics"]["throughput_candidates_per_s_2_threads"] = round(_throughput(path, test), 1)
-    path = export_onnx(trained, out, card)
+    path = export_realbogus(trained, out, card)
     return path, card

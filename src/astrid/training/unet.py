@@ -5,7 +5,7 @@ A small U-Net (two poolings; ``w, 2w, 4w`` channels) over the three input channe
 pixel, the probability that a real astrophysical change is centred within
 ``TARGET_RADIUS`` px. Run time needs only onnxruntime (`UNetDetector`).
 
-Training data are the S_corr/D maps that `astrid.detection.training_set` keeps for each
+Training data are the S_corr/D maps that `astrid.training.training_set` keeps for each
 simulated field (``map_*`` arrays), with the truth positions of every real change
 (transients, on galaxies, next to stars, variables):
 
@@ -22,7 +22,7 @@ simulated field (``map_*`` arrays), with the truth positions of every real chang
   pixels of a crop). Adam, cosine learning rate, early stopping on the loss of fixed
   crops of the val fields.
 
-``python -m astrid.detection.unet --set DIR --out FILE`` trains and writes the ONNX file
+``astrid train-unet --set DIR --out FILE`` (`train_unet_from_set`) trains and writes the ONNX file
 with its model card (data digest, seeds, recipe, training metrics) in the ``astrid``
 metadata entry; ``benchmarks/unet_vs_scorr.py --stamp`` adds the measured detection
 metrics and the operating threshold.
@@ -30,14 +30,12 @@ metrics and the operating threshold.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import datetime as dt
 import json
 import logging
 import math
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -46,26 +44,28 @@ import numpy as np
 import torch
 from torch import nn
 
-from astrid.detection.onnx_file import METADATA_KEY
 from astrid.detection.unet_detect import UNET_CHANNELS, UNET_NORMALISATION_VERSION, unet_inputs
 from astrid.errors import ConfigurationError
+from astrid.training.export import export_onnx
 
 __all__ = [
+    "IGNORE_RADIUS",
     "TARGET_RADIUS",
-    "TrainConfig",
     "TrainedUNet",
     "UNet",
+    "UNetTrainConfig",
     "export_unet",
     "load_fields",
     "target_maps",
     "train_unet",
+    "train_unet_from_set",
+    "unet_card",
 ]
 
 log = logging.getLogger(__name__)
 
 TARGET_RADIUS = 2.0
 IGNORE_RADIUS = 3.0
-OPSET = 17
 
 
 def _double_conv(c_in: int, c_out: int) -> nn.Sequential:
@@ -210,7 +210,7 @@ def _dihedral(a: np.ndarray, k: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class UNetTrainConfig:
     """How to train.
 
     Attributes
@@ -255,7 +255,7 @@ class TrainedUNet:
     """A trained network with its history."""
 
     net: UNet
-    config: TrainConfig
+    config: UNetTrainConfig
     best_step: int
     best_val_loss: float
     history: list[dict[str, float]]
@@ -270,7 +270,7 @@ def _loss(net: nn.Module, x: np.ndarray, t: np.ndarray, w: np.ndarray, pos: floa
     return (per_pixel * weight).sum() / weight.sum().clamp(min=1.0)
 
 
-def train_unet(train: list[Any], val: list[Any], config: TrainConfig) -> TrainedUNet:
+def train_unet(train: list[Any], val: list[Any], config: UNetTrainConfig) -> TrainedUNet:
     """Train on `train` fields, early-stop on fixed crops of `val` fields (see `load_fields`)."""
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -331,48 +331,21 @@ def train_unet(train: list[Any], val: list[Any], config: TrainConfig) -> Trained
 
 def export_unet(trained: TrainedUNet, path: str | Path, card: dict[str, Any]) -> Path:
     """Write the network (with sigmoid) and its card to one ONNX file; returns the path."""
-    import onnx
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model = _Exported(copy.deepcopy(trained.net).eval()).eval()
-    example = torch.zeros(1, len(UNET_CHANNELS), 64, 64)
-    tmp = path.with_suffix(".tmp.onnx")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter's notice
-        torch.onnx.export(
-            model,
-            (example,),
-            str(tmp),
-            input_names=["maps"],
-            output_names=["prob"],
-            dynamic_axes={
-                "maps": {0: "n", 2: "height", 3: "width"},
-                "prob": {0: "n", 2: "height", 3: "width"},
-            },
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    proto = onnx.load(str(tmp))
-    write_card(proto, card)
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(path))
-    tmp.unlink(missing_ok=True)
-    return path
+    return export_onnx(
+        _Exported(copy.deepcopy(trained.net).eval()),
+        (torch.zeros(1, len(UNET_CHANNELS), 64, 64),),
+        path,
+        card,
+        input_names=("maps",),
+        output_names=("prob",),
+        dynamic_axes={
+            "maps": {0: "n", 2: "height", 3: "width"},
+            "prob": {0: "n", 2: "height", 3: "width"},
+        },
+    )
 
 
-def write_card(proto: Any, card: dict[str, Any]) -> None:
-    """Set (replace) the ``astrid`` metadata entry of an ONNX `proto` to `card`."""
-    kept = [p for p in proto.metadata_props if p.key != METADATA_KEY]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(kept)
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(card, allow_nan=False, default=float)
-    proto.producer_name = "astrid"
-    proto.doc_string = f"{card.get('name', 'unet')} {card.get('version', '')}".strip()
-
-
-def model_card(
+def unet_card(
     trained: TrainedUNet, digest: str, train_names: list[str], val_names: list[str]
 ) -> dict[str, Any]:
     """The card written into the file: recipe, data, seeds, training metrics."""
@@ -426,36 +399,46 @@ def _field_files(directory: Path, split: str) -> list[Path]:
     return sorted((directory / "fields").glob(f"sim-{split}-*.npz"))
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m astrid.detection.unet --set DIR --out FILE [options]``."""
-    parser = argparse.ArgumentParser(description="Train the U-Net detector and export ONNX.")
-    parser.add_argument("--set", required=True, type=Path, help="training set folder")
-    parser.add_argument("--out", required=True, type=Path, help="ONNX file to write")
-    defaults = TrainConfig()
-    for name, value in asdict(defaults).items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    config = TrainConfig(**{k: getattr(args, k) for k in asdict(defaults)})
-    train_files, val_files = _field_files(args.set, "train"), _field_files(args.set, "val")
-    train = load_fields(train_files, config.min_snr)
-    val = load_fields(val_files, config.min_snr)
+def train_unet_from_set(
+    directory: str | Path, out: str | Path, config: UNetTrainConfig = UNetTrainConfig()
+) -> tuple[Path, TrainedUNet]:
+    """Train on the maps of a training set's train fields, early-stop on its val fields, export.
+
+    Parameters
+    ----------
+    directory : path
+        A training set folder built with ``keep_maps=True`` (`build_training_set`).
+    out : path
+        The ONNX file to write, with its model card (`unet_card`).
+    config : UNetTrainConfig
+        The recipe.
+
+    Returns
+    -------
+    (Path, TrainedUNet)
+        The written file and the trained network with its history.
+
+    Raises
+    ------
+    ConfigurationError
+        If the set has no train or no val fields with S_corr/D maps.
+    """
+    directory = Path(directory)
+    train = load_fields(_field_files(directory, "train"), config.min_snr)
+    val = load_fields(_field_files(directory, "val"), config.min_snr)
     if not train or not val:
         raise ConfigurationError(
-            f"{args.set}: no train or no val fields with S_corr/D maps "
+            f"{directory}: no train or no val fields with S_corr/D maps "
             f"(found {len(train)} train, {len(val)} val); build the set with keep_maps=True",
             train=len(train),
             val=len(val),
         )
-    manifest = args.set / "manifest.json"
-    digest = json.loads(manifest.read_text())["digest"] if manifest.is_file() else args.set.name
+    manifest = directory / "manifest.json"
+    digest = json.loads(manifest.read_text())["digest"] if manifest.is_file() else directory.name
     log.info("%d train, %d val fields; %s", len(train), len(val), config)
     trained = train_unet(train, val, config)
-    card = model_card(trained, digest, [f.name for f in train], [f.name for f in val])
-    export_unet(trained, args.out, card)
-    log.info("wrote %s (best step %d, val loss %.4f, %.0f s)", args.out, trained.best_step,
+    card = unet_card(trained, digest, [f.name for f in train], [f.name for f in val])
+    path = export_unet(trained, out, card)
+    log.info("wrote %s (best step %d, val loss %.4f, %.0f s)", path, trained.best_step,
              trained.best_val_loss, trained.seconds)  # fmt: skip
-
-
-if __name__ == "__main__":
-    main()
+    return path, trained

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from astrid.detection.tracking import flat_metrics, log_to_mlflow
 from astrid.errors import ConfigurationError
+from astrid.training.tracking import flat_metrics, log_to_mlflow
 
 
 def test_flat_metrics_keeps_numeric_leaves() -> None:

@@ -52,13 +52,3 @@ def test_train_builds_trains_exports_and_registers(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "version 7" in bad.output
     rescored = runner.invoke(app, ["rescore", "--data-dir", str(data)])
     assert rescored.exit_code == 0 and "scored 0 candidates with realbogus v2" in rescored.output
-
-
-def test_rescore_with_a_bad_model_file_exits_2(tmp_path: Path) -> None:
-    junk = tmp_path / "junk.onnx"
-    junk.write_text("not a model")
-    result = runner.invoke(
-        app, ["rescore", "--model-file", str(junk), "--data-dir", str(tmp_path / "d")]
-    )
-    assert result.exit_code == 2
-    assert "not a usable ONNX model" in result.output and "junk.onnx" in result.output

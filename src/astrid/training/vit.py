@@ -1,6 +1,6 @@
 """A small vision transformer for real/bogus (PyTorch; the ``train`` extra), against the CNN.
 
-Same inputs and outputs as `astrid.detection.cnn.RealBogusNet` (so it trains, calibrates
+Same inputs and outputs as `astrid.training.cnn.RealBogusNet` (so it trains, calibrates
 and exports through the same code): the four 63×63 channels are cut into 7×7 patches (81
 tokens) and linearly embedded, a class token and learned position embeddings are added,
 four pre-norm transformer blocks (4 heads, width 64, MLP 128) follow, and the class token,
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from astrid.detection.cnn import FeatureHead
+from astrid.training.cnn import FeatureHead
 
 __all__ = ["RealBogusViT"]
 

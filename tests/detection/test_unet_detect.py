@@ -1,8 +1,10 @@
-"""Tests of the U-Net detector: inputs, peaks, model loading errors, export and tiled inference."""
+"""The U-Net detector at run time: inputs, peaks, model loading errors, tiled inference.
+
+Needs only onnxruntime and the shipped model (`onnx_graphs` writes the foreign files).
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,32 +19,13 @@ from astrid.detection.unet_detect import (
     unet_peaks,
 )
 from astrid.errors import ModelError
-
-
-def blobs(shape: tuple[int, int], xy: np.ndarray, height: float, sigma: float = 1.5) -> np.ndarray:
-    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(float)
-    out = np.zeros(shape)
-    for x, y in xy:
-        out += height * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
-    return out
+from onnx_graphs import identity_model
+from unet_maps import blobs, synthetic_maps
 
 
 @pytest.fixture(scope="module")
 def synthetic() -> dict[str, np.ndarray]:
-    """An S_corr/D-like pair of maps: unit noise plus bright point sources, a masked patch."""
-    rng = np.random.default_rng(3)
-    shape = (96, 96)
-    xy = rng.uniform(10, 86, (8, 2))
-    signal = blobs(shape, xy, 12.0)
-    mask = np.zeros(shape, bool)
-    mask[5:12, 60:70] = True
-    return {
-        "score_corr": (rng.normal(size=shape) + signal).astype(np.float32),
-        "difference": (rng.normal(size=shape) * 3.0 + 3.0 * signal).astype(np.float32),
-        "mask": mask,
-        "xy": xy,
-        "snr": np.full(len(xy), 12.0),
-    }
+    return synthetic_maps()
 
 
 def test_inputs_scale_clip_and_zero_masked_and_nan_pixels(synthetic: dict) -> None:
@@ -96,21 +79,9 @@ def test_a_file_that_is_not_onnx_is_a_model_error(tmp_path: Path) -> None:
 
 def _identity_model(path: Path, channels: int, card: dict | None, names=("maps", "prob")) -> Path:
     """A one-node ONNX graph ``prob = maps`` with `channels` input channels."""
-    onnx = pytest.importorskip("onnx")
-    from onnx import TensorProto, helper
-
-    shape = ["n", channels, "h", "w"]
-    graph = helper.make_graph(
-        [helper.make_node("Identity", [names[0]], [names[1]])],
-        "g",
-        [helper.make_tensor_value_info(names[0], TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info(names[1], TensorProto.FLOAT, shape)],
+    path.write_bytes(
+        identity_model({names[0]: ["n", channels, "h", "w"]}, {names[1]: names[0]}, card)
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    if card is not None:
-        helper.set_model_props(model, {"astrid": json.dumps(card)})
-    onnx.save(model, str(path))
     return path
 
 
@@ -154,54 +125,8 @@ def test_shipped_model_loads_with_its_card() -> None:
     assert shipped_unet_path().stat().st_size < 2_000_000
 
 
-# -- training, export, tiled inference (torch) --------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory, synthetic: dict):
-    """A width-4 U-Net trained for a few steps on the synthetic maps, exported to ONNX."""
-    pytest.importorskip("torch")
-    pytest.importorskip("onnx")
-    from astrid.detection.unet import TrainConfig, export_unet, load_fields, model_card, train_unet
-
-    folder = tmp_path_factory.mktemp("unet")
-    field = folder / "sim-train-000.npz"
-    np.savez(
-        field,
-        map_score_corr=synthetic["score_corr"].astype(np.float16),
-        map_difference=synthetic["difference"].astype(np.float16),
-        map_mask=synthetic["mask"],
-        map_truth_xy=synthetic["xy"].astype(np.float32),
-        map_truth_snr=synthetic["snr"].astype(np.float32),
-    )
-    fields = load_fields([field], min_snr=4.0)
-    assert fields[0].target.sum() == pytest.approx(8 * 13, abs=8)  # radius-2 disks
-    config = TrainConfig(width=4, crop=32, batch=4, steps=6, eval_every=3, val_crops=4)
-    trained = train_unet(fields, fields, config)
-    assert len(trained.history) == 2 and np.isfinite(trained.best_val_loss)
-    card = model_card(trained, "test", ["a"], ["b"])
-    return export_unet(trained, folder / "tiny.onnx", card), trained.net
-
-
-def test_exported_model_matches_torch(tiny, synthetic: dict) -> None:
-    import torch
-
-    path, net = tiny
-    det = UNetDetector.load(path, threads=1)
-    assert det.card["recipe"]["width"] == 4 and det.card["data"]["training_set_digest"] == "test"
-    assert det.downsample == 4 and det.receptive_radius >= 22
-    x = unet_inputs(synthetic["score_corr"], synthetic["difference"], synthetic["mask"])
-    prob = det.run(x)
-    with torch.no_grad():
-        expected = torch.sigmoid(net.eval()(torch.from_numpy(x[None])))[0, 0].numpy()
-    assert prob.shape == (96, 96)
-    np.testing.assert_allclose(prob, expected, atol=1e-5)
-    # Dynamic height and width: another size runs through the same file.
-    assert det.run(x[:, :64, :40]).shape == (64, 40)
-
-
-def test_tiled_inference_equals_untiled_and_needs_its_halo(tiny, synthetic: dict) -> None:
-    det = UNetDetector.load(tiny[0], threads=1)
+def test_tiled_inference_equals_untiled_and_needs_its_halo(synthetic: dict) -> None:
+    det = UNetDetector.load(threads=1)
     # An odd-sized frame: padding to the downsampling must not shift anything.
     s, d, m = (synthetic[k][:90, :87] for k in ("score_corr", "difference", "mask"))
     whole = det.probability(s, d, m, tile=4096)

@@ -134,7 +134,7 @@ class ExportedModel(nn.Module):
     """The network plus calibration, as exported: outputs logits, features, mahalanobis.
 
     ``net`` is any module mapping (cutouts, scalars) to (logits, features): the CNN here or
-    `astrid.detection.vit.RealBogusViT`.
+    `astrid.training.vit.RealBogusViT`.
 
     ``logits`` are divided by the fitted temperature; ``mahalanobis`` is the smallest
     squared Mahalanobis distance of the features to a class mean under the shared

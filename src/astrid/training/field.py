@@ -1,58 +1,35 @@
-"""The real/bogus training set, built by injection the way surveys build theirs.
-
-No labelled survey data can be downloaded here, so every example is made:
+"""The labelled candidates of one unit of a training set (a simulated field or a real pair).
 
 - **real**: point sources injected into science images with their own PSF (isolated, on
   galaxies, next to stars, SNR 3-40) and the simulator's variable stars, run through the
   same preprocess and difference stages as any frame;
 - **bogus**: what those stages really produce where nothing real is: noise peaks and star
   residuals of the plain pair, and the artifacts a detector and a pipeline add, each
-  named (`astrid.detection.labels`): cosmic rays, hot pixels, bad columns and satellite
+  named (`astrid.training.labels`): cosmic rays, hot pixels, bad columns and satellite
   trails that slipped past the masks (a "unmasked" run, as when a frame's masks fail),
   saturated-star residuals and bleed trails, misregistration dipoles and PSF-mismatch
-  rings (`astrid.detection.perturb`).
+  rings (`astrid.training.perturb`).
 
-Sources are simulated fields (`simulate_pair`, PSF and depth drawn per field) and,
-optionally, real pairs (the GOTO frames of the ``zogyp`` wheel), where injected fakes
-are the real class and only candidates on known stars (or on added artifacts) are
-labelled bogus: the other candidates of a real pair may be real changes, so they are
-left out rather than guessed.
-
-Splits never share a field: simulated fields are train / val / test by field, and the
-test fields use PSF widths that no training field has. A real pair is split by position
-(rows below 60 % of its height train, 60-70 % validate, the rest test).
-
-Everything is seeded: the same `TrainingSetConfig` rebuilds the same set. Fields are
-written one file each (``fields/<name>.npz``) under a folder named by the config's
-digest, so an interrupted build resumes and a finished one is reused.
+In a real pair, injected fakes are the real class and only candidates on known stars (or
+on added artifacts) are labelled bogus: the other candidates of a real pair may be real
+changes, so they are left out rather than guessed. A real pair is split by position (rows
+below 60 % of its height train, 60-70 % validate, the rest test).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import math
-import os
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
-from multiprocessing import get_context
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from astropy.table import Table, vstack
 from scipy import ndimage
 
-from astrid.detection.features import NORMALISATION_VERSION, normalise_cutouts, scalar_features
-from astrid.detection.labels import REAL_KINDS, KnownSources, label_candidates
-from astrid.detection.perturb import mismatch_psf, misregister
+from astrid.detection.features import normalise_cutouts, scalar_features
 from astrid.difference.subtract import SubtractConfig, Subtraction, subtract
-from astrid.errors import AstridError, ConfigurationError
+from astrid.errors import ConfigurationError
 from astrid.observations.fits_reader import read_image
-from astrid.observations.hashing import file_sha256
 from astrid.observations.image import Image
 from astrid.preprocess.masks import MaskConfig
 from astrid.preprocess.pair import PrepareConfig, PreparedPair, prepare_pair
@@ -65,156 +42,15 @@ from astrid.simulation import (
     quiet_sky,
     simulate_pair,
 )
+from astrid.training.labels import REAL_KINDS, KnownSources, label_candidates
+from astrid.training.perturb import mismatch_psf, misregister
+from astrid.training.recipe import FieldSpec, TrainingSetConfig
 
-__all__ = [
-    "SPLITS",
-    "FieldSpec",
-    "TrainingSet",
-    "TrainingSetConfig",
-    "build_field",
-    "build_training_set",
-    "field_specs",
-    "load_training_set",
-]
+__all__ = ["build_field"]
 
-log = logging.getLogger(__name__)
-
-SPLITS = ("train", "val", "test")
-#: Version of the generator: part of the digest, bumped when the recipe changes.
-GENERATOR_VERSION = 1
 _UNMASKED = MaskConfig(cosmic_rays=False, bad_columns=False, saturation_fraction=1e6)
 # Real pairs: rows below these fractions of the height go to train, then val, then test.
 _REAL_SPLIT = (0.6, 0.7)
-# PSF widths (science FWHM at the chip centre, px): test fields draw from the held-out band.
-_FWHM_TRAIN = ((2.3, 3.2), (3.9, 5.0))
-_FWHM_TEST = (3.2, 3.9)
-
-
-@dataclass(frozen=True)
-class TrainingSetConfig:
-    """What to build.
-
-    Attributes
-    ----------
-    n_train, n_val, n_test : int
-        Simulated fields per split.
-    shape : tuple of int
-        Size of the simulated fields.
-    seed : int
-        Master seed; field ``k`` uses a seed derived from it.
-    real_pairs : tuple of (str, str)
-        ``(reference, science)`` FITS paths of real pairs to inject into.
-    real_fakes_per_round, real_rounds : int
-        Fakes injected into each real science image per round, and rounds.
-    bogus_cap : int
-        Most bogus candidates of one kind kept per run of a unit.
-    variants : tuple of str
-        Which runs make candidates: ``plain``, ``unmasked``, ``dipole``, ``psf_ring``.
-    keep_maps : bool
-        Also keep S_corr and D of the plain run of simulated fields (U-Net training).
-    """
-
-    n_train: int = 40
-    n_val: int = 8
-    n_test: int = 12
-    shape: tuple[int, int] = (1024, 1024)
-    seed: int = 0
-    real_pairs: tuple[tuple[str, str], ...] = ()
-    real_fakes_per_round: int = 250
-    real_rounds: int = 5
-    bogus_cap: int = 50
-    variants: tuple[str, ...] = ("plain", "unmasked", "dipole", "psf_ring")
-    keep_maps: bool = True
-
-    def __post_init__(self) -> None:
-        unknown = set(self.variants) - {"plain", "unmasked", "dipole", "psf_ring"}
-        if unknown or "plain" not in self.variants:
-            raise ConfigurationError(
-                f"TrainingSetConfig.variants must include 'plain' and only name plain, "
-                f"unmasked, dipole, psf_ring; got {self.variants}",
-                variants=self.variants,
-            )
-        if min(self.n_train, self.n_val, self.n_test) < 0:
-            raise ConfigurationError("TrainingSetConfig: field counts must be >= 0")
-
-    def as_dict(self, *, with_hashes: bool = False) -> dict[str, Any]:
-        """Plain-JSON form; with the real files' sha256 when `with_hashes`."""
-        out = asdict(self)
-        out["generator_version"] = GENERATOR_VERSION
-        out["normalisation_version"] = NORMALISATION_VERSION
-        if with_hashes:
-            out["real_pair_sha256"] = [
-                [file_sha256(ref), file_sha256(sci)] for ref, sci in self.real_pairs
-            ]
-        return out
-
-    def digest(self) -> str:
-        """sha256 of the recipe (real inputs by content, not by path)."""
-        recipe = self.as_dict(with_hashes=True)
-        recipe.pop("real_pairs")
-        return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One unit of the build: a simulated field or a real pair."""
-
-    name: str
-    kind: str  # "simulated" or "real"
-    split: str  # for simulated fields; real pairs are split by position
-    seed: int
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-def _simulation_params(rng: np.random.Generator, split: str) -> dict[str, Any]:
-    """Seeing, PSF shape, depth and crowding of one simulated field."""
-    if split == "test":
-        fwhm = rng.uniform(*_FWHM_TEST)
-    else:
-        band = _FWHM_TRAIN[int(rng.integers(0, len(_FWHM_TRAIN)))]
-        fwhm = rng.uniform(*band)
-    corner = fwhm * rng.uniform(1.0, 1.25)
-    ref_ratio = rng.uniform(0.7, 1.0)
-    return {
-        "science_fwhm": (round(fwhm, 4), round(corner, 4)),
-        "reference_fwhm": (round(fwhm * ref_ratio, 4), round(corner * ref_ratio, 4)),
-        "moffat_beta": round(float(rng.uniform(2.5, 5.0)), 3),
-        "ellipticity": round(float(rng.uniform(0.0, 0.15)), 3),
-        "reference_depth": round(float(rng.uniform(1.5, 5.0)), 3),
-        "n_stars": int(rng.integers(300, 900)),
-        "n_galaxies": int(rng.integers(60, 160)),
-        "dipole_shift": round(float(rng.uniform(0.25, 0.8)), 3),
-        "dipole_angle": round(float(rng.uniform(0, 2 * math.pi)), 4),
-        "psf_which": str(rng.choice(["science", "reference"])),
-        "psf_change": round(
-            float(rng.uniform(0.5, 1.2) if rng.uniform() < 0.6 else -rng.uniform(0.2, 0.5)), 3
-        ),
-    }
-
-
-def field_specs(config: TrainingSetConfig) -> list[FieldSpec]:
-    """Every unit of the build, in a fixed order."""
-    seeds = np.random.SeedSequence(config.seed).generate_state(
-        config.n_train + config.n_val + config.n_test + len(config.real_pairs)
-    )
-    specs: list[FieldSpec] = []
-    k = 0
-    for split, n in zip(SPLITS, (config.n_train, config.n_val, config.n_test), strict=True):
-        for i in range(n):
-            seed = int(seeds[k])
-            params = _simulation_params(np.random.default_rng(seed), split)
-            specs.append(FieldSpec(f"sim-{split}-{i:03d}", "simulated", split, seed, params))
-            k += 1
-    for i, (ref, sci) in enumerate(config.real_pairs):
-        rng = np.random.default_rng(int(seeds[k]))
-        params = _simulation_params(rng, "train")
-        params.update(reference=str(ref), science=str(sci))
-        specs.append(FieldSpec(f"real-{i:02d}", "real", "by_position", int(seeds[k]), params))
-        k += 1
-    return specs
-
-
-# -- one field ----------------------------------------------------------------------------
 
 
 @dataclass
@@ -565,208 +401,3 @@ def build_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np.ndar
     if spec.kind == "simulated":
         return _simulated_field(spec, config)
     return _real_field(spec, config)
-
-
-def _build_one(spec: FieldSpec, config: TrainingSetConfig, path: str) -> tuple[str, int, float]:
-    """Worker: build one unit and write it atomically."""
-    start = time.perf_counter()
-    arrays = build_field(spec, config)
-    tmp = Path(path).with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, path)
-    return spec.name, len(arrays.get("label", ())), time.perf_counter() - start
-
-
-# -- the whole set ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class TrainingSet:
-    """Labelled candidates of every unit, concatenated.
-
-    Attributes
-    ----------
-    cutouts : ndarray
-        ``(n, 4, 63, 63)`` float16 normalised network input (`normalise_cutouts`).
-    scalars : ndarray
-        ``(n, k)`` float32 scalar features (`scalar_features`).
-    label : ndarray
-        1 real, 0 bogus.
-    kind, variant, split, source : ndarray of str
-        What made the candidate, which run, which split, which unit.
-    snr_true, scorr, x, y : ndarray
-        Injected SNR (NaN for bogus), S_corr and position.
-    digest : str
-        The config's digest (the data hash models record).
-    directory : Path
-    """
-
-    cutouts: np.ndarray
-    scalars: np.ndarray
-    label: np.ndarray
-    kind: np.ndarray
-    variant: np.ndarray
-    split: np.ndarray
-    source: np.ndarray
-    snr_true: np.ndarray
-    scorr: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    digest: str
-    directory: Path
-
-    def __len__(self) -> int:
-        return len(self.label)
-
-    def subset(self, mask: np.ndarray) -> TrainingSet:
-        """The rows where `mask` is True."""
-        names = (
-            *("cutouts", "scalars", "label", "kind", "variant", "split", "source"),
-            *("snr_true", "scorr", "x", "y"),
-        )
-        return replace(self, **{n: getattr(self, n)[mask] for n in names})
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Candidates per split and kind."""
-        return {
-            split: {
-                str(k): int(np.sum((self.split == split) & (self.kind == k)))
-                for k in np.unique(self.kind[self.split == split])
-            }
-            for split in SPLITS
-        }
-
-    def map_files(self, split: str) -> list[Path]:
-        """Field files of simulated units of `split` that hold S_corr/D maps."""
-        manifest = json.loads((self.directory / "manifest.json").read_text())
-        return [
-            self.directory / "fields" / f"{u['name']}.npz"
-            for u in manifest["units"]
-            if u["kind"] == "simulated" and u["split"] == split
-        ]
-
-
-def build_training_set(
-    config: TrainingSetConfig,
-    root: str | os.PathLike[str],
-    *,
-    workers: int = 1,
-    on_unit: Callable[[str, int, float], None] | None = None,
-) -> Path:
-    """Build (or finish, or reuse) the set under ``root/<digest[:16]>``.
-
-    Parameters
-    ----------
-    config : TrainingSetConfig
-        The recipe.
-    root : path
-        Parent folder of training sets.
-    workers : int
-        Processes (units are independent).
-    on_unit : callable, optional
-        ``on_unit(name, n_candidates, seconds)`` as units finish.
-
-    Returns
-    -------
-    Path
-        The set's folder (``manifest.json``, ``fields/*.npz``).
-    """
-    for ref, sci in config.real_pairs:
-        for path in (ref, sci):
-            if not Path(path).is_file():
-                raise ConfigurationError(f"{path}: real pair file not found", path=str(path))
-    digest = config.digest()
-    directory = Path(root) / digest[:16]
-    (directory / "fields").mkdir(parents=True, exist_ok=True)
-    specs = field_specs(config)
-    todo = [s for s in specs if not (directory / "fields" / f"{s.name}.npz").exists()]
-    log.info("training set %s: %d of %d units to build", digest[:16], len(todo), len(specs))
-    failures: list[str] = []
-    if workers <= 1 or len(todo) <= 1:
-        for spec in todo:
-            try:
-                result = _build_one(spec, config, str(directory / "fields" / f"{spec.name}.npz"))
-            except AstridError as e:
-                failures.append(f"{spec.name}: {e}")
-                continue
-            if on_unit:
-                on_unit(*result)
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = {
-                pool.submit(
-                    _build_one, spec, config, str(directory / "fields" / f"{spec.name}.npz")
-                ): spec
-                for spec in todo
-            }
-            for future in as_completed(futures):
-                try:
-                    result = future.result()
-                except AstridError as e:
-                    failures.append(f"{futures[future].name}: {e}")
-                    continue
-                if on_unit:
-                    on_unit(*result)
-    if failures:
-        raise ConfigurationError(
-            "training set: units failed: " + "; ".join(failures), failures=failures
-        )
-    manifest = {
-        "digest": digest,
-        "config": config.as_dict(with_hashes=True),
-        "units": [{"name": s.name, "kind": s.kind, "split": s.split, **s.params} for s in specs],
-    }
-    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    return directory
-
-
-def load_training_set(directory: str | os.PathLike[str]) -> TrainingSet:
-    """Read a set written by `build_training_set`.
-
-    Raises
-    ------
-    ConfigurationError
-        If the folder has no manifest, a unit file is missing, or its normalisation is not
-        the current one.
-    """
-    folder = Path(directory)
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        raise ConfigurationError(f"{folder}: not a training set (no manifest.json)")
-    manifest = json.loads(manifest_path.read_text())
-    version = manifest["config"].get("normalisation_version")
-    if version != NORMALISATION_VERSION:
-        raise ConfigurationError(
-            f"{folder}: built with input normalisation v{version}, this code uses "
-            f"v{NORMALISATION_VERSION}; rebuild it",
-        )
-    parts: list[dict[str, np.ndarray]] = []
-    for unit in manifest["units"]:
-        path = folder / "fields" / f"{unit['name']}.npz"
-        if not path.is_file():
-            raise ConfigurationError(f"{path}: unit file missing; rebuild the set")
-        with np.load(path) as data:
-            if "label" not in data.files:
-                continue
-            arrays = {k: data[k] for k in data.files if not k.startswith("map_")}
-        n = len(arrays["label"])
-        arrays["source"] = np.full(n, unit["name"], dtype="<U16")
-        parts.append(arrays)
-    if not parts:
-        raise ConfigurationError(f"{folder}: the training set holds no candidates")
-    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    return TrainingSet(
-        cutouts=cat["cutouts"],
-        scalars=cat["scalars"],
-        label=cat["label"].astype(np.int64),
-        kind=cat["kind"],
-        variant=cat["variant"],
-        split=cat["split"],
-        source=cat["source"],
-        snr_true=cat["snr_true"],
-        scorr=cat["scorr"],
-        x=cat["x"],
-        y=cat["y"],
-        digest=manifest["digest"],
-        directory=folder,
-    )
