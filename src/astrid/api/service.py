@@ -22,6 +22,7 @@ from astrid.catalog import Catalog, connect
 from astrid.catalog.access import count_api_keys, create_api_key
 from astrid.config import Settings
 from astrid.errors import ConfigurationError
+from astrid.pipeline.config import PipelineConfig
 from astrid.store import ObjectStore
 
 __all__ = ["Service", "bootstrap_admin_key", "open_service", "service_secret"]
@@ -114,9 +115,9 @@ def open_service(settings: Settings, *, jwks_fetcher: Fetcher | None = None) -> 
     worker = JobWorker(
         catalog,
         store,
+        PipelineConfig.from_settings(settings),
         work_dir=work_dir,
         metrics=metrics,
-        threshold=settings.threshold,
         lease=timedelta(minutes=settings.job_lease_minutes),
     )
     return Service(

@@ -14,7 +14,6 @@ import logging
 import re
 import shutil
 import threading
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,12 +40,12 @@ class JobWorker:
     Parameters
     ----------
     catalog, store : Catalog, ObjectStore
+    config : PipelineConfig
+        Science settings of every job (`PipelineConfig.from_settings`).
     work_dir : Path
         Gets ``job-<id>/`` folders with each job's inputs and products.
     metrics : Metrics
         Gets stage durations and candidate counts.
-    threshold : float
-        |S_corr| detection threshold.
     lease : timedelta
         A job running longer than this is taken to be orphaned and requeued.
     poll_seconds : float
@@ -57,10 +56,10 @@ class JobWorker:
         self,
         catalog: Catalog,
         store: ObjectStore,
+        config: PipelineConfig,
         *,
         work_dir: Path,
         metrics: Metrics,
-        threshold: float = 5.0,
         lease: timedelta = timedelta(hours=1),
         poll_seconds: float = 5.0,
     ) -> None:
@@ -68,8 +67,7 @@ class JobWorker:
         self.store = store
         self.work_dir = work_dir
         self.metrics = metrics
-        base = PipelineConfig()
-        self.config = replace(base, subtract=replace(base.subtract, threshold=threshold))
+        self.config = config
         self.lease = lease
         self.poll_seconds = poll_seconds
         self._wake = threading.Event()
