@@ -26,14 +26,12 @@ from astropy.table import Table
 
 from astrid.detection.unet_detect import UNetDetector
 from astrid.difference.subtract import subtract
-from astrid.errors import AstridError, ConfigurationError, InvalidImageError
+from astrid.errors import AstridError
 from astrid.observations.fits_reader import read_image
-from astrid.observations.image import Image
 from astrid.observations.validate import check_compatible
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.scoring import ScoringModel, score_candidates
-from astrid.preprocess.calibration import CalibrationFrames
-from astrid.preprocess.master_files import MASTER_KINDS, read_master
+from astrid.preprocess.master_files import read_masters
 from astrid.preprocess.pair import prepare_pair
 
 __all__ = ["FrameOutcome", "process_frame", "unet_detector"]
@@ -86,63 +84,6 @@ def _write_map(path: Path, data: np.ndarray, header: fits.Header, kind: str) -> 
     fits.PrimaryHDU(data=data.astype(np.float32), header=hdr).writeto(path, overwrite=True)
 
 
-#: Percentile of the per-pixel calibrated saturation level taken as the frame's level: low,
-#: so saturated pixels stay flagged, but not the minimum, so a few odd flat pixels do not
-#: lower it for the whole frame.
-_SATURATION_PERCENTILE = 0.1
-
-
-def _calibrate(science: Image, calibration: Mapping[str, str]) -> Image:
-    """Apply the master files to the raw science frame; shapes and exposure time checked."""
-    masters: dict[str, np.ndarray] = {}
-    for kind, path in calibration.items():
-        if kind not in MASTER_KINDS:
-            raise ConfigurationError(
-                f"calibration kind {kind!r} ({path}); expected one of {', '.join(MASTER_KINDS)}",
-                kind=kind,
-            )
-        master = read_master(path, kind=kind)
-        if master.shape != science.shape:
-            raise InvalidImageError(
-                f"{path}: master {kind} has shape {master.shape}, but science frame "
-                f"{science.label} has shape {science.shape}",
-                path=path,
-                kind=kind,
-                shape=master.shape,
-                expected_shape=science.shape,
-            )
-        masters[kind] = master
-    if "dark" in masters and "exptime" in science.meta.defaulted:
-        raise InvalidImageError(
-            f"{science.label}: no EXPTIME or EXPOSURE keyword, so the master dark "
-            f"{calibration['dark']} cannot be scaled",
-            path=science.label,
-        )
-    calibrated = CalibrationFrames(**masters).apply(science)
-    # A NaN in a master bias or dark leaves a pixel without a value: mask it like the reader.
-    bad = ~np.isfinite(calibrated.data)
-    if bad.any():
-        calibrated = calibrated.with_data(
-            np.where(bad, np.float32(0.0), calibrated.data), calibrated.mask | bad
-        )
-    meta = calibrated.meta
-    if np.isfinite(meta.saturation):
-        # SATURATE is in raw ADU; the masks compare it with calibrated pixels.
-        level = np.full(science.shape, meta.saturation, dtype=np.float64)
-        if "bias" in masters:
-            level -= masters["bias"]
-        if "dark" in masters:
-            level -= masters["dark"] * meta.exptime
-        if "flat" in masters:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                level /= masters["flat"]
-        usable = np.isfinite(level) & ~calibrated.mask
-        if usable.any():
-            saturation = float(np.percentile(level[usable], _SATURATION_PERCENTILE))
-            calibrated = replace(calibrated, meta=replace(meta, saturation=saturation))
-    return calibrated
-
-
 def process_frame(
     science_path: str,
     reference_path: str,
@@ -191,7 +132,10 @@ def process_frame(
             reference = read_image(reference_path)
         if calibration:
             with timer("calibrate"):
-                science = _calibrate(science, calibration)
+                masters = read_masters(
+                    calibration, shape=science.shape, label=f"science frame {science.label}"
+                )
+                science = masters.apply(science)
         with timer("validate"):
             check_compatible(science, reference)
         with timer("preprocess"):

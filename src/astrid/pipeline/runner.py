@@ -29,14 +29,14 @@ from astrid import __version__
 from astrid.catalog import Catalog
 from astrid.catalog.model_registry import SCORE_FIELDS
 from astrid.difference.subtract import CANDIDATE_COLUMNS
-from astrid.errors import AstridError, ConfigurationError, InvalidImageError
+from astrid.errors import AstridError, InvalidImageError
 from astrid.observations.fits_reader import read_image
 from astrid.observations.hashing import file_sha256
 from astrid.observations.image import Image
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import FrameOutcome, process_frame, unet_detector
 from astrid.pipeline.scoring import ScoringModel, resolve_model, version_labels
-from astrid.preprocess.master_files import MASTER_KINDS, read_master
+from astrid.preprocess.master_files import read_masters
 from astrid.store import ObjectStore
 
 __all__ = ["CSV_COLUMNS", "FrameReport", "Pipeline", "RunReport"]
@@ -120,19 +120,14 @@ def _hash_masters(
     calibration: Mapping[str, str | os.PathLike[str]] | None,
 ) -> dict[str, tuple[str, str]]:
     """``kind -> (path, sha256)`` of each master file, after checking it can be read."""
+    paths = {kind: os.fspath(path) for kind, path in sorted((calibration or {}).items())}
+    read_masters(paths)  # an unknown kind or unreadable master stops the batch here
     masters: dict[str, tuple[str, str]] = {}
-    for kind, path in sorted((calibration or {}).items()):
-        if kind not in MASTER_KINDS:
-            raise ConfigurationError(
-                f"calibration kind {kind!r} ({path}); expected one of {', '.join(MASTER_KINDS)}",
-                kind=kind,
-            )
-        label = os.fspath(path)
+    for kind, label in paths.items():
         try:
             sha = file_sha256(label)
         except OSError as e:
             raise InvalidImageError(f"{label}: cannot read master {kind} ({e})", path=label) from e
-        read_master(label, kind=kind)
         masters[kind] = (label, sha)
     return masters
 
