@@ -8,11 +8,18 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from astrid.catalog.jobs import enqueue_job
+from astrid.catalog.queries import job as job_record
 from astrid.cli import app
 from astrid.errors import AstridError
+from astrid.observations.fits_reader import read_image
+from astrid.observations.hashing import file_sha256
+from astrid.observations.simulate import simulate_pair
 from astrid.pipeline.config import PipelineConfig
+from astrid.pipeline.inputs import register_observation
 from astrid.pipeline.runner import Pipeline
 from service_env import build_env
+from small_field import SMALL_FIELD
 
 
 def _worker_config(root: Path, **settings: Any) -> PipelineConfig:
@@ -54,3 +61,46 @@ def test_cli_and_worker_build_the_same_config(
     worker = _worker_config(tmp_path / "service")
     assert seen == [worker, worker]
     assert worker.subtract.detector == "unet"
+
+
+def test_an_uploaded_job_runs_from_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair = simulate_pair(SMALL_FIELD, seed=3).write(tmp_path / "inputs")
+    envs = build_env(tmp_path / "service", seed_catalog=False)
+    env = next(envs)
+    try:
+        catalog, store = env.service.catalog, env.service.store
+        ids = {
+            role: register_observation(
+                catalog, store, path, read_image(path), sha256=file_sha256(path), role=role
+            )
+            for role, path in pair.items()
+            if role in ("reference", "science")
+        }
+        queued = enqueue_job(
+            catalog,
+            kind="process",
+            payload={"observation_id": ids["science"], "reference_id": ids["reference"]},
+            observation_id=ids["science"],
+            actor="test",
+        )
+
+        def no_ingest(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the upload was hashed or read from a path again")
+
+        monkeypatch.setattr("astrid.pipeline.runner.file_sha256", no_ingest)
+        monkeypatch.setattr("astrid.pipeline.runner.read_image", no_ingest)
+        assert env.service.worker.run_once() is True
+        done = job_record(catalog, queued.id)
+        assert done is not None and (done.status, done.error) == ("done", None)
+        (run,) = catalog.runs()
+        assert (run.id, run.science_id, run.reference_id) == (
+            done.run_id,
+            ids["science"],
+            ids["reference"],
+        )
+        assert len(catalog.observations()) == 2
+        assert not (tmp_path / "service" / "jobs" / f"job-{queued.id}" / "inputs").exists()
+    finally:
+        envs.close()

@@ -33,7 +33,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeAlias
+from typing import IO, TypeAlias
 
 import numpy as np
 from astropy.io import fits
@@ -73,23 +73,32 @@ _SCALING_KEYS = ("BSCALE", "BZERO", "BLANK")
 
 
 def read_image(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | IO[bytes],
     *,
     hdu: int | str | None = None,
     require_wcs: bool = True,
+    name: str | None = None,
+    label: str | None = None,
 ) -> Image:
     """Read a 2-D FITS image with its mask, celestial WCS and header metadata.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        A FITS file; ``.fits.gz`` and tile-compressed ``.fz`` files are read too.
+    path : str, os.PathLike or binary file object
+        A FITS file, or one opened for reading (an object in a remote store);
+        ``.fits.gz`` and tile-compressed ``.fz`` files are read too.
     hdu : int, str or None, optional
         Index or EXTNAME of the HDU to read. None (default) takes the first HDU, primary or
         extension (tile-compressed included), whose data has at least two non-empty axes.
     require_wcs : bool, optional
         If True (default) a header without a celestial WCS is an error; if False such an
         image gets ``wcs=None``. A WCS that is present but broken is always an error.
+    name : str, optional
+        ``meta.name`` (default: the file name without its FITS suffixes), for a file whose
+        name is not the image's (a content-addressed store key).
+    label : str, optional
+        What error messages and ``Image.path`` call the file (default: the path, or the
+        file object's ``name``).
 
     Returns
     -------
@@ -97,7 +106,7 @@ def read_image(
         ``data`` as native float32 ``[y, x]`` with NaN/inf set to 0.0, ``mask`` True at those
         pixels, the 2-D celestial ``wcs``, ``meta`` parsed from the header (fields taken
         from defaults are listed in ``meta.defaulted`` and logged), a copy of the header
-        without the integer scaling keywords, and ``path`` as given.
+        without the integer scaling keywords, and ``path``: the label.
 
     Raises
     ------
@@ -121,24 +130,32 @@ def read_image(
     >>> image.shape, image.data.dtype, image.meta.name, image.meta.exptime
     ((64, 64), dtype('float32'), 'frame', 30.0)
     """
-    label = os.fspath(path)
-    file = Path(label)
-    if not file.exists():
-        raise InvalidImageError(f"{label}: file not found", path=label)
-    if not file.is_file():
-        raise InvalidImageError(f"{label}: not a regular file", path=label)
+    source: Path | IO[bytes]
+    if isinstance(path, str | os.PathLike):
+        source = Path(os.fspath(path))
+        label = label or os.fspath(path)
+        if not source.exists():
+            raise InvalidImageError(f"{label}: file not found", path=label)
+        if not source.is_file():
+            raise InvalidImageError(f"{label}: not a regular file", path=label)
+        name = name or _image_name(source)
+    else:
+        source = path
+        label = label or str(getattr(path, "name", "<stream>"))
+        name = name or _image_name(Path(label))
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            return _read(file, label, hdu=hdu, require_wcs=require_wcs, caught=caught)
+            return _read(source, label, name, hdu=hdu, require_wcs=require_wcs, caught=caught)
         finally:
             _log_warnings(caught, label)
 
 
 def _read(
-    file: Path,
+    source: Path | IO[bytes],
     label: str,
+    name: str,
     *,
     hdu: int | str | None,
     require_wcs: bool,
@@ -146,7 +163,7 @@ def _read(
 ) -> Image:
     """Open, pick the HDU, convert the pixels, build the WCS and parse the metadata."""
     try:
-        hdul = fits.open(file, memmap=False, lazy_load_hdus=False)
+        hdul = fits.open(source, memmap=False, lazy_load_hdus=False)
     except _READ_ERRORS as e:
         raise _unreadable(label, caught, e) from e
     with hdul:
@@ -163,7 +180,7 @@ def _read(
         data, mask = _pixels(raw, label, where, index)
         wcs = _celestial_wcs(header, hdul, data.shape, label, where, index, require_wcs)
 
-    meta = _read_meta(header, primary, _image_name(file), wcs, label)
+    meta = _read_meta(header, primary, name, wcs, label)
     meta = _guess_16bit_saturation(meta, data, mask, label)
     clean_header = header.copy()
     for key in _SCALING_KEYS:

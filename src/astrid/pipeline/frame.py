@@ -1,6 +1,7 @@
 """Process one science frame against a reference: the unit of work of a pipeline run.
 
-`process_frame` reads both files, calibrates the science frame with master bias / dark /
+`process_frame` reads both frames (files, or registered observations in the object store:
+`astrid.pipeline.inputs.FrameSource`), calibrates the science frame with master bias / dark /
 flat files when given (the reference is used as it is: normally an already-reduced
 template), runs the preprocess and difference stages, scores the candidates with the
 real/bogus model when given one, writes the D and S_corr images and
@@ -27,9 +28,9 @@ from astropy.table import Table
 from astrid.detection.unet_detect import UNetDetector
 from astrid.difference.subtract import subtract
 from astrid.errors import AstridError
-from astrid.observations.fits_reader import read_image
 from astrid.observations.validate import check_compatible
 from astrid.pipeline.config import PipelineConfig
+from astrid.pipeline.inputs import FrameSource
 from astrid.pipeline.scoring import ScoringModel, score_candidates
 from astrid.preprocess.master_files import read_masters
 from astrid.preprocess.pair import prepare_pair
@@ -45,7 +46,7 @@ StageCallback = Callable[[str], None]
 class FrameOutcome:
     """What a worker hands back: products on success, the failing stage otherwise."""
 
-    science_path: str
+    science: str  # the science frame's label
     ok: bool
     candidates: Table | None = None
     cutouts: np.ndarray | None = None
@@ -85,8 +86,8 @@ def _write_map(path: Path, data: np.ndarray, header: fits.Header, kind: str) -> 
 
 
 def process_frame(
-    science_path: str,
-    reference_path: str,
+    science_source: FrameSource,
+    reference_source: FrameSource,
     out_dir: str,
     config: PipelineConfig,
     *,
@@ -100,8 +101,8 @@ def process_frame(
 
     Parameters
     ----------
-    science_path, reference_path : str
-        FITS files.
+    science_source, reference_source : FrameSource
+        Where the frames are read from.
     out_dir : str
         Products go to ``out_dir/difference/<stem>.{diff,scorr}.fits``.
     config : PipelineConfig
@@ -128,8 +129,8 @@ def process_frame(
     timer = _Timer(on_stage)
     try:
         with timer("read"):
-            science = read_image(science_path)
-            reference = read_image(reference_path)
+            science = science_source.read()
+            reference = reference_source.read()
         if calibration:
             with timer("calibrate"):
                 masters = read_masters(
@@ -162,14 +163,18 @@ def process_frame(
             _write_map(Path(products["difference"]), result.zogy.difference, header, "ZOGY D")
             _write_map(Path(products["score_corr"]), result.zogy.score_corr, header, "ZOGY S_corr")
     except AstridError as e:
-        log.warning("%s failed at %s: %s", science_path, timer.stage, e)
+        log.warning("%s failed at %s: %s", science_source.label, timer.stage, e)
         return FrameOutcome(
-            science_path, ok=False, failed_stage=timer.stage, error=str(e), timings=timer.timings
+            science_source.label,
+            ok=False,
+            failed_stage=timer.stage,
+            error=str(e),
+            timings=timer.timings,
         )
     except (ValueError, MemoryError, OSError, np.linalg.LinAlgError) as e:
-        log.exception("%s failed unexpectedly at %s", science_path, timer.stage)
+        log.exception("%s failed unexpectedly at %s", science_source.label, timer.stage)
         return FrameOutcome(
-            science_path,
+            science_source.label,
             ok=False,
             failed_stage=timer.stage,
             error=f"{type(e).__name__}: {e}",
@@ -177,7 +182,7 @@ def process_frame(
         )
     stats: dict[str, Any] = {**pair.stats, **result.stats}
     return FrameOutcome(
-        science_path,
+        science_source.label,
         ok=True,
         candidates=candidates,
         cutouts=result.cutouts,
