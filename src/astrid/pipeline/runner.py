@@ -1,11 +1,13 @@
 """Run the pipeline over a batch of science frames against one reference.
 
-The runner owns the I/O around the pure stages: it hashes and registers the inputs,
-derives each run's idempotency key (input hashes + master calibration file hashes + config
-digest + code version), skips runs already done, fans the frames out to a process pool
-(inline for one frame), and writes each frame's candidates, cutouts and products to the
-catalog and the object store in one transaction per frame. A frame that fails is recorded
-(stage and message) and the others go on; nothing already stored is touched by a failure.
+The runner owns the I/O around the pure stages: it hashes and registers the input files
+(observations already registered, such as uploads, are read from the object store as they
+are: `astrid.pipeline.inputs`), derives each run's idempotency key (input hashes + master
+calibration file hashes + config digest + code version), skips runs already done, fans
+the frames out to a process pool (inline for one frame), and writes each frame's
+candidates, cutouts and products to the catalog and the object store in one transaction
+per frame. A frame that fails is recorded (stage and message) and the others go on;
+nothing already stored is touched by a failure.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ CSV_COLUMNS = ("observation", *CANDIDATE_COLUMNS, *SCORE_FIELDS, "model_version"
 class FrameReport:
     """The fate of one science frame in a batch."""
 
-    path: str
+    path: str  # the file as given, or "observation <id> (<name>)"
     status: str  # "done", "skipped" (already done), "duplicate" (earlier in the batch), "failed"
     observation_id: int | None = None
     run_id: int | None = None
