@@ -21,6 +21,7 @@ from astrid.api import router as api_router
 from astrid.api.worker import JobWorker
 from astrid.catalog import connect
 from astrid.config import Settings
+from astrid.pipeline.config import PipelineConfig
 from astrid.service.auth import Authenticator
 from astrid.service.cutout_images import CutoutRenderer
 from astrid.service.jwks import Fetcher, JwksCache
@@ -61,9 +62,9 @@ def open_service(settings: Settings, *, jwks_fetcher: Fetcher | None = None) -> 
     worker = JobWorker(
         catalog,
         store,
+        PipelineConfig.from_settings(settings),
         work_dir=work_dir,
         metrics=metrics,
-        threshold=settings.threshold,
         lease=timedelta(minutes=settings.job_lease_minutes),
     )
     return Service(

@@ -19,6 +19,7 @@ from astrid import __version__
 from astrid.catalog import Catalog
 from astrid.config import Settings
 from astrid.errors import AstridError
+from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.runner import RunReport
 from astrid.store import ObjectStore
 
@@ -54,26 +55,20 @@ def _setup_logging(verbose: bool) -> None:
 
 def _run_pipeline(
     settings: Settings,
+    config: PipelineConfig,
     reference: Path,
     sciences: list[Path],
     out: Path,
-    threshold: float,
     calibration: dict[str, str] | None = None,
     *,
     score: bool = True,
     model_version: int | None = None,
-    detector: str = "scorr",
 ) -> tuple[Catalog, ObjectStore, RunReport]:
-    from dataclasses import replace
-
     from astrid.catalog import connect
-    from astrid.pipeline.config import PipelineConfig
     from astrid.pipeline.runner import Pipeline
 
     catalog = connect(settings.db_url)
     store = ObjectStore(settings.store_root)
-    base = PipelineConfig()
-    config = replace(base, subtract=replace(base.subtract, threshold=threshold, detector=detector))
     pipeline = Pipeline(
         catalog, store, config, workers=settings.workers, score=score, model_version=model_version
     )
@@ -173,21 +168,19 @@ def run(
     """
     _setup_logging(verbose)
     settings = _settings(data_dir, db)
-    if threshold is None:
-        threshold = settings.threshold
+    config = PipelineConfig.from_settings(settings, threshold=threshold, detector=detector)
     masters = {"bias": bias, "dark": dark, "flat": flat}
     calibration = {kind: str(path) for kind, path in masters.items() if path is not None}
     try:
         _, _, report = _run_pipeline(
             settings,
+            config,
             reference,
             sciences,
             out,
-            threshold,
             calibration,
             score=score,
             model_version=model_version,
-            detector=detector or settings.detector,
         )
     except AstridError as e:
         _print_error(e)
@@ -300,7 +293,11 @@ def demo(
     )
     try:
         catalog, store, report = _run_pipeline(
-            settings, paths["reference"], [paths["science"]], out, settings.threshold
+            settings,
+            PipelineConfig.from_settings(settings),
+            paths["reference"],
+            [paths["science"]],
+            out,
         )
     except AstridError as e:
         _print_error(e)
@@ -378,15 +375,29 @@ def evaluate(
             "[red]error:[/red] need n-fakes ≥ 1, 0 < snr-min < snr-max, 0 ≤ on-galaxies ≤ 1"
         )
         raise typer.Exit(2)
+    pipeline_config = PipelineConfig.from_settings(_settings(None, None))
     config = EvaluationConfig(
-        n_fakes=n_fakes, snr_range=(snr_min, snr_max), on_galaxy_fraction=on_galaxies, seed=seed
+        n_fakes=n_fakes,
+        snr_range=(snr_min, snr_max),
+        on_galaxy_fraction=on_galaxies,
+        seed=seed,
+        prepare=pipeline_config.prepare,
+        subtract=pipeline_config.subtract,
     )
     from astrid.detection.realbogus import RealBogusModel
+    from astrid.pipeline.frame import unet_detector
 
     try:
         model = RealBogusModel.load(model_file) if score else None
+        unet = unet_detector() if pipeline_config.subtract.detector == "unet" else None
         with console.status(f"injecting {n_fakes} fakes and running the pipeline"):
-            result = evaluate_pair(read_image(science), read_image(reference), config, model=model)
+            result = evaluate_pair(
+                read_image(science),
+                read_image(reference),
+                config,
+                model=model,
+                detector_model=unet,
+            )
     except AstridError as e:
         _print_error(e)
         raise typer.Exit(2) from e

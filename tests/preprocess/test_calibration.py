@@ -229,3 +229,36 @@ def test_calibration_frames_apply(truth: Truth) -> None:
     frames = CalibrationFrames(bias=truth.bias.astype(np.float32))
     image = Image((truth.bias + 10.0).astype(np.float32), np.zeros(SHAPE, bool), None, ImageMeta())
     np.testing.assert_allclose(frames.apply(image).data, 10.0, atol=1e-3)
+
+
+def test_calibrate_carries_saturation_through_the_masters() -> None:
+    bias = np.full(SHAPE, 300.0, np.float32)
+    dark = np.full(SHAPE, 0.5, np.float32)
+    flat = np.full(SHAPE, 1.25, np.float32)
+    flat[0, :10] = 2.0  # a few odd flat pixels do not set the frame's level
+    meta = ImageMeta(name="sci", exptime=100.0, saturation=60_000.0)
+    image = Image(np.full(SHAPE, 1000.0, np.float32), np.zeros(SHAPE, bool), None, meta)
+
+    out = calibrate(image, bias=bias, dark=dark, flat=flat)
+    assert out.meta.saturation == pytest.approx((60_000.0 - 300.0 - 50.0) / 1.25)
+    assert calibrate(image, bias=bias).meta.saturation == pytest.approx(60_000.0 - 300.0)
+    assert calibrate(image).meta.saturation == 60_000.0  # nothing applied, nothing changed
+    unsaturated = Image(image.data, image.mask, None, ImageMeta(exptime=100.0))
+    assert calibrate(unsaturated, flat=flat).meta.saturation == np.inf
+
+
+def test_calibrate_masks_pixels_a_nan_master_leaves_without_value() -> None:
+    bias = np.full(SHAPE, 300.0, np.float32)
+    bias[3, 4] = np.nan
+    image = Image(np.full(SHAPE, 1000.0, np.float32), np.zeros(SHAPE, bool), None, ImageMeta())
+    out = calibrate(image, bias=bias)
+    assert out.mask[3, 4] and int(out.mask.sum()) == 1
+    assert out.data[3, 4] == 0.0 and np.all(np.isfinite(out.data))
+
+
+def test_calibrate_needs_the_exposure_time_for_a_dark() -> None:
+    meta = ImageMeta(name="sci", defaulted=("exptime",))
+    image = Image(np.zeros(SHAPE, np.float32), np.zeros(SHAPE, bool), None, meta)
+    with pytest.raises(InvalidImageError, match=r"sci: no EXPTIME or EXPOSURE.*dark"):
+        calibrate(image, dark=np.zeros(SHAPE, np.float32))
+    assert calibrate(image, bias=np.zeros(SHAPE, np.float32)).meta == meta

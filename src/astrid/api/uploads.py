@@ -28,6 +28,7 @@ from astrid.errors import AstridError, InvalidImageError
 from astrid.observations.fits_reader import read_image
 from astrid.observations.hashing import file_sha256
 from astrid.observations.image import Image
+from astrid.pipeline.inputs import register_observation
 from astrid.store import ObjectStore
 
 __all__ = [
@@ -156,21 +157,14 @@ def register(
     """
     sha = file_sha256(upload.path)
     known = observation_by_hash(catalog, sha)
-    image = upload.image
-    wcs_header = image.wcs.to_header(relax=True).tostring(sep="\n") if image.wcs else None
-    key = store.put_file(upload.path)
-    observation_id = catalog.register_observation(
-        content_sha256=sha,
-        name=image.meta.name,
-        path=f"upload:{filename}",
+    observation_id = register_observation(
+        catalog,
+        store,
+        upload.path,
+        upload.image,
+        sha256=sha,
         role=role,
-        mjd=image.meta.mjd,
-        filter=image.meta.filter,
-        exptime=image.meta.exptime,
-        gain=image.meta.gain,
-        shape=image.shape,
-        wcs_header=wcs_header,
-        store_key=key,
+        source=f"upload:{filename}",
     )
     created = known is None
     if created:

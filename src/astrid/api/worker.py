@@ -1,26 +1,22 @@
 """The in-process worker of the embedded service: runs queued jobs one at a time.
 
 A daemon thread claims the oldest queued ``process`` job (an uploaded science image and
-its reference), puts both files where the pipeline can read them (links into the local
-store, or copies from a remote one), runs `astrid.pipeline.runner.Pipeline` and records
-the run on the job. It is woken when a job is queued and otherwise polls, so jobs queued
-by another process sharing the catalog are picked up too. Jobs left running by a worker
-that died are requeued after the lease; the pipeline's run keys make the retry safe.
+its reference, both registered observations), runs `astrid.pipeline.runner.Pipeline` on
+them straight from the object store and records the run on the job. It is woken when a
+job is queued and otherwise polls, so jobs queued by another process sharing the catalog
+are picked up too. Jobs left running by a worker that died are requeued after the lease;
+the pipeline's run keys make the retry safe.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import shutil
 import threading
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 from astrid.catalog import Catalog
 from astrid.catalog.jobs import JobRecord, claim_job, finish_job, requeue_stale_jobs
-from astrid.catalog.observations import ObservationRecord, observation
 from astrid.errors import AstridError
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.runner import Pipeline
@@ -32,7 +28,6 @@ __all__ = ["PROCESS_JOB", "JobWorker"]
 logger = logging.getLogger(__name__)
 
 PROCESS_JOB = "process"
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
 class JobWorker:
@@ -41,12 +36,12 @@ class JobWorker:
     Parameters
     ----------
     catalog, store : Catalog, ObjectStore
+    config : PipelineConfig
+        Science settings of every job (`PipelineConfig.from_settings`).
     work_dir : Path
-        Gets ``job-<id>/`` folders with each job's inputs and products.
+        Gets ``job-<id>/`` folders with each job's products.
     metrics : Metrics
         Gets stage durations and candidate counts.
-    threshold : float
-        |S_corr| detection threshold.
     lease : timedelta
         A job running longer than this is taken to be orphaned and requeued.
     poll_seconds : float
@@ -57,10 +52,10 @@ class JobWorker:
         self,
         catalog: Catalog,
         store: ObjectStore,
+        config: PipelineConfig,
         *,
         work_dir: Path,
         metrics: Metrics,
-        threshold: float = 5.0,
         lease: timedelta = timedelta(hours=1),
         poll_seconds: float = 5.0,
     ) -> None:
@@ -68,8 +63,7 @@ class JobWorker:
         self.store = store
         self.work_dir = work_dir
         self.metrics = metrics
-        base = PipelineConfig()
-        self.config = replace(base, subtract=replace(base.subtract, threshold=threshold))
+        self.config = config
         self.lease = lease
         self.poll_seconds = poll_seconds
         self._wake = threading.Event()
@@ -128,36 +122,13 @@ class JobWorker:
         return True
 
     def _process(self, job: JobRecord) -> tuple[str, int | None, str | None]:
-        science = observation(self.catalog, int(job.payload["observation_id"]))
-        reference = observation(self.catalog, int(job.payload["reference_id"]))
-        if science is None or reference is None:
-            return "failed", None, f"job {job.id}: its observations no longer exist"
-        folder = self.work_dir / f"job-{job.id}"
-        inputs = folder / "inputs"
-        shutil.rmtree(inputs, ignore_errors=True)
-        inputs.mkdir(parents=True)
-        ref_path = self._materialise(reference, inputs / "reference")
-        sci_path = self._materialise(science, inputs / "science")
+        science_id = int(job.payload["observation_id"])
+        reference_id = int(job.payload["reference_id"])
         pipeline = Pipeline(self.catalog, self.store, self.config, workers=1)
-        report = pipeline.run(ref_path, [sci_path], folder)
+        report = pipeline.run(reference_id, [science_id], self.work_dir / f"job-{job.id}")
         frame = report.frames[0]
         if frame.status in ("done", "skipped", "duplicate"):
             self.metrics.observe_frame(frame.timings, frame.n_candidates)
             return "done", frame.run_id, None
         self.metrics.observe_frame(frame.timings, 0)
         return "failed", frame.run_id, f"{frame.failed_stage}: {frame.error}"
-
-    def _materialise(self, obs: ObservationRecord, folder: Path) -> Path:
-        """The observation's file under ``folder`` with its own name (link or copy)."""
-        if obs.store_key is None:
-            raise AstridError(f"observation {obs.id} has no stored file", observation_id=obs.id)
-        suffix = obs.store_key[obs.store_key.index(".") :] if "." in obs.store_key else ".fits"
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / (_SAFE_NAME.sub("_", obs.name) + suffix)
-        local = self.store.local_path(obs.store_key)
-        if local is not None:
-            target.symlink_to(local)
-        else:
-            with self.store.open(obs.store_key) as source, target.open("wb") as sink:
-                shutil.copyfileobj(source, sink)
-        return target

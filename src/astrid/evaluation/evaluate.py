@@ -25,7 +25,7 @@ from scipy import ndimage
 from scipy.stats import norm
 
 from astrid.detection.realbogus import RealBogusModel
-from astrid.difference.subtract import SubtractConfig, Subtraction, subtract
+from astrid.difference.subtract import ProbabilityMap, SubtractConfig, Subtraction, subtract
 from astrid.evaluation.scoring import SNR_BINS, score_candidates
 from astrid.observations.image import Image
 from astrid.preprocess.pair import PrepareConfig, prepare_pair
@@ -139,6 +139,7 @@ def evaluate_pair(
     config: EvaluationConfig = EvaluationConfig(),
     *,
     model: RealBogusModel | None = None,
+    detector_model: ProbabilityMap | None = None,
 ) -> EvaluationResult:
     """Inject fakes into `science`, run the pipeline, and score the recovery.
 
@@ -151,6 +152,8 @@ def evaluate_pair(
     model : RealBogusModel, optional
         Real/bogus model: adds ``rb`` of each recovered fake, ``found_after_rb`` and the
         summary figures after its cut (threshold: the model card's operating point).
+    detector_model : ProbabilityMap, optional
+        The U-Net of the ``"unet"`` detector (required when ``config.subtract`` picks it).
 
     Returns
     -------
@@ -158,7 +161,7 @@ def evaluate_pair(
         The fakes table and summary numbers.
     """
     plain_pair = prepare_pair(science, reference, config.prepare)
-    plain = subtract(plain_pair, config.subtract)
+    plain = subtract(plain_pair, config.subtract, model=detector_model)
     plain_rb = _rb(model, plain)
     sigma = plain_pair.science_sigma
     psf = plain_pair.science_psf
@@ -208,7 +211,7 @@ def evaluate_pair(
             truths.append(truth)
         truth = vstack(truths) if truths else Table()
         fake_pair = prepare_pair(image, reference, config.prepare)
-        result = subtract(fake_pair, config.subtract)
+        result = subtract(fake_pair, config.subtract, model=detector_model)
         score = score_candidates(truth, result.candidates)
         found = np.asarray(score["found"], bool)
         truth["found"] = found

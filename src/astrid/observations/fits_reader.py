@@ -30,17 +30,17 @@ import math
 import os
 import warnings
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeAlias
+from typing import IO, TypeAlias
 
 import numpy as np
 from astropy.io import fits
-from astropy.time import Time
 from astropy.wcs import WCS, FITSFixedWarning, NoConvergence
 
 from astrid.errors import InvalidImageError
+from astrid.observations.header_meta import read_meta
 from astrid.observations.image import Image, ImageMeta
 
 __all__ = ["read_image"]
@@ -67,33 +67,25 @@ _SINGULAR_RATIO = 1e-10
 
 _AnyImageHDU: TypeAlias = fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU
 
-_MJD_KEYS = ("MJD-OBS", "MJD-MID", "MJD")
-_JD_KEYS = ("JD",)
-_DATE_KEYS = ("DATE-MID", "DATE-OBS")
-_FILTER_KEYS = ("FILTER", "FILTER1", "BAND")
-_EXPTIME_KEYS = ("EXPTIME", "EXPOSURE")
-_GAIN_KEYS = ("GAIN", "EGAIN", "GAINA")
-_READ_NOISE_KEYS = ("RDNOISE", "READNOI", "RON", "READNOISE")
-_SATURATION_KEYS = ("SATURATE", "SATLEVEL", "SATURATN")
-_FWHM_PIXEL_KEYS = ("FWHM",)
-_SEEING_ARCSEC_KEYS = ("SEEING",)
-_ZERO_POINT_KEYS = ("MAGZP", "ZP", "MAGZERO", "PHOTZP")
 _SCALING_KEYS = ("BSCALE", "BZERO", "BLANK")
 
 
 def read_image(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | IO[bytes],
     *,
     hdu: int | str | None = None,
     require_wcs: bool = True,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    name: str | None = None,
+    label: str | None = None,
 ) -> Image:
     """Read a 2-D FITS image with its mask, celestial WCS and header metadata.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        A FITS file; ``.fits.gz`` and tile-compressed ``.fz`` files are read too.
+    path : str, os.PathLike or binary file object
+        A FITS file, or one opened for reading (an object in a remote store);
+        ``.fits.gz`` and tile-compressed ``.fz`` files are read too.
     hdu : int, str or None, optional
         Index or EXTNAME of the HDU to read. None (default) takes the first HDU, primary or
         extension (tile-compressed included), whose data has at least two non-empty axes.
@@ -103,6 +95,12 @@ def read_image(
     max_pixels : int, optional
         Pixel budget: an image whose header declares more pixels is rejected before its data
         are read or decompressed (default :data:`DEFAULT_MAX_PIXELS`).
+    name : str, optional
+        ``meta.name`` (default: the file name without its FITS suffixes), for a file whose
+        name is not the image's (a content-addressed store key).
+    label : str, optional
+        What error messages and ``Image.path`` call the file (default: the path, or the
+        file object's ``name``).
 
     Returns
     -------
@@ -110,7 +108,7 @@ def read_image(
         ``data`` as native float32 ``[y, x]`` with NaN/inf set to 0.0, ``mask`` True at those
         pixels, the 2-D celestial ``wcs``, ``meta`` parsed from the header (fields taken
         from defaults are listed in ``meta.defaulted`` and logged), a copy of the header
-        without the integer scaling keywords, and ``path`` as given.
+        without the integer scaling keywords, and ``path``: the label.
 
     Raises
     ------
@@ -136,26 +134,40 @@ def read_image(
     >>> image.shape, image.data.dtype, image.meta.name, image.meta.exptime
     ((64, 64), dtype('float32'), 'frame', 30.0)
     """
-    label = os.fspath(path)
-    file = Path(label)
-    if not file.exists():
-        raise InvalidImageError(f"{label}: file not found", path=label)
-    if not file.is_file():
-        raise InvalidImageError(f"{label}: not a regular file", path=label)
+    source: Path | IO[bytes]
+    if isinstance(path, str | os.PathLike):
+        source = Path(os.fspath(path))
+        label = label or os.fspath(path)
+        if not source.exists():
+            raise InvalidImageError(f"{label}: file not found", path=label)
+        if not source.is_file():
+            raise InvalidImageError(f"{label}: not a regular file", path=label)
+        name = name or _image_name(source)
+    else:
+        source = path
+        label = label or str(getattr(path, "name", "<stream>"))
+        name = name or _image_name(Path(label))
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             return _read(
-                file, label, hdu=hdu, require_wcs=require_wcs, max_pixels=max_pixels, caught=caught
+                source,
+                label,
+                name,
+                hdu=hdu,
+                require_wcs=require_wcs,
+                max_pixels=max_pixels,
+                caught=caught,
             )
         finally:
             _log_warnings(caught, label)
 
 
 def _read(
-    file: Path,
+    source: Path | IO[bytes],
     label: str,
+    name: str,
     *,
     hdu: int | str | None,
     require_wcs: bool,
@@ -164,13 +176,13 @@ def _read(
 ) -> Image:
     """Open, pick the HDU, convert the pixels, build the WCS and parse the metadata."""
     try:
-        hdul = fits.open(file, memmap=False, lazy_load_hdus=False)
+        hdul = fits.open(source, memmap=False, lazy_load_hdus=False)
     except _READ_ERRORS as e:
         raise _unreadable(label, caught, e) from e
     with hdul:
         index, selected = _select_hdu(hdul, hdu, label)
         where = _describe_hdu(index, selected)
-        _check_declared_size(selected, file, label, where, index, max_pixels)
+        _check_declared_size(selected, _size_of(source), label, where, index, max_pixels)
         try:
             # Copy before touching .data: astropy rewrites BITPIX/BZERO once it scales.
             header = selected.header.copy()
@@ -182,7 +194,7 @@ def _read(
         data, mask = _pixels(raw, label, where, index)
         wcs = _celestial_wcs(header, hdul, data.shape, label, where, index, require_wcs)
 
-    meta = _read_meta(header, primary, _image_name(file), wcs, label)
+    meta = read_meta(header, primary, name, wcs, label)
     meta = _guess_16bit_saturation(meta, data, mask, label)
     clean_header = header.copy()
     for key in _SCALING_KEYS:
@@ -311,8 +323,21 @@ def _select_hdu(hdul: fits.HDUList, hdu: int | str | None, label: str) -> tuple[
     )
 
 
+def _size_of(source: Path | IO[bytes]) -> int | None:
+    """Bytes in a file or a seekable stream (None when a stream cannot tell)."""
+    if isinstance(source, Path):
+        return source.stat().st_size
+    try:
+        here = source.tell()
+        size = source.seek(0, os.SEEK_END)
+        source.seek(here)
+        return int(size)
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
 def _check_declared_size(
-    hdu: _AnyImageHDU, file: Path, label: str, where: str, index: int, max_pixels: int
+    hdu: _AnyImageHDU, size: int | None, label: str, where: str, index: int, max_pixels: int
 ) -> None:
     """Refuse, from the header alone, images too small, over the pixel budget, or whose
     declared data do not fit in the file (a few-kB file declaring gigabytes)."""
@@ -343,8 +368,10 @@ def _check_declared_size(
         return  # its tiles are decompressed within the budget checked above
     declared = n_pixels * abs(int(hdu.header.get("BITPIX", 8))) // 8
     offset = hdu.fileinfo()["datLoc"] if hdu.fileinfo() else 0
-    available = file.stat().st_size - offset
-    if declared > available and not file.name.endswith((".gz", ".bz2")):
+    if size is None or label.endswith((".gz", ".bz2")):
+        return  # a stream of unknown length, or sizes that are not the data's
+    available = size - offset
+    if declared > available:
         raise InvalidImageError(
             f"{label}: {where}: FITS file is truncated (header declares {declared:,} bytes of "
             f"data, the file holds {max(available, 0):,})",
@@ -482,167 +509,6 @@ def _header_cd_matrix(header: fits.Header, lng: int, lat: int) -> np.ndarray | N
         return np.array([[float(header.get(key, 0.0)) for key in row] for row in keys])
     except (TypeError, ValueError):
         return None  # astropy's WCS parser has already judged non-numeric values
-
-
-class _Keywords:
-    """Header look-ups that fall back from an extension header to the primary header."""
-
-    def __init__(self, header: fits.Header, primary: fits.Header | None, label: str) -> None:
-        self._headers = (header,) if primary is None else (header, primary)
-        self._label = label
-
-    def raw(self, key: str) -> object | None:
-        for header in self._headers:
-            if key in header:
-                value = header[key]
-                if value is not None and not isinstance(value, fits.card.Undefined):
-                    return value
-        return None
-
-    def number(
-        self, keys: Sequence[str], accept: Callable[[float], bool] = math.isfinite
-    ) -> float | None:
-        """The first of ``keys`` holding a number that ``accept`` allows."""
-        for key in keys:
-            value = self.raw(key)
-            if value is None:
-                continue
-            number = _as_float(value)
-            if number is None:
-                logger.debug("%s: header %s = %r is not a number; ignored", self._label, key, value)
-                continue
-            if math.isfinite(number) and accept(number):
-                return number
-            logger.debug("%s: header %s = %r is out of range; ignored", self._label, key, value)
-        return None
-
-    def text(self, keys: Sequence[str]) -> str | None:
-        """The first of ``keys`` holding a non-empty value, as stripped text."""
-        for key in keys:
-            value = self.raw(key)
-            if value is None or isinstance(value, bool):
-                continue
-            text = str(value).strip()
-            if text:
-                return text
-        return None
-
-
-def _as_float(value: object) -> float | None:
-    """A header value as float; None for booleans, text that is not a number and the like."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def _positive(x: float) -> bool:
-    return x > 0.0
-
-
-def _non_negative(x: float) -> bool:
-    return x >= 0.0
-
-
-def _read_meta(
-    header: fits.Header,
-    primary: fits.Header | None,
-    name: str,
-    wcs: WCS | None,
-    label: str,
-) -> ImageMeta:
-    """ImageMeta from the header (falling back to the primary header), defaults recorded."""
-    keys = _Keywords(header, primary, label)
-    defaulted: list[str] = []
-
-    def or_default(field: str, value: float | None, default: float) -> float:
-        if value is None:
-            defaulted.append(field)
-            return default
-        return value
-
-    exptime = or_default("exptime", keys.number(_EXPTIME_KEYS, _positive), 1.0)
-    gain = or_default("gain", keys.number(_GAIN_KEYS, _positive), 1.0)
-    read_noise = or_default("read_noise", keys.number(_READ_NOISE_KEYS, _non_negative), 0.0)
-    saturation = keys.number(_SATURATION_KEYS, _positive)
-    if saturation is None:
-        saturation = _integer_type_maximum(header)
-    saturation = or_default("saturation", saturation, math.inf)
-
-    meta = ImageMeta(
-        name=name,
-        mjd=_mjd(keys, label),
-        filter=keys.text(_FILTER_KEYS),
-        exptime=exptime,
-        gain=gain,
-        read_noise=read_noise,
-        saturation=saturation,
-        fwhm=_fwhm_pixels(keys, wcs, label),
-        zero_point=keys.number(_ZERO_POINT_KEYS),
-        defaulted=tuple(defaulted),
-    )
-    if defaulted:
-        logger.warning(
-            "%s: header lacks %s; using defaults %s",
-            label,
-            ", ".join(defaulted),
-            {field: getattr(meta, field) for field in defaulted},
-        )
-    return meta
-
-
-def _integer_type_maximum(header: fits.Header) -> float | None:
-    """Largest physical value an integer BITPIX can hold after BSCALE/BZERO, else None."""
-    bitpix = header.get("BITPIX")
-    if bitpix not in (8, 16, 32, 64):
-        return None
-    low, high = (0, 255) if bitpix == 8 else (-(2 ** (bitpix - 1)), 2 ** (bitpix - 1) - 1)
-    try:
-        bzero = float(header.get("BZERO", 0.0))
-        bscale = float(header.get("BSCALE", 1.0))
-    except (TypeError, ValueError):
-        return None
-    return bzero + max(bscale * low, bscale * high)
-
-
-def _mjd(keys: _Keywords, label: str) -> float | None:
-    """MJD (UTC) from MJD-OBS, MJD-MID, MJD, JD, DATE-MID, DATE-OBS, first that parses."""
-    mjd = keys.number(_MJD_KEYS)
-    if mjd is not None:
-        return mjd
-    jd = keys.number(_JD_KEYS)
-    if jd is not None:
-        return jd - 2400000.5
-    for key in _DATE_KEYS:
-        value = keys.text((key,))
-        if value is None:
-            continue
-        if "T" not in value and key == "DATE-OBS":
-            time_of_day = keys.text(("TIME-OBS", "UT"))
-            if time_of_day is not None and ":" in time_of_day:
-                value = f"{value}T{time_of_day}"
-        try:
-            return float(Time(value, scale="utc").mjd)
-        except ValueError:
-            logger.debug("%s: header %s = %r is not an ISO date; ignored", label, key, value)
-    return None
-
-
-def _fwhm_pixels(keys: _Keywords, wcs: WCS | None, label: str) -> float | None:
-    """FWHM in pixels: FWHM as pixels, else SEEING (arcsec) through the WCS pixel scale."""
-    fwhm = keys.number(_FWHM_PIXEL_KEYS, _positive)
-    if fwhm is not None:
-        return fwhm
-    seeing = keys.number(_SEEING_ARCSEC_KEYS, _positive)
-    if seeing is None:
-        return None
-    if wcs is None:
-        logger.debug("%s: SEEING = %s arcsec ignored: no WCS for the pixel scale", label, seeing)
-        return None
-    scale_arcsec = math.sqrt(abs(float(np.linalg.det(wcs.pixel_scale_matrix)))) * 3600.0
-    return seeing / scale_arcsec
 
 
 def _image_name(file: Path) -> str:

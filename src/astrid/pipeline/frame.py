@@ -1,6 +1,7 @@
 """Process one science frame against a reference: the unit of work of a pipeline run.
 
-`process_frame` reads both files, calibrates the science frame with master bias / dark /
+`process_frame` reads both frames (files, or registered observations in the object store:
+`astrid.pipeline.inputs.FrameSource`), calibrates the science frame with master bias / dark /
 flat files when given (the reference is used as it is: normally an already-reduced
 template), runs the preprocess and difference stages, scores the candidates with the
 real/bogus model when given one, writes the D and S_corr images and
@@ -26,14 +27,12 @@ from astropy.table import Table
 
 from astrid.detection.unet_detect import UNetDetector
 from astrid.difference.subtract import subtract
-from astrid.errors import AstridError, ConfigurationError, InvalidImageError
-from astrid.observations.fits_reader import read_image
-from astrid.observations.image import Image
+from astrid.errors import AstridError
 from astrid.observations.validate import check_compatible
 from astrid.pipeline.config import PipelineConfig
+from astrid.pipeline.inputs import FrameSource
 from astrid.pipeline.scoring import ScoringModel, score_candidates
-from astrid.preprocess.calibration import CalibrationFrames
-from astrid.preprocess.master_files import MASTER_KINDS, read_master
+from astrid.preprocess.master_files import read_masters
 from astrid.preprocess.pair import prepare_pair
 
 __all__ = ["FrameOutcome", "process_frame", "unet_detector"]
@@ -47,7 +46,7 @@ StageCallback = Callable[[str], None]
 class FrameOutcome:
     """What a worker hands back: products on success, the failing stage otherwise."""
 
-    science_path: str
+    science: str  # the science frame's label
     ok: bool
     candidates: Table | None = None
     cutouts: np.ndarray | None = None
@@ -86,66 +85,9 @@ def _write_map(path: Path, data: np.ndarray, header: fits.Header, kind: str) -> 
     fits.PrimaryHDU(data=data.astype(np.float32), header=hdr).writeto(path, overwrite=True)
 
 
-#: Percentile of the per-pixel calibrated saturation level taken as the frame's level: low,
-#: so saturated pixels stay flagged, but not the minimum, so a few odd flat pixels do not
-#: lower it for the whole frame.
-_SATURATION_PERCENTILE = 0.1
-
-
-def _calibrate(science: Image, calibration: Mapping[str, str]) -> Image:
-    """Apply the master files to the raw science frame; shapes and exposure time checked."""
-    masters: dict[str, np.ndarray] = {}
-    for kind, path in calibration.items():
-        if kind not in MASTER_KINDS:
-            raise ConfigurationError(
-                f"calibration kind {kind!r} ({path}); expected one of {', '.join(MASTER_KINDS)}",
-                kind=kind,
-            )
-        master = read_master(path, kind=kind)
-        if master.shape != science.shape:
-            raise InvalidImageError(
-                f"{path}: master {kind} has shape {master.shape}, but science frame "
-                f"{science.label} has shape {science.shape}",
-                path=path,
-                kind=kind,
-                shape=master.shape,
-                expected_shape=science.shape,
-            )
-        masters[kind] = master
-    if "dark" in masters and "exptime" in science.meta.defaulted:
-        raise InvalidImageError(
-            f"{science.label}: no EXPTIME or EXPOSURE keyword, so the master dark "
-            f"{calibration['dark']} cannot be scaled",
-            path=science.label,
-        )
-    calibrated = CalibrationFrames(**masters).apply(science)
-    # A NaN in a master bias or dark leaves a pixel without a value: mask it like the reader.
-    bad = ~np.isfinite(calibrated.data)
-    if bad.any():
-        calibrated = calibrated.with_data(
-            np.where(bad, np.float32(0.0), calibrated.data), calibrated.mask | bad
-        )
-    meta = calibrated.meta
-    if np.isfinite(meta.saturation):
-        # SATURATE is in raw ADU; the masks compare it with calibrated pixels.
-        level = np.full(science.shape, meta.saturation, dtype=np.float64)
-        if "bias" in masters:
-            level -= masters["bias"]
-        if "dark" in masters:
-            level -= masters["dark"] * meta.exptime
-        if "flat" in masters:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                level /= masters["flat"]
-        usable = np.isfinite(level) & ~calibrated.mask
-        if usable.any():
-            saturation = float(np.percentile(level[usable], _SATURATION_PERCENTILE))
-            calibrated = replace(calibrated, meta=replace(meta, saturation=saturation))
-    return calibrated
-
-
 def process_frame(
-    science_path: str,
-    reference_path: str,
+    science_source: FrameSource,
+    reference_source: FrameSource,
     out_dir: str,
     config: PipelineConfig,
     *,
@@ -159,8 +101,8 @@ def process_frame(
 
     Parameters
     ----------
-    science_path, reference_path : str
-        FITS files.
+    science_source, reference_source : FrameSource
+        Where the frames are read from.
     out_dir : str
         Products go to ``out_dir/difference/<stem>.{diff,scorr}.fits``.
     config : PipelineConfig
@@ -187,11 +129,14 @@ def process_frame(
     timer = _Timer(on_stage)
     try:
         with timer("read"):
-            science = read_image(science_path)
-            reference = read_image(reference_path)
+            science = science_source.read()
+            reference = reference_source.read()
         if calibration:
             with timer("calibrate"):
-                science = _calibrate(science, calibration)
+                masters = read_masters(
+                    calibration, shape=science.shape, label=f"science frame {science.label}"
+                )
+                science = masters.apply(science)
         with timer("validate"):
             check_compatible(science, reference)
         with timer("preprocess"):
@@ -218,14 +163,18 @@ def process_frame(
             _write_map(Path(products["difference"]), result.zogy.difference, header, "ZOGY D")
             _write_map(Path(products["score_corr"]), result.zogy.score_corr, header, "ZOGY S_corr")
     except AstridError as e:
-        log.warning("%s failed at %s: %s", science_path, timer.stage, e)
+        log.warning("%s failed at %s: %s", science_source.label, timer.stage, e)
         return FrameOutcome(
-            science_path, ok=False, failed_stage=timer.stage, error=str(e), timings=timer.timings
+            science_source.label,
+            ok=False,
+            failed_stage=timer.stage,
+            error=str(e),
+            timings=timer.timings,
         )
     except (ValueError, MemoryError, OSError, np.linalg.LinAlgError) as e:
-        log.exception("%s failed unexpectedly at %s", science_path, timer.stage)
+        log.exception("%s failed unexpectedly at %s", science_source.label, timer.stage)
         return FrameOutcome(
-            science_path,
+            science_source.label,
             ok=False,
             failed_stage=timer.stage,
             error=f"{type(e).__name__}: {e}",
@@ -233,7 +182,7 @@ def process_frame(
         )
     stats: dict[str, Any] = {**pair.stats, **result.stats}
     return FrameOutcome(
-        science_path,
+        science_source.label,
         ok=True,
         candidates=candidates,
         cutouts=result.cutouts,

@@ -1,11 +1,13 @@
 """Run the pipeline over a batch of science frames against one reference.
 
-The runner owns the I/O around the pure stages: it hashes and registers the inputs,
-derives each run's idempotency key (input hashes + master calibration file hashes + config
-digest + code version), skips runs already done, fans the frames out to a process pool
-(inline for one frame), and writes each frame's candidates, cutouts and products to the
-catalog and the object store in one transaction per frame. A frame that fails is recorded
-(stage and message) and the others go on; nothing already stored is touched by a failure.
+The runner owns the I/O around the pure stages: it hashes and registers the input files
+(observations already registered, such as uploads, are read from the object store as they
+are: `astrid.pipeline.inputs`), derives each run's idempotency key (input hashes + master
+calibration file hashes + config digest + code version), skips runs already done, fans
+the frames out to a process pool (inline for one frame), and writes each frame's
+candidates, cutouts and products to the catalog and the object store in one transaction
+per frame. A frame that fails is recorded (stage and message) and the others go on;
+nothing already stored is touched by a failure.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from astropy.io import fits
@@ -29,17 +31,17 @@ from astrid import __version__
 from astrid.catalog import Catalog
 from astrid.catalog.model_registry import SCORE_FIELDS
 from astrid.difference.subtract import CANDIDATE_COLUMNS
-from astrid.errors import AstridError, ConfigurationError, InvalidImageError
+from astrid.errors import AstridError, InvalidImageError
 from astrid.observations.fits_reader import read_image
 from astrid.observations.hashing import file_sha256
-from astrid.observations.image import Image
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import FrameOutcome, process_frame, unet_detector
+from astrid.pipeline.inputs import FrameSource, register_observation, stored_observation
 from astrid.pipeline.scoring import ScoringModel, resolve_model, version_labels
-from astrid.preprocess.master_files import MASTER_KINDS, read_master
+from astrid.preprocess.master_files import read_masters
 from astrid.store import ObjectStore
 
-__all__ = ["CSV_COLUMNS", "FrameReport", "Pipeline", "RunReport"]
+__all__ = ["CSV_COLUMNS", "FrameInput", "FrameReport", "Pipeline", "RunReport"]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ CSV_COLUMNS = ("observation", *CANDIDATE_COLUMNS, *SCORE_FIELDS, "model_version"
 class FrameReport:
     """The fate of one science frame in a batch."""
 
-    path: str
+    path: str  # the file as given, or "observation <id> (<name>)"
     status: str  # "done", "skipped" (already done), "duplicate" (earlier in the batch), "failed"
     observation_id: int | None = None
     run_id: int | None = None
@@ -78,24 +80,23 @@ class RunReport:
         return [f for f in self.frames if f.status == "failed"]
 
 
-def _register(
-    catalog: Catalog, store: ObjectStore, path: Path, image: Image, sha: str, role: str
-) -> int:
-    wcs_header = image.wcs.to_header(relax=True).tostring(sep="\n") if image.wcs else None
-    key = store.put_file(path)
-    return catalog.register_observation(
-        content_sha256=sha,
-        name=image.meta.name,
-        path=str(path),
-        role=role,
-        mjd=image.meta.mjd,
-        filter=image.meta.filter,
-        exptime=image.meta.exptime,
-        gain=image.meta.gain,
-        shape=image.shape,
-        wcs_header=wcs_header,
-        store_key=key,
-    )
+#: A frame to process: a FITS file, or the id of an observation already registered (read
+#: from the object store where it is kept, never copied or hashed again).
+FrameInput: TypeAlias = str | os.PathLike[str] | int
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A frame admitted to a run: where it is read from and what identifies it."""
+
+    source: FrameSource
+    sha256: str
+    observation_id: int
+    name: str
+
+
+def _label(frame: FrameInput) -> str:
+    return f"observation {frame}" if isinstance(frame, int) else os.fspath(frame)
 
 
 def _register_failed(catalog: Catalog, path: Path, sha: str | None, role: str, error: str) -> int:
@@ -120,19 +121,14 @@ def _hash_masters(
     calibration: Mapping[str, str | os.PathLike[str]] | None,
 ) -> dict[str, tuple[str, str]]:
     """``kind -> (path, sha256)`` of each master file, after checking it can be read."""
+    paths = {kind: os.fspath(path) for kind, path in sorted((calibration or {}).items())}
+    read_masters(paths)  # an unknown kind or unreadable master stops the batch here
     masters: dict[str, tuple[str, str]] = {}
-    for kind, path in sorted((calibration or {}).items()):
-        if kind not in MASTER_KINDS:
-            raise ConfigurationError(
-                f"calibration kind {kind!r} ({path}); expected one of {', '.join(MASTER_KINDS)}",
-                kind=kind,
-            )
-        label = os.fspath(path)
+    for kind, label in paths.items():
         try:
             sha = file_sha256(label)
         except OSError as e:
             raise InvalidImageError(f"{label}: cannot read master {kind} ({e})", path=label) from e
-        read_master(label, kind=kind)
         masters[kind] = (label, sha)
     return masters
 
@@ -186,8 +182,8 @@ class Pipeline:
 
     def run(
         self,
-        reference: str | os.PathLike[str],
-        sciences: Sequence[str | os.PathLike[str]],
+        reference: FrameInput,
+        sciences: Sequence[FrameInput],
         out_dir: str | os.PathLike[str],
         *,
         on_stage: Callable[[str, str], None] | None = None,
@@ -198,10 +194,13 @@ class Pipeline:
 
         Parameters
         ----------
-        reference : path
-            Reference (template) FITS file.
-        sciences : sequence of path
-            Science FITS files.
+        reference : path or int
+            Reference (template) FITS file, or the id of a registered observation.
+        sciences : sequence of path or int
+            Science FITS files (hashed, read and registered here), or ids of registered
+            observations (processed from the object store as they are: an uploaded file
+            is not copied, hashed or registered again). Run keys come from the content
+            hashes either way, so a file and its registered observation share their runs.
         out_dir : path
             Gets ``candidates.csv`` and ``difference/*.fits``.
         on_stage : callable, optional
@@ -217,6 +216,8 @@ class Pipeline:
         ------
         InvalidImageError
             If the reference or a master file cannot be read (nothing is processed then).
+        AstridError
+            If the reference is an observation id that is not registered with a stored file.
         ConfigurationError
             If a calibration kind is not bias, dark or flat.
         ModelError
@@ -237,50 +238,23 @@ class Pipeline:
             key_suffix = ":" + ",".join(f"{kind}={sha}" for kind, (_, sha) in masters.items())
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        ref_path = Path(reference)
-        ref_sha: str | None = None
-        try:
-            ref_sha = file_sha256(ref_path)
-            ref_image = read_image(ref_path)
-        except (InvalidImageError, OSError) as e:
-            message = str(e)
-            _register_failed(self.catalog, ref_path, ref_sha, "reference", message)
-            self.catalog.record_event(
-                "ObservationRejected", {"path": str(ref_path), "error": message}
-            )
-            if isinstance(e, InvalidImageError):
-                raise
-            raise InvalidImageError(f"{ref_path}: cannot read ({e})", path=str(ref_path)) from e
-        ref_id = _register(self.catalog, self.store, ref_path, ref_image, ref_sha, "reference")
+        ref = self._reference(reference)
         config_digest = self.config.digest()
 
         reports: list[FrameReport] = []
-        pending: list[tuple[FrameReport, int]] = []
+        pending: list[tuple[FrameReport, FrameSource]] = []
         seen: dict[str, FrameReport] = {}
         for science in sciences:
-            path = Path(science)
-            report = FrameReport(path=str(path), status="pending")
+            report = FrameReport(path=_label(science), status="pending")
             reports.append(report)
-            sha: str | None = None
-            try:
-                sha = file_sha256(path)
-                image = read_image(path)
-            except (InvalidImageError, OSError) as e:
-                report.status, report.failed_stage, report.error = "failed", "read", str(e)
-                report.observation_id = _register_failed(self.catalog, path, sha, "science", str(e))
-                self.catalog.record_event(
-                    "ObservationRejected", {"path": str(path), "error": str(e)}
-                )
+            frame = self._science(science, report)
+            if frame is None:
                 if on_frame:
                     on_frame(report)
                 continue
-            obs_id = _register(self.catalog, self.store, path, image, sha, "science")
-            report.observation_id = obs_id
-            self.catalog.record_event(
-                "ObservationIngested", {"observation_id": obs_id, "path": str(path)}
-            )
+            report.path = frame.source.label
             key = hashlib.sha256(
-                f"{sha}:{ref_sha}:{config_digest}:{__version__}{key_suffix}".encode()
+                f"{frame.sha256}:{ref.sha256}:{config_digest}:{__version__}{key_suffix}".encode()
             ).hexdigest()
             if key in seen:
                 # The same content twice in one batch: one run, reported once.
@@ -289,7 +263,7 @@ class Pipeline:
                     on_frame(report)
                 continue
             seen[key] = report
-            report.product_stem = f"{image.meta.name}.{key[:8]}"
+            report.product_stem = f"{frame.name}.{key[:8]}"
             existing = self.catalog.find_run(key=key)
             if existing is not None and existing.status == "done":
                 report.status, report.run_id = "skipped", existing.id
@@ -299,14 +273,14 @@ class Pipeline:
                 continue
             report.run_id = self.catalog.start_run(
                 key=key,
-                science_id=obs_id,
-                reference_id=ref_id,
+                science_id=frame.observation_id,
+                reference_id=ref.observation_id,
                 config=run_config,
                 code_version=__version__,
             )
-            pending.append((report, obs_id))
+            pending.append((report, frame.source))
 
-        for report, outcome in self._execute(pending, ref_path, out, on_stage, master_paths):
+        for report, outcome in self._execute(pending, ref.source, out, on_stage, master_paths):
             self._record(report, outcome)
             if on_frame:
                 on_frame(report)
@@ -315,22 +289,78 @@ class Pipeline:
         self._write_csv(csv_path, reports)
         return RunReport(frames=reports, candidates_csv=csv_path)
 
+    def _reference(self, reference: FrameInput) -> _Frame:
+        """Hash, read and register the reference, or look it up; raise when unusable."""
+        if not isinstance(reference, int):
+            path = Path(reference)
+            sha: str | None = None
+            try:
+                sha = file_sha256(path)
+                image = read_image(path)
+            except (InvalidImageError, OSError) as e:
+                message = str(e)
+                _register_failed(self.catalog, path, sha, "reference", message)
+                self.catalog.record_event(
+                    "ObservationRejected", {"path": str(path), "error": message}
+                )
+                if isinstance(e, InvalidImageError):
+                    raise
+                raise InvalidImageError(f"{path}: cannot read ({e})", path=str(path)) from e
+            obs_id = register_observation(
+                self.catalog, self.store, path, image, sha256=sha, role="reference"
+            )
+            return _Frame(FrameSource.file(path), sha, obs_id, image.meta.name)
+        record, source = stored_observation(self.catalog, self.store, reference)
+        return _Frame(source, record.content_sha256, record.id, record.name)
+
+    def _science(self, science: FrameInput, report: FrameReport) -> _Frame | None:
+        """Admit one science frame as `_reference` does; None (report failed) if unusable."""
+        if isinstance(science, int):
+            try:
+                record, source = stored_observation(self.catalog, self.store, science)
+            except AstridError as e:
+                report.status, report.failed_stage, report.error = "failed", "read", str(e)
+                self.catalog.record_event(
+                    "ObservationRejected", {"observation_id": science, "error": str(e)}
+                )
+                return None
+            report.observation_id = record.id
+            return _Frame(source, record.content_sha256, record.id, record.name)
+        path = Path(science)
+        sha: str | None = None
+        try:
+            sha = file_sha256(path)
+            image = read_image(path)
+        except (InvalidImageError, OSError) as e:
+            report.status, report.failed_stage, report.error = "failed", "read", str(e)
+            report.observation_id = _register_failed(self.catalog, path, sha, "science", str(e))
+            self.catalog.record_event("ObservationRejected", {"path": str(path), "error": str(e)})
+            return None
+        obs_id = register_observation(
+            self.catalog, self.store, path, image, sha256=sha, role="science"
+        )
+        report.observation_id = obs_id
+        self.catalog.record_event(
+            "ObservationIngested", {"observation_id": obs_id, "path": str(path)}
+        )
+        return _Frame(FrameSource.file(path), sha, obs_id, image.meta.name)
+
     def _execute(
         self,
-        pending: list[tuple[FrameReport, int]],
-        ref_path: Path,
+        pending: list[tuple[FrameReport, FrameSource]],
+        reference: FrameSource,
         out: Path,
         on_stage: Callable[[str, str], None] | None,
         calibration: dict[str, str],
     ) -> Iterable[tuple[FrameReport, FrameOutcome]]:
         if len(pending) <= 1 or self.workers == 1:
-            for report, _ in pending:
+            for report, source in pending:
                 callback = (lambda stage, p=report.path: on_stage(p, stage)) if on_stage else None
                 yield (
                     report,
                     process_frame(
-                        report.path,
-                        str(ref_path),
+                        source,
+                        reference,
                         str(out),
                         self.config,
                         product_stem=report.product_stem,
@@ -345,8 +375,8 @@ class Pipeline:
             futures = {
                 pool.submit(
                     process_frame,
-                    report.path,
-                    str(ref_path),
+                    source,
+                    reference,
                     str(out),
                     self.config,
                     threads=1,
@@ -354,7 +384,7 @@ class Pipeline:
                     calibration=calibration,
                     model=self._model,
                 ): report
-                for report, _ in pending
+                for report, source in pending
             }
             for future in as_completed(futures):
                 yield futures[future], future.result()

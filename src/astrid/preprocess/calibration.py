@@ -19,7 +19,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeAlias
 
 import astropy.units as u
@@ -47,6 +47,11 @@ Frame: TypeAlias = np.ndarray | CCDData | Image
 MIN_FLAT_VALUE = 0.1
 
 _CLIP_SIGMA = 3.0
+
+#: Percentile of the per-pixel calibrated saturation level taken as the frame's level: low,
+#: so saturated pixels stay flagged, but not the minimum, so a few odd flat pixels do not
+#: lower it for the whole frame.
+SATURATION_PERCENTILE = 0.1
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,14 +236,24 @@ def calibrate(
     Returns
     -------
     Image
-        A new image with float32 calibrated data and the grown mask; WCS, metadata and
-        header are carried over.
+        A new image with float32 calibrated data and the grown mask (pixels left without a
+        value by a NaN in a master are masked and set to 0, as the FITS reader does); WCS,
+        header and metadata are carried over, with ``meta.saturation`` (raw ADU) taken
+        through the masters to calibrated units: the `SATURATION_PERCENTILE` percentile of
+        the per-pixel calibrated level over unmasked pixels, so saturated pixels stay
+        flagged wherever the flat is low.
 
     Raises
     ------
     InvalidImageError
-        If a calibration frame's shape differs from the image's (the message names which).
+        If a calibration frame's shape differs from the image's (the message names which),
+        or a dark is given for an image whose exposure time is not in its header.
     """
+    if dark is not None and "exptime" in image.meta.defaulted:
+        raise InvalidImageError(
+            f"{image.label}: no EXPTIME or EXPOSURE keyword, so the master dark cannot be scaled",
+            path=image.label,
+        )
     ccd = CCDData(np.asarray(image.data, dtype=np.float32), unit=u.adu)
     mask = image.mask.copy()
     bad_flat = np.zeros(image.shape, dtype=bool)
@@ -262,7 +277,39 @@ def calibrate(
         mask |= bad_flat
     data = np.asarray(ccd.data, dtype=np.float32)
     data[bad_flat] = 0.0
-    return image.with_data(data, mask)
+    no_value = ~np.isfinite(data)
+    data[no_value] = 0.0
+    mask |= no_value
+    calibrated = image.with_data(data, mask)
+    saturation = _calibrated_saturation(image, mask, bias=bias, dark=dark, flat=flat)
+    if saturation is None:
+        return calibrated
+    return replace(calibrated, meta=replace(calibrated.meta, saturation=saturation))
+
+
+def _calibrated_saturation(
+    image: Image,
+    mask: np.ndarray,
+    *,
+    bias: np.ndarray | None,
+    dark: np.ndarray | None,
+    flat: np.ndarray | None,
+) -> float | None:
+    """The raw SATURATE level in calibrated units (None: no finite level or no masters)."""
+    if not np.isfinite(image.meta.saturation) or (bias is None and dark is None and flat is None):
+        return None
+    level = np.full(image.shape, image.meta.saturation, dtype=np.float64)
+    if bias is not None:
+        level -= bias
+    if dark is not None:
+        level -= dark * image.meta.exptime
+    if flat is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            level /= flat
+    usable = np.isfinite(level) & ~mask
+    if not usable.any():
+        return None
+    return float(np.percentile(level[usable], SATURATION_PERCENTILE))
 
 
 def _to_ccds(frames: Sequence[Frame], *, kind: str) -> list[CCDData]:

@@ -27,7 +27,7 @@ import logging
 import os
 import warnings
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,12 @@ from astrid import __version__
 from astrid.errors import ConfigurationError, InvalidImageError
 from astrid.observations.fits_reader import read_image
 from astrid.observations.image import Image
-from astrid.preprocess.calibration import make_master_bias, make_master_dark, make_master_flat
+from astrid.preprocess.calibration import (
+    CalibrationFrames,
+    make_master_bias,
+    make_master_dark,
+    make_master_flat,
+)
 
 __all__ = [
     "MASTER_KINDS",
@@ -48,6 +53,7 @@ __all__ = [
     "build_master_files",
     "master_file_name",
     "read_master",
+    "read_masters",
     "write_master",
 ]
 
@@ -210,6 +216,57 @@ def read_master(path: str | os.PathLike[str], *, kind: str | None = None) -> np.
             kind=kind,
         )
     return data
+
+
+def read_masters(
+    paths: Mapping[str, str | os.PathLike[str]],
+    *,
+    shape: tuple[int, ...] | None = None,
+    label: str = "the image",
+) -> CalibrationFrames:
+    """Read master files by kind, ready to calibrate an image of ``shape``.
+
+    Parameters
+    ----------
+    paths : mapping of str to path
+        Master files by kind: ``"bias"``, ``"dark"``, ``"flat"`` (any subset).
+    shape : tuple of int, optional
+        The shape of the image they will calibrate; every master must have it.
+    label : str
+        That image's name in error messages.
+
+    Returns
+    -------
+    CalibrationFrames
+        The masters as arrays; ``.apply(image)`` calibrates
+        (:func:`astrid.preprocess.calibration.calibrate`).
+
+    Raises
+    ------
+    ConfigurationError
+        If a kind is not bias, dark or flat.
+    InvalidImageError
+        Naming the file: unreadable (see :func:`read_master`) or of another shape.
+    """
+    masters: dict[str, np.ndarray] = {}
+    for kind, path in paths.items():
+        name = os.fspath(path)
+        if kind not in MASTER_KINDS:
+            raise ConfigurationError(
+                f"calibration kind {kind!r} ({name}); expected one of {', '.join(MASTER_KINDS)}",
+                kind=kind,
+            )
+        master = read_master(name, kind=kind)
+        if shape is not None and master.shape != shape:
+            raise InvalidImageError(
+                f"{name}: master {kind} has shape {master.shape}, but {label} has shape {shape}",
+                path=name,
+                kind=kind,
+                shape=master.shape,
+                expected_shape=shape,
+            )
+        masters[kind] = master
+    return CalibrationFrames(**masters)
 
 
 def build_master_files(

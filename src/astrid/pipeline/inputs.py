@@ -1,0 +1,134 @@
+"""The inputs of a pipeline run: FITS files on disk, or observations already registered.
+
+`register_observation` is the one way an image enters the catalog: its file goes to the
+object store and the observation is recorded with its content hash (idempotent on it).
+A `FrameSource` says where a worker process reads a frame from: a file given on the
+command line, or a registered observation's object in the store, read in place (a local
+store's file, a remote store's object streamed), never copied, re-hashed or re-registered.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import fsspec
+
+from astrid.catalog import Catalog
+from astrid.catalog.observations import ObservationRecord, observation
+from astrid.errors import AstridError
+from astrid.observations.fits_reader import read_image
+from astrid.observations.image import Image
+from astrid.store import ObjectStore
+
+__all__ = ["FrameSource", "register_observation", "stored_observation"]
+
+
+@dataclass(frozen=True)
+class FrameSource:
+    """Where one frame is read from (picklable, for a process pool).
+
+    Attributes
+    ----------
+    label : str
+        The frame in reports and error messages: the path, or ``observation <id> (<name>)``.
+    path : str, optional
+        A local file (given, or the store's own copy of a registered observation).
+    url : str, optional
+        The fsspec URL of the object in a remote store (when there is no ``path``).
+    name : str, optional
+        The image's name, for a file named by its content hash.
+    """
+
+    label: str
+    path: str | None = None
+    url: str | None = None
+    name: str | None = None
+
+    @classmethod
+    def file(cls, path: str | os.PathLike[str]) -> FrameSource:
+        """A FITS file given by its path."""
+        return cls(label=os.fspath(path), path=os.fspath(path))
+
+    def read(self) -> Image:
+        """Read the image (`astrid.observations.fits_reader.read_image`)."""
+        if self.path is not None:
+            return read_image(self.path, name=self.name, label=self.label)
+        assert self.url is not None
+        with fsspec.open(self.url, "rb") as stream:
+            return read_image(stream, name=self.name, label=self.label)
+
+
+def register_observation(
+    catalog: Catalog,
+    store: ObjectStore,
+    file: str | os.PathLike[str],
+    image: Image,
+    *,
+    sha256: str,
+    role: str,
+    source: str | None = None,
+) -> int:
+    """Store ``file`` and record it as an observation; its id.
+
+    Parameters
+    ----------
+    catalog, store : Catalog, ObjectStore
+    file : path
+        The FITS file ``image`` was read from.
+    image : Image
+        Its contents (metadata and WCS are recorded).
+    sha256 : str
+        Its content hash, the observation's identity: registering known content returns
+        the existing observation.
+    role : str
+        ``"science"`` or ``"reference"``.
+    source : str, optional
+        Where it came from, as recorded (default: the path; ``upload:<name>`` for uploads).
+    """
+    wcs_header = image.wcs.to_header(relax=True).tostring(sep="\n") if image.wcs else None
+    key = store.put_file(file)
+    return catalog.register_observation(
+        content_sha256=sha256,
+        name=image.meta.name,
+        path=source or os.fspath(file),
+        role=role,
+        mjd=image.meta.mjd,
+        filter=image.meta.filter,
+        exptime=image.meta.exptime,
+        gain=image.meta.gain,
+        shape=image.shape,
+        wcs_header=wcs_header,
+        store_key=key,
+    )
+
+
+def stored_observation(
+    catalog: Catalog, store: ObjectStore, observation_id: int
+) -> tuple[ObservationRecord, FrameSource]:
+    """A registered observation and where its stored file is read from.
+
+    Raises
+    ------
+    AstridError
+        If there is no such observation or it has no stored file.
+    StorageError
+        If the store does not hold its file.
+    """
+    record = observation(catalog, observation_id)
+    if record is None:
+        raise AstridError(
+            f"observation {observation_id} does not exist", observation_id=observation_id
+        )
+    label = f"observation {record.id} ({record.name})"
+    if record.store_key is None:
+        raise AstridError(f"{label} has no stored file", observation_id=record.id)
+    local: Path | None = store.local_path(record.store_key)
+    if local is not None:
+        return record, FrameSource(label=label, path=str(local), name=record.name)
+    if not store.exists(record.store_key):
+        raise AstridError(
+            f"{label}: its file {record.store_key} is not in the store", observation_id=record.id
+        )
+    return record, FrameSource(label=label, url=store.url(record.store_key), name=record.name)

@@ -1,0 +1,30 @@
+"""Tests of astrid.pipeline.config: the one mapping from settings to a run's science config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from astrid.config import Settings
+from astrid.pipeline.config import PipelineConfig
+
+
+def test_defaults_give_the_default_config(tmp_path: Path) -> None:
+    config = PipelineConfig.from_settings(Settings(data_dir=tmp_path))
+    assert config == PipelineConfig()
+    assert config.digest() == PipelineConfig().digest()
+
+
+def test_settings_and_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASTRID_DETECTOR", "unet")
+    monkeypatch.setenv("ASTRID_THRESHOLD", "6.5")
+    settings = Settings(data_dir=tmp_path)
+
+    config = PipelineConfig.from_settings(settings)
+    assert (config.subtract.detector, config.subtract.threshold) == ("unet", 6.5)
+    assert config.digest() != PipelineConfig().digest()
+
+    flags = PipelineConfig.from_settings(settings, threshold=4.0, detector="scorr")
+    assert (flags.subtract.detector, flags.subtract.threshold) == ("scorr", 4.0)
+    assert flags.prepare == config.prepare == PipelineConfig().prepare
