@@ -66,6 +66,7 @@ def open_service(settings: Settings, *, jwks_fetcher: Fetcher | None = None) -> 
         work_dir=work_dir,
         metrics=metrics,
         lease=timedelta(minutes=settings.job_lease_minutes),
+        max_attempts=settings.job_max_attempts,
     )
     return Service(
         settings=settings,

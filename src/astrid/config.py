@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     job_lease_minutes: float = Field(
         default=60.0, gt=0, description="a job 'running' longer is requeued (worker died)"
     )
+    job_max_attempts: int = Field(
+        default=3, ge=1, description="claims before a job whose worker keeps dying is failed"
+    )
     export_max_rows: int = Field(default=200_000, gt=0, description="rows per export")
     neighbour_radius_arcsec: float = Field(
         default=2.0, gt=0, le=3600, description="candidates this close are 'the same position'"

@@ -318,6 +318,8 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # Claims so far; a job whose worker died (lease expired) this often is given up.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Event(Base):
