@@ -163,13 +163,18 @@ def login(
     except AuthError as e:
         status = 401 if e.status == 401 else e.status
         return _render(request, "login.html", None, status, next=_safe_next(next), error=e.message)
-    token = service.auth.issue_session(user)
+    try:
+        session = service.auth.issue_session(user)
+    except AuthError as e:
+        return _render(
+            request, "login.html", None, e.status, next=_safe_next(next), error=e.message
+        )
     record(service.catalog, actor=user.actor, action="session.login", detail={"via": user.method})
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        token,
-        max_age=int(service.settings.session_hours * 3600),
+        session.token,
+        max_age=session.max_age,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
@@ -179,8 +184,11 @@ def login(
 
 
 @router.post("/logout")
-def logout(user: UserDep) -> Response:
-    """End the session (htmx follows ``HX-Redirect`` to the login page)."""
+def logout(service: ServiceDep, user: UserDep) -> Response:
+    """End the session server-side (htmx follows ``HX-Redirect`` to the login page)."""
+    service.auth.end_session(user)
+    if user.session_id is not None:
+        record(service.catalog, actor=user.actor, action="session.logout")
     response = Response(status_code=204, headers={"HX-Redirect": "/login"})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
