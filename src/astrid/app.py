@@ -2,7 +2,8 @@
 
 `open_service` wires a `Service` (catalog, store, authentication, metrics, job worker)
 from the settings; `create_app` builds one FastAPI app around it with the API under
-``/api/v1`` (`astrid.api`), the web page at ``/`` (`astrid.web`) and ``/metrics``. Both
+``/api/v1`` (`astrid.api`), the web page at ``/`` (`astrid.web`) and ``/metrics``, every
+response with the security headers of `astrid.service.security_headers`. Both
 front ends call the same use cases (`astrid.service`); neither imports the other. The
 worker thread runs while the app's lifespan does (``astrid serve``, or a test client used
 as a context manager).
@@ -26,6 +27,7 @@ from astrid.service.auth import Authenticator
 from astrid.service.cutout_images import CutoutRenderer
 from astrid.service.jwks import Fetcher, JwksCache
 from astrid.service.metrics import Metrics, MetricsMiddleware
+from astrid.service.security_headers import SecurityHeadersMiddleware
 from astrid.service.state import Service, service_secret
 from astrid.store import ObjectStore
 from astrid.web import pages as web_pages
@@ -122,11 +124,14 @@ def create_app(
         description=api_router.DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/api/docs",
+        # Swagger UI would load its script and styles from a CDN, which the page's CSP
+        # forbids, and no installed package ships them: the schema is served, the page not.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.service = service
     prefixed = api_router.install(app)
     web_pages.install(app)
     app.add_middleware(MetricsMiddleware, metrics=service.metrics, prefixed=prefixed)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
