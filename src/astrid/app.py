@@ -27,6 +27,7 @@ from astrid.service.auth import Authenticator
 from astrid.service.cutout_images import CutoutRenderer
 from astrid.service.jwks import Fetcher, JwksCache
 from astrid.service.metrics import Metrics, MetricsMiddleware
+from astrid.service.rate_limit import LoginBackoff, RateLimiter, RateLimitMiddleware
 from astrid.service.security_headers import SecurityHeadersMiddleware
 from astrid.service.state import Service, service_secret
 from astrid.store import ObjectStore
@@ -79,6 +80,11 @@ def open_service(settings: Settings, *, jwks_fetcher: Fetcher | None = None) -> 
         worker=worker,
         incoming_dir=settings.data_dir / "uploads",
         cutouts=CutoutRenderer(store),
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+        backoff=LoginBackoff(
+            free_failures=settings.login_free_failures,
+            max_seconds=settings.login_backoff_max_seconds,
+        ),
     )
 
 
@@ -132,6 +138,7 @@ def create_app(
     app.state.service = service
     prefixed = api_router.install(app)
     web_pages.install(app)
+    app.add_middleware(RateLimitMiddleware, limiter=service.limiter)
     app.add_middleware(MetricsMiddleware, metrics=service.metrics, prefixed=prefixed)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -63,13 +63,15 @@ _LEEWAY_S = 30
 class AuthError(Exception):
     """A request without valid credentials (401) or without the role it needs (403).
 
-    ``status`` is 503 when credentials could not be checked (JWKS unreachable).
+    ``status`` is 503 when credentials could not be checked (JWKS unreachable), 429 when
+    the caller failed too often and must wait ``retry_after`` seconds.
     """
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
