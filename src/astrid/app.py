@@ -2,7 +2,8 @@
 
 `open_service` wires a `Service` (catalog, store, authentication, metrics, job worker)
 from the settings; `create_app` builds one FastAPI app around it with the API under
-``/api/v1`` (`astrid.api`), the web page at ``/`` (`astrid.web`) and ``/metrics``. Both
+``/api/v1`` (`astrid.api`), the web page at ``/`` (`astrid.web`) and ``/metrics``, every
+response with the security headers of `astrid.service.security_headers`. Both
 front ends call the same use cases (`astrid.service`); neither imports the other. The
 worker thread runs while the app's lifespan does (``astrid serve``, or a test client used
 as a context manager).
@@ -26,6 +27,8 @@ from astrid.service.auth import Authenticator
 from astrid.service.cutout_images import CutoutRenderer
 from astrid.service.jwks import Fetcher, JwksCache
 from astrid.service.metrics import Metrics, MetricsMiddleware
+from astrid.service.rate_limit import LoginBackoff, RateLimiter, RateLimitMiddleware
+from astrid.service.security_headers import SecurityHeadersMiddleware
 from astrid.service.state import Service, service_secret
 from astrid.store import ObjectStore
 from astrid.web import pages as web_pages
@@ -66,6 +69,7 @@ def open_service(settings: Settings, *, jwks_fetcher: Fetcher | None = None) -> 
         work_dir=work_dir,
         metrics=metrics,
         lease=timedelta(minutes=settings.job_lease_minutes),
+        max_attempts=settings.job_max_attempts,
     )
     return Service(
         settings=settings,
@@ -76,6 +80,11 @@ def open_service(settings: Settings, *, jwks_fetcher: Fetcher | None = None) -> 
         worker=worker,
         incoming_dir=settings.data_dir / "uploads",
         cutouts=CutoutRenderer(store),
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+        backoff=LoginBackoff(
+            free_failures=settings.login_free_failures,
+            max_seconds=settings.login_backoff_max_seconds,
+        ),
     )
 
 
@@ -121,11 +130,15 @@ def create_app(
         description=api_router.DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/api/docs",
+        # Swagger UI would load its script and styles from a CDN, which the page's CSP
+        # forbids, and no installed package ships them: the schema is served, the page not.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.service = service
     prefixed = api_router.install(app)
     web_pages.install(app)
+    app.add_middleware(RateLimitMiddleware, limiter=service.limiter)
     app.add_middleware(MetricsMiddleware, metrics=service.metrics, prefixed=prefixed)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -489,6 +489,7 @@ def serve(
         port=port,
         log_level="info" if verbose else "warning",
         access_log=verbose,
+        server_header=False,
     )
 
 

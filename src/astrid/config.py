@@ -81,6 +81,15 @@ class Settings(BaseSettings):
         default=None, description="role of a valid JWT without a known role; none = 403"
     )
     session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="web login")
+    rate_limit_per_minute: float = Field(
+        default=600.0, gt=0, description="requests a minute per client IP and per credential"
+    )
+    login_free_failures: int = Field(
+        default=10, ge=0, description="failed logins per IP / credential before the back-off"
+    )
+    login_backoff_max_seconds: float = Field(
+        default=900.0, gt=0, description="longest login lock-out (it doubles from 1 s)"
+    )
     upload_max_bytes: int = Field(
         default=1 << 30, gt=0, description="largest FITS upload accepted (bytes)"
     )
@@ -92,6 +101,9 @@ class Settings(BaseSettings):
     )
     job_lease_minutes: float = Field(
         default=60.0, gt=0, description="a job 'running' longer is requeued (worker died)"
+    )
+    job_max_attempts: int = Field(
+        default=3, ge=1, description="claims before a job whose worker keeps dying is failed"
     )
     export_max_rows: int = Field(default=200_000, gt=0, description="rows per export")
     neighbour_radius_arcsec: float = Field(

@@ -13,10 +13,12 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
 from jwt.algorithms import RSAAlgorithm
 
 from astrid.catalog.access import audit_log
 from astrid.config import Settings
+from astrid.service.auth import SESSION_COOKIE
 from astrid.service.jwks import JwksCache, http_fetcher
 from astrid.service.state import service_secret
 from service_env import Env, build_env
@@ -394,3 +396,47 @@ def test_revoking_a_key_ends_its_sessions(fresh: Env) -> None:
     curator_key = next(k for k in keys if k["name"] == "curator-user")
     client.delete(f"{API}/keys/{curator_key['id']}", headers=fresh.headers("admin"))
     assert client.get(f"{API}/me").status_code == 401
+
+
+def test_a_session_from_a_jwt_ends_when_the_token_expires(hs_env: Env) -> None:
+    client = TestClient(hs_env.client.app)
+    token = _hs256({"role": "admin", "exp": int(time.time()) + 2})
+    login = client.post("/login", data={"credential": token}, follow_redirects=False)
+    assert login.status_code == 303
+    assert int(login.headers["set-cookie"].split("Max-Age=")[1].split(";")[0]) <= 2
+    assert client.get(f"{API}/me").json()["role"] == "admin"
+    time.sleep(3.1)
+    # the browser would have dropped the cookie; one that is kept is refused server-side
+    client.cookies.set(SESSION_COOKIE, login.cookies[SESSION_COOKIE])
+    assert client.get(f"{API}/me").status_code == 401
+    assert client.get(f"{API}/keys").status_code == 401
+
+
+def test_no_session_from_a_token_that_has_expired(hs_env: Env) -> None:
+    # 10 s past expiry: inside the bearer leeway (clock skew), but no session is made
+    token = _hs256({"role": "admin", "exp": int(time.time()) - 10})
+    client = TestClient(hs_env.client.app)
+    refused = client.post("/login", data={"credential": token}, follow_redirects=False)
+    assert refused.status_code == 401 and "expired" in refused.text
+    assert SESSION_COOKIE not in refused.cookies
+
+
+def test_a_session_from_a_key_lasts_the_session_setting(fresh: Env) -> None:
+    client = TestClient(fresh.client.app)
+    login = client.post("/login", data={"credential": fresh.keys["viewer"]}, follow_redirects=False)
+    assert f"Max-Age={12 * 3600}" in login.headers["set-cookie"]
+
+
+def test_logout_revokes_a_copied_cookie(fresh: Env) -> None:
+    client = TestClient(fresh.client.app)
+    client.post("/login", data={"credential": fresh.keys["admin"]}, follow_redirects=False)
+    copied = client.cookies[SESSION_COOKIE]
+    page = client.get("/").text
+    csrf = page.split('"X-CSRF-Token": "')[1].split('"')[0]
+    assert client.post("/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+    thief = TestClient(fresh.client.app, cookies={SESSION_COOKIE: copied})
+    assert thief.get(f"{API}/me").status_code == 401
+    assert thief.get("/admin", follow_redirects=False).status_code == 303  # to the login
+    assert [e.action for e in audit_log(fresh.service.catalog, action="session.logout")] == [
+        "session.logout"
+    ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from astrid.catalog.jobs import enqueue_job
+from astrid.api.worker import JobWorker
+from astrid.catalog.jobs import claim_job, enqueue_job, requeue_stale_jobs
 from astrid.catalog.jobs import job as job_record
 from astrid.cli import app
 from astrid.errors import AstridError
@@ -102,5 +104,30 @@ def test_an_uploaded_job_runs_from_the_store(
         )
         assert len(catalog.observations()) == 2
         assert not (tmp_path / "service" / "jobs" / f"job-{queued.id}" / "inputs").exists()
+    finally:
+        envs.close()
+
+
+def test_the_worker_gives_up_a_job_that_kills_its_workers(tmp_path: Path) -> None:
+    envs = build_env(tmp_path / "service", seed_catalog=False, job_max_attempts=2)
+    env = next(envs)
+    try:
+        catalog, worker = env.service.catalog, env.service.worker
+        assert isinstance(worker, JobWorker) and worker.max_attempts == 2
+        queued = enqueue_job(catalog, kind="process", payload={}, observation_id=None, actor="test")
+        for _ in range(2):  # two workers take it and die with it
+            assert claim_job(catalog, kinds=("process",)) is not None
+            requeue_stale_jobs(catalog, lease=timedelta(seconds=-1))
+        assert worker.run_once() is False  # nothing left to run: it was given up
+        found = job_record(catalog, queued.id)
+        assert found is not None
+        assert (found.status, found.attempts) == ("failed", 2)
+        assert found.error == "gave up after 2 attempts (worker died or lease expired each time)"
+        body = env.client.get(f"/api/v1/jobs/{queued.id}", headers=env.headers("viewer")).json()
+        assert (body["status"], body["attempts"], body["error"]) == (
+            "failed",
+            2,
+            found.error,
+        )
     finally:
         envs.close()

@@ -47,9 +47,18 @@ def page(browser: Any) -> Iterator[Any]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # a Content-Security-Policy violation is reported on the console, not as a page error
+    page.on("console", lambda message: _console_error(message, errors))
     yield page
     context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    assert errors == [], f"JavaScript errors or CSP violations: {errors}"
+
+
+def _console_error(message: Any, errors: list[str]) -> None:
+    """Keep a console error (CSP violations land here), except the browser's favicon probe."""
+    url = str((message.location or {}).get("url", ""))
+    if message.type == "error" and not url.endswith("/favicon.ico"):
+        errors.append(f"{message.text} ({url})")
 
 
 def _login(page: Any, live: Live, role: str) -> None:

@@ -18,6 +18,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from astrid.service.auth import AuthError, Principal
 from astrid.service.deps import ServiceDep, authenticate
+from astrid.service.rate_limit import retry_after_header
 
 __all__ = ["AdminDep", "CuratorDep", "ViewerDep", "require"]
 
@@ -27,6 +28,8 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="Bearer")
 
 def _http_error(error: AuthError) -> HTTPException:
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    if error.retry_after is not None:
+        headers = {"Retry-After": retry_after_header(error.retry_after)}
     return HTTPException(status_code=error.status, detail=error.message, headers=headers)
 
 
@@ -42,7 +45,7 @@ def require(role: str) -> Callable[..., Principal]:
         # The two security schemes only document the credentials in the OpenAPI schema;
         # `authenticate` reads them (and the session cookie) itself.
         try:
-            principal = authenticate(request, service.auth)
+            principal = authenticate(request, service.auth, service.backoff)
         except AuthError as e:
             raise _http_error(e) from e
         if not principal.allows(role):

@@ -70,6 +70,7 @@ def job_public(record: JobRecord) -> schemas.JobPublic:
         reference_id=int(reference) if reference is not None else None,
         run_id=record.run_id,
         error=record.error,
+        attempts=record.attempts,
         created_at=record.created_at,
         started_at=record.started_at,
         finished_at=record.finished_at,

@@ -93,6 +93,7 @@ class JobPublic(_Public):
     reference_id: int | None
     run_id: int | None
     error: str | None
+    attempts: int = Field(description="times a worker claimed it")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

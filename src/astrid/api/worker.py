@@ -5,7 +5,8 @@ its reference, both registered observations), runs `astrid.pipeline.runner.Pipel
 them straight from the object store and records the run on the job. It is woken when a
 job is queued and otherwise polls, so jobs queued by another process sharing the catalog
 are picked up too. Jobs left running by a worker that died are requeued after the lease;
-the pipeline's run keys make the retry safe.
+the pipeline's run keys make the retry safe. A job claimed ``max_attempts`` times without
+ever finishing (it kills each worker that runs it) is marked failed instead.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class JobWorker:
         Gets stage durations and candidate counts.
     lease : timedelta
         A job running longer than this is taken to be orphaned and requeued.
+    max_attempts : int
+        Claims of a job before one whose lease expired is given up (``failed``).
     poll_seconds : float
         How often to look for jobs when not woken.
     """
@@ -57,6 +60,7 @@ class JobWorker:
         work_dir: Path,
         metrics: Metrics,
         lease: timedelta = timedelta(hours=1),
+        max_attempts: int = 3,
         poll_seconds: float = 5.0,
     ) -> None:
         self.catalog = catalog
@@ -65,6 +69,7 @@ class JobWorker:
         self.metrics = metrics
         self.config = config
         self.lease = lease
+        self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -91,7 +96,9 @@ class JobWorker:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                requeued = requeue_stale_jobs(self.catalog, lease=self.lease)
+                requeued = requeue_stale_jobs(
+                    self.catalog, lease=self.lease, max_attempts=self.max_attempts
+                )
                 if requeued:
                     logger.warning("requeued %d jobs whose worker stopped", requeued)
                 while not self._stop.is_set() and self.run_once():
@@ -103,7 +110,7 @@ class JobWorker:
 
     def run_once(self) -> bool:
         """Claim and run one job; False when none was queued."""
-        job = claim_job(self.catalog, kinds=(PROCESS_JOB,))
+        job = claim_job(self.catalog, kinds=(PROCESS_JOB,), max_attempts=self.max_attempts)
         if job is None:
             return False
         self.metrics.jobs_running.inc()

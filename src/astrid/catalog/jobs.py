@@ -1,18 +1,22 @@
 """The job queue of the embedded service: uploaded observations waiting to be processed.
 
 A job is claimed by flipping its status from ``queued`` to ``running`` in one conditional
-UPDATE, so two workers never run the same job. A job left ``running`` longer than the lease
-(its worker died) is put back in the queue; the pipeline's run keys make the retry
-idempotent.
+UPDATE, so two workers never run the same job; each claim counts one attempt. A job left
+``running`` longer than the lease (its worker died) is put back in the queue; the
+pipeline's run keys make the retry idempotent. A job whose lease expired on each of its
+``max_attempts`` claims (it crashes every worker that takes it) is not retried again: it
+is marked ``failed`` with the reason `gave_up_reason` gives.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import Session
 
 from astrid.catalog.access import audit_entry
 from astrid.catalog.json_columns import dumps_json, loads_json
@@ -21,11 +25,14 @@ from astrid.catalog.query_params import check_limit
 from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.errors import StorageError
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "JobRecord",
     "claim_job",
     "enqueue_job",
     "finish_job",
+    "gave_up_reason",
     "job",
     "jobs",
     "open_job_for",
@@ -47,6 +54,12 @@ class JobRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    attempts: int = 0
+
+
+def gave_up_reason(attempts: int) -> str:
+    """The error of a job given up after ``attempts`` claims that never finished."""
+    return f"gave up after {attempts} attempts (worker died or lease expired each time)"
 
 
 def _job_record(job_row: Job) -> JobRecord:
@@ -62,6 +75,7 @@ def _job_record(job_row: Job) -> JobRecord:
         created_at=job_row.created_at,
         started_at=job_row.started_at,
         finished_at=job_row.finished_at,
+        attempts=job_row.attempts,
     )
 
 
@@ -79,6 +93,7 @@ def enqueue_job(
             row = Job(
                 kind=kind,
                 status="queued",
+                attempts=0,
                 payload_json=dumps_json(payload, f"payload of {kind} job"),
                 observation_id=observation_id,
                 created_at=utcnow(),
@@ -110,11 +125,20 @@ def open_job_for(catalog: Catalog, *, kind: str, observation_id: int) -> JobReco
         return None if row is None else _job_record(row)
 
 
-def claim_job(catalog: Catalog, *, kinds: tuple[str, ...]) -> JobRecord | None:
-    """Take the oldest queued job of one of ``kinds``, marking it running; None if none."""
+def claim_job(
+    catalog: Catalog, *, kinds: tuple[str, ...], max_attempts: int | None = None
+) -> JobRecord | None:
+    """Take the oldest queued job of one of ``kinds``, marking it running; None if none.
+
+    The claim counts one attempt. With ``max_attempts``, a queued job that was already
+    claimed that often (a lowered setting, or a requeue by an older worker) is marked
+    ``failed`` instead of being run again.
+    """
     with catalog_errors("claim a job"), catalog.session() as session:
         for _ in range(5):
             with session.begin():
+                if max_attempts is not None:
+                    _give_up(session, Job.status == "queued", Job.attempts >= max_attempts)
                 job_id = session.scalar(
                     select(Job.id)
                     .where(Job.status == "queued", Job.kind.in_(kinds))
@@ -126,7 +150,12 @@ def claim_job(catalog: Catalog, *, kinds: tuple[str, ...]) -> JobRecord | None:
                 taken = session.execute(
                     update(Job)
                     .where(Job.id == job_id, Job.status == "queued")
-                    .values(status="running", started_at=utcnow(), error=None)
+                    .values(
+                        status="running",
+                        started_at=utcnow(),
+                        error=None,
+                        attempts=Job.attempts + 1,
+                    )
                 )
                 if int(getattr(taken, "rowcount", 0)) == 1:
                     row = session.get(Job, job_id)
@@ -159,11 +188,37 @@ def finish_job(
                 raise StorageError(f"no job with id {job_id}", job_id=job_id)
 
 
-def requeue_stale_jobs(catalog: Catalog, *, lease: timedelta) -> int:
-    """Put back in the queue the jobs running for longer than ``lease``; how many."""
+def _give_up(session: Session, *conditions: ColumnElement[bool]) -> int:
+    """Mark failed, with the give-up reason, the jobs matching ``conditions``; how many."""
+    found = session.execute(select(Job.id, Job.attempts).where(*conditions)).all()
+    for job_id, attempts in found:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, *conditions)
+            .values(status="failed", error=gave_up_reason(attempts), finished_at=utcnow())
+        )
+        logger.error("job %d: %s", job_id, gave_up_reason(attempts))
+    return len(found)
+
+
+def requeue_stale_jobs(
+    catalog: Catalog, *, lease: timedelta, max_attempts: int | None = None
+) -> int:
+    """Put back in the queue the jobs running for longer than ``lease``; how many.
+
+    With ``max_attempts``, a stale job already claimed that often is marked ``failed``
+    (`gave_up_reason`) instead, and not counted.
+    """
     cutoff = utcnow() - lease
     with catalog_errors("requeue stale jobs"), catalog.session() as session:
         with session.begin():
+            if max_attempts is not None:
+                _give_up(
+                    session,
+                    Job.status == "running",
+                    Job.started_at < cutoff,
+                    Job.attempts >= max_attempts,
+                )
             result = session.execute(
                 update(Job)
                 .where(Job.status == "running", Job.started_at < cutoff)

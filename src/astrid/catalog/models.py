@@ -56,6 +56,7 @@ __all__ = [
     "ProcessingRun",
     "ReviewClaim",
     "UTCDateTime",
+    "WebSession",
     "utcnow",
 ]
 
@@ -318,6 +319,20 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # Claims so far; a job whose worker died (lease expired) this often is given up.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class WebSession(Base):
+    """A web login: the session cookie names it, logout (or a revoked key) ends it here."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the cookie token's jti
+    subject: Mapped[str] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column()
 
 
 class Event(Base):

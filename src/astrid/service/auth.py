@@ -12,8 +12,12 @@ Credentials, checked in this order:
   role wins), else ``ASTRID_JWT_DEFAULT_ROLE``, else the token is refused (403).
 - the ``astrid_session`` cookie of the web page: an HS256 token this service issued at
   login (audience ``astrid-web``), bound to the API key it was made from, so revoking the
-  key ends the session. Writes made with a session also need the ``X-CSRF-Token`` header
-  (the page sends it), since browsers attach cookies to cross-site requests.
+  key ends the session. A session made from a JWT ends when that token expires (its
+  lifetime is the smaller of the session setting and what is left of the token). Each
+  session is also a row in the catalog (`astrid.catalog.web_sessions`): logout revokes
+  it, so a copied cookie stops working. Writes made with a session also need the
+  ``X-CSRF-Token`` header (the page sends it), since browsers attach cookies to
+  cross-site requests.
 
 Roles are ordered viewer < curator < admin; a route needs a minimum role.
 """
@@ -26,12 +30,14 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import jwt
 
 from astrid.catalog import Catalog
 from astrid.catalog.access import KEY_PREFIX, api_key, verify_api_key
+from astrid.catalog.web_sessions import open_web_session, revoke_web_session, web_session_active
 from astrid.roles import ROLES, Role, role_allows
 from astrid.service.jwks import JwksCache, JwksUnavailableError
 
@@ -40,6 +46,7 @@ __all__ = [
     "SESSION_COOKIE",
     "AuthError",
     "Authenticator",
+    "IssuedSession",
     "Principal",
 ]
 
@@ -56,13 +63,15 @@ _LEEWAY_S = 30
 class AuthError(Exception):
     """A request without valid credentials (401) or without the role it needs (403).
 
-    ``status`` is 503 when credentials could not be checked (JWKS unreachable).
+    ``status`` is 503 when credentials could not be checked (JWKS unreachable), 429 when
+    the caller failed too often and must wait ``retry_after`` seconds.
     """
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,10 @@ class Principal:
         Stable identity: ``key:<id>`` or the token's ``iss`` and ``sub``.
     csrf_token : str or None
         For sessions: the token writes must echo in ``X-CSRF-Token``.
+    expires_at : float or None
+        For JWTs: the token's ``exp`` (Unix seconds); a session made from it ends then.
+    session_id : str or None
+        For sessions: the server-side session (logout revokes it).
     """
 
     name: str
@@ -89,6 +102,8 @@ class Principal:
     subject: str
     key_id: int | None = None
     csrf_token: str | None = None
+    expires_at: float | None = None
+    session_id: str | None = None
 
     @property
     def actor(self) -> str:
@@ -116,6 +131,14 @@ def _best_role(value: Any) -> Role | None:
         return None
     best = max(known, key=ROLES.index)
     return best  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    """A new web session: the cookie's value and how many seconds it holds."""
+
+    token: str
+    max_age: int
 
 
 class Authenticator:
@@ -198,6 +221,7 @@ class Authenticator:
             role=role,
             method="jwt",
             subject=f"{claims.get('iss', 'jwt')}|{claims['sub']}"[:200],
+            expires_at=float(claims["exp"]),
         )
 
     def _verify_jwt(self, token: str) -> dict[str, Any]:
@@ -244,9 +268,25 @@ class Authenticator:
 
     # -- web sessions ---------------------------------------------------------------------
 
-    def issue_session(self, principal: Principal) -> str:
-        """A session token (for the cookie) carrying ``principal``."""
+    def issue_session(self, principal: Principal) -> IssuedSession:
+        """Open a session for ``principal``: the cookie's token and its lifetime.
+
+        The session lasts the configured session time, or until the token it was made
+        from expires if that is sooner.
+
+        Raises
+        ------
+        AuthError
+            401 when the token has (all but) expired: within the bearer leeway it is still
+            accepted as a bearer token, but no session is made from it.
+        """
         now = int(time.time())
+        lifetime = int(self._session_seconds)
+        if principal.expires_at is not None:
+            lifetime = min(lifetime, int(principal.expires_at) - now)
+        if lifetime <= 0:
+            raise AuthError(401, "the token has expired; get a new one to log in")
+        session_id = secrets.token_urlsafe(16)
         claims: dict[str, Any] = {
             "iss": SESSION_ISSUER,
             "aud": SESSION_AUDIENCE,
@@ -255,12 +295,23 @@ class Authenticator:
             "role": principal.role,
             "via": principal.method,
             "iat": now,
-            "exp": now + int(self._session_seconds),
-            "jti": secrets.token_urlsafe(16),
+            "exp": now + lifetime,
+            "jti": session_id,
         }
         if principal.key_id is not None:
             claims["key"] = principal.key_id
-        return jwt.encode(claims, self._secret, algorithm="HS256")
+        open_web_session(
+            self._catalog,
+            session_id=session_id,
+            subject=principal.subject,
+            expires_at=datetime.fromtimestamp(now + lifetime, UTC),
+        )
+        return IssuedSession(jwt.encode(claims, self._secret, algorithm="HS256"), lifetime)
+
+    def end_session(self, principal: Principal) -> None:
+        """Revoke the session ``principal`` came with (logout); its cookie stops working."""
+        if principal.session_id is not None:
+            revoke_web_session(self._catalog, principal.session_id)
 
     def from_session(self, token: str) -> Principal:
         """The caller of a session cookie; `AuthError` 401 when expired, forged or revoked."""
@@ -275,6 +326,9 @@ class Authenticator:
             )
         except jwt.PyJWTError as e:
             raise AuthError(401, f"session expired or invalid: {e}") from e
+        session_id = str(claims["jti"])
+        if not web_session_active(self._catalog, session_id):
+            raise AuthError(401, "this session was ended (logged out)")
         role = claims["role"]
         key_id = claims.get("key")
         if key_id is not None:
@@ -291,6 +345,7 @@ class Authenticator:
             subject=str(claims["sub"]),
             key_id=None if key_id is None else int(key_id),
             csrf_token=self.csrf_token(token),
+            session_id=session_id,
         )
 
     def csrf_token(self, session_token: str) -> str:

@@ -22,6 +22,7 @@ from astrid.errors import ConfigurationError
 from astrid.service.auth import Authenticator
 from astrid.service.cutout_images import CutoutRenderer
 from astrid.service.metrics import Metrics
+from astrid.service.rate_limit import LoginBackoff, RateLimiter
 from astrid.store import ObjectStore
 
 __all__ = ["Service", "Worker", "bootstrap_admin_key", "service_secret"]
@@ -59,6 +60,8 @@ class Service:
     worker: Worker
     incoming_dir: Path
     cutouts: CutoutRenderer
+    limiter: RateLimiter
+    backoff: LoginBackoff
 
     @property
     def claim_timeout(self) -> timedelta:

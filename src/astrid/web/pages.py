@@ -40,7 +40,7 @@ from astrid.roles import ROLES
 from astrid.service import candidates
 from astrid.service.auth import SESSION_COOKIE, AuthError, Principal
 from astrid.service.candidates import LabelledCandidate
-from astrid.service.deps import ServiceDep, authenticate
+from astrid.service.deps import ServiceDep, authenticate, checked_credential
 from astrid.service.keys import revoke_key
 from astrid.service.params import (
     MAX_ID,
@@ -48,6 +48,7 @@ from astrid.service.params import (
     SortName,
     candidate_filters,
 )
+from astrid.service.rate_limit import retry_after_header
 from astrid.service.review import label_candidate, next_for_review
 from astrid.service.state import Service
 from astrid.web.dashboard import build_dashboard
@@ -99,12 +100,15 @@ def _is_htmx(request: Request) -> bool:
 def web_user(request: Request, service: ServiceDep) -> Principal:
     """The logged-in caller of a page (redirects to the login page otherwise)."""
     try:
-        user = authenticate(request, service.auth)
+        user = authenticate(request, service.auth, service.backoff)
     except AuthError as e:
         if e.status == 401:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise LoginRequiredError(target) from e
-        raise HTTPException(e.status, e.message) from e
+        headers = None
+        if e.retry_after is not None:
+            headers = {"Retry-After": retry_after_header(e.retry_after)}
+        raise HTTPException(e.status, e.message, headers=headers) from e
     request.state.web_user = user
     return user
 
@@ -158,18 +162,30 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     """Check the credential, set the session cookie and go on to ``next``."""
+    presented = credential.strip()
     try:
-        user = service.auth.from_bearer(credential.strip())
+        user = checked_credential(
+            request, service.backoff, presented, lambda: service.auth.from_bearer(presented)
+        )
     except AuthError as e:
-        status = 401 if e.status == 401 else e.status
-        return _render(request, "login.html", None, status, next=_safe_next(next), error=e.message)
-    token = service.auth.issue_session(user)
+        page = _render(
+            request, "login.html", None, e.status, next=_safe_next(next), error=e.message
+        )
+        if e.retry_after is not None:
+            page.headers["Retry-After"] = retry_after_header(e.retry_after)
+        return page
+    try:
+        session = service.auth.issue_session(user)
+    except AuthError as e:
+        return _render(
+            request, "login.html", None, e.status, next=_safe_next(next), error=e.message
+        )
     record(service.catalog, actor=user.actor, action="session.login", detail={"via": user.method})
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        token,
-        max_age=int(service.settings.session_hours * 3600),
+        session.token,
+        max_age=session.max_age,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
@@ -179,8 +195,11 @@ def login(
 
 
 @router.post("/logout")
-def logout(user: UserDep) -> Response:
-    """End the session (htmx follows ``HX-Redirect`` to the login page)."""
+def logout(service: ServiceDep, user: UserDep) -> Response:
+    """End the session server-side (htmx follows ``HX-Redirect`` to the login page)."""
+    service.auth.end_session(user)
+    if user.session_id is not None:
+        record(service.catalog, actor=user.actor, action="session.logout")
     response = Response(status_code=204, headers={"HX-Redirect": "/login"})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -470,7 +489,7 @@ def install(app: FastAPI) -> None:
         if not _wants_page(request):
             return await http_exception_handler(request, error)
         message = error.detail if isinstance(error.detail, str) else "invalid request"
-        return _render(
+        page = _render(
             request,
             "error.html",
             _page_user(request),
@@ -478,6 +497,8 @@ def install(app: FastAPI) -> None:
             message=message,
             status_code=error.status_code,
         )
+        page.headers.update(error.headers or {})  # Retry-After of a 429
+        return page
 
 
 def _wants_page(request: Request) -> bool:

@@ -39,3 +39,11 @@ document.addEventListener("click", (event) => {
   slider.value = Number(slider.value) > 1 ? "1" : "2";
   slider.dispatchEvent(new Event("input", { bubbles: true }));
 });
+
+// The label form only holds the comment (the label buttons post it): Enter in the comment
+// must not submit it. A listener, not an onsubmit attribute: the CSP allows no inline code.
+document.addEventListener("submit", (event) => {
+  if (event.target instanceof HTMLFormElement && event.target.matches("form.label-form")) {
+    event.preventDefault();
+  }
+});
