@@ -14,6 +14,6 @@ Examples
 """
 
 from astrid.catalog.database import connect
-from astrid.catalog.repository import Catalog, EventInfo, RunInfo
+from astrid.catalog.repository import Catalog, EventInfo, RunRecord
 
-__all__ = ["Catalog", "EventInfo", "RunInfo", "connect"]
+__all__ = ["Catalog", "EventInfo", "RunRecord", "connect"]
