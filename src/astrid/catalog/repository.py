@@ -31,6 +31,7 @@ from astrid.catalog.models import (
     ProcessingRun,
     utcnow,
 )
+from astrid.catalog.records import record_from_row
 from astrid.errors import StorageError
 
 __all__ = ["Catalog", "EventInfo", "RunRecord", "catalog_errors", "run_record"]
@@ -505,20 +506,11 @@ def _rowcount(result: Any) -> int:
 
 def run_record(run: ProcessingRun) -> RunRecord:
     """The `RunRecord` of a run row."""
-    return RunRecord(
-        id=run.id,
-        key=run.key,
-        status=run.status,
-        science_id=run.science_id,
-        reference_id=run.reference_id,
-        n_candidates=run.n_candidates,
-        failed_stage=run.failed_stage,
-        error=run.error,
-        code_version=run.code_version,
+    return record_from_row(
+        RunRecord,
+        run,
         config=loads_json(run.config_json),
         stats=loads_json(run.stats_json),
         timings=loads_json(run.timings_json),
         products=loads_json(run.products_json),
-        started_at=run.started_at,
-        finished_at=run.finished_at,
     )

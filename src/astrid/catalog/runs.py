@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from astrid.catalog.models import ProcessingRun
-from astrid.catalog.query_params import check_limit
+from astrid.catalog.query_params import newest_first
 from astrid.catalog.repository import Catalog, RunRecord, catalog_errors, run_record
 
 __all__ = ["RunRecord", "run", "runs"]
@@ -20,14 +20,11 @@ def runs(
     limit: int = 100,
 ) -> list[RunRecord]:
     """Processing runs, newest first; ``before_id`` pages back in time."""
-    check_limit(limit)
-    query = select(ProcessingRun).order_by(ProcessingRun.id.desc()).limit(limit)
+    query = newest_first(select(ProcessingRun), ProcessingRun.id, before_id=before_id, limit=limit)
     if status is not None:
         query = query.where(ProcessingRun.status == status)
     if science_id is not None:
         query = query.where(ProcessingRun.science_id == science_id)
-    if before_id is not None:
-        query = query.where(ProcessingRun.id < before_id)
     with catalog_errors("read runs"), catalog.session() as session:
         return [run_record(r) for r in session.scalars(query)]
 
