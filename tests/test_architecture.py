@@ -227,6 +227,40 @@ def test_no_module_is_over_the_line_limit() -> None:
     assert not over, f"split these modules (≤ {MAX_LINES} lines): {over}"
 
 
+#: Public names defined in more than one module on purpose, with why.
+SHARED_NAMES = {
+    "install": {"api/router.py", "web/pages.py"},  # each front end installs itself on the app
+}
+
+
+def test_every_public_name_is_defined_once() -> None:
+    # A name in a module's __all__ that the module defines (not one it re-exports).
+    where: dict[str, set[str]] = defaultdict(set)
+    for path in _modules():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        listed = [
+            ast.literal_eval(node.value)
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+        ]
+        defined = {
+            node.name
+            for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        } | {
+            target.id
+            for node in tree.body
+            if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Name)
+        }
+        for name in set(listed[0] if listed else ()) & defined:
+            where[name].add(str(path.relative_to(SRC)))
+    twice = {n: sorted(p) for n, p in where.items() if len(p) > 1 and p != SHARED_NAMES.get(n)}
+    assert not twice, f"one name per concept: {twice}"
+
+
 @pytest.mark.parametrize("package", PUBLIC_FACES)
 def test_public_face_lists_what_it_exports(package: str) -> None:
     # Read, not imported: names that need PyTorch or matplotlib are bound on first use.

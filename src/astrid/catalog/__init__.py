@@ -6,7 +6,7 @@ The reads a scientist or the service makes are functions of a catalog that retur
 records: candidates (`list_candidates` with `CandidateFilters`, `cone_search`,
 `neighbours`, `iter_candidates`, `candidate`), `observations`, `runs`, labels
 (`labels_of`, `consensus_of`, `review_progress`), models (`list_models`, `active_model`),
-`jobs`, exports (`candidates_table`, `table_bytes` in the `EXPORT_FORMATS`) and statistics
+exports (`candidates_table`, `table_bytes` in the `EXPORT_FORMATS`) and statistics
 (`histogram`, `candidates_per_observation`).
 
 Examples
@@ -42,7 +42,6 @@ from astrid.catalog.curation import (
 )
 from astrid.catalog.database import connect
 from astrid.catalog.exports import EXPORT_FORMATS, candidates_table, labels_table, table_bytes
-from astrid.catalog.jobs import JobRecord, enqueue_job, job, jobs
 from astrid.catalog.model_registry import (
     ModelRecord,
     activate_model,
@@ -73,7 +72,6 @@ __all__ = [
     "ConeMatch",
     "EventInfo",
     "InvalidQueryError",
-    "JobRecord",
     "LabelRecord",
     "ModelRecord",
     "ObservationRecord",
@@ -91,12 +89,9 @@ __all__ = [
     "connect",
     "consensus_of",
     "count_candidates",
-    "enqueue_job",
     "get_model",
     "histogram",
     "iter_candidates",
-    "job",
-    "jobs",
     "labels_of",
     "labels_table",
     "latest_reference",

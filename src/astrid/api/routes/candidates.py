@@ -38,7 +38,7 @@ def list_candidates(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> CandidatePagePublic:
     """Candidates matching the filters, one page at a time (pass ``next_cursor`` back)."""
-    listing = candidates.list_candidates(
+    listing = candidates.candidate_listing(
         service, filters, sort=sort, descending=order == "desc", limit=limit, cursor=cursor
     )
     return CandidatePagePublic(
@@ -94,7 +94,7 @@ def get_neighbours(
 ) -> list[ConeMatchPublic]:
     """Other candidates at the same position (default radius: ASTRID_NEIGHBOUR_RADIUS_ARCSEC)."""
     record = candidates.find_candidate(service, candidate_id)
-    return _matches(service, candidates.neighbours(service, record, radius_arcsec=radius))
+    return _matches(service, candidates.nearby_candidates(service, record, radius_arcsec=radius))
 
 
 def _cutout_key(service: Service, candidate_id: int, kind: str) -> str:
