@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from astrid.difference.subtract import subtract
-from astrid.evaluation.scoring import score_candidates
+from astrid.evaluation.scoring import match_to_truth
 from astrid.observations.fits_reader import read_image
 from astrid.preprocess.pair import prepare_pair
 from astrid.simulation import inject_fakes
@@ -81,7 +81,7 @@ def main() -> None:
         )
         fpair = prepare_pair(fake.image, reference)
         fsub = subtract(fpair)
-        score = score_candidates(fake.truth, fsub.candidates)
+        score = match_to_truth(fake.truth, fsub.candidates)
         runs.append({k: v for k, v in score.items() if k not in ("found", "bogus_mask")})
         print(
             f"seed {seed}: {len(fake.truth)} fakes, completeness {score['completeness_all']:.3f}, "

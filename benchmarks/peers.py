@@ -42,7 +42,7 @@ Every method is then judged the same way, on the same pixels:
   to its own S_corr, a no-op on white noise; properimage's S_corr comes out ~1e-4 wide here),
   pixels in the method's own bad-pixel mask set to 0, then
   ``astrid.difference.peaks.find_peaks(map, threshold=5)`` inside the reference footprint,
-  pixel → sky with the science WCS, ``score_candidates(truth, table)``. The same without the
+  pixel → sky with the science WCS, ``match_to_truth(truth, table)``. The same without the
   division is recorded too (``detection_raw``).
 
 sfft's S/N map: ``S = (D ⋆ P) / (σ_D √ΣP²)``, where ``D`` is sfft's difference, ``P`` AstrID's
@@ -92,7 +92,7 @@ from scipy.signal import fftconvolve
 from scipy.spatial import cKDTree
 
 from astrid.difference.peaks import Peaks, find_peaks
-from astrid.evaluation.scoring import score_candidates
+from astrid.evaluation.scoring import match_to_truth
 from astrid.simulation import SimulatedPair, SimulationConfig, quiet_sky, simulate_pair
 
 METHODS = ("astrid", "properimage", "sfft")
@@ -638,7 +638,7 @@ def _score(
     assert wcs is not None
     ra, dec = wcs.pixel_to_world_values(peaks.x.astype(float), peaks.y.astype(float))
     table = Table({"ra": np.atleast_1d(ra), "dec": np.atleast_1d(dec)})
-    score = score_candidates(sim.truth, table)
+    score = match_to_truth(sim.truth, table)
     bogus = np.asarray(score["bogus_mask"], bool)
     causes = np.full(len(peaks), "", dtype="<U16")
     causes[bogus] = bogus_causes(peaks.x[bogus], peaks.y[bogus], sim, regions)
@@ -876,7 +876,7 @@ def benchmark_pair(
             native = Table(
                 {"ra": products.arrays["native_ra"], "dec": products.arrays["native_dec"]}
             )
-            score = score_candidates(sim.truth, native)
+            score = match_to_truth(sim.truth, native)
             entry["native_pipeline"] = {
                 "note": "AstrID's own candidate table (refined positions, merge radius 1 FWHM)",
                 "n_candidates": score["n_candidates"],

@@ -33,7 +33,7 @@ from astropy.table import vstack
 from scipy.stats import norm
 
 from astrid.difference.subtract import subtract
-from astrid.evaluation.scoring import SNR_BINS, score_candidates
+from astrid.evaluation.scoring import SNR_BINS, match_to_truth
 from astrid.preprocess.pair import prepare_pair
 from astrid.simulation import SimulationConfig, simulate_pair
 
@@ -65,7 +65,7 @@ def main() -> None:
         pair = prepare_pair(sim.science, sim.reference)
         sub = subtract(pair)
         seconds = time.perf_counter() - start
-        score = score_candidates(sim.truth, sub.candidates)
+        score = match_to_truth(sim.truth, sub.candidates)
         kinds = np.asarray([str(k) for k in sim.truth["kind"]])
         transients = sim.truth[np.char.startswith(kinds, "transient")]
         transients.meta = {}

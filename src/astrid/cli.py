@@ -270,7 +270,7 @@ def demo(
     """Simulate a field with injected transients, run the whole pipeline, write a report."""
     from astropy.table import Table
 
-    from astrid.evaluation.scoring import score_candidates
+    from astrid.evaluation.scoring import match_to_truth
     from astrid.pipeline.report import write_report
     from astrid.simulation import SimulationConfig, simulate_pair
 
@@ -306,7 +306,7 @@ def demo(
     candidates = (
         Table.read(report.candidates_csv, format="ascii.csv") if report.candidates_csv else Table()
     )
-    score = score_candidates(sim.truth, candidates)
+    score = match_to_truth(sim.truth, candidates)
     summary = RichTable(title="Against the injected truth")
     summary.add_column("measure")
     summary.add_column("value", justify="right")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from astropy_healpix import HEALPix
 
-from astrid.catalog import Catalog, RunInfo, connect
+from astrid.catalog import Catalog, RunRecord, connect
 from astrid.errors import StorageError
 
 
@@ -149,7 +149,7 @@ def test_mark_observation(catalog: Catalog) -> None:
 
 def test_run_lifecycle(catalog: Catalog, run_id: int) -> None:
     info = catalog.find_run(key="run-1")
-    assert isinstance(info, RunInfo)
+    assert isinstance(info, RunRecord)
     assert (info.id, info.status, info.n_candidates) == (run_id, "running", 0)
     assert info.started_at is not None and info.started_at.tzinfo is UTC
     assert catalog.find_run(key="other") is None

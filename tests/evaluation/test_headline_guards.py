@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from astrid.difference.subtract import subtract
-from astrid.evaluation.scoring import score_candidates
+from astrid.evaluation.scoring import match_to_truth
 from astrid.preprocess.pair import prepare_pair
 from astrid.simulation import SimulationConfig, simulate_pair
 
@@ -43,7 +43,7 @@ FIELD_1024 = SimulationConfig(
 def field_score() -> dict[str, Any]:
     sim = simulate_pair(FIELD_1024, seed=0)
     sub = subtract(prepare_pair(sim.science, sim.reference))
-    score = score_candidates(sim.truth, sub.candidates)
+    score = match_to_truth(sim.truth, sub.candidates)
     kinds = np.asarray(sim.truth["kind"]).astype(str)
     snr = np.asarray(sim.truth["snr"], float)[np.char.startswith(kinds, "transient")]
     score["n_bright"] = int(np.sum(snr >= 20))

@@ -17,7 +17,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from scipy.stats import norm
 
-from astrid.evaluation.scoring import score_candidates
+from astrid.evaluation.scoring import match_to_truth
 from astrid.simulation import SimulationConfig, simulate_pair
 
 REFERENCE_SCORER = Path(__file__).resolve().parents[3] / "shared" / "eval" / "score.py"
@@ -120,7 +120,7 @@ def test_agrees_with_the_reference_scorer_on_the_same_files(tmp_path: Path, seed
         timeout=120,
     )
     theirs = json.loads(proc.stdout)
-    ours = score_candidates(
+    ours = match_to_truth(
         Table.read(truth_csv, format="ascii.csv"), Table.read(cand_csv, format="ascii.csv")
     )
     common = set(ours) & set(theirs)
@@ -173,7 +173,7 @@ def test_hand_built_found_bogus_and_variable() -> None:
             "flux": [1040.0, -700.0, 10.0, 5.0],
         }
     )
-    report = score_candidates(truth, candidates)
+    report = match_to_truth(truth, candidates)
     assert report["n_candidates"] == 4
     assert report["found"] == [True, False]
     assert report["n_real_matched"] == 1
@@ -199,13 +199,13 @@ def test_match_radius_and_no_candidates() -> None:
     truth = _table([("transient", RA, DEC, 1000.0, 30.0)])
     near = Table({"ra": [_offset(RA, DEC, 1.4, 0.5)[0]], "dec": [_offset(RA, DEC, 1.4, 0.5)[1]]})
     far = Table({"ra": [_offset(RA, DEC, 1.6, 0.5)[0]], "dec": [_offset(RA, DEC, 1.6, 0.5)[1]]})
-    assert score_candidates(truth, near)["found"] == [True]
-    assert score_candidates(truth, far)["found"] == [False]
-    assert score_candidates(truth, far, radius_arcsec=2.0)["found"] == [True]
+    assert match_to_truth(truth, near)["found"] == [True]
+    assert match_to_truth(truth, far)["found"] == [False]
+    assert match_to_truth(truth, far, radius_arcsec=2.0)["found"] == [True]
     # Without a flux column, photometry is skipped but astrometry is not.
-    report = score_candidates(truth, near)
+    report = match_to_truth(truth, near)
     assert "flux_ratio_median_snr_ge_20" not in report
     assert report["astrometry_rms_arcsec_snr_ge_20"] == pytest.approx(1.4, abs=1e-6)
-    empty = score_candidates(truth, Table({"ra": np.zeros(0), "dec": np.zeros(0)}))
+    empty = match_to_truth(truth, Table({"ra": np.zeros(0), "dec": np.zeros(0)}))
     assert empty["n_candidates"] == 0 and empty["n_bogus"] == 0
     assert empty["completeness_all"] == 0.0 and math.isnan(empty["purity"])

@@ -21,7 +21,7 @@ from astropy.table import Table
 
 from astrid.catalog import Catalog, connect
 from astrid.errors import ConfigurationError, InvalidImageError
-from astrid.evaluation.scoring import score_candidates
+from astrid.evaluation.scoring import match_to_truth
 from astrid.observations.hashing import file_sha256
 from astrid.pipeline.runner import Pipeline, RunReport
 from astrid.preprocess.master_files import read_master, write_master
@@ -160,8 +160,8 @@ def test_calibrated_raw_frame_finds_what_the_reduced_frame_finds(
     assert len(table) == calibrated.n_candidates
     plain = _table(runs.uncalibrated)
     plain = plain[plain["observation"] == "science"]
-    score = score_candidates(inputs.truth, table)
-    reduced_score = score_candidates(inputs.truth, plain)
+    score = match_to_truth(inputs.truth, table)
+    reduced_score = match_to_truth(inputs.truth, plain)
     assert score["completeness_snr_ge_8"] >= 0.9
     assert 0.85 < score["flux_ratio_median_snr_ge_20"] < 1.15
     assert score["n_bogus"] <= reduced_score["n_bogus"] + 2

@@ -12,7 +12,7 @@ import pytest
 from astropy.table import Table
 
 from astrid.catalog import Catalog, connect
-from astrid.evaluation.scoring import score_candidates
+from astrid.evaluation.scoring import match_to_truth
 from astrid.pipeline.report import MAX_CUTOUT_ROWS, write_report
 from astrid.pipeline.runner import FrameReport, Pipeline
 from astrid.simulation import simulate_pair
@@ -47,7 +47,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     (frame,) = report.frames
     assert frame.status == "done", frame.error
     assert report.candidates_csv is not None
-    score = score_candidates(sim.truth, Table.read(report.candidates_csv, format="ascii.csv"))
+    score = match_to_truth(sim.truth, Table.read(report.candidates_csv, format="ascii.csv"))
     yield Run(catalog=catalog, store=store, frame=frame, truth=sim.truth, score=score)
     catalog.close()
 

@@ -23,7 +23,7 @@ from astropy.table import Table
 
 from astrid.catalog import Catalog, connect
 from astrid.errors import DifferencingError, InvalidImageError
-from astrid.evaluation.scoring import score_candidates
+from astrid.evaluation.scoring import match_to_truth
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.runner import FrameReport, Pipeline, RunReport
 from astrid.simulation import inject_point_sources, simulate_pair
@@ -237,7 +237,7 @@ def test_run_writes_candidates_csv(inputs: Inputs, snapshot: Snapshot) -> None:
     assert np.all(np.abs(table["scorr"]) >= PipelineConfig().subtract.threshold)
     assert set(np.unique(table["sign"])) <= {-1, 1}
     # The injected bright transients are found, at the right place on the sky and in flux.
-    score = score_candidates(inputs.truth, table)
+    score = match_to_truth(inputs.truth, table)
     assert score["completeness_snr_ge_8"] >= 0.9
     assert 0.85 < score["flux_ratio_median_snr_ge_20"] < 1.15
     assert score["astrometry_rms_arcsec_snr_ge_20"] < 0.3

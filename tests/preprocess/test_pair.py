@@ -11,7 +11,7 @@ from scipy.spatial import cKDTree
 
 from astrid.difference.subtract import CANDIDATE_COLUMNS, Subtraction, subtract
 from astrid.errors import AlignmentError, IncompatibleImagesError, InvalidImageError
-from astrid.evaluation.scoring import score_candidates
+from astrid.evaluation.scoring import match_to_truth
 from astrid.preprocess.pair import PreparedPair, prepare_pair
 from astrid.simulation import SimulatedPair, SimulationConfig, simulate_pair
 
@@ -40,7 +40,7 @@ def _run(config: SimulationConfig, seed: int) -> Run:
     sim = simulate_pair(config, seed=seed)
     pair = prepare_pair(sim.science, sim.reference)
     sub = subtract(pair)
-    return Run(sim, pair, sub, score_candidates(sim.truth, sub.candidates))
+    return Run(sim, pair, sub, match_to_truth(sim.truth, sub.candidates))
 
 
 @pytest.fixture(scope="module")

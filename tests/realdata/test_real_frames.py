@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from astrid.difference.subtract import Subtraction, subtract
-from astrid.evaluation.scoring import score_candidates
+from astrid.evaluation.scoring import match_to_truth
 from astrid.observations.fits_reader import read_image
 from astrid.observations.image import Image
 from astrid.preprocess.pair import PreparedPair, prepare_pair
@@ -76,6 +76,6 @@ def test_goto_fakes_are_recovered_near_the_optimum(goto_pair: GotoPair) -> None:
     science, reference, pair, _ = goto_pair
     fake = inject_fakes(science, pair.science, pair.science_sigma, pair.science_psf, n=150, seed=11)
     sub = subtract(prepare_pair(fake.image, reference))
-    score = score_candidates(fake.truth, sub.candidates)
+    score = match_to_truth(fake.truth, sub.candidates)
     assert score["efficiency_vs_optimum"] > 0.85
     assert abs(score["flux_ratio_median_snr_ge_20"] - 1.0) < 0.05

@@ -146,7 +146,7 @@ def _candidate_fields(record: CandidateRecord, agreed: Consensus | None) -> dict
         "mjd": record.mjd,
         "filter": record.filter,
         "observation_name": record.observation_name,
-        "scores": schemas.Scores(
+        "scores": schemas.ScoresPublic(
             rb=record.rb,
             ood=record.ood,
             ood_msp=record.ood_msp,

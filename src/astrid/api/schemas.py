@@ -20,7 +20,7 @@ __all__ = [
     "ApiKeyPublic",
     "AuditPublic",
     "CandidateDetail",
-    "CandidatePage",
+    "CandidatePagePublic",
     "CandidatePublic",
     "ConeMatchPublic",
     "ConsensusPublic",
@@ -39,7 +39,7 @@ __all__ = [
     "ReviewProgressPublic",
     "RunDetail",
     "RunPublic",
-    "Scores",
+    "ScoresPublic",
     "UploadResult",
 ]
 
@@ -136,7 +136,7 @@ class ConsensusPublic(_Public):
     votes: dict[str, int]
 
 
-class Scores(_Public):
+class ScoresPublic(_Public):
     rb: float | None = Field(description="real/bogus score, 1 = real")
     ood: float | None = Field(description="calibrated out-of-distribution score")
     ood_msp: float | None
@@ -168,7 +168,7 @@ class CandidatePublic(_Public):
     mjd: float | None
     filter: str | None
     observation_name: str
-    scores: Scores
+    scores: ScoresPublic
     consensus: ConsensusPublic
     url: str
     thumbnail_url: str | None
@@ -196,7 +196,7 @@ class CandidateDetail(CandidatePublic):
     neighbours_url: str
 
 
-class CandidatePage(_Public):
+class CandidatePagePublic(_Public):
     items: list[CandidatePublic]
     next_cursor: str | None = Field(description="pass as cursor for the next page")
 

@@ -20,7 +20,8 @@ from sqlalchemy import func, select, update
 
 from astrid.catalog.json_columns import dumps_json
 from astrid.catalog.models import ApiKey, AuditEntry, utcnow
-from astrid.catalog.query_params import InvalidQueryError
+from astrid.catalog.query_params import InvalidQueryError, newest_first
+from astrid.catalog.records import record_from_row
 from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.errors import StorageError
 from astrid.roles import ROLES
@@ -84,15 +85,7 @@ def hash_api_key(key: str) -> str:
 
 
 def _key_record(row: ApiKey) -> ApiKeyRecord:
-    return ApiKeyRecord(
-        id=row.id,
-        name=row.name,
-        prefix=row.prefix,
-        role=row.role,
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-        revoked_at=row.revoked_at,
-    )
+    return record_from_row(ApiKeyRecord, row)
 
 
 def audit_entry(
@@ -239,24 +232,17 @@ def audit_log(
     limit: int = 100,
 ) -> list[AuditRecord]:
     """Audit entries, newest first; ``before_id`` pages back."""
-    if not 1 <= limit <= 1000:
-        raise InvalidQueryError(f"limit must be within [1, 1000], got {limit}", field="limit")
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    query = newest_first(
+        select(AuditEntry), AuditEntry.id, before_id=before_id, limit=limit, maximum=1000
+    )
     if actor is not None:
         query = query.where(AuditEntry.actor == actor)
     if action is not None:
         query = query.where(AuditEntry.action == action)
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
     with catalog_errors("read the audit log"), catalog.session() as session:
         return [
-            AuditRecord(
-                id=e.id,
-                actor=e.actor,
-                action=e.action,
-                target=e.target,
-                detail=json.loads(e.detail_json) if e.detail_json else {},
-                created_at=e.created_at,
+            record_from_row(
+                AuditRecord, e, detail=json.loads(e.detail_json) if e.detail_json else {}
             )
             for e in session.scalars(query)
         ]

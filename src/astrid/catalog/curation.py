@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from astrid.catalog.access import audit_entry
 from astrid.catalog.models import Candidate, Label, ReviewClaim, utcnow
 from astrid.catalog.query_params import InvalidQueryError
+from astrid.catalog.records import record_from_row
 from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.curation.consensus import Consensus, Vote, consensus
 from astrid.curation.labels import LABELS
@@ -76,14 +77,7 @@ class ReviewProgress:
 
 
 def _label_record(row: Label) -> LabelRecord:
-    return LabelRecord(
-        id=row.id,
-        candidate_id=row.candidate_id,
-        curator=row.curator,
-        label=row.label,
-        comment=row.comment,
-        created_at=row.created_at,
-    )
+    return record_from_row(LabelRecord, row)
 
 
 def add_label(

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from astrid.catalog.access import audit_entry
 from astrid.catalog.json_columns import dumps_json, loads_json
 from astrid.catalog.models import Job, utcnow
-from astrid.catalog.query_params import check_limit
+from astrid.catalog.query_params import newest_first
+from astrid.catalog.records import record_from_row
 from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.errors import StorageError
 
@@ -64,19 +65,7 @@ def gave_up_reason(attempts: int) -> str:
 
 def _job_record(job_row: Job) -> JobRecord:
     """A `Job` row as a record."""
-    return JobRecord(
-        id=job_row.id,
-        kind=job_row.kind,
-        status=job_row.status,
-        payload=loads_json(job_row.payload_json),
-        observation_id=job_row.observation_id,
-        run_id=job_row.run_id,
-        error=job_row.error,
-        created_at=job_row.created_at,
-        started_at=job_row.started_at,
-        finished_at=job_row.finished_at,
-        attempts=job_row.attempts,
-    )
+    return record_from_row(JobRecord, job_row, payload=loads_json(job_row.payload_json))
 
 
 def enqueue_job(
@@ -231,12 +220,9 @@ def jobs(
     catalog: Catalog, *, status: str | None = None, before_id: int | None = None, limit: int = 100
 ) -> list[JobRecord]:
     """Jobs, newest first."""
-    check_limit(limit)
-    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    query = newest_first(select(Job), Job.id, before_id=before_id, limit=limit)
     if status is not None:
         query = query.where(Job.status == status)
-    if before_id is not None:
-        query = query.where(Job.id < before_id)
     with catalog_errors("read jobs"), catalog.session() as session:
         return [_job_record(j) for j in session.scalars(query)]
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 
 from astrid.catalog.json_columns import dumps_json
 from astrid.catalog.models import Candidate, ModelVersion
+from astrid.catalog.records import record_from_row
 from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.errors import StorageError
 
@@ -53,16 +54,11 @@ class ModelRecord:
 
 
 def _record(row: ModelVersion) -> ModelRecord:
-    return ModelRecord(
-        id=row.id,
-        name=row.name,
-        version=row.version,
-        file_key=row.file_key,
-        data_hash=row.data_hash,
+    return record_from_row(
+        ModelRecord,
+        row,
         metrics=json.loads(row.metrics_json),
         card=json.loads(row.card_json) if row.card_json else {},
-        active=row.active,
-        created_at=row.created_at,
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from astrid.catalog.models import Observation
 from astrid.catalog.query_params import check_limit
+from astrid.catalog.records import record_from_row
 from astrid.catalog.repository import Catalog, catalog_errors
 
 __all__ = [
@@ -44,22 +45,7 @@ class ObservationRecord:
 
 
 def _observation_record(obs: Observation) -> ObservationRecord:
-    return ObservationRecord(
-        id=obs.id,
-        name=obs.name,
-        role=obs.role,
-        status=obs.status,
-        error=obs.error,
-        mjd=obs.mjd,
-        filter=obs.filter,
-        exptime=obs.exptime,
-        gain=obs.gain,
-        shape=(obs.shape_y, obs.shape_x),
-        content_sha256=obs.content_sha256,
-        store_key=obs.store_key,
-        wcs_header=obs.wcs_header,
-        created_at=obs.created_at,
-    )
+    return record_from_row(ObservationRecord, obs, shape=(obs.shape_y, obs.shape_x))
 
 
 def observations(

@@ -14,14 +14,16 @@ import binascii
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from astrid.catalog.models import Candidate, Label, Observation
 from astrid.curation.labels import LABELS
 from astrid.errors import StorageError
+
+S = TypeVar("S", bound="Select[Any]")
 
 __all__ = [
     "SORT_KEYS",
@@ -32,6 +34,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "filter_clauses",
+    "newest_first",
     "rows_after",
     "sort_column",
 ]
@@ -102,6 +105,26 @@ def check_limit(limit: int, maximum: int = 10_000) -> None:
         raise InvalidQueryError(
             f"limit must be within [1, {maximum}], got {limit!r}", field="limit", value=limit
         )
+
+
+def newest_first(
+    query: S,
+    id_column: InstrumentedAttribute[int],
+    *,
+    before_id: int | None,
+    limit: int,
+    maximum: int = 10_000,
+) -> S:
+    """``query`` newest (highest id) first, `limit` rows, below ``before_id`` when given.
+
+    Raises
+    ------
+    InvalidQueryError
+        If `limit` is outside ``[1, maximum]``.
+    """
+    check_limit(limit, maximum)
+    query = query.order_by(id_column.desc()).limit(limit)
+    return query if before_id is None else query.where(id_column < before_id)
 
 
 def filter_clauses(filters: CandidateFilters) -> list[ColumnElement[bool]]:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from astrid.catalog.candidate_rows import candidate_rows, finite_or_none
-from astrid.catalog.json_columns import dumps_json
+from astrid.catalog.json_columns import dumps_json, loads_json
 from astrid.catalog.models import (
     OBSERVATION_ROLES,
     OBSERVATION_STATUSES,
@@ -31,16 +31,17 @@ from astrid.catalog.models import (
     ProcessingRun,
     utcnow,
 )
+from astrid.catalog.records import record_from_row
 from astrid.errors import StorageError
 
-__all__ = ["Catalog", "EventInfo", "RunInfo", "catalog_errors"]
+__all__ = ["Catalog", "EventInfo", "RunRecord", "catalog_errors", "run_record"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class RunInfo:
-    """Summary of a processing run.
+class RunRecord:
+    """A processing run with its statistics and per-stage timings (seconds).
 
     Attributes
     ----------
@@ -49,28 +50,41 @@ class RunInfo:
     key : str
         Idempotency key.
     status : {"running", "done", "failed"}
+    science_id, reference_id : int, int or None
+        Observation ids of the inputs.
     n_candidates : int
         Candidates stored by the last successful `Catalog.finish_run`.
     failed_stage, error : str or None
         Where and why the run failed, when it did.
-    science_id, reference_id : int or None
-        Observation ids of the inputs.
-    code_version : str or None
-    started_at, finished_at : datetime or None
+    code_version : str
+    config, stats, timings, products : dict
+        The run's configuration, statistics, stage seconds and product paths.
+    started_at, finished_at : datetime, datetime or None
         Timezone-aware UTC.
     """
 
     id: int
     key: str
     status: str
+    science_id: int
+    reference_id: int | None
     n_candidates: int
     failed_stage: str | None
     error: str | None
-    science_id: int | None = None
-    reference_id: int | None = None
-    code_version: str | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    code_version: str
+    config: dict[str, Any]
+    stats: dict[str, Any]
+    timings: dict[str, float]
+    products: dict[str, str]
+    started_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def seconds(self) -> float | None:
+        """Wall-clock seconds from start to finish, None while running."""
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -275,17 +289,17 @@ class Catalog:
 
     # -- runs -----------------------------------------------------------------------------
 
-    def find_run(self, *, key: str) -> RunInfo | None:
+    def find_run(self, *, key: str) -> RunRecord | None:
         """The run with idempotency key ``key``, or None."""
         with _errors(f"find run {key!r}"), self._sessionmaker() as session:
             run = session.scalar(select(ProcessingRun).where(ProcessingRun.key == key))
-            return None if run is None else _run_info(run)
+            return None if run is None else run_record(run)
 
-    def runs(self) -> list[RunInfo]:
+    def runs(self) -> list[RunRecord]:
         """All processing runs, by id."""
         with _errors("read runs"), self._sessionmaker() as session:
             return [
-                _run_info(run)
+                run_record(run)
                 for run in session.scalars(select(ProcessingRun).order_by(ProcessingRun.id))
             ]
 
@@ -490,17 +504,13 @@ def _rowcount(result: Any) -> int:
     return int(result.rowcount)
 
 
-def _run_info(run: ProcessingRun) -> RunInfo:
-    return RunInfo(
-        id=run.id,
-        key=run.key,
-        status=run.status,
-        n_candidates=run.n_candidates,
-        failed_stage=run.failed_stage,
-        error=run.error,
-        science_id=run.science_id,
-        reference_id=run.reference_id,
-        code_version=run.code_version,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
+def run_record(run: ProcessingRun) -> RunRecord:
+    """The `RunRecord` of a run row."""
+    return record_from_row(
+        RunRecord,
+        run,
+        config=loads_json(run.config_json),
+        stats=loads_json(run.stats_json),
+        timings=loads_json(run.timings_json),
+        products=loads_json(run.products_json),
     )

@@ -26,7 +26,7 @@ from scipy.stats import norm
 
 from astrid.detection.realbogus import RealBogusModel
 from astrid.difference.subtract import ProbabilityMap, SubtractConfig, Subtraction, subtract
-from astrid.evaluation.scoring import SNR_BINS, score_candidates
+from astrid.evaluation.scoring import SNR_BINS, match_to_truth
 from astrid.observations.image import Image
 from astrid.preprocess.pair import PrepareConfig, prepare_pair
 from astrid.simulation import inject_fakes, quiet_sky
@@ -212,7 +212,7 @@ def evaluate_pair(
         truth = vstack(truths) if truths else Table()
         fake_pair = prepare_pair(image, reference, config.prepare)
         result = subtract(fake_pair, config.subtract, model=detector_model)
-        score = score_candidates(truth, result.candidates)
+        score = match_to_truth(truth, result.candidates)
         found = np.asarray(score["found"], bool)
         truth["found"] = found
         cand = result.candidates

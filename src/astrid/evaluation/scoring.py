@@ -1,4 +1,4 @@
-"""Score candidates against a truth table, with the definitions of the reference scorer.
+"""Match candidates to a truth table and score them, with the reference scorer's definitions.
 
 The definitions match ``shared/eval/score.py`` (the project's reference): truth and
 candidates are matched on the sky within 1.5″; completeness is the fraction of injected
@@ -19,7 +19,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from scipy.stats import norm
 
-__all__ = ["SNR_BINS", "score_candidates"]
+__all__ = ["SNR_BINS", "match_to_truth"]
 
 SNR_BINS = (3, 4, 5, 6, 7, 8, 10, 12, 20, 60)
 
@@ -28,7 +28,7 @@ def _as_str(column: Any) -> np.ndarray:
     return np.asarray([str(v) for v in column])
 
 
-def score_candidates(
+def match_to_truth(
     truth: Table, candidates: Table, *, radius_arcsec: float = 1.5
 ) -> dict[str, Any]:
     """Completeness, efficiency vs the optimum, bogus count, photometry and astrometry.

@@ -31,7 +31,7 @@ from astrid.errors import AstridError
 from astrid.observations.validate import check_compatible
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.inputs import FrameSource
-from astrid.pipeline.scoring import ScoringModel, score_candidates
+from astrid.pipeline.scoring import ScoringModel, add_realbogus_scores
 from astrid.preprocess.master_files import read_masters
 from astrid.preprocess.pair import prepare_pair
 
@@ -148,7 +148,7 @@ def process_frame(
         candidates = result.candidates
         if model is not None:
             with timer("score"):
-                candidates = score_candidates(
+                candidates = add_realbogus_scores(
                     model, candidates, result.cutouts, threads=max(threads, 0)
                 )
         with timer("write"):

@@ -99,7 +99,7 @@ def write_report(
     difference_path : path, optional
         S_corr FITS to show as a thumbnail.
     score, truth : optional
-        `astrid.evaluation.scoring.score_candidates` output and the truth table, for the
+        `astrid.evaluation.scoring.match_to_truth` output and the truth table, for the
         completeness section.
     stats : dict, optional
         Run statistics (noise, alignment) to list.

@@ -41,10 +41,10 @@ from astrid.store import ObjectStore
 __all__ = [
     "MODEL_NAME",
     "ScoringModel",
+    "add_realbogus_scores",
     "register_model_file",
     "rescore",
     "resolve_model",
-    "score_candidates",
     "version_labels",
 ]
 
@@ -148,7 +148,7 @@ def _load(path: str, sha256: str, threads: int) -> RealBogusModel:
     return model
 
 
-def score_candidates(
+def add_realbogus_scores(
     model: ScoringModel, candidates: Table, cutouts: np.ndarray, *, threads: int = 0
 ) -> Table:
     """`candidates` with the `SCORE_FIELDS` columns added (a copy)."""

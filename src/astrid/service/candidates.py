@@ -23,10 +23,10 @@ from astrid.service.state import Service
 __all__ = [
     "CandidateListing",
     "LabelledCandidate",
+    "candidate_listing",
     "find_candidate",
     "labelled_candidate",
-    "list_candidates",
-    "neighbours",
+    "nearby_candidates",
 ]
 
 
@@ -55,7 +55,7 @@ def find_candidate(service: Service, candidate_id: int) -> CandidateRecord:
     return record
 
 
-def list_candidates(
+def candidate_listing(
     service: Service,
     filters: CandidateFilters,
     *,
@@ -90,7 +90,7 @@ def labelled_candidate(service: Service, candidate_id: int) -> LabelledCandidate
     )
 
 
-def neighbours(
+def nearby_candidates(
     service: Service, record: CandidateRecord, *, radius_arcsec: float | None = None
 ) -> list[ConeMatch]:
     """Other candidates at the position of ``record`` (other runs, same place), nearest first.

@@ -52,7 +52,7 @@ from astrid.training.metrics import (
 from astrid.training.training_set import TrainingSet
 
 __all__ = [
-    "MODEL_NAME",
+    "CARD_NAME",
     "RealBogusTrainConfig",
     "TrainedModel",
     "evaluate_split",
@@ -65,7 +65,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "astrid-realbogus-cnn"
+#: The model card's name for the CNN backbone (the ViT's ends in ``-vit``).
+CARD_NAME = "astrid-realbogus-cnn"
 
 
 @dataclass(frozen=True)
@@ -388,7 +389,7 @@ def realbogus_card(
 ) -> dict[str, Any]:
     """The model card: what the model is, what it was trained on, how well it does."""
     return {
-        "name": MODEL_NAME if trained.config.backbone == "cnn" else f"{MODEL_NAME[:-4]}-vit",
+        "name": CARD_NAME if trained.config.backbone == "cnn" else f"{CARD_NAME[:-4]}-vit",
         "version": version,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "inputs": {

@@ -265,7 +265,7 @@ def candidate_list(
     """Filterable, sortable candidate table with thumbnails; htmx swaps the results only."""
     sort, order, cursor = form.sort, form.order, form.cursor
     filters = candidate_filters(**form.model_dump(exclude={"sort", "order", "cursor"}))
-    listing = candidates.list_candidates(
+    listing = candidates.candidate_listing(
         service, filters, sort=sort, descending=order == "desc", limit=_PAGE_SIZE, cursor=cursor
     )
     page = listing.page
@@ -310,7 +310,7 @@ def _candidate_context(service: Service, labelled: LabelledCandidate) -> dict[st
         "c": found,
         "labels": labelled.labels,
         "agreed": labelled.consensus,
-        "neighbours": candidates.neighbours(service, found),
+        "neighbours": candidates.nearby_candidates(service, found),
         "model": model,
         "sexagesimal": _sexagesimal(found.ra, found.dec),
         "artifact_labels": ARTIFACT_LABELS,

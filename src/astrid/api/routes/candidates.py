@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from astrid.api.deps import ViewerDep
 from astrid.api.downloads import cached, etag_for, not_modified, stored_file
 from astrid.api.presenters import candidate_detail, candidate_public
-from astrid.api.schemas import CandidateDetail, CandidatePage, ConeMatchPublic
+from astrid.api.schemas import CandidateDetail, CandidatePagePublic, ConeMatchPublic
 from astrid.catalog import candidates as catalog_candidates
 from astrid.catalog.candidates import ConeMatch
 from astrid.catalog.curation import consensus_of
@@ -27,7 +27,7 @@ CutoutKind = Literal["science", "reference", "difference"]
 _Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-@router.get("/candidates", response_model=CandidatePage)
+@router.get("/candidates", response_model=CandidatePagePublic)
 def list_candidates(
     service: ServiceDep,
     _: ViewerDep,
@@ -36,12 +36,12 @@ def list_candidates(
     order: Literal["asc", "desc"] = "asc",
     limit: _Limit = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> CandidatePage:
+) -> CandidatePagePublic:
     """Candidates matching the filters, one page at a time (pass ``next_cursor`` back)."""
-    listing = candidates.list_candidates(
+    listing = candidates.candidate_listing(
         service, filters, sort=sort, descending=order == "desc", limit=limit, cursor=cursor
     )
-    return CandidatePage(
+    return CandidatePagePublic(
         items=[candidate_public(r, listing.agreed[r.id]) for r in listing.page.items],
         next_cursor=listing.page.next_cursor,
     )
@@ -94,7 +94,7 @@ def get_neighbours(
 ) -> list[ConeMatchPublic]:
     """Other candidates at the same position (default radius: ASTRID_NEIGHBOUR_RADIUS_ARCSEC)."""
     record = candidates.find_candidate(service, candidate_id)
-    return _matches(service, candidates.neighbours(service, record, radius_arcsec=radius))
+    return _matches(service, candidates.nearby_candidates(service, record, radius_arcsec=radius))
 
 
 def _cutout_key(service: Service, candidate_id: int, kind: str) -> str:
