@@ -1,4 +1,5 @@
-"""The web page's routes: login, dashboard, candidate list and page, review mode, admin.
+"""The web page's routes: login, dashboard, candidate list and page, run and model pages,
+review mode, admin.
 
 Pages authenticate with the session cookie set at login (or the API's headers). A page
 that needs a login redirects to ``/login``; htmx requests get ``HX-Redirect`` instead, so
@@ -33,7 +34,7 @@ from astrid.catalog.access import (
 )
 from astrid.catalog.candidates import count_candidates
 from astrid.catalog.curation import labels_of, release_claim
-from astrid.catalog.model_registry import model_by_id
+from astrid.catalog.model_registry import list_models, model_by_id
 from astrid.catalog.query_params import SORT_KEYS, CandidateFilters
 from astrid.curation.labels import ARTIFACT_LABELS, LABELS, LabelName
 from astrid.roles import ROLES
@@ -42,6 +43,7 @@ from astrid.service.auth import SESSION_COOKIE, AuthError, Principal
 from astrid.service.candidates import LabelledCandidate
 from astrid.service.deps import ServiceDep, authenticate
 from astrid.service.keys import revoke_key
+from astrid.service.model_versions import model_detail
 from astrid.service.params import (
     MAX_ID,
     Id,
@@ -49,7 +51,9 @@ from astrid.service.params import (
     candidate_filters,
 )
 from astrid.service.review import label_candidate, next_for_review
+from astrid.service.runs import run_detail
 from astrid.service.state import Service
+from astrid.web.charts import bar_chart
 from astrid.web.dashboard import build_dashboard
 
 __all__ = ["LABEL_KEYS", "install", "router"]
@@ -80,6 +84,19 @@ _SHORTCUTS = {
 LABEL_KEYS = {label: _SHORTCUTS[label] for label in LABELS}
 SKIP_KEY = "ArrowRight"
 _PAGE_SIZE = 50
+#: The list opens most significant first: |S_corr| is known for every candidate, while rb
+#: is missing until a model has scored them (and sorting by rb would then bury the rest).
+DEFAULT_SORT = "abs_scorr"
+_SORT_TITLES = {
+    "id": "id",
+    "scorr": "S_corr",
+    "abs_scorr": "|S_corr|",
+    "snr": "SNR",
+    "rb": "rb",
+    "ood": "ood",
+    "mag": "mag",
+    "mjd": "MJD",
+}
 
 
 class LoginRequiredError(Exception):
@@ -214,6 +231,7 @@ class _ListForm(BaseModel):
 
     run_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     observation_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    model_version_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     mjd_min: float | None = Field(default=None, allow_inf_nan=False)
     mjd_max: float | None = Field(default=None, allow_inf_nan=False)
     rb_min: float | None = Field(default=None, allow_inf_nan=False)
@@ -223,7 +241,7 @@ class _ListForm(BaseModel):
     sign: int | None = Field(default=None, ge=-1, le=1)  # 0 refused by CandidateFilters
     label: LabelName | None = None
     reviewed: bool | None = None
-    sort: SortName = "id"
+    sort: SortName = DEFAULT_SORT
     order: Literal["asc", "desc"] = "desc"
     cursor: str | None = Field(default=None, max_length=500)
 
@@ -269,6 +287,13 @@ def candidate_list(
         "order": order,
         "sort_url": sort_url,
         "sortable": SORT_KEYS,
+        "sort_titles": _SORT_TITLES,
+        "models": {m.id: m for m in list_models(service.catalog)},
+        "filter_model": (
+            model_by_id(service.catalog, filters.model_version_id)
+            if filters.model_version_id is not None
+            else None
+        ),
         "next_url": next_url,
         "appending": cursor is not None,
         "count": count_candidates(service.catalog, filters=filters),
@@ -292,6 +317,7 @@ def _candidate_context(service: Service, labelled: LabelledCandidate) -> dict[st
         "labels": labelled.labels,
         "agreed": labelled.consensus,
         "neighbours": candidates.neighbours(service, found),
+        "marks": candidates.cutout_marks(service, found),
         "model": model,
         "sexagesimal": _sexagesimal(found.ra, found.dec),
         "artifact_labels": ARTIFACT_LABELS,
@@ -330,6 +356,36 @@ def label_from_page(
     label_candidate(service, user, candidate_id, label, comment.strip() or None)
     labelled = candidates.labelled_candidate(service, candidate_id)
     return _render(request, "_label_history.html", user, **_candidate_context(service, labelled))
+
+
+# -- runs and models ----------------------------------------------------------------------
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(run_id: Id, request: Request, service: ServiceDep, user: UserDep) -> HTMLResponse:
+    """Status, files, stage timings, candidates, models and the error of a failed run."""
+    detail = run_detail(service, run_id)
+    timings = detail.run.timings
+    chart = (
+        bar_chart(
+            [float(v) for v in timings.values()],
+            list(timings),
+            title="seconds per stage",
+            x_label="stage",
+            y_label="seconds",
+            every=1,
+        )
+        if timings
+        else None
+    )
+    return _render(request, "run.html", user, d=detail, r=detail.run, chart=chart)
+
+
+@router.get("/models/{model_id}", response_class=HTMLResponse)
+def model_page(model_id: Id, request: Request, service: ServiceDep, user: UserDep) -> HTMLResponse:
+    """A model version: its card, metrics, training-data digest and what it scored."""
+    detail = model_detail(service, model_id)
+    return _render(request, "model.html", user, d=detail, m=detail.model)
 
 
 # -- review mode --------------------------------------------------------------------------
@@ -449,7 +505,28 @@ def _format(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def _ra_hms(ra: float) -> str:
+    """Right ascension as ``hh:mm:ss.ss`` (rounded once, so 59.999 s carries over)."""
+    total = round((ra % 360.0) / 15.0 * 3600.0 * 100) % (24 * 3600 * 100)
+    seconds, centi = divmod(total, 100)
+    minutes, sec = divmod(seconds, 60)
+    hours, mins = divmod(minutes, 60)
+    return f"{hours:02d}:{mins:02d}:{sec:02d}.{centi:02d}"
+
+
+def _dec_dms(dec: float) -> str:
+    """Declination as ``±dd:mm:ss.s``."""
+    sign = "-" if dec < 0 else "+"
+    total = round(abs(dec) * 3600.0 * 10)
+    seconds, tenth = divmod(total, 10)
+    minutes, sec = divmod(seconds, 60)
+    degrees, mins = divmod(minutes, 60)
+    return f"{sign}{degrees:02d}:{mins:02d}:{sec:02d}.{tenth}"
+
+
 templates.env.filters["num"] = _format
+templates.env.filters["ra_hms"] = _ra_hms
+templates.env.filters["dec_dms"] = _dec_dms
 templates.env.filters["urlquote"] = quote
 
 

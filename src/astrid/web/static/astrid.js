@@ -1,4 +1,4 @@
-// AstrID web page helpers: keyboard shortcuts for the label buttons, cutout zoom.
+// AstrID web page helpers: keyboard shortcuts for the label buttons, cutout zoom and marks.
 // Plain script, no build step; htmx (vendored) does the requests.
 "use strict";
 
@@ -21,7 +21,8 @@ document.addEventListener("keydown", (event) => {
 document.addEventListener("input", (event) => {
   const slider = event.target;
   if (!(slider instanceof HTMLInputElement) || !slider.matches("[data-zoom]")) return;
-  const group = slider.parentElement.previousElementSibling;
+  const controls = slider.closest(".cutout-controls");
+  const group = controls && controls.previousElementSibling;
   if (!group) return;
   for (const img of group.querySelectorAll("img.cutout-img")) {
     img.style.width = `${252 * Number(slider.value)}px`;
@@ -38,4 +39,13 @@ document.addEventListener("click", (event) => {
   if (!slider) return;
   slider.value = Number(slider.value) > 1 ? "1" : "2";
   slider.dispatchEvent(new Event("input", { bubbles: true }));
+});
+
+// The "marks" checkbox shows or hides the crosshair, compass and scale bar of a triplet.
+document.addEventListener("change", (event) => {
+  const box = event.target;
+  if (!(box instanceof HTMLInputElement) || !box.matches("[data-marks]")) return;
+  const controls = box.closest(".cutout-controls");
+  const group = controls && controls.previousElementSibling;
+  if (group) group.classList.toggle("no-marks", !box.checked);
 });
