@@ -10,8 +10,11 @@ also label and review, admins also manage keys and read the audit log.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
@@ -505,6 +508,35 @@ def _format(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """One row of a nested mapping shown flat: ``test · auc`` = 0.997."""
+
+    key: str
+    text: str
+    detail: str | None  # JSON of a structure too big for one cell, shown on request
+
+
+def _flat(value: Any, prefix: str = "") -> list[_Entry]:
+    """A model card or metrics mapping as rows: nested keys joined, long lists folded."""
+    if isinstance(value, Mapping):
+        rows: list[_Entry] = []
+        for key in sorted(value, key=str):
+            rows += _flat(value[key], f"{prefix} · {key}" if prefix else str(key))
+        return rows
+    if isinstance(value, list | tuple):
+        if all(not isinstance(v, Mapping | list | tuple) for v in value) and len(value) <= 20:
+            return [_Entry(prefix, ", ".join(_scalar(v) for v in value), None)]
+        return [_Entry(prefix, f"{len(value)} entries", json.dumps(value, indent=1))]
+    return [_Entry(prefix, _scalar(value), None)]
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, float):
+        return _format(value, 4) if abs(value) >= 1e-3 or value == 0 else f"{value:.3g}"
+    return str(value)
+
+
 def _ra_hms(ra: float) -> str:
     """Right ascension as ``hh:mm:ss.ss`` (rounded once, so 59.999 s carries over)."""
     total = round((ra % 360.0) / 15.0 * 3600.0 * 100) % (24 * 3600 * 100)
@@ -526,6 +558,7 @@ def _dec_dms(dec: float) -> str:
 
 templates.env.filters["num"] = _format
 templates.env.filters["ra_hms"] = _ra_hms
+templates.env.filters["flat"] = _flat
 templates.env.filters["dec_dms"] = _dec_dms
 templates.env.filters["urlquote"] = quote
 
