@@ -148,6 +148,10 @@ def test_review_three_with_the_keyboard(live: Live, page: Any) -> None:
     _login(page, live, "curator")
     page.goto(f"{live.url}/review")
     card = page.get_by_test_id("review-card")
+    # hiding the marks leaves the focus on their checkbox: the label keys still work, and
+    # the next cards keep the marks hidden
+    page.click("input[data-marks]")
+    expect(card.locator("svg.marks").first).to_be_hidden()
     labelled: dict[int, str] = {}
     for key, label in (("r", "real"), ("b", "bogus"), ("v", "variable")):
         shown = int(card.get_attribute("data-candidate-id"))
@@ -157,6 +161,8 @@ def test_review_three_with_the_keyboard(live: Live, page: Any) -> None:
         labelled[shown] = label
         expect(page.get_by_test_id("progress")).to_contain_text(f"labelled by you: {len(labelled)}")
 
+    expect(card.locator("svg.marks").first).to_be_hidden()
+    expect(card.locator("input[data-marks]")).not_to_be_checked()
     stored = labels_of(live.env.service.catalog, list(labelled))
     assert {cid: [lbl.label for lbl in stored[cid]] for cid in stored} == {
         cid: [label] for cid, label in labelled.items()
