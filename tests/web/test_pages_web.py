@@ -265,6 +265,8 @@ def test_run_page(env: Env) -> None:
     for stage in ("read", "preprocess", "difference", "write"):
         assert f"<td>{stage}</td>" in timings
     assert "<svg" in page, "timings chart"
+    assert "<th>scorr_std</th><td>1</td>" in page, "a whole number without decimals"
+    assert "<th>threshold</th><td>5</td>" in page, "settings"
     assert "not scored" in page and 'data-testid="run-error"' not in page
     missing = client.get("/runs/99999", headers=HTML)
     assert missing.status_code == 404 and "no run with id 99999" in missing.text

@@ -532,6 +532,11 @@ def _flat(value: Any, prefix: str = "") -> list[_Entry]:
 
 
 def _scalar(value: Any) -> str:
+    """A number as a person reads it: whole floats without decimals, tiny ones in e-notation."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
     if isinstance(value, float):
         return _format(value, 4) if abs(value) >= 1e-3 or value == 0 else f"{value:.3g}"
     return str(value)
@@ -559,6 +564,7 @@ def _dec_dms(dec: float) -> str:
 templates.env.filters["num"] = _format
 templates.env.filters["ra_hms"] = _ra_hms
 templates.env.filters["flat"] = _flat
+templates.env.filters["brief"] = _scalar
 templates.env.filters["dec_dms"] = _dec_dms
 templates.env.filters["urlquote"] = quote
 
