@@ -31,7 +31,7 @@ from astrid.service.rate_limit import LoginBackoff, RateLimiter, RateLimitMiddle
 from astrid.service.security_headers import SecurityHeadersMiddleware
 from astrid.service.state import Service, service_secret
 from astrid.store import ObjectStore
-from astrid.web import pages as web_pages
+from astrid.web import site as web_site
 
 __all__ = ["create_app", "open_service"]
 
@@ -137,7 +137,7 @@ def create_app(
     )
     app.state.service = service
     prefixed = api_router.install(app)
-    web_pages.install(app)
+    web_site.install(app)
     app.add_middleware(RateLimitMiddleware, limiter=service.limiter)
     app.add_middleware(MetricsMiddleware, metrics=service.metrics, prefixed=prefixed)
     app.add_middleware(SecurityHeadersMiddleware)

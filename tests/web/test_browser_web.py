@@ -95,6 +95,19 @@ def test_login_filter_open_and_screenshot(live: Live, page: Any, artifacts: Path
         page.wait_for_function(
             "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
         )
+    # the crosshair over each cutout, hidden and shown again with the "marks" box
+    marks = page.locator("svg.marks")
+    expect(marks).to_have_count(3)
+    expect(marks.first.locator(".crosshair line")).to_have_count(4)
+    expect(marks.first).to_be_visible()
+    page.uncheck("input[data-marks]")
+    expect(marks.first).to_be_hidden()
+    page.check("input[data-marks]")
+    expect(marks.first).to_be_visible()
+    # the zoom slider still scales the images, and the marks with them
+    page.fill("input[data-zoom]", "2")
+    box = marks.first.bounding_box()
+    assert box is not None and box["width"] == pytest.approx(504, abs=2)
     expect(page.get_by_test_id("features")).to_contain_text("psf_chi2")
     expect(page.get_by_test_id("neighbours").locator("li")).to_have_count(1)
     expect(page.get_by_test_id("consensus")).to_contain_text("unlabelled")
@@ -104,6 +117,30 @@ def test_login_filter_open_and_screenshot(live: Live, page: Any, artifacts: Path
     shot = artifacts / "candidate-page.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_dashboard_to_run_to_its_candidates(live: Live, page: Any, artifacts: Path) -> None:
+    from playwright.sync_api import expect
+
+    _login(page, live, "viewer")
+    run_id = live.env.seeded.run_ids[0]
+    page.goto(f"{live.url}/")
+    runs = page.get_by_test_id("runs")
+    expect(runs).to_contain_text("sci_r_0")
+    runs.locator(f"a[href='/runs/{run_id}']").click()
+    page.wait_for_url(f"{live.url}/runs/{run_id}")
+    expect(page.get_by_test_id("timings")).to_contain_text("preprocess")
+    expect(page.get_by_test_id("science-file")).to_have_text("sci_r_0")
+    page.get_by_test_id("run-candidates").click()
+    page.wait_for_url(f"{live.url}/candidates?run_id={run_id}")
+    expect(page.get_by_test_id("count")).to_have_text("12 candidates")
+    header = page.locator("table[data-testid=candidates] thead")
+    expect(header).to_contain_text("RA")
+    expect(header.locator("a.sorted")).to_have_text("|S_corr| ▼")
+    # the table spans the page
+    table = page.get_by_test_id("candidates").bounding_box()
+    assert table is not None and table["width"] > 1100
+    page.screenshot(path=str(artifacts / "candidate-list.png"))
 
 
 def _all_candidates(live: Live) -> list[dict[str, Any]]:
@@ -120,6 +157,10 @@ def test_review_three_with_the_keyboard(live: Live, page: Any) -> None:
     _login(page, live, "curator")
     page.goto(f"{live.url}/review")
     card = page.get_by_test_id("review-card")
+    # hiding the marks leaves the focus on their checkbox: the label keys still work, and
+    # the next cards keep the marks hidden
+    page.click("input[data-marks]")
+    expect(card.locator("svg.marks").first).to_be_hidden()
     labelled: dict[int, str] = {}
     for key, label in (("r", "real"), ("b", "bogus"), ("v", "variable")):
         shown = int(card.get_attribute("data-candidate-id"))
@@ -129,6 +170,8 @@ def test_review_three_with_the_keyboard(live: Live, page: Any) -> None:
         labelled[shown] = label
         expect(page.get_by_test_id("progress")).to_contain_text(f"labelled by you: {len(labelled)}")
 
+    expect(card.locator("svg.marks").first).to_be_hidden()
+    expect(card.locator("input[data-marks]")).not_to_be_checked()
     stored = labels_of(live.env.service.catalog, list(labelled))
     assert {cid: [lbl.label for lbl in stored[cid]] for cid in stored} == {
         cid: [label] for cid, label in labelled.items()

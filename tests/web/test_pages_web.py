@@ -193,3 +193,201 @@ def test_static_files_and_no_cdn(env: Env) -> None:
     assert client.get("/static/astrid.js").status_code == 200
     page = client.get("/login").text
     assert "https://" not in page and "http://" not in page, "everything is served locally"
+
+
+# -- what a new user missed (issue 12 item 15) ---------------------------------------------
+
+
+def _row_ids(page: str) -> list[int]:
+    return [int(i) for i in re.findall(r'<tr data-candidate-id="(\d+)"', page)]
+
+
+def test_candidate_list_shows_ra_dec_most_significant_first(env: Env) -> None:
+    from astrid.catalog.candidates import candidates_by_id
+
+    client = TestClient(env.client.app)
+    _login(client, env.keys["viewer"])
+    page = client.get("/candidates").text
+    assert "<th>RA</th><th>Dec</th>" in page and 'class="candidates wide"' in page
+    ids = _row_ids(page)
+    records = candidates_by_id(env.service.catalog, ids)
+    significance = [abs(records[i].scorr) for i in ids]
+    assert significance == sorted(significance, reverse=True), "|S_corr| largest first"
+    assert "sorted by |S_corr|, largest first" in page
+    first = records[ids[0]]
+    from astropy.coordinates import SkyCoord
+
+    ra, dec = (
+        SkyCoord(first.ra, first.dec, unit="deg").to_string("hmsdms", sep=":", precision=1).split()
+    )
+    row = page[page.index(f'<tr data-candidate-id="{first.id}"') :]
+    assert ra[:-1] in row[:1500] and dec[:-1] in row[:1500], (ra, dec)
+    # the run column leads to the run page; the sort links keep the filters
+    assert f'href="/runs/{first.run_id}"' in row[:2000]
+    part = client.get(
+        "/candidates", params={"run_id": env.seeded.run_ids[0]}, headers={"HX-Request": "true"}
+    ).text
+    assert "<html" not in part and f'href="/runs/{env.seeded.run_ids[0]}"' in part
+    assert f"run_id={env.seeded.run_ids[0]}&amp;sort=rb" in part
+
+
+def test_sexagesimal_formatting_rounds_once() -> None:
+    from astrid.web.pages import _dec_dms, _ra_hms
+
+    assert _ra_hms(150.0) == "10:00:00.00"
+    assert _ra_hms(359.9999999) == "00:00:00.00"
+    assert _ra_hms(15.0 * (1 + 59.9999 / 3600)) == "01:01:00.00", "59.9999 s carries over"
+    assert _dec_dms(-0.5) == "-00:30:00.0"
+    assert _dec_dms(2.0 + 59.99 / 3600) == "+02:01:00.0"
+    assert _dec_dms(-90.0) == "-90:00:00.0"
+
+
+def test_dashboard_names_the_files_and_links_runs(env: Env) -> None:
+    client = TestClient(env.client.app)
+    _login(client, env.keys["viewer"])
+    page = client.get("/").text
+    for night, run_id in enumerate(env.seeded.run_ids):
+        assert f'href="/runs/{run_id}"' in page
+        assert f">sci_r_{night}</a>" in page
+    assert ">ref_r</span>" in page
+    assert "No model registered yet" in page
+
+
+def test_run_page(env: Env) -> None:
+    client = TestClient(env.client.app)
+    _login(client, env.keys["viewer"])
+    run_id, science = env.seeded.run_ids[0], env.seeded.science_ids[0]
+    page = client.get(f"/runs/{run_id}").text
+    assert f'href="/api/v1/observations/{science}/file"' in page and ">sci_r_0</a>" in page
+    assert f'href="/api/v1/observations/{env.seeded.reference_id}/file"' in page
+    assert f'href="/candidates?run_id={run_id}"' in page and "12 candidates" in page
+    timings = page[page.index('data-testid="timings"') :]
+    for stage in ("read", "preprocess", "difference", "write"):
+        assert f"<td>{stage}</td>" in timings
+    assert "<svg" in page, "timings chart"
+    assert "<th>scorr_std</th><td>1</td>" in page, "a whole number without decimals"
+    assert "<th>threshold</th><td>5</td>" in page, "settings"
+    assert "not scored" in page and 'data-testid="run-error"' not in page
+    missing = client.get("/runs/99999", headers=HTML)
+    assert missing.status_code == 404 and "no run with id 99999" in missing.text
+    assert client.get("/runs/0", headers=HTML).status_code == 422
+
+
+def test_failed_run_page_names_the_stage(fresh: Env) -> None:
+    catalog = fresh.service.catalog
+    run_id = catalog.start_run(
+        key="failing",
+        science_id=fresh.seeded.science_ids[1],
+        reference_id=None,
+        config={},
+        code_version="test",
+    )
+    catalog.fail_run(run_id, stage="align", error="only 2 stars matched, need 6")
+    client = fresh.client
+    _login(client, fresh.keys["viewer"])
+    page = client.get(f"/runs/{run_id}").text
+    assert 'data-testid="run-status">failed' in page
+    error = page[page.index('data-testid="run-error"') :]
+    assert "<strong>align</strong>: only 2 stars matched, need 6" in error
+    assert "0 candidates" in page
+    dashboard = client.get("/").text
+    assert "align: only 2 stars matched, need 6" in dashboard
+
+
+def _scored_by_a_model(env: Env) -> tuple[int, list[int]]:
+    from astrid.catalog.model_registry import register_model, update_scores
+
+    catalog = env.service.catalog
+    model = register_model(
+        catalog,
+        name="realbogus",
+        file_key="models/abc.onnx",
+        data_hash="d" * 64,
+        metrics={"val": {"auc": 0.9912, "fnr_at_fpr_1pct": 0.05}, "n": 1000},
+        card={"operating_threshold": 0.75, "classes": ["bogus", "real"], "history": [{"e": 1}]},
+    )
+    ids = list(env.seeded.candidate_ids[:5])
+    n = len(ids)
+    scores = {
+        "rb": [0.9, 0.1, 0.8, 0.3, 0.95],
+        "ood": [0.1] * n,
+        "ood_msp": [0.9] * n,
+        "ood_energy": [-3.0] * n,
+        "ood_mahalanobis": [1.0] * n,
+    }
+    update_scores(catalog, ids, scores, model.id)
+    return model.id, ids
+
+
+def test_model_page_and_what_it_scored(fresh: Env) -> None:
+    model_id, ids = _scored_by_a_model(fresh)
+    client = fresh.client
+    _login(client, fresh.keys["viewer"])
+    page = client.get(f"/models/{model_id}").text
+    assert "realbogus v1" in page and "active" in page
+    assert "d" * 64 in page, "training data digest"
+    assert 'data-testid="threshold">rb ≥ 0.750' in page
+    assert "val · auc</th><td>0.9912" in page and "classes</th><td>bogus, real" in page
+    assert "<summary>1 entries</summary>" in page, "a list of records is folded"
+    assert f'href="/candidates?model_version_id={model_id}&amp;sort=rb&amp;order=desc"' in page
+    assert "5 candidates" in page
+    top = page[page.index('data-testid="top"') :]
+    shown = [int(i) for i in re.findall(r'href="/candidates/(\d+)"', top)]
+    assert shown == [ids[4], ids[0], ids[2], ids[3], ids[1]], "highest rb first"
+
+    listed = client.get("/candidates", params={"model_version_id": model_id}).text
+    assert sorted(_row_ids(listed)) == sorted(ids)
+    assert f'scored by <a href="/models/{model_id}">realbogus v1</a>' in listed
+    assert f'href="/models/{model_id}">v1</a>' in listed, "model column"
+    candidate = client.get(f"/candidates/{ids[0]}").text
+    assert f'href="/models/{model_id}">realbogus v1</a>' in candidate
+    assert f'href="/models/{model_id}"' in client.get("/").text
+    run_page = client.get(f"/runs/{fresh.seeded.run_ids[0]}").text
+    assert f'href="/models/{model_id}">realbogus v1</a>' in run_page
+    missing = client.get("/models/99999", headers=HTML)
+    assert missing.status_code == 404 and "no model version with id 99999" in missing.text
+    api = fresh.client.get(
+        "/api/v1/candidates",
+        params={"model_version_id": model_id},
+        headers=fresh.headers("viewer"),
+    )
+    assert sorted(c["id"] for c in api.json()["items"]) == sorted(ids)
+
+
+def _marks(page: str, kind: str) -> str:
+    start = page.index(f'data-testid="marks-{kind}"')
+    return page[start : page.index("</svg>", start)]
+
+
+def test_cutout_marks_without_and_with_a_wcs(fresh: Env) -> None:
+    from astropy.wcs import WCS
+    from sqlalchemy import update
+
+    from astrid.catalog.models import Observation
+
+    client = fresh.client
+    _login(client, fresh.keys["viewer"])
+    cid = fresh.seeded.candidate_ids[0]  # x = 100, y = 200: the central pixel
+    page = client.get(f"/candidates/{cid}").text
+    for kind in ("science", "reference", "difference"):
+        marks = _marks(page, kind)
+        assert 'data-x="31.5" data-y="31.5"' in marks, "crosshair on the candidate"
+        assert "arrow-N" not in marks
+    assert "no WCS for this image: crosshair only" in page
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [101.0, 201.0]
+    wcs.wcs.cd = [[0.0, 0.5 / 3600], [0.5 / 3600, 0.0]]  # rotated 90° and flipped
+    with fresh.service.catalog.engine.begin() as conn:
+        conn.execute(
+            update(Observation)
+            .where(Observation.id == fresh.seeded.science_ids[0])
+            .values(wcs_header=wcs.to_header(relax=True).tostring(sep="\n"))
+        )
+    marks = _marks(client.get(f"/candidates/{cid}").text, "science")
+    # north (+Dec) is +x (right), east (+RA) is +y (up on the display)
+    assert '<line class="arrow-N" x1="14" y1="14" x2="21.00" y2="14.00"/>' in marks
+    assert '<line class="arrow-E" x1="14" y1="14" x2="14.00" y2="7.00"/>' in marks
+    assert ">10″</text>" in marks and 'x2="23.00"' in marks, "10″ = 20 px scale bar"

@@ -30,6 +30,7 @@ __all__ = [
     "get_model",
     "list_models",
     "model_by_id",
+    "models_of_run",
     "register_model",
     "update_scores",
 ]
@@ -176,6 +177,14 @@ def model_by_id(catalog: Catalog, model_id: int) -> ModelRecord | None:
     with catalog_errors(f"read model version {model_id}"), catalog.session() as session:
         row = session.get(ModelVersion, model_id)
         return None if row is None else _record(row)
+
+
+def models_of_run(catalog: Catalog, run_id: int) -> list[ModelRecord]:
+    """The model versions that scored candidates of run ``run_id``, by id."""
+    used = select(Candidate.model_version_id).where(Candidate.run_id == run_id).distinct()
+    query = select(ModelVersion).where(ModelVersion.id.in_(used)).order_by(ModelVersion.id)
+    with catalog_errors(f"read the models of run {run_id}"), catalog.session() as session:
+        return [_record(row) for row in session.scalars(query)]
 
 
 def update_scores(

@@ -5,6 +5,7 @@ Records leave out the server-side path of the file; ``store_key`` names it in th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,7 @@ __all__ = [
     "latest_reference",
     "observation",
     "observation_by_hash",
+    "observation_names",
     "observations",
 ]
 
@@ -77,6 +79,16 @@ def observation(catalog: Catalog, observation_id: int) -> ObservationRecord | No
     with catalog_errors(f"read observation {observation_id}"), catalog.session() as session:
         obs = session.get(Observation, observation_id)
         return None if obs is None else _observation_record(obs)
+
+
+def observation_names(catalog: Catalog, observation_ids: Iterable[int]) -> dict[int, str]:
+    """The file names of observations by id (unknown ids are left out)."""
+    wanted = sorted(set(observation_ids))
+    if not wanted:
+        return {}
+    query = select(Observation.id, Observation.name).where(Observation.id.in_(wanted))
+    with catalog_errors("read observation names"), catalog.session() as session:
+        return {int(i): str(name) for i, name in session.execute(query)}
 
 
 def observation_by_hash(catalog: Catalog, content_sha256: str) -> ObservationRecord | None:

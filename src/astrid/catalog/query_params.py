@@ -48,12 +48,14 @@ class InvalidQueryError(StorageError):
 class CandidateFilters:
     """Filters of a candidate listing; None means "any". Ranges are inclusive.
 
-    ``label`` matches candidates that any curator gave that label; ``reviewed`` those
+    ``model_version_id`` matches candidates scored by that model version. ``label``
+    matches candidates that any curator gave that label; ``reviewed`` those
     with (True) or without (False) any label.
     """
 
     run_id: int | None = None
     observation_id: int | None = None
+    model_version_id: int | None = None
     mjd_min: float | None = None
     mjd_max: float | None = None
     rb_min: float | None = None
@@ -132,6 +134,7 @@ def filter_clauses(filters: CandidateFilters) -> list[ColumnElement[bool]]:
     equal = (
         (filters.run_id, Candidate.run_id),
         (filters.observation_id, Candidate.observation_id),
+        (filters.model_version_id, Candidate.model_version_id),
         (filters.sign, Candidate.sign),
     )
     for value, column in equal:

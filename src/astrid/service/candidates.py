@@ -1,5 +1,5 @@
 """What both front ends do with candidates: list them, show one with its labels, find
-its neighbours.
+its neighbours, place the marks over its cutouts.
 
 The API renders the results as JSON (`astrid.api.routes.candidates`), the web page as HTML
 (`astrid.web.pages`); the reading, the consensus and the errors are the same: an unknown
@@ -15,8 +15,11 @@ from fastapi import HTTPException
 from astrid.catalog import candidates as catalog_candidates
 from astrid.catalog.candidates import CandidatePage, CandidateRecord, ConeMatch
 from astrid.catalog.curation import LabelRecord, consensus_of, labels_of
+from astrid.catalog.observations import observation
 from astrid.catalog.query_params import CandidateFilters, InvalidQueryError
 from astrid.curation.consensus import Consensus, consensus
+from astrid.difference.cutouts import CUTOUT_SIZE
+from astrid.service.cutout_overlay import CutoutOverlay, cutout_overlay, wcs_from_header
 from astrid.service.params import query_error
 from astrid.service.state import Service
 
@@ -24,6 +27,7 @@ __all__ = [
     "CandidateListing",
     "LabelledCandidate",
     "candidate_listing",
+    "cutout_marks",
     "find_candidate",
     "labelled_candidate",
     "nearby_candidates",
@@ -99,3 +103,14 @@ def nearby_candidates(
     """
     radius = radius_arcsec or service.settings.neighbour_radius_arcsec
     return catalog_candidates.neighbours(service.catalog, record, radius_arcsec=radius)
+
+
+def cutout_marks(service: Service, record: CandidateRecord) -> CutoutOverlay:
+    """Crosshair, north/east arrows and scale bar for the cutouts of ``record``.
+
+    Oriented by the WCS of the candidate's science observation; crosshair only when that
+    observation has no WCS.
+    """
+    found = observation(service.catalog, record.observation_id)
+    wcs = wcs_from_header(found.wcs_header if found is not None else None)
+    return cutout_overlay(wcs, record.x, record.y, CUTOUT_SIZE)

@@ -1,10 +1,22 @@
 """Cutouts as PNG images for people: an astronomical stretch, north up as stored.
 
-Science and reference cutouts use the IRAF zscale interval with an asinh stretch (faint
-structure visible, bright cores not flat white); difference cutouts a linear stretch
-symmetric about zero, so positive and negative residuals look alike and zero is mid-grey.
+The stretch is set by the noise, so the sky looks like sky: a smooth grey with faint
+texture, not pixels thrown to black and white (what a narrow zscale interval does to a
+noise-dominated cutout). With ``m`` the median and ``sigma`` the robust noise (1.4826 ×
+the median absolute deviation) of the finite pixels:
+
+- science and reference: ``asinh((v - low) / s) / asinh((high - low) / s)`` with black at
+  ``low = m - 4 sigma``, white at ``high = max(99.9th percentile, m + 20 sigma)`` and the
+  softening ``s = 2 sigma``, so the background sits at a dark-to-mid grey (0.2 to 0.45 of
+  full scale), the noise stays within a few grey steps of it, and bright cores are not
+  flat white;
+- difference: symmetric about zero, ``0.5 + 0.5 asinh(v / s) / asinh(h / s)`` with
+  ``h = max(99.9th percentile of |v|, 10 sigma)``, so zero is mid-grey and positive and
+  negative residuals of equal size look alike (lighter and darker).
+
 Row 0 of a FITS array is the bottom of the image, so rows are flipped for display.
-Pixels that are not finite are drawn black.
+Pixels that are not finite are drawn black. The PNGs carry no overlay: the web page draws
+the crosshair, compass and scale bar over them (`astrid.service.cutout_overlay`).
 """
 
 from __future__ import annotations
@@ -15,15 +27,30 @@ from collections import OrderedDict
 
 import numpy as np
 from astropy.io import fits
-from astropy.visualization import AsinhStretch, LinearStretch, ZScaleInterval
 from PIL import Image as PILImage
 
 from astrid.errors import StorageError
 from astrid.store import ObjectStore
 
-__all__ = ["MAX_SCALE", "CutoutRenderer", "render_cutout_png"]
+__all__ = ["MAX_SCALE", "RENDERING", "CutoutRenderer", "render_cutout_png"]
 
 MAX_SCALE = 8
+#: Names this stretch; part of the PNGs' ETag, so browsers drop renderings of older ones.
+RENDERING = "png2-asinh-noise"
+_BLACK_SIGMA = 4.0
+_WHITE_SIGMA = 20.0
+_DIFF_SIGMA = 10.0
+_SOFTENING_SIGMA = 2.0
+_PERCENTILE = 99.9
+
+
+def _robust_sigma(values: np.ndarray, centre: float) -> float:
+    """Noise from the median absolute deviation (a star in the cutout barely moves it)."""
+    mad = float(np.median(np.abs(values - centre)))
+    if mad > 0:
+        return 1.4826 * mad
+    spread = float(np.std(values))
+    return spread if spread > 0 else 1.0
 
 
 def _unit_interval(data: np.ndarray, kind: str) -> np.ndarray:
@@ -33,20 +60,20 @@ def _unit_interval(data: np.ndarray, kind: str) -> np.ndarray:
     out = np.zeros(data.shape, dtype=np.float64)
     if values.size == 0:
         return out
-    low, high = ZScaleInterval().get_limits(values)
     if kind == "difference":
-        half = max(abs(float(low)), abs(float(high)))
-        if not half > 0:
-            out[finite] = 0.5
-            return out
-        scaled = np.clip((data[finite] + half) / (2 * half), 0.0, 1.0)
-        out[finite] = LinearStretch()(scaled, clip=True)
+        sigma = _robust_sigma(values, 0.0)
+        soft = _SOFTENING_SIGMA * sigma
+        half = max(float(np.percentile(np.abs(values), _PERCENTILE)), _DIFF_SIGMA * sigma)
+        scaled = 0.5 + 0.5 * np.arcsinh(values / soft) / np.arcsinh(half / soft)
+        out[finite] = np.clip(scaled, 0.0, 1.0)
         return out
-    if not high > low:
-        out[finite] = 0.5
-        return out
-    scaled = np.clip((data[finite] - low) / (high - low), 0.0, 1.0)
-    out[finite] = AsinhStretch(a=0.1)(scaled, clip=True)
+    centre = float(np.median(values))
+    sigma = _robust_sigma(values, centre)
+    soft = _SOFTENING_SIGMA * sigma
+    low = centre - _BLACK_SIGMA * sigma
+    high = max(float(np.percentile(values, _PERCENTILE)), centre + _WHITE_SIGMA * sigma)
+    scaled = np.arcsinh(np.maximum(values - low, 0.0) / soft) / np.arcsinh((high - low) / soft)
+    out[finite] = np.clip(scaled, 0.0, 1.0)
     return out
 
 

@@ -41,6 +41,9 @@ def query_error(error: InvalidQueryError) -> HTTPException:
 def candidate_filters(
     run_id: OptionalId = None,
     observation_id: OptionalId = None,
+    model_version_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="scored by this model version")
+    ] = None,
     mjd_min: Annotated[float | None, Query(allow_inf_nan=False, description="MJD (UTC)")] = None,
     mjd_max: Annotated[float | None, Query(allow_inf_nan=False, description="MJD (UTC)")] = None,
     rb_min: _Score = None,
@@ -57,6 +60,7 @@ def candidate_filters(
         return CandidateFilters(
             run_id=run_id,
             observation_id=observation_id,
+            model_version_id=model_version_id,
             mjd_min=mjd_min,
             mjd_max=mjd_max,
             rb_min=rb_min,

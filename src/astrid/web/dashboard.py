@@ -1,4 +1,5 @@
-"""What the dashboard shows: recent runs, candidates per night, score histograms, throughput."""
+"""What the dashboard shows: recent runs (with their files), candidates per night, score
+histograms, throughput, model versions."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from markupsafe import Markup
 
 from astrid.catalog import Catalog
 from astrid.catalog.candidates import count_candidates
+from astrid.catalog.model_registry import ModelRecord, list_models
 from astrid.catalog.models import utcnow
+from astrid.catalog.observations import observation_names
 from astrid.catalog.query_params import CandidateFilters
 from astrid.catalog.runs import RunRecord, runs
 from astrid.catalog.statistics import candidates_per_observation, histogram
@@ -41,10 +44,12 @@ class Dashboard:
     """Everything on the dashboard."""
 
     recent_runs: list[RunRecord]
+    file_names: dict[int, str]
     n_candidates: int
     n_unreviewed: int
     charts: dict[str, Markup]
     throughput: Throughput
+    models: list[ModelRecord]
 
 
 def _night(mjd: float) -> str:
@@ -124,10 +129,14 @@ def build_dashboard(catalog: Catalog) -> Dashboard:
             y_label="seconds",
             every=1,
         )
+    shown = recent[:10]
+    ids = [r.science_id for r in shown] + [r.reference_id for r in shown if r.reference_id]
     return Dashboard(
-        recent_runs=recent[:10],
+        recent_runs=shown,
+        file_names=observation_names(catalog, ids),
         n_candidates=count_candidates(catalog),
         n_unreviewed=count_candidates(catalog, filters=CandidateFilters(reviewed=False)),
         charts=charts,
         throughput=throughput,
+        models=list_models(catalog, newest_first=True),
     )

@@ -1,4 +1,5 @@
-"""The web page's routes: login, dashboard, candidate list and page, review mode, admin.
+"""The web page's routes: login, dashboard, candidate list and page, run and model pages,
+review mode, admin.
 
 Pages authenticate with the session cookie set at login (or the API's headers). A page
 that needs a login redirects to ``/login``; htmx requests get ``HX-Redirect`` instead, so
@@ -9,20 +10,20 @@ also label and review, admins also manage keys and read the audit log.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request, Response
-from fastapi.exception_handlers import http_exception_handler
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from astrid import __version__
 from astrid.catalog.access import (
@@ -33,7 +34,7 @@ from astrid.catalog.access import (
 )
 from astrid.catalog.candidates import count_candidates
 from astrid.catalog.curation import labels_of, release_claim
-from astrid.catalog.model_registry import model_by_id
+from astrid.catalog.model_registry import list_models, model_by_id
 from astrid.catalog.query_params import SORT_KEYS, CandidateFilters
 from astrid.curation.labels import ARTIFACT_LABELS, LABELS, LabelName
 from astrid.roles import ROLES
@@ -42,6 +43,7 @@ from astrid.service.auth import SESSION_COOKIE, AuthError, Principal
 from astrid.service.candidates import LabelledCandidate
 from astrid.service.deps import ServiceDep, authenticate, checked_credential
 from astrid.service.keys import revoke_key
+from astrid.service.model_versions import model_detail
 from astrid.service.params import (
     MAX_ID,
     Id,
@@ -50,14 +52,17 @@ from astrid.service.params import (
 )
 from astrid.service.rate_limit import retry_after_header
 from astrid.service.review import label_candidate, next_for_review
+from astrid.service.runs import run_with_inputs
 from astrid.service.state import Service
+from astrid.web.charts import bar_chart
 from astrid.web.dashboard import build_dashboard
 
-__all__ = ["LABEL_KEYS", "install", "router"]
+__all__ = ["LABEL_KEYS", "STATIC_DIR", "LoginRequiredError", "router"]
 
 logger = logging.getLogger(__name__)
 
 _HERE = Path(__file__).resolve().parent
+STATIC_DIR = _HERE / "static"
 templates = Jinja2Templates(directory=str(_HERE / "templates"))
 router = APIRouter(include_in_schema=False)
 
@@ -81,6 +86,19 @@ _SHORTCUTS = {
 LABEL_KEYS = {label: _SHORTCUTS[label] for label in LABELS}
 SKIP_KEY = "ArrowRight"
 _PAGE_SIZE = 50
+#: The list opens most significant first: |S_corr| is known for every candidate, while rb
+#: is missing until a model has scored them (and sorting by rb would then bury the rest).
+DEFAULT_SORT = "abs_scorr"
+_SORT_TITLES = {
+    "id": "id",
+    "scorr": "S_corr",
+    "abs_scorr": "|S_corr|",
+    "snr": "SNR",
+    "rb": "rb",
+    "ood": "ood",
+    "mag": "mag",
+    "mjd": "MJD",
+}
 
 
 class LoginRequiredError(Exception):
@@ -233,6 +251,7 @@ class _ListForm(BaseModel):
 
     run_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     observation_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    model_version_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     mjd_min: float | None = Field(default=None, allow_inf_nan=False)
     mjd_max: float | None = Field(default=None, allow_inf_nan=False)
     rb_min: float | None = Field(default=None, allow_inf_nan=False)
@@ -242,7 +261,7 @@ class _ListForm(BaseModel):
     sign: int | None = Field(default=None, ge=-1, le=1)  # 0 refused by CandidateFilters
     label: LabelName | None = None
     reviewed: bool | None = None
-    sort: SortName = "id"
+    sort: SortName = DEFAULT_SORT
     order: Literal["asc", "desc"] = "desc"
     cursor: str | None = Field(default=None, max_length=500)
 
@@ -288,6 +307,13 @@ def candidate_list(
         "order": order,
         "sort_url": sort_url,
         "sortable": SORT_KEYS,
+        "sort_titles": _SORT_TITLES,
+        "models": {m.id: m for m in list_models(service.catalog)},
+        "filter_model": (
+            model_by_id(service.catalog, filters.model_version_id)
+            if filters.model_version_id is not None
+            else None
+        ),
         "next_url": next_url,
         "appending": cursor is not None,
         "count": count_candidates(service.catalog, filters=filters),
@@ -311,6 +337,7 @@ def _candidate_context(service: Service, labelled: LabelledCandidate) -> dict[st
         "labels": labelled.labels,
         "agreed": labelled.consensus,
         "neighbours": candidates.nearby_candidates(service, found),
+        "marks": candidates.cutout_marks(service, found),
         "model": model,
         "sexagesimal": _sexagesimal(found.ra, found.dec),
         "artifact_labels": ARTIFACT_LABELS,
@@ -349,6 +376,36 @@ def label_from_page(
     label_candidate(service, user, candidate_id, label, comment.strip() or None)
     labelled = candidates.labelled_candidate(service, candidate_id)
     return _render(request, "_label_history.html", user, **_candidate_context(service, labelled))
+
+
+# -- runs and models ----------------------------------------------------------------------
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(run_id: Id, request: Request, service: ServiceDep, user: UserDep) -> HTMLResponse:
+    """Status, files, stage timings, candidates, models and the error of a failed run."""
+    detail = run_with_inputs(service, run_id)
+    timings = detail.run.timings
+    chart = (
+        bar_chart(
+            [float(v) for v in timings.values()],
+            list(timings),
+            title="seconds per stage",
+            x_label="stage",
+            y_label="seconds",
+            every=1,
+        )
+        if timings
+        else None
+    )
+    return _render(request, "run.html", user, d=detail, r=detail.run, chart=chart)
+
+
+@router.get("/models/{model_id}", response_class=HTMLResponse)
+def model_page(model_id: Id, request: Request, service: ServiceDep, user: UserDep) -> HTMLResponse:
+    """A model version: its card, metrics, training-data digest and what it scored."""
+    detail = model_detail(service, model_id)
+    return _render(request, "model.html", user, d=detail, m=detail.model)
 
 
 # -- review mode --------------------------------------------------------------------------
@@ -468,46 +525,62 @@ def _format(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """One row of a nested mapping shown flat: ``test · auc`` = 0.997."""
+
+    key: str
+    text: str
+    detail: str | None  # JSON of a structure too big for one cell, shown on request
+
+
+def _flat(value: Any, prefix: str = "") -> list[_Entry]:
+    """A model card or metrics mapping as rows: nested keys joined, long lists folded."""
+    if isinstance(value, Mapping):
+        rows: list[_Entry] = []
+        for key in sorted(value, key=str):
+            rows += _flat(value[key], f"{prefix} · {key}" if prefix else str(key))
+        return rows
+    if isinstance(value, list | tuple):
+        if all(not isinstance(v, Mapping | list | tuple) for v in value) and len(value) <= 20:
+            return [_Entry(prefix, ", ".join(_scalar(v) for v in value), None)]
+        return [_Entry(prefix, f"{len(value)} entries", json.dumps(value, indent=1))]
+    return [_Entry(prefix, _scalar(value), None)]
+
+
+def _scalar(value: Any) -> str:
+    """A number as a person reads it: whole floats without decimals, tiny ones in e-notation."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, float):
+        return _format(value, 4) if abs(value) >= 1e-3 or value == 0 else f"{value:.3g}"
+    return str(value)
+
+
+def _ra_hms(ra: float) -> str:
+    """Right ascension as ``hh:mm:ss.ss`` (rounded once, so 59.999 s carries over)."""
+    total = round((ra % 360.0) / 15.0 * 3600.0 * 100) % (24 * 3600 * 100)
+    seconds, centi = divmod(total, 100)
+    minutes, sec = divmod(seconds, 60)
+    hours, mins = divmod(minutes, 60)
+    return f"{hours:02d}:{mins:02d}:{sec:02d}.{centi:02d}"
+
+
+def _dec_dms(dec: float) -> str:
+    """Declination as ``±dd:mm:ss.s``."""
+    sign = "-" if dec < 0 else "+"
+    total = round(abs(dec) * 3600.0 * 10)
+    seconds, tenth = divmod(total, 10)
+    minutes, sec = divmod(seconds, 60)
+    degrees, mins = divmod(minutes, 60)
+    return f"{sign}{degrees:02d}:{mins:02d}:{sec:02d}.{tenth}"
+
+
 templates.env.filters["num"] = _format
+templates.env.filters["ra_hms"] = _ra_hms
+templates.env.filters["flat"] = _flat
+templates.env.filters["brief"] = _scalar
+templates.env.filters["dec_dms"] = _dec_dms
 templates.env.filters["urlquote"] = quote
-
-
-def install(app: FastAPI) -> None:
-    """Add the pages, the static files and the login redirect to ``app``."""
-    app.include_router(router)
-    app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
-
-    @app.exception_handler(LoginRequiredError)
-    async def login_required(request: Request, error: LoginRequiredError) -> Response:
-        target = "/login?" + urlencode({"next": error.next_url})
-        if request.headers.get("HX-Request") == "true":
-            return Response(status_code=401, headers={"HX-Redirect": target})
-        return RedirectResponse(target, status_code=303)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
-        if not _wants_page(request):
-            return await http_exception_handler(request, error)
-        message = error.detail if isinstance(error.detail, str) else "invalid request"
-        page = _render(
-            request,
-            "error.html",
-            _page_user(request),
-            error.status_code,
-            message=message,
-            status_code=error.status_code,
-        )
-        page.headers.update(error.headers or {})  # Retry-After of a 429
-        return page
-
-
-def _wants_page(request: Request) -> bool:
-    """Whether an error should be shown as a page (a page route, asked for by a browser)."""
-    path = request.url.path
-    api = path.startswith(("/api/", "/metrics", "/openapi.json", "/static/"))
-    return not api and "text/html" in request.headers.get("accept", "")
-
-
-def _page_user(request: Request) -> Principal | None:
-    user = getattr(request.state, "web_user", None)
-    return user if isinstance(user, Principal) else None

@@ -16,7 +16,7 @@ from astrid.catalog.candidates import ConeMatch
 from astrid.catalog.curation import consensus_of
 from astrid.catalog.query_params import InvalidQueryError
 from astrid.service import candidates
-from astrid.service.cutout_images import MAX_SCALE
+from astrid.service.cutout_images import MAX_SCALE, RENDERING
 from astrid.service.deps import ServiceDep
 from astrid.service.params import CandidateFiltersDep, Id, SortDep, query_error
 from astrid.service.state import Service
@@ -117,9 +117,9 @@ async def get_cutout_png(
     _: ViewerDep,
     scale: Annotated[int, Query(ge=1, le=MAX_SCALE, description="pixel upscaling")] = 1,
 ) -> Response:
-    """A cutout as PNG: zscale + asinh (science, reference), symmetric linear (difference)."""
+    """A cutout as PNG: noise-scaled asinh (science, reference), symmetric about 0 (difference)."""
     key = await run_in_threadpool(_cutout_key, service, candidate_id, kind)
-    etag = etag_for(key, kind, scale, "png1")
+    etag = etag_for(key, kind, scale, RENDERING)
     if not_modified(request, etag):
         return cached(Response(status_code=304), etag)
     image = await run_in_threadpool(service.cutouts.png, key, kind=kind, scale=scale)
