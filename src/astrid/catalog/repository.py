@@ -48,7 +48,7 @@ class RunInfo:
         Row id.
     key : str
         Idempotency key.
-    status : {"running", "done", "failed"}
+    status : {"queued", "running", "done", "failed"}
     n_candidates : int
         Candidates stored by the last successful `Catalog.finish_run`.
     failed_stage, error : str or None
@@ -71,6 +71,7 @@ class RunInfo:
     code_version: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -297,11 +298,22 @@ class Catalog:
         reference_id: int | None,
         config: Mapping[str, Any],
         code_version: str,
+        status: str = "running",
+        owner: str | None = None,
     ) -> int:
-        """Record that a run starts and return its id.
+        """Record that a run starts (or is queued) and return its id.
 
-        A run with the same key that failed or is still marked running (its worker died) is
-        reset to running and its id reused, so retries never duplicate runs.
+        A run with the same key that failed or is still marked queued or running (its worker
+        died) is reset to ``status`` and its id reused, so retries never duplicate runs.
+
+        Parameters
+        ----------
+        status : {"running", "queued"}
+            ``"queued"`` for a run admitted to a batch that a worker has not begun yet
+            (`begin_run` marks it running).
+        owner : str, optional
+            The process that queued or runs it (``host:pid:start``), so a run left behind
+            by a dead process can be recognised.
 
         Raises
         ------
@@ -326,7 +338,8 @@ class Catalog:
                         )
                     run.science_id = science_id
                     run.reference_id = reference_id
-                    run.status = "running"
+                    run.status = status
+                    run.owner = owner
                     run.failed_stage = None
                     run.error = None
                     run.config_json = config_json
@@ -343,6 +356,34 @@ class Catalog:
             except SQLAlchemyError as e:
                 raise _storage_error(f"start run {key!r}", e) from e
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def begin_run(self, run_id: int, *, owner: str | None = None) -> None:
+        """Mark a queued run running: a worker begins it now (``owner``, when given).
+
+        Raises
+        ------
+        StorageError
+            If the run does not exist or the write fails.
+        """
+        values: dict[str, Any] = {"status": "running", "started_at": utcnow()}
+        if owner is not None:
+            values["owner"] = owner
+        with _errors(f"begin run {run_id}", run_id=run_id), self._sessionmaker.begin() as session:
+            result = session.execute(
+                update(ProcessingRun).where(ProcessingRun.id == run_id).values(**values)
+            )
+            if _rowcount(result) == 0:
+                raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
+
+    def unfinished_runs(self) -> list[RunInfo]:
+        """Runs still queued or running (in progress, or left behind by a dead process)."""
+        query = (
+            select(ProcessingRun)
+            .where(ProcessingRun.status.in_(("queued", "running")))
+            .order_by(ProcessingRun.id)
+        )
+        with _errors("read unfinished runs"), self._sessionmaker() as session:
+            return [_run_info(run) for run in session.scalars(query)]
 
     def finish_run(
         self,
@@ -503,4 +544,5 @@ def _run_info(run: ProcessingRun) -> RunInfo:
         code_version=run.code_version,
         started_at=run.started_at,
         finished_at=run.finished_at,
+        owner=run.owner,
     )
