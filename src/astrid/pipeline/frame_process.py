@@ -75,8 +75,9 @@ class FrameTask:
 
 
 def _child(conn: Connection, parent_pid: int, function: FrameFunction, task: FrameTask) -> None:
-    """Entry point of a child: run the frame, streaming stage names then the outcome."""
+    """Entry point of a child: run the frame, streaming "started", stage names, the outcome."""
     die_with_parent(parent_pid)
+    conn.send(("started", os.getpid()))
 
     def on_stage(stage: str) -> None:
         conn.send(("stage", stage))
@@ -128,9 +129,10 @@ class FrameProcesses:
     ) -> Iterator[tuple[FrameTask, FrameOutcome]]:
         """Yield each task with its outcome as it finishes (not in order).
 
-        ``on_start(task, pid)`` is called as a child starts the task, ``on_stage(task,
-        stage)`` as it starts a stage. A child that dies yields a failed outcome whose
-        ``failed_stage`` is the stage it was in; closing the iterator kills the children.
+        ``on_start(task, pid)`` is called when a child begins the task (it is bound to die
+        with this process by then), ``on_stage(task, stage)`` as it starts a stage. A child
+        that dies yields a failed outcome whose ``failed_stage`` is the stage it was in;
+        closing the iterator kills the children.
         """
         context = get_context("spawn")
         queue = list(reversed(tasks))
@@ -149,9 +151,6 @@ class FrameProcesses:
                     process.start()
                     sender.close()
                     running[receiver] = _Child(task, process)
-                    if on_start is not None:
-                        assert process.pid is not None
-                        on_start(task, process.pid)
                 for ready in wait(list(running)):
                     assert isinstance(ready, Connection)
                     child = running[ready]
@@ -159,6 +158,10 @@ class FrameProcesses:
                         kind, value = ready.recv()
                     except (EOFError, OSError):
                         kind, value = "died", None
+                    if kind == "started":
+                        if on_start is not None:
+                            on_start(child.task, value)
+                        continue
                     if kind == "stage":
                         child.stage = value
                         if on_stage is not None:
