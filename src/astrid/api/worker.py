@@ -140,6 +140,7 @@ class JobWorker:
             workers=1,
             isolate=True,
             frame_function=self.frame_function,
+            recover_on_start=False,  # done once when the service opened
         )
         report = pipeline.run(reference_id, [science_id], self.work_dir / f"job-{job.id}")
         frame = report.frames[0]

@@ -187,9 +187,12 @@ class Pipeline:
         What a frame runs (default `astrid.pipeline.frame.process_frame`); a module-level
         function with its signature, so child processes can import it. A fault-injection
         point for tests.
+    recover_on_start : bool
+        Each `run` first recovers what dead processes left (`astrid.pipeline.recovery`):
+        their runs are marked interrupted, the store's stale temporaries removed. The
+        service does this once when it starts, not for every job.
     stale_temp_seconds : float
-        On start, temporary objects in the store older than this are removed (left by a
-        writer that died).
+        Temporary objects in the store older than this are taken to be a dead writer's.
 
     The model is not part of a run's key: a new model does not redo the differencing;
     ``astrid rescore`` scores stored candidates with it.
@@ -206,6 +209,7 @@ class Pipeline:
         model_version: int | None = None,
         isolate: bool = False,
         frame_function: FrameFunction = process_frame,
+        recover_on_start: bool = True,
         stale_temp_seconds: float = DEFAULT_STALE_TEMP_SECONDS,
     ) -> None:
         self.catalog = catalog
@@ -216,6 +220,7 @@ class Pipeline:
         self.model_version = model_version
         self.isolate = isolate
         self.frame_function = frame_function
+        self.recover_on_start = recover_on_start
         self.stale_temp_seconds = stale_temp_seconds
         self._model: ScoringModel | None = None
         self._owner = current_owner()
@@ -265,7 +270,8 @@ class Pipeline:
         ModelError
             If the model to score with is missing or unusable (nothing is processed then).
         """
-        recover(self.catalog, self.store, stale_temp_seconds=self.stale_temp_seconds)
+        if self.recover_on_start:
+            recover(self.catalog, self.store, stale_temp_seconds=self.stale_temp_seconds)
         if self.score and self._model is None:
             self._model = resolve_model(self.catalog, self.store, version=self.model_version)
         if self.config.subtract.detector == "unet":
