@@ -96,3 +96,23 @@ def test_an_isolated_single_frame_crash_fails_the_frame_not_the_caller(
         assert done.status == "done", done.error
         assert done.run_id == failed.run_id
         assert [run.status for run in catalog.runs()] == ["done"]
+
+
+def test_a_batch_that_stops_early_leaves_no_run_queued(frames: Frames, tmp_path: Path) -> None:
+    class Stop(Exception):
+        pass
+
+    def stop(report: object) -> None:
+        raise Stop("the caller gave up")
+
+    with connect(f"sqlite:///{tmp_path / 'astrid.sqlite'}") as catalog:
+        pipeline = Pipeline(catalog, ObjectStore(str(tmp_path / "store")), workers=1)
+        with pytest.raises(Stop):
+            pipeline.run(
+                frames.reference, [frames.science, frames.abort], tmp_path / "out", on_frame=stop
+            )
+        first, second = catalog.runs()
+        assert first.status == "done"
+        assert (second.status, second.failed_stage) == ("failed", "interrupted")
+        assert second.error == "interrupted: Stop: the caller gave up"
+        assert catalog.unfinished_runs() == []

@@ -344,9 +344,12 @@ class Pipeline:
             # A run must not stay queued or running behind a caller that goes on.
             for run_id in unfinished:
                 assert run_id is not None
-                self.catalog.fail_run(
-                    run_id, stage="interrupted", error=f"interrupted: {type(e).__name__}: {e}"
-                )
+                try:
+                    self.catalog.fail_run(
+                        run_id, stage="interrupted", error=f"interrupted: {type(e).__name__}: {e}"
+                    )
+                except AstridError as again:  # the catalog itself failing: recovery's job
+                    log.error("run %d left unfinished: %s", run_id, again)
             raise
 
         index = OutputIndex(out)
