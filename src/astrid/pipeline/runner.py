@@ -251,7 +251,7 @@ class Pipeline:
             whose products went there, this call's and earlier ones' (the latest run of
             each science/reference pair, once).
         on_stage : callable, optional
-            ``on_stage(frame_path, stage)`` as stages start (inline runs only).
+            ``on_stage(frame_path, stage)`` as stages start (from child processes too).
         on_frame : callable, optional
             Called with each frame's report as it finishes.
         calibration : mapping of str to path, optional
@@ -576,8 +576,9 @@ class OutputIndex:
             except (OSError, ValueError) as e:
                 log.warning("%s is unreadable (%s): candidates.csv starts afresh", self.path, e)
                 loaded = {}
-            if isinstance(loaded, dict):
-                self._frames = {str(k): str(v) for k, v in loaded.get("frames", {}).items()}
+            frames = loaded.get("frames") if isinstance(loaded, dict) else None
+            if isinstance(frames, dict):
+                self._frames = {str(k): str(v) for k, v in frames.items()}
 
     def add(self, reports: Iterable[FrameReport]) -> None:
         """Record the runs of ``reports`` (their latest run per frame) and save the index."""
