@@ -45,7 +45,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "errors": frozenset(),
     "timing": frozenset(),
     "roles": frozenset(),
-    "config": frozenset({"roles"}),
+    "config": frozenset({"roles", "observations"}),
     "store": frozenset(),
     # science
     "observations": frozenset(),

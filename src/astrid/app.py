@@ -1,7 +1,8 @@
 """The service's application: the JSON API and the review web page side by side.
 
 `open_service` wires a `Service` (catalog, store, authentication, metrics, job worker)
-from the settings; `create_app` builds one FastAPI app around it with the API under
+from the settings, after recovering what a killed process left behind
+(`astrid.pipeline.recovery`); `create_app` builds one FastAPI app around it with the API under
 ``/api/v1`` (`astrid.api`), the web page at ``/`` (`astrid.web`) and ``/metrics``, every
 response with the security headers of `astrid.service.security_headers`. Both
 front ends call the same use cases (`astrid.service`); neither imports the other. The
@@ -23,6 +24,7 @@ from astrid.api.worker import JobWorker
 from astrid.catalog import connect
 from astrid.config import Settings
 from astrid.pipeline.config import PipelineConfig
+from astrid.pipeline.recovery import recover
 from astrid.service.auth import Authenticator
 from astrid.service.cutout_images import CutoutRenderer
 from astrid.service.jwks import Fetcher, JwksCache
@@ -47,6 +49,8 @@ def open_service(settings: Settings, *, jwks_fetcher: Fetcher | None = None) -> 
     """
     catalog = connect(settings.db_url)
     store = ObjectStore(settings.store_root)
+    # What a killed process left: runs still marked running, half-written objects.
+    recover(catalog, store)
     jwks = (
         JwksCache(settings.oidc_jwks_url, fetcher=jwks_fetcher) if settings.oidc_jwks_url else None
     )

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from astrid.observations.fits_reader import DEFAULT_MAX_PIXELS
 from astrid.roles import Role
 
 __all__ = ["MIN_SECRET_LENGTH", "Settings"]
@@ -58,6 +59,12 @@ class Settings(BaseSettings):
     workers: int = Field(default=0, ge=0, description="processes over science frames; 0 = cores")
     detector: Literal["scorr", "unet"] = Field(
         default="scorr", description="candidates from |S_corr| peaks or the U-Net map"
+    )
+    max_image_pixels: int = Field(
+        default=DEFAULT_MAX_PIXELS,
+        gt=0,
+        description="largest image read (pixels, as its header declares); larger ones are "
+        "refused before their data are read or decompressed",
     )
 
     # -- service (astrid serve): docs/service.md ----------------------------------------

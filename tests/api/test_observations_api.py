@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,3 +200,73 @@ def test_streamed_upload_over_the_limit_without_content_length(
     )
     assert r.status_code == 413
     assert _counts(empty) == before
+
+
+def _compressed(path: Path, *, declare: tuple[int, int] | None = None) -> bytes:
+    """``path``'s image tile-compressed (``.fz``), optionally declaring another size."""
+    with fits.open(path) as hdul:
+        hdu = fits.CompImageHDU(data=hdul[0].data, header=hdul[0].header)
+        raw = _fits_bytes(fits.HDUList([fits.PrimaryHDU(), hdu]))  # type: ignore[arg-type]
+    if declare is None:
+        return raw
+    for axis, n in zip((1, 2), declare, strict=True):
+        old = next(
+            raw[i : i + 80]
+            for i in range(0, len(raw), 80)
+            if raw[i : i + 80].startswith(f"ZNAXIS{axis} ".encode())
+        )
+        new = f"ZNAXIS{axis}".ljust(8) + "= " + f"{n:>20}"
+        raw = raw.replace(old, new.ljust(80).encode(), 1)
+    return raw
+
+
+def test_upload_over_the_pixel_budget_is_refused_from_its_header(
+    tmp_path: Path, pair: dict[str, Path]
+) -> None:
+    # The budget of ASTRID_MAX_IMAGE_PIXELS, below the 384² test field.
+    envs = build_env(
+        tmp_path / "budget", seed_catalog=False, upload_max_bytes=4_000_000, max_image_pixels=300**2
+    )
+    env = next(envs)
+    try:
+        before = _counts(env)
+        fz = _compressed(pair["reference"])
+        r = _upload(env, fz, "field.fits.fz", role="reference")
+        assert r.status_code == 422, r.text  # type: ignore[attr-defined]
+        detail = str(r.json()["detail"])  # type: ignore[attr-defined]
+        assert "field.fits.fz" in detail and "384 × 384 = 147,456 pixels" in detail, detail
+        assert "pixel budget of 90,000 (ASTRID_MAX_IMAGE_PIXELS)" in detail, detail
+
+        # A small file declaring 16384² is refused without decompressing anything.
+        bomb = _compressed(pair["reference"], declare=(16384, 16384))
+        assert len(bomb) < 1_000_000
+        tracemalloc.start()
+        try:
+            r = _upload(env, bomb, "bomb.fits.fz", role="reference")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert r.status_code == 422, r.text  # type: ignore[attr-defined]
+        assert "16384 × 16384 = 268,435,456 pixels" in str(r.json()["detail"])  # type: ignore[attr-defined]
+        assert peak < 30_000_000, f"{peak:,} bytes allocated"  # 16384² float32: 1 GiB
+        assert _counts(env) == before
+        assert not any(env.service.incoming_dir.rglob("*.fz")), "received files are removed"
+    finally:
+        envs.close()
+
+
+def test_constant_images_are_refused_as_references_and_sciences(
+    empty: Env, pair: dict[str, Path]
+) -> None:
+    header = fits.getheader(pair["reference"])
+    flat = _fits_bytes(fits.PrimaryHDU(np.full((64, 64), 100.0, np.float32), header=header))
+    before = _counts(empty)
+    for role in ("reference", "science"):
+        r = _upload(empty, flat, "blank.fits", role=role)
+        assert r.status_code == 422, (role, r.text)  # type: ignore[attr-defined]
+        detail = str(r.json()["detail"])  # type: ignore[attr-defined]
+        assert f"blank.fits: {role} image has no signal" in detail, detail
+    assert _counts(empty) == before
+    # ... so a later science upload does not find a blank "latest reference of its band".
+    r = _upload(empty, pair["science"].read_bytes(), "science.fits")
+    assert r.status_code == 422 and "no reference" in r.text  # type: ignore[attr-defined]

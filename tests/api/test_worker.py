@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from astropy.io import fits
 from typer.testing import CliRunner
 
 from astrid.api.worker import JobWorker
@@ -20,6 +21,7 @@ from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.inputs import register_observation
 from astrid.pipeline.runner import Pipeline
 from astrid.simulation import simulate_pair
+from crashing_frames import crash_on_marked_frames
 from service_env import build_env
 from small_field import SMALL_FIELD
 
@@ -129,5 +131,51 @@ def test_the_worker_gives_up_a_job_that_kills_its_workers(tmp_path: Path) -> Non
             2,
             found.error,
         )
+    finally:
+        envs.close()
+
+
+def test_a_native_crash_in_a_job_fails_the_job_not_the_server(tmp_path: Path) -> None:
+    pair = simulate_pair(SMALL_FIELD, seed=3).write(tmp_path / "inputs")
+    crashing = tmp_path / "inputs" / "segfault.fits"
+    crashing.write_bytes(pair["science"].read_bytes())
+    with fits.open(crashing, mode="update") as hdul:
+        hdul[0].header["TESTNAME"] = "segfault"
+    envs = build_env(tmp_path / "service", seed_catalog=False)
+    env = next(envs)
+    try:
+        catalog, store, worker = env.service.catalog, env.service.store, env.service.worker
+        worker.frame_function = crash_on_marked_frames
+        ids = {
+            path.stem: register_observation(
+                catalog, store, path, read_image(path), sha256=file_sha256(path), role=role
+            )
+            for role, path in [
+                ("reference", pair["reference"]),
+                ("science", crashing),
+                ("science", pair["science"]),
+            ]
+        }
+        jobs = [
+            enqueue_job(
+                catalog,
+                kind="process",
+                payload={"observation_id": ids[name], "reference_id": ids["reference"]},
+                observation_id=ids[name],
+                actor="test",
+            )
+            for name in ("segfault", "science")
+        ]
+        assert worker.run_once() is True  # this process survives the child's SIGSEGV
+        assert worker.run_once() is True
+        crashed, done = (job_record(catalog, j.id) for j in jobs)
+        assert crashed is not None and crashed.status == "failed"
+        assert crashed.error is not None
+        assert crashed.error.startswith("read: worker process died: SIGSEGV (signal 11)")
+        assert done is not None and (done.status, done.error) == ("done", None)
+        runs = {run.id: run for run in catalog.runs()}
+        assert runs[crashed.run_id].status == "failed"
+        assert "SIGSEGV" in (runs[crashed.run_id].error or "")
+        assert runs[done.run_id].status == "done"
     finally:
         envs.close()

@@ -54,6 +54,8 @@ README_COLUMNS = [
 ]
 # Columns the ML stage appends (issue 4), after the stable ones.
 SCORE_COLUMNS = ["rb", "ood", "ood_msp", "ood_energy", "ood_mahalanobis", "model_version"]
+# Then where each row is in the catalog, as the API's exports name them (issue 12 item 12).
+CATALOG_COLUMNS = ["candidate_id", "mjd", "band", "observation_file"]
 STAGES = ["read", "validate", "preprocess", "difference", "score", "write"]
 
 
@@ -224,9 +226,16 @@ def test_run_writes_candidates_csv(inputs: Inputs, snapshot: Snapshot) -> None:
     assert csv_path == snapshot.root / "out" / "candidates.csv"
     assert csv_path.is_file()
     columns, rows = _csv_rows(csv_path)
-    assert columns == README_COLUMNS + SCORE_COLUMNS
+    assert columns == README_COLUMNS + SCORE_COLUMNS + CATALOG_COLUMNS
     assert len(rows) == snapshot.report.frames[0].n_candidates >= 1
     assert {row["observation"] for row in rows} == {"science"}
+    with connect(f"sqlite:///{snapshot.root / 'astrid.sqlite'}") as catalog:
+        ids = [c["id"] for c in catalog.candidates(run_id=snapshot.report.frames[0].run_id)]
+        science = _observation(catalog, inputs.science)
+    assert [int(row["candidate_id"]) for row in rows] == ids
+    assert {row["mjd"] for row in rows} == {str(science["mjd"])}
+    assert {row["band"] for row in rows} == {science["filter"]} != {""}
+    assert {row["observation_file"] for row in rows} == {str(inputs.science)}
     assert {row["model_version"] for row in rows} == {"realbogus v1"}  # the shipped model
     for name in SCORE_COLUMNS[:-1]:
         values = np.array([float(row[name]) for row in rows])
@@ -337,6 +346,47 @@ def test_same_content_twice_in_a_batch_runs_once(inputs: Inputs, workspace: Work
     assert len(rows) == before["candidates"]
 
 
+def test_candidates_csv_keeps_every_run_into_its_folder(
+    inputs: Inputs, workspace: Workspace
+) -> None:
+    # The snapshot ran `science` into this folder; another call adds `science_b`.
+    catalog = workspace.catalog
+    pipeline = Pipeline(catalog, workspace.store, workers=1)
+    (first,) = catalog.runs()
+    (added,) = pipeline.run(inputs.reference, [inputs.science_b], workspace.out).frames
+    assert added.status == "done", added.error
+
+    def ids_by_frame() -> dict[str, list[int]]:
+        _, rows = _csv_rows(workspace.out / "candidates.csv")
+        frames: dict[str, list[int]] = {}
+        for row in rows:
+            frames.setdefault(row["observation_file"], []).append(int(row["candidate_id"]))
+        return frames
+
+    expected = {
+        str(inputs.science): [c["id"] for c in catalog.candidates(run_id=first.id)],
+        str(inputs.science_b): [c["id"] for c in catalog.candidates(run_id=added.run_id)],
+    }
+    assert ids_by_frame() == expected
+    assert len(expected[str(inputs.science)]) == first.n_candidates >= 1
+
+    # Either frame again (skipped, or both at once): the same rows, none twice.
+    pipeline.run(inputs.reference, [inputs.science], workspace.out)
+    assert ids_by_frame() == expected
+    pipeline.run(inputs.reference, [inputs.science_b, inputs.science], workspace.out)
+    assert ids_by_frame() == expected
+
+    # A frame re-run with other settings: its rows are replaced by the new run's.
+    base = PipelineConfig()
+    config = replace(base, subtract=replace(base.subtract, threshold=7.0))
+    rerun = Pipeline(catalog, workspace.store, config, workers=1)
+    (redone,) = rerun.run(inputs.reference, [inputs.science_b], workspace.out).frames
+    assert redone.status == "done" and redone.run_id != added.run_id
+    expected[str(inputs.science_b)] = [c["id"] for c in catalog.candidates(run_id=redone.run_id)]
+    assert ids_by_frame() == expected
+    assert len(ids_by_frame()[str(inputs.science_b)]) < added.n_candidates
+
+
 def test_same_name_in_two_folders_gets_two_sets_of_products(
     inputs: Inputs, workspace: Workspace
 ) -> None:
@@ -425,10 +475,13 @@ def test_batch_records_bad_frames_and_goes_on(inputs: Inputs, workspace: Workspa
     assert catalog.candidates(run_id=old_run.id) == old_candidates
     assert len(catalog.candidates()) == len(old_candidates) + good.n_candidates
 
-    # The csv lists this batch's good frame only.
+    # The csv lists the good frames of every run into this folder: the earlier and this one.
     _, rows = _csv_rows(workspace.out / "candidates.csv")
-    assert len(rows) == good.n_candidates
-    assert {row["observation"] for row in rows} == {"science_b"}
+    assert len(rows) == len(old_candidates) + good.n_candidates
+    assert Counter(row["observation"] for row in rows) == {
+        "science": len(old_candidates),
+        "science_b": good.n_candidates,
+    }
 
 
 @pytest.mark.parametrize("kind", ["not FITS", "missing"])

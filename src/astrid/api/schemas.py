@@ -107,7 +107,7 @@ class UploadResult(_Public):
 
 class RunPublic(_Public):
     id: int
-    status: Literal["running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed"]
     science_id: int
     reference_id: int | None
     n_candidates: int

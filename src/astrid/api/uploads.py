@@ -1,8 +1,11 @@
 """FITS uploads: streamed to disk under a size limit, validated, then stored and registered.
 
 Nothing reaches the catalog or the object store before the file has been read in full by
-`astrid.observations.fits_reader.read_image` (with its WCS) and, for a science image, a
-reference to difference it against has been found. A refused upload leaves no trace but
+`astrid.observations.fits_reader.read_image` (with its WCS, within the pixel budget
+``ASTRID_MAX_IMAGE_PIXELS``: a file declaring more pixels is refused from its header,
+before anything is decompressed), found to hold signal (a constant frame never becomes
+"the latest reference of its band") and, for a science image, a reference to difference
+it against has been found. A refused upload leaves no trace but
 the error returned to the client.
 """
 
@@ -25,9 +28,10 @@ from astrid.catalog.observations import (
     observation_by_hash,
 )
 from astrid.errors import AstridError, InvalidImageError
-from astrid.observations.fits_reader import read_image
+from astrid.observations.fits_reader import DEFAULT_MAX_PIXELS, read_image
 from astrid.observations.hashing import file_sha256
 from astrid.observations.image import Image
+from astrid.observations.validate import check_usable
 from astrid.pipeline.inputs import register_observation
 from astrid.store import ObjectStore
 
@@ -102,18 +106,32 @@ def discard(path: Path) -> None:
 
 
 def validate(
-    catalog: Catalog, path: Path, *, filename: str, role: str, reference_id: int | None
+    catalog: Catalog,
+    path: Path,
+    *,
+    filename: str,
+    role: str,
+    reference_id: int | None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> ValidUpload:
     """Read the received file as an image and find the reference of a science image.
+
+    Parameters
+    ----------
+    max_pixels : int
+        Pixel budget (``ASTRID_MAX_IMAGE_PIXELS``): a file whose header declares more is
+        refused before its data are read or decompressed.
 
     Raises
     ------
     UploadRejectedError
-        Naming the file and the problem: not a usable image (``field="body"``), or no
-        usable reference (``field="reference_id"``).
+        Naming the file and the problem: not a usable image (unreadable, over the pixel
+        budget, no WCS, constant: ``field="body"``), or no usable reference
+        (``field="reference_id"``).
     """
     try:
-        image = read_image(path)
+        image = read_image(path, max_pixels=max_pixels)
+        check_usable(image, role)
     except InvalidImageError as e:
         message = str(e).replace(str(path), filename)
         raise UploadRejectedError(message, field="body") from e

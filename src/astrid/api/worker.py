@@ -2,7 +2,9 @@
 
 A daemon thread claims the oldest queued ``process`` job (an uploaded science image and
 its reference, both registered observations), runs `astrid.pipeline.runner.Pipeline` on
-them straight from the object store and records the run on the job. It is woken when a
+them straight from the object store and records the run on the job. The frame runs in a
+child process (`astrid.pipeline.frame_process`), so a native crash in it (a segfault in a
+C extension) fails that job with the signal named, never the server. It is woken when a
 job is queued and otherwise polls, so jobs queued by another process sharing the catalog
 are picked up too. Jobs left running by a worker that died are requeued after the lease;
 the pipeline's run keys make the retry safe. A job claimed ``max_attempts`` times without
@@ -20,6 +22,8 @@ from astrid.catalog import Catalog
 from astrid.catalog.jobs import JobRecord, claim_job, finish_job, requeue_stale_jobs
 from astrid.errors import AstridError
 from astrid.pipeline.config import PipelineConfig
+from astrid.pipeline.frame import process_frame
+from astrid.pipeline.frame_process import FrameFunction
 from astrid.pipeline.runner import Pipeline
 from astrid.service.metrics import Metrics
 from astrid.store import ObjectStore
@@ -49,6 +53,9 @@ class JobWorker:
         Claims of a job before one whose lease expired is given up (``failed``).
     poll_seconds : float
         How often to look for jobs when not woken.
+    frame_function : callable
+        What a frame runs in its child process (default
+        `astrid.pipeline.frame.process_frame`; tests inject faults here).
     """
 
     def __init__(
@@ -62,6 +69,7 @@ class JobWorker:
         lease: timedelta = timedelta(hours=1),
         max_attempts: int = 3,
         poll_seconds: float = 5.0,
+        frame_function: FrameFunction = process_frame,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -71,6 +79,7 @@ class JobWorker:
         self.lease = lease
         self.max_attempts = max_attempts
         self.poll_seconds = poll_seconds
+        self.frame_function = frame_function
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -131,7 +140,15 @@ class JobWorker:
     def _process(self, job: JobRecord) -> tuple[str, int | None, str | None]:
         science_id = int(job.payload["observation_id"])
         reference_id = int(job.payload["reference_id"])
-        pipeline = Pipeline(self.catalog, self.store, self.config, workers=1)
+        pipeline = Pipeline(
+            self.catalog,
+            self.store,
+            self.config,
+            workers=1,
+            isolate=True,
+            frame_function=self.frame_function,
+            recover_on_start=False,  # done once when the service opened
+        )
         report = pipeline.run(reference_id, [science_id], self.work_dir / f"job-{job.id}")
         frame = report.frames[0]
         if frame.status in ("done", "skipped", "duplicate"):

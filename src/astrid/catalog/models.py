@@ -63,7 +63,7 @@ __all__ = [
 HEALPIX_NSIDE = 2**16
 OBSERVATION_ROLES = ("science", "reference")
 OBSERVATION_STATUSES = ("registered", "failed", "processed")
-RUN_STATUSES = ("running", "done", "failed")
+RUN_STATUSES = ("queued", "running", "done", "failed")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
 # Constraint names must be deterministic so Alembic batch migrations (SQLite) can find them.
@@ -172,6 +172,8 @@ class ProcessingRun(Base):
     products_json: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    # The process that queued or runs it, "host:pid:start" (astrid.pipeline.recovery).
+    owner: Mapped[str | None] = mapped_column(String(255))
 
 
 class Candidate(Base):

@@ -49,7 +49,7 @@ class RunRecord:
         Row id.
     key : str
         Idempotency key.
-    status : {"running", "done", "failed"}
+    status : {"queued", "running", "done", "failed"}
     science_id, reference_id : int, int or None
         Observation ids of the inputs.
     n_candidates : int
@@ -61,6 +61,9 @@ class RunRecord:
         The run's configuration, statistics, stage seconds and product paths.
     started_at, finished_at : datetime, datetime or None
         Timezone-aware UTC.
+    owner : str or None
+        ``host:pid:process start`` of the process that queued or runs it (None for runs
+        made before owners were recorded).
     """
 
     id: int
@@ -78,6 +81,7 @@ class RunRecord:
     products: dict[str, str]
     started_at: datetime
     finished_at: datetime | None
+    owner: str | None
 
     @property
     def seconds(self) -> float | None:
@@ -311,11 +315,22 @@ class Catalog:
         reference_id: int | None,
         config: Mapping[str, Any],
         code_version: str,
+        status: str = "running",
+        owner: str | None = None,
     ) -> int:
-        """Record that a run starts and return its id.
+        """Record that a run starts (or is queued) and return its id.
 
-        A run with the same key that failed or is still marked running (its worker died) is
-        reset to running and its id reused, so retries never duplicate runs.
+        A run with the same key that failed or is still marked queued or running (its worker
+        died) is reset to ``status`` and its id reused, so retries never duplicate runs.
+
+        Parameters
+        ----------
+        status : {"running", "queued"}
+            ``"queued"`` for a run admitted to a batch that a worker has not begun yet
+            (`begin_run` marks it running).
+        owner : str, optional
+            The process that queued or runs it (``host:pid:start``), so a run left behind
+            by a dead process can be recognised.
 
         Raises
         ------
@@ -340,7 +355,8 @@ class Catalog:
                         )
                     run.science_id = science_id
                     run.reference_id = reference_id
-                    run.status = "running"
+                    run.status = status
+                    run.owner = owner
                     run.failed_stage = None
                     run.error = None
                     run.config_json = config_json
@@ -357,6 +373,34 @@ class Catalog:
             except SQLAlchemyError as e:
                 raise _storage_error(f"start run {key!r}", e) from e
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def begin_run(self, run_id: int, *, owner: str | None = None) -> None:
+        """Mark a queued run running: a worker begins it now (``owner``, when given).
+
+        Raises
+        ------
+        StorageError
+            If the run does not exist or the write fails.
+        """
+        values: dict[str, Any] = {"status": "running", "started_at": utcnow()}
+        if owner is not None:
+            values["owner"] = owner
+        with _errors(f"begin run {run_id}", run_id=run_id), self._sessionmaker.begin() as session:
+            result = session.execute(
+                update(ProcessingRun).where(ProcessingRun.id == run_id).values(**values)
+            )
+            if _rowcount(result) == 0:
+                raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
+
+    def unfinished_runs(self) -> list[RunRecord]:
+        """Runs still queued or running (in progress, or left behind by a dead process)."""
+        query = (
+            select(ProcessingRun)
+            .where(ProcessingRun.status.in_(("queued", "running")))
+            .order_by(ProcessingRun.id)
+        )
+        with _errors("read unfinished runs"), self._sessionmaker() as session:
+            return [run_record(run) for run in session.scalars(query)]
 
     def finish_run(
         self,

@@ -9,6 +9,7 @@ from typing import Any
 
 from astrid.config import Settings
 from astrid.difference.subtract import SubtractConfig
+from astrid.observations.fits_reader import DEFAULT_MAX_PIXELS
 from astrid.preprocess.pair import PrepareConfig
 
 __all__ = ["PipelineConfig"]
@@ -16,10 +17,16 @@ __all__ = ["PipelineConfig"]
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Every setting that changes the science products (and so the idempotency key)."""
+    """Every setting that changes the science products (and so the idempotency key).
+
+    ``max_image_pixels`` (the reader's pixel budget) is carried here too, so every read of
+    a run honours ``ASTRID_MAX_IMAGE_PIXELS``; it refuses images, it does not change the
+    products of those it reads, so it is not part of `as_dict` or the digest.
+    """
 
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
     subtract: SubtractConfig = field(default_factory=SubtractConfig)
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
 
     @classmethod
     def from_settings(
@@ -34,8 +41,8 @@ class PipelineConfig:
         Parameters
         ----------
         settings : Settings
-            Gives the |S_corr| threshold (``ASTRID_THRESHOLD``) and the candidate detector
-            (``ASTRID_DETECTOR``).
+            Gives the |S_corr| threshold (``ASTRID_THRESHOLD``), the candidate detector
+            (``ASTRID_DETECTOR``) and the pixel budget (``ASTRID_MAX_IMAGE_PIXELS``).
         threshold, detector : optional
             Overrides from the caller (command-line flags); None keeps the setting.
         """
@@ -45,12 +52,14 @@ class PipelineConfig:
             threshold=settings.threshold if threshold is None else threshold,
             detector=settings.detector if detector is None else detector,
         )
-        return replace(base, subtract=subtract)
+        return replace(base, subtract=subtract, max_image_pixels=settings.max_image_pixels)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-able settings; thread counts are left out (they do not change results)."""
+        """Plain JSON-able settings; thread counts and the pixel budget are left out (they do
+        not change results)."""
         data = asdict(self)
         data["subtract"]["zogy"].pop("workers", None)
+        data.pop("max_image_pixels", None)
         return json.loads(json.dumps(data, default=str))
 
     def digest(self) -> str:

@@ -129,8 +129,8 @@ def process_frame(
     timer = _Timer(on_stage)
     try:
         with timer("read"):
-            science = science_source.read()
-            reference = reference_source.read()
+            science = science_source.read(max_pixels=config.max_image_pixels)
+            reference = reference_source.read(max_pixels=config.max_image_pixels)
         if calibration:
             with timer("calibrate"):
                 masters = read_masters(

@@ -18,7 +18,7 @@ import fsspec
 from astrid.catalog import Catalog
 from astrid.catalog.observations import ObservationRecord, observation
 from astrid.errors import AstridError
-from astrid.observations.fits_reader import read_image
+from astrid.observations.fits_reader import DEFAULT_MAX_PIXELS, read_image
 from astrid.observations.image import Image
 from astrid.store import ObjectStore
 
@@ -51,13 +51,14 @@ class FrameSource:
         """A FITS file given by its path."""
         return cls(label=os.fspath(path), path=os.fspath(path))
 
-    def read(self) -> Image:
-        """Read the image (`astrid.observations.fits_reader.read_image`)."""
+    def read(self, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
+        """Read the image (`astrid.observations.fits_reader.read_image`), refusing one
+        whose header declares more than ``max_pixels`` pixels before reading its data."""
         if self.path is not None:
-            return read_image(self.path, name=self.name, label=self.label)
+            return read_image(self.path, name=self.name, label=self.label, max_pixels=max_pixels)
         assert self.url is not None
         with fsspec.open(self.url, "rb") as stream:
-            return read_image(stream, name=self.name, label=self.label)
+            return read_image(stream, name=self.name, label=self.label, max_pixels=max_pixels)
 
 
 def register_observation(

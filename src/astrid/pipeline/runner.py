@@ -3,11 +3,19 @@
 The runner owns the I/O around the pure stages: it hashes and registers the input files
 (observations already registered, such as uploads, are read from the object store as they
 are: `astrid.pipeline.inputs`), derives each run's idempotency key (input hashes + master
-calibration file hashes + config digest + code version), skips runs already done, fans
-the frames out to a process pool (inline for one frame), and writes each frame's
-candidates, cutouts and products to the catalog and the object store in one transaction
-per frame. A frame that fails is recorded (stage and message) and the others go on;
-nothing already stored is touched by a failure.
+calibration file hashes + config digest + code version), skips runs already done, runs
+the frames in child processes, each frame in its own (`astrid.pipeline.frame_process`;
+inline for one frame unless isolation is asked for), and writes each frame's candidates,
+cutouts and products to the catalog and the object store in one transaction per frame.
+A frame that fails is recorded (stage and message) and the others go on, a frame whose
+process dies (a segfault in a C extension) included; nothing already stored is touched by
+a failure.
+
+Runs are ``queued`` when admitted and ``running`` once a worker begins them, owned by
+this process (`astrid.pipeline.recovery`): a later start marks the runs of a process that
+died failed ("interrupted") and removes its stale temporary objects, and the next run of
+those frames retries them in place. ``candidates.csv`` holds the candidates of every run
+whose products went to the output folder (`OutputIndex`), the latest run of each frame.
 """
 
 from __future__ import annotations
@@ -15,12 +23,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -36,18 +43,31 @@ from astrid.observations.fits_reader import read_image
 from astrid.observations.hashing import file_sha256
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import FrameOutcome, process_frame, unet_detector
+from astrid.pipeline.frame_process import FrameFunction, FrameProcesses, FrameTask
 from astrid.pipeline.inputs import FrameSource, register_observation, stored_observation
+from astrid.pipeline.recovery import DEFAULT_STALE_TEMP_SECONDS, current_owner, recover
 from astrid.pipeline.scoring import ScoringModel, resolve_model, version_labels
 from astrid.preprocess.master_files import read_masters
 from astrid.store import ObjectStore
 
-__all__ = ["CSV_COLUMNS", "FrameInput", "FrameReport", "Pipeline", "RunReport"]
+__all__ = ["CSV_COLUMNS", "FrameInput", "FrameReport", "OutputIndex", "Pipeline", "RunReport"]
 
 log = logging.getLogger(__name__)
 
 #: Columns of candidates.csv, in order: the difference stage's, then the ML scores and the
-#: model version that made them (empty when a candidate was not scored).
-CSV_COLUMNS = ("observation", *CANDIDATE_COLUMNS, *SCORE_FIELDS, "model_version")
+#: model version that made them (empty when a candidate was not scored), then the
+#: candidate's catalog id and its observation's MJD, band (filter) and file (as given, or
+#: ``upload:<name>``), as the API's export names them.
+CSV_COLUMNS = (
+    "observation",
+    *CANDIDATE_COLUMNS,
+    *SCORE_FIELDS,
+    "model_version",
+    "candidate_id",
+    "mjd",
+    "band",
+    "observation_file",
+)
 
 
 @dataclass
@@ -65,6 +85,8 @@ class FrameReport:
     timings: dict[str, float] = field(default_factory=dict)
     products_local: dict[str, str] = field(default_factory=dict)
     product_stem: str | None = None
+    run_key: str | None = None
+    frame_key: str | None = None  # "<science sha256>:<reference sha256>"
 
 
 @dataclass
@@ -157,6 +179,20 @@ class Pipeline:
     model_version : int, optional
         Registered ``realbogus`` version to score with (default: the active one; the
         shipped model is registered as version 1 on a catalog that has none).
+    isolate : bool
+        Run every frame in a child process of its own, even one frame or with one worker,
+        so a native crash fails that frame and not the caller (the service's worker). With
+        more than one frame and worker, frames always run isolated.
+    frame_function : callable
+        What a frame runs (default `astrid.pipeline.frame.process_frame`); a module-level
+        function with its signature, so child processes can import it. A fault-injection
+        point for tests.
+    recover_on_start : bool
+        Each `run` first recovers what dead processes left (`astrid.pipeline.recovery`):
+        their runs are marked interrupted, the store's stale temporaries removed. The
+        service does this once when it starts, not for every job.
+    stale_temp_seconds : float
+        Temporary objects in the store older than this are taken to be a dead writer's.
 
     The model is not part of a run's key: a new model does not redo the differencing;
     ``astrid rescore`` scores stored candidates with it.
@@ -171,6 +207,10 @@ class Pipeline:
         workers: int = 0,
         score: bool = True,
         model_version: int | None = None,
+        isolate: bool = False,
+        frame_function: FrameFunction = process_frame,
+        recover_on_start: bool = True,
+        stale_temp_seconds: float = DEFAULT_STALE_TEMP_SECONDS,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -178,7 +218,12 @@ class Pipeline:
         self.workers = workers or (os.cpu_count() or 1)
         self.score = score
         self.model_version = model_version
+        self.isolate = isolate
+        self.frame_function = frame_function
+        self.recover_on_start = recover_on_start
+        self.stale_temp_seconds = stale_temp_seconds
         self._model: ScoringModel | None = None
+        self._owner = current_owner()
 
     def run(
         self,
@@ -202,9 +247,11 @@ class Pipeline:
             is not copied, hashed or registered again). Run keys come from the content
             hashes either way, so a file and its registered observation share their runs.
         out_dir : path
-            Gets ``candidates.csv`` and ``difference/*.fits``.
+            Gets ``difference/*.fits`` and ``candidates.csv``: the candidates of every run
+            whose products went there, this call's and earlier ones' (the latest run of
+            each science/reference pair, once).
         on_stage : callable, optional
-            ``on_stage(frame_path, stage)`` as stages start (inline runs only).
+            ``on_stage(frame_path, stage)`` as stages start (from child processes too).
         on_frame : callable, optional
             Called with each frame's report as it finishes.
         calibration : mapping of str to path, optional
@@ -223,6 +270,8 @@ class Pipeline:
         ModelError
             If the model to score with is missing or unusable (nothing is processed then).
         """
+        if self.recover_on_start:
+            recover(self.catalog, self.store, stale_temp_seconds=self.stale_temp_seconds)
         if self.score and self._model is None:
             self._model = resolve_model(self.catalog, self.store, version=self.model_version)
         if self.config.subtract.detector == "unet":
@@ -253,6 +302,7 @@ class Pipeline:
                     on_frame(report)
                 continue
             report.path = frame.source.label
+            report.frame_key = f"{frame.sha256}:{ref.sha256}"
             key = hashlib.sha256(
                 f"{frame.sha256}:{ref.sha256}:{config_digest}:{__version__}{key_suffix}".encode()
             ).hexdigest()
@@ -263,6 +313,7 @@ class Pipeline:
                     on_frame(report)
                 continue
             seen[key] = report
+            report.run_key = key
             report.product_stem = f"{frame.name}.{key[:8]}"
             existing = self.catalog.find_run(key=key)
             if existing is not None and existing.status == "done":
@@ -277,16 +328,34 @@ class Pipeline:
                 reference_id=ref.observation_id,
                 config=run_config,
                 code_version=__version__,
+                status="queued",
+                owner=self._owner,
             )
             pending.append((report, frame.source))
 
-        for report, outcome in self._execute(pending, ref.source, out, on_stage, master_paths):
-            self._record(report, outcome)
-            if on_frame:
-                on_frame(report)
+        unfinished = {report.run_id: report for report, _ in pending}
+        try:
+            for report, outcome in self._execute(pending, ref.source, out, on_stage, master_paths):
+                self._record(report, outcome)
+                unfinished.pop(report.run_id, None)
+                if on_frame:
+                    on_frame(report)
+        except BaseException as e:
+            # A run must not stay queued or running behind a caller that goes on.
+            for run_id in unfinished:
+                assert run_id is not None
+                try:
+                    self.catalog.fail_run(
+                        run_id, stage="interrupted", error=f"interrupted: {type(e).__name__}: {e}"
+                    )
+                except AstridError as again:  # the catalog itself failing: recovery's job
+                    log.error("run %d left unfinished: %s", run_id, again)
+            raise
 
+        index = OutputIndex(out)
+        index.add(reports)
         csv_path = out / "candidates.csv"
-        self._write_csv(csv_path, reports)
+        self._write_csv(csv_path, index.run_keys())
         return RunReport(frames=reports, candidates_csv=csv_path)
 
     def _reference(self, reference: FrameInput) -> _Frame:
@@ -296,7 +365,7 @@ class Pipeline:
             sha: str | None = None
             try:
                 sha = file_sha256(path)
-                image = read_image(path)
+                image = read_image(path, max_pixels=self.config.max_image_pixels)
             except (InvalidImageError, OSError) as e:
                 message = str(e)
                 _register_failed(self.catalog, path, sha, "reference", message)
@@ -330,7 +399,7 @@ class Pipeline:
         sha: str | None = None
         try:
             sha = file_sha256(path)
-            image = read_image(path)
+            image = read_image(path, max_pixels=self.config.max_image_pixels)
         except (InvalidImageError, OSError) as e:
             report.status, report.failed_stage, report.error = "failed", "read", str(e)
             report.observation_id = _register_failed(self.catalog, path, sha, "science", str(e))
@@ -353,12 +422,15 @@ class Pipeline:
         on_stage: Callable[[str, str], None] | None,
         calibration: dict[str, str],
     ) -> Iterable[tuple[FrameReport, FrameOutcome]]:
-        if len(pending) <= 1 or self.workers == 1:
+        inline = not self.isolate and (len(pending) <= 1 or self.workers == 1)
+        if inline:
             for report, source in pending:
                 callback = (lambda stage, p=report.path: on_stage(p, stage)) if on_stage else None
+                assert report.run_id is not None
+                self.catalog.begin_run(report.run_id, owner=self._owner)
                 yield (
                     report,
-                    process_frame(
+                    self.frame_function(
                         source,
                         reference,
                         str(out),
@@ -371,23 +443,31 @@ class Pipeline:
                 )
             return
         n = min(self.workers, len(pending))
-        with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
-            futures = {
-                pool.submit(
-                    process_frame,
-                    source,
-                    reference,
-                    str(out),
-                    self.config,
-                    threads=1,
-                    product_stem=report.product_stem,
-                    calibration=calibration,
-                    model=self._model,
-                ): report
-                for report, source in pending
+        reports: dict[int, FrameReport] = {}
+        tasks = []
+        for report, source in pending:
+            assert report.run_id is not None
+            reports[report.run_id] = report
+            kwargs = {
+                "threads": 1 if n > 1 else -1,
+                "product_stem": report.product_stem,
+                "calibration": calibration,
+                "model": self._model,
             }
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+            args = (source, reference, str(out), self.config)
+            tasks.append(FrameTask(label=report.path, args=args, kwargs=kwargs, id=report.run_id))
+
+        def started(task: FrameTask, pid: int) -> None:
+            self.catalog.begin_run(task.id, owner=self._owner)
+            log.info("%s: run %d begins in process %d", task.label, task.id, pid)
+
+        def stage(task: FrameTask, name: str) -> None:
+            if on_stage is not None:
+                on_stage(task.label, name)
+
+        processes = FrameProcesses(n, self.frame_function)
+        for task, outcome in processes.run(tasks, on_start=started, on_stage=stage):
+            yield reports[task.id], outcome
 
     def _record(self, report: FrameReport, outcome: FrameOutcome) -> None:
         assert report.run_id is not None and report.observation_id is not None
@@ -448,21 +528,68 @@ class Pipeline:
             rows.append(record)
         return rows
 
-    def _write_csv(self, path: Path, reports: list[FrameReport]) -> None:
-        names = {}
-        for obs in self.catalog.observations():
-            names[obs["id"]] = obs["name"]
+    def _write_csv(self, path: Path, run_keys: list[str]) -> None:
+        observations = {obs["id"]: obs for obs in self.catalog.observations()}
         versions = version_labels(self.catalog)
         columns = (*CANDIDATE_COLUMNS, *SCORE_FIELDS)
-        with path.open("w", newline="") as handle:
+        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        with temporary.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(CSV_COLUMNS)
-            for report in reports:
-                if report.run_id is None or report.status not in ("done", "skipped"):
+            for key in run_keys:
+                run = self.catalog.find_run(key=key)
+                if run is None or run.status != "done":
                     continue
-                for cand in self.catalog.candidates(run_id=report.run_id):
+                for cand in self.catalog.candidates(run_id=run.id):
+                    obs = observations.get(cand["observation_id"], {})
                     writer.writerow(
-                        [names.get(cand["observation_id"], "")]
+                        [obs.get("name", "")]
                         + ["" if cand.get(c) is None else cand.get(c) for c in columns]
                         + [versions.get(cand.get("model_version_id") or -1, "")]
+                        + [
+                            cand["id"],
+                            "" if obs.get("mjd") is None else obs["mjd"],
+                            obs.get("filter") or "",
+                            obs.get("path", ""),
+                        ]
                     )
+        os.replace(temporary, path)
+
+
+class OutputIndex:
+    """Which runs' products went to an output folder: ``<out>/.astrid-runs.json``.
+
+    It maps each frame (``"<science sha256>:<reference sha256>"``) to the key of its latest
+    run there, in the order frames first came, so ``candidates.csv`` can be rebuilt from the
+    catalog with every frame's rows once: a new frame adds rows, a re-run frame replaces
+    its own.
+    """
+
+    NAME = ".astrid-runs.json"
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / self.NAME
+        self._frames: dict[str, str] = {}
+        if self.path.is_file():
+            try:
+                loaded = json.loads(self.path.read_text())
+            except (OSError, ValueError) as e:
+                log.warning("%s is unreadable (%s): candidates.csv starts afresh", self.path, e)
+                loaded = {}
+            frames = loaded.get("frames") if isinstance(loaded, dict) else None
+            if isinstance(frames, dict):
+                self._frames = {str(k): str(v) for k, v in frames.items()}
+
+    def add(self, reports: Iterable[FrameReport]) -> None:
+        """Record the runs of ``reports`` (their latest run per frame) and save the index."""
+        for report in reports:
+            if report.frame_key is None or report.run_key is None:
+                continue
+            self._frames[report.frame_key] = report.run_key
+        temporary = self.path.with_name(f"{self.NAME}.tmp-{os.getpid()}")
+        temporary.write_text(json.dumps({"frames": self._frames}, indent=1))
+        os.replace(temporary, self.path)
+
+    def run_keys(self) -> list[str]:
+        """Run keys, one per frame, in the order the frames first came."""
+        return list(self._frames.values())

@@ -146,7 +146,12 @@ def _accept(
     catalog = service.catalog
     try:
         valid = uploads.validate(
-            catalog, path, filename=filename, role=role, reference_id=reference_id
+            catalog,
+            path,
+            filename=filename,
+            role=role,
+            reference_id=reference_id,
+            max_pixels=service.settings.max_image_pixels,
         )
     except uploads.UploadRejectedError as e:
         raise _rejected(e) from e

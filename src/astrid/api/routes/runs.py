@@ -22,7 +22,7 @@ router = APIRouter(tags=["runs"])
 def list_runs(
     service: ServiceDep,
     _: ViewerDep,
-    status: Literal["running", "done", "failed"] | None = None,
+    status: Literal["queued", "running", "done", "failed"] | None = None,
     science_id: OptionalId = None,
     before_id: OptionalId = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
