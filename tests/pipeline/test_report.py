@@ -57,8 +57,7 @@ def test_report_lists_candidates_with_cutouts(run: Run, tmp_path: Path) -> None:
         tmp_path / "nested" / "report.html",
         catalog=run.catalog,
         store=run.store,
-        run_id=run.frame.run_id,
-        difference_path=run.frame.products_local["score_corr"],
+        frames=[run.frame],
     )
 
     assert path == tmp_path / "nested" / "report.html"
@@ -85,10 +84,9 @@ def test_report_with_truth_has_completeness(
         tmp_path / "report.html",
         catalog=run.catalog,
         store=run.store,
-        run_id=run.frame.run_id,
+        frames=[run.frame],
         score=run.score,
         truth=run.truth,
-        stats=run.frame.stats,
         title="a <small> run",
     ).read_text()
 
@@ -109,7 +107,7 @@ def test_report_with_truth_has_completeness(
 
 def test_report_without_run_is_empty(run: Run, tmp_path: Path) -> None:
     html = write_report(
-        tmp_path / "report.html", catalog=run.catalog, store=run.store, run_id=None
+        tmp_path / "report.html", catalog=run.catalog, store=run.store, frames=[]
     ).read_text()
 
     assert "<p>0 candidates at |S_corr|" in html
