@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
@@ -87,21 +88,30 @@ def _pipeline(
 
 
 def print_frames(report: RunReport) -> None:
-    """The frame table, names whole however narrow the terminal; failures on their own lines.
+    """The frames of a run, names whole however narrow the terminal; failures on their own lines.
 
-    Errors are not in the table: each failed frame gets a line with its full path, stage and
-    message below it, which stays readable (and greppable) at 80 columns.
+    A table when it fits the terminal, else one line per frame with its name and a line of
+    its figures below. Errors are not in the table: each failed frame gets a line with its
+    full path, stage and message, which stays readable (and greppable) at any width.
     """
     rows = [frame_row(frame) for frame in report.frames]
     table = RichTable(title="Frames")
-    longest = max((len(row["frame"]) for row in rows), default=5)
-    table.add_column("frame", no_wrap=True, min_width=min(longest, console.width - 4))
+    table.add_column("frame", no_wrap=True)
     table.add_column("status", no_wrap=True)
     for col in FRAME_COLUMNS[2:]:
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     for row in rows:
         table.add_row(*(escape(row[col]) for col in FRAME_COLUMNS))
-    console.print(table)
+    unbounded = console.options.update_width(1_000_000)
+    if Measurement.get(console, unbounded, table).maximum <= console.width:
+        console.print(table)
+    else:
+        console.print("[bold]Frames[/bold]")
+        for row in rows:
+            figures = ", ".join(f"{col} {row[col]}" for col in FRAME_COLUMNS[2:] if row[col])
+            console.print(f"{escape(row['frame'])}: {row['status']}", soft_wrap=True)
+            if figures:
+                console.print(f"  {figures}", soft_wrap=True, highlight=False)
     for frame in report.frames:
         if frame.error:
             message = f"failed: {frame.path} at stage {frame.failed_stage}: {frame.error}"
