@@ -113,3 +113,27 @@ def test_report_without_run_is_empty(run: Run, tmp_path: Path) -> None:
     assert "<p>0 candidates at |S_corr|" in html
     assert IMG.findall(html) == []
     assert "Run statistics" not in html
+
+
+def test_report_has_a_frame_table_with_failures_and_says_what_it_leaves_out(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("astrid.pipeline.report.MAX_CUTOUT_ROWS", 1)
+    long_name = "DEC-OBS18A-0034_c4d_180413_032345_ooi_g_v1.fits.fz"
+    failed = FrameReport(
+        path=f"/data/{long_name}", status="failed", failed_stage="read", error="not <FITS>"
+    )
+    html = write_report(
+        tmp_path / "report.html", catalog=run.catalog, store=run.store, frames=[run.frame, failed]
+    ).read_text()
+
+    n = run.frame.n_candidates
+    assert f"<p>{n} candidates at |S_corr| ≥ threshold in 2 frames." in html
+    assert f'<td class="l name">{long_name}</td><td>failed</td>' in html
+    assert '<td class="l">read: not &lt;FITS&gt;</td>' in html
+    assert '<td class="l name">science.fits</td><td>done</td>' in html
+    assert html.count("<h2>science.fits</h2>") == 1  # a section per frame with a run
+    assert f"Cutouts are shown for the first 1 of {n} candidates only." in html
+    # The triplet of the first candidate sits in one cell, kept on one row.
+    assert re.search(r'<td class="l cut">(<img alt="cutout" [^>]*>){3}</td>', html)
+    assert ".cut { white-space: nowrap; }" in html
