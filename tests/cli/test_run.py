@@ -80,7 +80,7 @@ def test_run_writes_a_report_with_frames_scorr_and_triplets(
     assert len(cells) == n
     assert [cell.count("<img") for cell in cells] == [3, 3] + [0] * (n - 2)
     assert ".cut { white-space: nowrap; }" in html
-    assert f"Cutouts are shown for the first 2 of {n} candidates only." in html
+    assert f"Cutouts are shown for the first 2 of {n} candidates only (at most" in html
 
 
 def test_run_on_a_narrow_terminal_keeps_names_whole(pair: dict[str, Path], tmp_path: Path) -> None:

@@ -133,7 +133,21 @@ def test_report_has_a_frame_table_with_failures_and_says_what_it_leaves_out(
     assert '<td class="l">read: not &lt;FITS&gt;</td>' in html
     assert '<td class="l name">science.fits</td><td>done</td>' in html
     assert html.count("<h2>science.fits</h2>") == 1  # a section per frame with a run
-    assert f"Cutouts are shown for the first 1 of {n} candidates only." in html
+    assert f"Cutouts are shown for the first 1 of {n} candidates only (at most" in html
     # The triplet of the first candidate sits in one cell, kept on one row.
     assert re.search(r'<td class="l cut">(<img alt="cutout" [^>]*>){3}</td>', html)
     assert ".cut { white-space: nowrap; }" in html
+
+
+def test_report_caps_the_cutouts_of_the_whole_page(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("astrid.pipeline.report.MAX_REPORT_CUTOUT_ROWS", 2)
+    html = write_report(
+        tmp_path / "report.html", catalog=run.catalog, store=run.store, frames=[run.frame] * 2
+    ).read_text()
+
+    assert IMG.findall(html).count("cutout") == 3 * 2
+    n = run.frame.n_candidates
+    assert f"Cutouts are shown for the first 2 of {n} candidates only (at most" in html
+    assert "No cutouts are shown for this frame (at most 40 candidates per frame and 2 per" in html

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["FRAME_COLUMNS", "frame_row", "write_evaluation_report", "write_report"]
 
-MAX_CUTOUT_ROWS = 40
+MAX_CUTOUT_ROWS = 40  # candidates with cutouts, per frame
+MAX_REPORT_CUTOUT_ROWS = 200  # and in the whole report (each triplet costs three renders)
 MAX_TABLE_ROWS = 300
 
 
@@ -102,15 +103,18 @@ def frame_row(frame: FrameReport) -> dict[str, str]:
 
 
 def _candidate_rows(
-    candidates: list[dict[str, Any]], store: ObjectStore, versions: dict[int, Any]
+    candidates: list[dict[str, Any]],
+    store: ObjectStore,
+    versions: dict[int, Any],
+    n_cutouts: int,
 ) -> list[dict[str, Any]]:
-    """Table rows (the first `MAX_TABLE_ROWS`), cutouts for the first `MAX_CUTOUT_ROWS`."""
+    """Table rows (the first `MAX_TABLE_ROWS`), cutouts for the first `n_cutouts`."""
     rows = []
     for k, cand in enumerate(candidates[:MAX_TABLE_ROWS]):
         row = dict(cand)
         record = versions.get(cand.get("model_version_id") or -1)
         row["model_label"] = f"{record.name} v{record.version}" if record else None
-        if k < MAX_CUTOUT_ROWS:
+        if k < n_cutouts:
             row["cutouts"] = [
                 _zscale_png(fits.getdata(io.BytesIO(store.get_bytes(cand[f"cutout_{kind}_key"]))))
                 for kind in ("science", "reference", "difference")
@@ -135,7 +139,8 @@ def write_report(
     The page has the frame table (every frame, failures with their stage and message),
     then per frame with a catalog run: its statistics, the S_corr map, and its candidates
     (most significant first; at most `MAX_TABLE_ROWS`, with science / reference /
-    difference cutouts side by side for the first `MAX_CUTOUT_ROWS`, as the page says).
+    difference cutouts side by side for the first `MAX_CUTOUT_ROWS`, and for no more than
+    `MAX_REPORT_CUTOUT_ROWS` in all; the page says when it shows fewer than all).
 
     Parameters
     ----------
@@ -157,6 +162,7 @@ def write_report(
     versions = {r.id: r for r in list_models(catalog)}
     sections = []
     scored: list[dict[str, Any]] = []
+    cutouts_left = MAX_REPORT_CUTOUT_ROWS
     for frame in frames:
         if frame.run_id is None:
             continue
@@ -164,12 +170,14 @@ def write_report(
         candidates.sort(key=lambda c: -abs(c["scorr"]))
         scored += [c for c in candidates if c.get("rb") is not None]
         scorr_map = frame.products_local.get("score_corr")
+        n_cutouts = min(len(candidates), MAX_CUTOUT_ROWS, cutouts_left)
+        cutouts_left -= n_cutouts
         sections.append(
             {
                 "name": Path(frame.path).name,
                 "n_candidates": len(candidates),
-                "rows": _candidate_rows(candidates, store, versions),
-                "n_cutouts": min(len(candidates), MAX_CUTOUT_ROWS),
+                "rows": _candidate_rows(candidates, store, versions, n_cutouts),
+                "n_cutouts": n_cutouts,
                 "difference_png": _difference_png(Path(scorr_map)) if scorr_map else None,
                 "stats": frame.stats,
             }
@@ -196,7 +204,8 @@ def write_report(
         n_real=sum(c["rb"] > rb_threshold for c in scored),
         n_ood=sum((c.get("ood") or 0) > 0.99 for c in scored),
         rb_threshold=rb_threshold,
-        max_table_rows=MAX_TABLE_ROWS,
+        max_cutout_rows=MAX_CUTOUT_ROWS,
+        max_report_cutout_rows=MAX_REPORT_CUTOUT_ROWS,
         completeness_png=_completeness_png(score, truth) if score and truth is not None else None,
         completeness_rows=score.get("completeness", []) if score else [],
         summary=summary,
