@@ -37,7 +37,7 @@ STAGES = ("read", "calibrate", "validate", "preprocess", "difference", "score", 
 
 Workers = Annotated[
     int | None,
-    typer.Option(help="Processes over science frames; 0 = one per core (ASTRID_WORKERS)."),
+    typer.Option(help="Processes over science frames; 0 = one per core (ASTRID_WORKERS).", min=0),
 ]
 
 
