@@ -12,7 +12,9 @@ import pytest
 from astropy.table import Table
 
 from astrid.catalog import Catalog, connect
+from astrid.config import Settings
 from astrid.evaluation.scoring import score_candidates
+from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.report import MAX_CUTOUT_ROWS, write_report
 from astrid.pipeline.runner import FrameReport, Pipeline
 from astrid.simulation import simulate_pair
@@ -32,6 +34,7 @@ class Run:
     frame: FrameReport
     truth: Table
     score: dict[str, Any]
+    inputs: dict[str, Path]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +51,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     assert frame.status == "done", frame.error
     assert report.candidates_csv is not None
     score = score_candidates(sim.truth, Table.read(report.candidates_csv, format="ascii.csv"))
-    yield Run(catalog=catalog, store=store, frame=frame, truth=sim.truth, score=score)
+    yield Run(catalog=catalog, store=store, frame=frame, truth=sim.truth, score=score, inputs=paths)
     catalog.close()
 
 
@@ -123,12 +126,16 @@ def test_report_has_a_frame_table_with_failures_and_says_what_it_leaves_out(
     failed = FrameReport(
         path=f"/data/{long_name}", status="failed", failed_stage="read", error="not <FITS>"
     )
+    duplicate = FrameReport(path="/data/copy.fits", status="duplicate", run_id=run.frame.run_id)
+    frames = [run.frame, failed, duplicate]
     html = write_report(
-        tmp_path / "report.html", catalog=run.catalog, store=run.store, frames=[run.frame, failed]
+        tmp_path / "report.html", catalog=run.catalog, store=run.store, frames=frames
     ).read_text()
 
     n = run.frame.n_candidates
-    assert f"<p>{n} candidates at |S_corr| ≥ threshold in 2 frames." in html
+    assert f"<p>{n} candidates at |S_corr| ≥ threshold in 3 frames." in html
+    assert '<td class="l name">copy.fits</td><td>duplicate</td>' in html
+    assert "<h2>copy.fits</h2>" not in html  # its run is science.fits's, shown once
     assert f'<td class="l name">{long_name}</td><td>failed</td>' in html
     assert '<td class="l">read: not &lt;FITS&gt;</td>' in html
     assert '<td class="l name">science.fits</td><td>done</td>' in html
@@ -142,9 +149,16 @@ def test_report_has_a_frame_table_with_failures_and_says_what_it_leaves_out(
 def test_report_caps_the_cutouts_of_the_whole_page(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A second run of the same pair (another threshold, so another run key).
+    config = PipelineConfig.from_settings(Settings(threshold=6.0))
+    again = Pipeline(run.catalog, run.store, config, workers=1, score=False).run(
+        run.inputs["reference"], [run.inputs["science"]], tmp_path / "again"
+    )
+    (second,) = again.frames
+    assert second.status == "done" and second.run_id != run.frame.run_id
     monkeypatch.setattr("astrid.pipeline.report.MAX_REPORT_CUTOUT_ROWS", 2)
     html = write_report(
-        tmp_path / "report.html", catalog=run.catalog, store=run.store, frames=[run.frame] * 2
+        tmp_path / "report.html", catalog=run.catalog, store=run.store, frames=[run.frame, second]
     ).read_text()
 
     assert IMG.findall(html).count("cutout") == 3 * 2

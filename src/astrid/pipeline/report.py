@@ -163,9 +163,11 @@ def write_report(
     sections = []
     scored: list[dict[str, Any]] = []
     cutouts_left = MAX_REPORT_CUTOUT_ROWS
+    reported: set[int] = set()
     for frame in frames:
-        if frame.run_id is None:
-            continue
+        if frame.run_id is None or frame.run_id in reported:
+            continue  # failed before a run, or a duplicate of a frame already shown
+        reported.add(frame.run_id)
         candidates = catalog.candidates(run_id=frame.run_id)
         candidates.sort(key=lambda c: -abs(c["scorr"]))
         scored += [c for c in candidates if c.get("rb") is not None]
