@@ -12,7 +12,9 @@ import pytest
 from astropy.table import Table
 
 from astrid.catalog import Catalog, connect
+from astrid.config import Settings
 from astrid.evaluation.scoring import match_to_truth
+from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.report import MAX_CUTOUT_ROWS, write_report
 from astrid.pipeline.runner import FrameReport, Pipeline
 from astrid.simulation import simulate_pair
@@ -32,6 +34,7 @@ class Run:
     frame: FrameReport
     truth: Table
     score: dict[str, Any]
+    inputs: dict[str, Path]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +51,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     assert frame.status == "done", frame.error
     assert report.candidates_csv is not None
     score = match_to_truth(sim.truth, Table.read(report.candidates_csv, format="ascii.csv"))
-    yield Run(catalog=catalog, store=store, frame=frame, truth=sim.truth, score=score)
+    yield Run(catalog=catalog, store=store, frame=frame, truth=sim.truth, score=score, inputs=paths)
     catalog.close()
 
 
@@ -57,8 +60,7 @@ def test_report_lists_candidates_with_cutouts(run: Run, tmp_path: Path) -> None:
         tmp_path / "nested" / "report.html",
         catalog=run.catalog,
         store=run.store,
-        run_id=run.frame.run_id,
-        difference_path=run.frame.products_local["score_corr"],
+        frames=[run.frame],
     )
 
     assert path == tmp_path / "nested" / "report.html"
@@ -85,10 +87,9 @@ def test_report_with_truth_has_completeness(
         tmp_path / "report.html",
         catalog=run.catalog,
         store=run.store,
-        run_id=run.frame.run_id,
+        frames=[run.frame],
         score=run.score,
         truth=run.truth,
-        stats=run.frame.stats,
         title="a <small> run",
     ).read_text()
 
@@ -109,9 +110,58 @@ def test_report_with_truth_has_completeness(
 
 def test_report_without_run_is_empty(run: Run, tmp_path: Path) -> None:
     html = write_report(
-        tmp_path / "report.html", catalog=run.catalog, store=run.store, run_id=None
+        tmp_path / "report.html", catalog=run.catalog, store=run.store, frames=[]
     ).read_text()
 
     assert "<p>0 candidates at |S_corr|" in html
     assert IMG.findall(html) == []
     assert "Run statistics" not in html
+
+
+def test_report_has_a_frame_table_with_failures_and_says_what_it_leaves_out(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("astrid.pipeline.report.MAX_CUTOUT_ROWS", 1)
+    long_name = "DEC-OBS18A-0034_c4d_180413_032345_ooi_g_v1.fits.fz"
+    failed = FrameReport(
+        path=f"/data/{long_name}", status="failed", failed_stage="read", error="not <FITS>"
+    )
+    duplicate = FrameReport(path="/data/copy.fits", status="duplicate", run_id=run.frame.run_id)
+    frames = [run.frame, failed, duplicate]
+    html = write_report(
+        tmp_path / "report.html", catalog=run.catalog, store=run.store, frames=frames
+    ).read_text()
+
+    n = run.frame.n_candidates
+    assert f"<p>{n} candidates at |S_corr| ≥ threshold in 3 frames." in html
+    assert '<td class="l name">copy.fits</td><td>duplicate</td>' in html
+    assert "<h2>copy.fits</h2>" not in html  # its run is science.fits's, shown once
+    assert f'<td class="l name">{long_name}</td><td>failed</td>' in html
+    assert '<td class="l">read: not &lt;FITS&gt;</td>' in html
+    assert '<td class="l name">science.fits</td><td>done</td>' in html
+    assert html.count("<h2>science.fits</h2>") == 1  # a section per frame with a run
+    assert f"Cutouts are shown for the first 1 of {n} candidates only (at most" in html
+    # The triplet of the first candidate sits in one cell, kept on one row.
+    assert re.search(r'<td class="l cut">(<img alt="cutout" [^>]*>){3}</td>', html)
+    assert ".cut { white-space: nowrap; }" in html
+
+
+def test_report_caps_the_cutouts_of_the_whole_page(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A second run of the same pair (another threshold, so another run key).
+    config = PipelineConfig.from_settings(Settings(threshold=6.0))
+    again = Pipeline(run.catalog, run.store, config, workers=1, score=False).run(
+        run.inputs["reference"], [run.inputs["science"]], tmp_path / "again"
+    )
+    (second,) = again.frames
+    assert second.status == "done" and second.run_id != run.frame.run_id
+    monkeypatch.setattr("astrid.pipeline.report.MAX_REPORT_CUTOUT_ROWS", 2)
+    html = write_report(
+        tmp_path / "report.html", catalog=run.catalog, store=run.store, frames=[run.frame, second]
+    ).read_text()
+
+    assert IMG.findall(html).count("cutout") == 3 * 2
+    n = run.frame.n_candidates
+    assert f"Cutouts are shown for the first 2 of {n} candidates only (at most" in html
+    assert "No cutouts are shown for this frame (at most 40 candidates per frame and 2 per" in html

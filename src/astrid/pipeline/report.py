@@ -1,4 +1,4 @@
-"""A self-contained HTML report of one run: difference image, candidates, cutouts, truth.
+"""A self-contained HTML report of one run: frames, difference images, candidates, cutouts, truth.
 
 Images are PNGs rendered with matplotlib (zscale stretch) and inlined as base64, so the
 report is one file that opens anywhere.
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import matplotlib.ticker
@@ -28,9 +29,13 @@ from astrid.catalog.model_registry import list_models
 from astrid.evaluation.plots import draw_completeness_vs_snr
 from astrid.store import ObjectStore
 
-__all__ = ["write_evaluation_report", "write_report"]
+if TYPE_CHECKING:
+    from astrid.pipeline.runner import FrameReport
 
-MAX_CUTOUT_ROWS = 40
+__all__ = ["FRAME_COLUMNS", "frame_row", "write_evaluation_report", "write_report"]
+
+MAX_CUTOUT_ROWS = 40  # candidates with cutouts, per frame
+MAX_REPORT_CUTOUT_ROWS = 200  # and in the whole report (each triplet costs three renders)
 MAX_TABLE_ROWS = 300
 
 
@@ -72,60 +77,116 @@ def _completeness_png(score: dict[str, Any], truth: Table) -> str:
     return _png(fig)
 
 
-def write_report(
-    path: str | Path,
-    *,
-    catalog: Catalog,
-    store: ObjectStore,
-    run_id: int | None,
-    difference_path: str | Path | None = None,
-    score: dict[str, Any] | None = None,
-    truth: Table | None = None,
-    stats: dict[str, float] | None = None,
-    title: str = "AstrID run report",
-) -> Path:
-    """Render the report of one run.
+FRAME_COLUMNS = ("frame", "status", "candidates", "S_corr std", "align rms px", "seconds")
 
-    Parameters
-    ----------
-    path : path
-        Output HTML file.
-    catalog : Catalog
-        Source of the run's candidates.
-    store : ObjectStore
-        Source of the cutouts.
-    run_id : int or None
-        The run to report (None: an empty report with the error state).
-    difference_path : path, optional
-        S_corr FITS to show as a thumbnail.
-    score, truth : optional
-        `astrid.evaluation.scoring.match_to_truth` output and the truth table, for the
-        completeness section.
-    stats : dict, optional
-        Run statistics (noise, alignment) to list.
-    title : str
-        Page title.
+
+def frame_row(frame: FrameReport) -> dict[str, str]:
+    """One frame of a run as display strings, keyed by `FRAME_COLUMNS` (plus ``error``).
+
+    The frame is its file name, whole; ``error`` is ``"stage: message"`` or empty.
     """
-    out = Path(path)
-    candidates = catalog.candidates(run_id=run_id) if run_id is not None else []
-    candidates.sort(key=lambda c: -abs(c["scorr"]))
-    versions = {r.id: r for r in list_models(catalog)}
-    scored = [c for c in candidates if c.get("rb") is not None]
-    used = [v for v in dict.fromkeys(c.get("model_version_id") for c in scored) if v in versions]
-    thresholds = (versions[v].card.get("operating_threshold") for v in used)
-    rb_threshold = next((t for t in thresholds if t is not None), 0.5)
+    stats = frame.stats
+    rms = (
+        f"{(stats['align_rms_x'] ** 2 + stats['align_rms_y'] ** 2) ** 0.5:.3f}"
+        if "align_rms_x" in stats and "align_rms_y" in stats
+        else ""
+    )
+    return {
+        "frame": Path(frame.path).name,
+        "status": frame.status,
+        "candidates": str(frame.n_candidates),
+        "S_corr std": f"{stats['scorr_std']:.3f}" if "scorr_std" in stats else "",
+        "align rms px": rms,
+        "seconds": f"{sum(frame.timings.values()):.1f}" if frame.timings else "",
+        "error": f"{frame.failed_stage}: {frame.error}" if frame.error else "",
+    }
+
+
+def _candidate_rows(
+    candidates: list[dict[str, Any]],
+    store: ObjectStore,
+    versions: dict[int, Any],
+    n_cutouts: int,
+) -> list[dict[str, Any]]:
+    """Table rows (the first `MAX_TABLE_ROWS`), cutouts for the first `n_cutouts`."""
     rows = []
     for k, cand in enumerate(candidates[:MAX_TABLE_ROWS]):
         row = dict(cand)
         record = versions.get(cand.get("model_version_id") or -1)
         row["model_label"] = f"{record.name} v{record.version}" if record else None
-        if k < MAX_CUTOUT_ROWS:
+        if k < n_cutouts:
             row["cutouts"] = [
                 _zscale_png(fits.getdata(io.BytesIO(store.get_bytes(cand[f"cutout_{kind}_key"]))))
                 for kind in ("science", "reference", "difference")
                 if cand.get(f"cutout_{kind}_key")
             ]
         rows.append(row)
+    return rows
+
+
+def write_report(
+    path: str | Path,
+    *,
+    catalog: Catalog,
+    store: ObjectStore,
+    frames: Sequence[FrameReport],
+    score: dict[str, Any] | None = None,
+    truth: Table | None = None,
+    title: str = "AstrID run report",
+) -> Path:
+    """Render the report of one pipeline run (`RunReport.frames`) as one HTML file.
+
+    The page has the frame table (every frame, failures with their stage and message),
+    then per frame with a catalog run: its statistics, the S_corr map, and its candidates
+    (most significant first; at most `MAX_TABLE_ROWS`, with science / reference /
+    difference cutouts side by side for the first `MAX_CUTOUT_ROWS`, and for no more than
+    `MAX_REPORT_CUTOUT_ROWS` in all; the page says when it shows fewer than all).
+
+    Parameters
+    ----------
+    path : path
+        Output HTML file.
+    catalog : Catalog
+        Source of the runs' candidates.
+    store : ObjectStore
+        Source of the cutouts.
+    frames : sequence of FrameReport
+        The frames of the run, as `astrid.pipeline.runner.Pipeline.run` reports them.
+    score, truth : optional
+        `astrid.evaluation.scoring.match_to_truth` output and the truth table, for the
+        completeness section (simulated data).
+    title : str
+        Page title.
+    """
+    out = Path(path)
+    versions = {r.id: r for r in list_models(catalog)}
+    sections = []
+    scored: list[dict[str, Any]] = []
+    cutouts_left = MAX_REPORT_CUTOUT_ROWS
+    reported: set[int] = set()
+    for frame in frames:
+        if frame.run_id is None or frame.run_id in reported:
+            continue  # failed before a run, or a duplicate of a frame already shown
+        reported.add(frame.run_id)
+        candidates = catalog.candidates(run_id=frame.run_id)
+        candidates.sort(key=lambda c: -abs(c["scorr"]))
+        scored += [c for c in candidates if c.get("rb") is not None]
+        scorr_map = frame.products_local.get("score_corr")
+        n_cutouts = min(len(candidates), MAX_CUTOUT_ROWS, cutouts_left)
+        cutouts_left -= n_cutouts
+        sections.append(
+            {
+                "name": Path(frame.path).name,
+                "n_candidates": len(candidates),
+                "rows": _candidate_rows(candidates, store, versions, n_cutouts),
+                "n_cutouts": n_cutouts,
+                "difference_png": _difference_png(Path(scorr_map)) if scorr_map else None,
+                "stats": frame.stats,
+            }
+        )
+    used = [v for v in dict.fromkeys(c.get("model_version_id") for c in scored) if v in versions]
+    thresholds = (versions[v].card.get("operating_threshold") for v in used)
+    rb_threshold = next((t for t in thresholds if t is not None), 0.5)
     env = Environment(
         loader=PackageLoader("astrid.pipeline", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -137,17 +198,19 @@ def write_report(
         }
     html = env.get_template("report.html").render(
         title=title,
-        n_candidates=len(candidates),
+        columns=FRAME_COLUMNS,
+        frames=[frame_row(frame) for frame in frames],
+        sections=sections,
+        n_candidates=sum(s["n_candidates"] for s in sections),
         n_scored=len(scored),
         n_real=sum(c["rb"] > rb_threshold for c in scored),
         n_ood=sum((c.get("ood") or 0) > 0.99 for c in scored),
         rb_threshold=rb_threshold,
-        rows=rows,
-        difference_png=_difference_png(Path(difference_path)) if difference_path else None,
+        max_cutout_rows=MAX_CUTOUT_ROWS,
+        max_report_cutout_rows=MAX_REPORT_CUTOUT_ROWS,
         completeness_png=_completeness_png(score, truth) if score and truth is not None else None,
         completeness_rows=score.get("completeness", []) if score else [],
         summary=summary,
-        stats=stats or {},
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html)

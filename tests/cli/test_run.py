@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import os
-from collections.abc import Iterator
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,20 +33,6 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return simulate_pair(SMALL, seed=3).write(tmp_path_factory.mktemp("cli") / "inputs")
 
 
-@pytest.fixture(autouse=True)
-def _isolate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # Settings come from ASTRID_* variables: the caller's must not leak into these tests.
-    for name in list(os.environ):
-        if name.startswith("ASTRID_"):
-            monkeypatch.delenv(name)
-    # The commands reconfigure the root logger (Rich handler); leave it as pytest set it.
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
 def _candidates(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))
@@ -67,6 +55,58 @@ def test_run_writes_candidates(pair: dict[str, Path], tmp_path: Path) -> None:
         (run,) = catalog.runs()
         assert run.status == "done" and run.n_candidates == len(rows)
     assert (data / "store").is_dir()
+
+
+CUTOUT_CELL = re.compile(r'<td class="l cut">((?:<img alt="cutout" [^>]*>)*)</td>')
+
+
+def test_run_writes_a_report_with_frames_scorr_and_triplets(
+    pair: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("astrid.pipeline.report.MAX_CUTOUT_ROWS", 2)  # rendering is slow
+    out = tmp_path / "out"
+    args = ["run", "-r", str(pair["reference"]), "-o", str(out), "--data-dir", str(tmp_path)]
+    result = runner.invoke(app, [*args, str(pair["science"])])
+
+    assert result.exit_code == 0, result.output
+    assert f"report: {out / 'report.html'}" in result.output.replace("\n", "")
+    html = (out / "report.html").read_text()
+    n = len(_candidates(out / "candidates.csv"))
+    assert n > 2
+    assert '<td class="l name">science.fits</td><td>done</td>' in html
+    assert html.count('alt="S_corr map"') == 1
+    # Science, reference and difference in one cell (one row), for the first two only.
+    cells = CUTOUT_CELL.findall(html)
+    assert len(cells) == n
+    assert [cell.count("<img") for cell in cells] == [3, 3] + [0] * (n - 2)
+    assert ".cut { white-space: nowrap; }" in html
+    assert f"Cutouts are shown for the first 2 of {n} candidates only (at most" in html
+
+
+def test_run_on_a_narrow_terminal_keeps_names_whole(pair: dict[str, Path], tmp_path: Path) -> None:
+    names = [f"DEC-OBS18A-0034_c4d_18041{i}_0{i}2345_ooi_g_v1.fits" for i in range(3)]
+    for name in names[:2]:  # the same content twice: done, then duplicate
+        shutil.copy(pair["science"], tmp_path / name)
+    (tmp_path / names[2]).write_text("not a FITS file")
+    args = ["run", "-r", str(pair["reference"]), "-o", str(tmp_path / "out")]
+    args += ["--data-dir", str(tmp_path / "data"), *(str(tmp_path / n) for n in names)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASTRID_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "astrid.cli", *args],
+        env={**env, "COLUMNS": "80", "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for name, status in zip(names, ("done", "duplicate", "failed"), strict=True):
+        (line,) = [x for x in lines if name in x and status in x and not x.startswith("failed:")]
+        assert len(line) <= 80, result.stdout
+    # The failure: one line with the full path, the stage and the message.
+    (failure,) = [line for line in lines if line.startswith("failed:")]
+    assert str(tmp_path / names[2]) in failure and "at stage read" in failure
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,5 @@
+"""``python -m astrid.cli``: the `astrid` command."""
+
+from astrid.cli import app
+
+app(prog_name="astrid")
