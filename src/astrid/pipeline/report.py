@@ -1,7 +1,7 @@
 """A self-contained HTML report of one run: frames, difference images, candidates, cutouts, truth.
 
-Images are PNGs rendered with matplotlib (zscale stretch) and inlined as base64, so the
-report is one file that opens anywhere.
+Images are PNGs (cutouts with Pillow, zscale stretch; maps and plots with matplotlib)
+inlined as base64, so the report is one file that opens anywhere.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.visualization import ZScaleInterval
 from jinja2 import Environment, PackageLoader, select_autoescape
+from PIL import Image as PILImage
 
 from astrid.catalog import Catalog
 from astrid.catalog.model_registry import list_models
@@ -46,14 +47,24 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _zscale_png(data: np.ndarray, size_in: float = 1.6, cmap: str = "gray") -> str:
+def _zscale_png(data: np.ndarray, zoom: int = 2) -> str:
+    """A grey PNG of a cutout (zscale limits, north of the array up, ``zoom``× nearest).
+
+    Written with Pillow, not matplotlib: a report holds hundreds of these and a matplotlib
+    figure costs ~30 ms each, a Pillow image well under 1 ms.
+    """
     finite = np.isfinite(data)
-    fig, ax = plt.subplots(figsize=(size_in, size_in))
+    grey = np.zeros(data.shape, np.uint8)
     if finite.any():
         lo, hi = ZScaleInterval().get_limits(data[finite])
-        ax.imshow(np.where(finite, data, lo), origin="lower", cmap=cmap, vmin=lo, vmax=hi)
-    ax.set_axis_off()
-    return _png(fig)
+        span = hi - lo if hi > lo else 1.0
+        scaled = np.clip((np.where(finite, data, lo) - lo) / span, 0.0, 1.0)
+        grey = np.round(scaled * 255.0).astype(np.uint8)
+    image = PILImage.fromarray(np.ascontiguousarray(grey[::-1]))  # origin lower
+    image = image.resize((image.width * zoom, image.height * zoom), PILImage.Resampling.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def _difference_png(path: Path) -> str | None:
