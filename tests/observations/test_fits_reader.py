@@ -544,3 +544,9 @@ def test_compressed_image_over_the_budget_is_refused_before_decompressing(
     error = _assert_invalid(path, "pixel budget", max_pixels=2048 * 2048)
     assert error.details["max_pixels"] == 2048 * 2048
     assert read_image(path, max_pixels=4096 * 4096).shape == (4096, 4096)
+
+
+def test_a_directory_is_not_an_image(tmp_path: Path) -> None:
+    folder = tmp_path / "frames.fits"
+    folder.mkdir()
+    _assert_invalid(folder, "not a regular file")
