@@ -293,3 +293,17 @@ def test_rescore_with_a_bad_model_file_exits_2(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "not a usable ONNX model" in result.output and "junk.onnx" in result.output
+
+
+def test_run_isolates_every_frame(tmp_path: Path) -> None:
+    # one frame or many, a native crash fails the frame, not the command
+    from astrid.cli.run import _pipeline
+    from astrid.config import Settings
+    from astrid.pipeline.config import PipelineConfig
+
+    settings = Settings(data_dir=tmp_path / "data")
+    pipeline = _pipeline(settings, PipelineConfig.from_settings(settings))
+    try:
+        assert pipeline.isolate
+    finally:
+        pipeline.catalog.close()

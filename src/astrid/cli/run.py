@@ -79,11 +79,21 @@ def _pipeline(
     score: bool = True,
     model_version: int | None = None,
 ) -> Pipeline:
-    """A `Pipeline` on the settings' catalog and store (the caller closes the catalog)."""
+    """A `Pipeline` on the settings' catalog and store (the caller closes the catalog).
+
+    Frames always run isolated, one frame or many: a native crash in one (a C extension
+    meeting a corrupt image) fails that frame with the signal, never the command.
+    """
     catalog = connect(settings.db_url)
     store = ObjectStore(settings.store_root)
     return Pipeline(
-        catalog, store, config, workers=settings.workers, score=score, model_version=model_version
+        catalog,
+        store,
+        config,
+        workers=settings.workers,
+        score=score,
+        model_version=model_version,
+        isolate=True,
     )
 
 
