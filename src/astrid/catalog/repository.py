@@ -29,6 +29,7 @@ from astrid.catalog.models import (
     Event,
     Observation,
     ProcessingRun,
+    SkyObject,
     utcnow,
 )
 from astrid.catalog.objects import (
@@ -501,9 +502,14 @@ class Catalog:
     ) -> list[dict[str, Any]]:
         """Candidates as plain dicts, by run then number, optionally filtered.
 
-        Each dict has every column except ``features_json``, whose keys are merged in.
+        Each dict has every column except ``features_json``, whose keys are merged in, and
+        ``object_name``, the name of the object the candidate belongs to (or None).
         """
-        query = select(*Candidate.__table__.columns).order_by(Candidate.run_id, Candidate.number)
+        query = (
+            select(*Candidate.__table__.columns, SkyObject.name.label("object_name"))
+            .outerjoin(SkyObject, SkyObject.id == Candidate.object_id)
+            .order_by(Candidate.run_id, Candidate.number)
+        )
         if run_id is not None:
             query = query.where(Candidate.run_id == run_id)
         if observation_id is not None:
