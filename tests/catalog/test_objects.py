@@ -192,3 +192,34 @@ def test_concurrent_workers_create_one_object_per_source(catalog: Catalog) -> No
     assert not errors
     assert _grouping(catalog) == {frozenset({float(i)}) for i in range(12)}
     _assert_consistent(catalog)
+
+
+def test_concurrent_frames_written_at_once_share_objects(tmp_path: Path) -> None:
+    # the pipeline's path: each worker process stores and associates its frame in one
+    # transaction (finish_run), all four at once, each with its own connection pool
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    frames = {1: list(range(12)), 2: list(range(3, 12)), 3: list(range(0, 9)), 4: list(range(12))}
+    setup = connect(url)
+    runs = {frame: _run(setup, frame) for frame in frames}
+    barrier = threading.Barrier(len(frames))
+    errors: list[BaseException] = []
+
+    def work(frame: int) -> None:
+        worker = connect(url)
+        try:
+            barrier.wait()
+            _finish(worker, runs[frame], _candidates(frame, frames[frame]))
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+        finally:
+            worker.close()
+
+    threads = [threading.Thread(target=work, args=(f,)) for f in frames]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert _grouping(setup) == {frozenset({float(i)}) for i in range(12)}
+    _assert_consistent(setup)
+    setup.close()
