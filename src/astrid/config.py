@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     neighbour_radius_arcsec: float = Field(
         default=2.0, gt=0, le=3600, description="candidates this close are 'the same position'"
     )
+    association_radius_arcsec: float = Field(
+        default=1.5, gt=0, le=60, description="a candidate joins the nearest object this close"
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -141,6 +141,8 @@ def test_detail_has_scores_features_and_cutout_links(env: Env) -> None:
     assert body["cutouts"]["science"]["png"].endswith("/cutouts/science.png")
     assert body["consensus"]["status"] == "unlabelled"
     assert "path" not in body  # stored server paths never leak
+    assert isinstance(body["object_id"], int)
+    assert body["object_name"].startswith("ASTRID")
 
 
 def test_unknown_candidate_is_404_and_bad_id_422(env: Env) -> None:
@@ -187,6 +189,8 @@ def test_neighbours_are_the_same_position_in_the_other_run(env: Env) -> None:
     assert [m["candidate"]["id"] for m in near] == [ids[N_PER_RUN]]
     assert near[0]["candidate"]["run_id"] != first["run_id"]
     assert near[0]["separation_arcsec"] < 2.0
+    # within the association radius (1.5 arcsec): both detections are one object
+    assert near[0]["candidate"]["object_name"] == first["object_name"] is not None
 
 
 def test_cone_search_matches_brute_force(env: Env) -> None:

@@ -28,3 +28,15 @@ def test_settings_and_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     flags = PipelineConfig.from_settings(settings, threshold=4.0, detector="scorr")
     assert (flags.subtract.detector, flags.subtract.threshold) == ("scorr", 4.0)
     assert flags.prepare == config.prepare == PipelineConfig().prepare
+
+
+def test_the_association_radius_is_carried_but_not_in_the_run_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert PipelineConfig().association_radius_arcsec == 1.5
+    monkeypatch.setenv("ASTRID_ASSOCIATION_RADIUS_ARCSEC", "2.5")
+    config = PipelineConfig.from_settings(Settings(data_dir=tmp_path))
+    assert config.association_radius_arcsec == 2.5
+    # objects group stored candidates; a frame's products, and so its run key, are the same
+    assert "association_radius_arcsec" not in config.as_dict()
+    assert config.digest() == PipelineConfig().digest()

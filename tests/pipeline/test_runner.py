@@ -55,7 +55,14 @@ README_COLUMNS = [
 # Columns the ML stage appends (issue 4), after the stable ones.
 SCORE_COLUMNS = ["rb", "ood", "ood_msp", "ood_energy", "ood_mahalanobis", "model_version"]
 # Then where each row is in the catalog, as the API's exports name them (issue 12 item 12).
-CATALOG_COLUMNS = ["candidate_id", "mjd", "band", "observation_file"]
+CATALOG_COLUMNS = [
+    "candidate_id",
+    "mjd",
+    "band",
+    "observation_file",
+    "object_id",
+    "object_name",
+]
 STAGES = ["read", "validate", "preprocess", "difference", "score", "write"]
 
 
@@ -236,6 +243,9 @@ def test_run_writes_candidates_csv(inputs: Inputs, snapshot: Snapshot) -> None:
     assert {row["mjd"] for row in rows} == {str(science["mjd"])}
     assert {row["band"] for row in rows} == {science["filter"]} != {""}
     assert {row["observation_file"] for row in rows} == {str(inputs.science)}
+    # every candidate joined an object; one frame's distinct sources are distinct objects
+    assert all(row["object_id"] and row["object_name"].startswith("ASTRID") for row in rows)
+    assert len({row["object_name"] for row in rows}) == len({row["object_id"] for row in rows})
     assert {row["model_version"] for row in rows} == {"realbogus v1"}  # the shipped model
     for name in SCORE_COLUMNS[:-1]:
         values = np.array([float(row[name]) for row in rows])

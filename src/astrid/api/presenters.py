@@ -146,6 +146,8 @@ def _candidate_fields(record: CandidateRecord, agreed: Consensus | None) -> dict
         "mjd": record.mjd,
         "filter": record.filter,
         "observation_name": record.observation_name,
+        "object_id": record.object_id,
+        "object_name": record.object_name,
         "scores": schemas.ScoresPublic(
             rb=record.rb,
             ood=record.ood,

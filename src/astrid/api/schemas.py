@@ -168,6 +168,8 @@ class CandidatePublic(_Public):
     mjd: float | None
     filter: str | None
     observation_name: str
+    object_id: int | None = Field(description="the object (source) this detection belongs to")
+    object_name: str | None = Field(description="the object's public name, e.g. ASTRID2026a")
     scores: ScoresPublic
     consensus: ConsensusPublic
     url: str

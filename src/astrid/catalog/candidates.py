@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import case, false, func, or_, select
 
 from astrid.catalog.json_columns import loads_json
-from astrid.catalog.models import Candidate, Observation
+from astrid.catalog.models import Candidate, Observation, SkyObject
 from astrid.catalog.query_params import (
     SORT_KEYS,
     CandidateFilters,
@@ -78,12 +78,14 @@ class CandidateRecord:
     ood_energy: float | None
     ood_mahalanobis: float | None
     model_version_id: int | None
+    object_id: int | None
     cutout_science_key: str | None
     cutout_reference_key: str | None
     cutout_difference_key: str | None
     mjd: float | None
     filter: str | None
     observation_name: str
+    object_name: str | None = None
     features: dict[str, Any] = field(default_factory=dict)
 
     def cutout_key(self, kind: str) -> str | None:
@@ -117,20 +119,24 @@ _CANDIDATE_FIELDS = tuple(c.key for c in Candidate.__table__.columns if c.key !=
 
 
 def _candidate_select() -> Any:
-    """Candidates joined with their observation's time, band and name."""
-    return select(Candidate, Observation.mjd, Observation.filter, Observation.name).join(
-        Observation, Observation.id == Candidate.observation_id
+    """Candidates joined with their observation's time, band and name, and their object's
+    name."""
+    return (
+        select(Candidate, Observation.mjd, Observation.filter, Observation.name, SkyObject.name)
+        .join(Observation, Observation.id == Candidate.observation_id)
+        .outerjoin(SkyObject, SkyObject.id == Candidate.object_id)
     )
 
 
 def _candidate_record(row: Any) -> CandidateRecord:
-    cand, mjd, band, name = row
+    cand, mjd, band, name, object_name = row
     values = {key: getattr(cand, key) for key in _CANDIDATE_FIELDS}
     return CandidateRecord(
         **values,
         mjd=mjd,
         filter=band,
         observation_name=name,
+        object_name=object_name,
         features=loads_json(cand.features_json),
     )
 
@@ -187,11 +193,11 @@ def list_candidates(
     query = query.add_columns(column.label("_sort_value")).limit(limit + 1)
     with catalog_errors("list candidates"), catalog.session() as session:
         rows = session.execute(query).all()
-    items = [_candidate_record(row[:4]) for row in rows[:limit]]
+    items = [_candidate_record(row[:5]) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        sort_value = last[4]
+        sort_value = last[5]
         next_cursor = encode_cursor(
             sort, descending, None if sort_value is None else float(sort_value), last[0].id
         )

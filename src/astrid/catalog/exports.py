@@ -61,6 +61,8 @@ _CANDIDATE_COLUMNS: tuple[tuple[str, Any, u.UnitBase | None], ...] = (
     ("ood_energy", np.float64, None),
     ("ood_mahalanobis", np.float64, None),
     ("model_version_id", np.int64, None),
+    ("object_id", np.int64, None),
+    ("object_name", str, None),
 )
 
 

@@ -52,9 +52,11 @@ __all__ = [
     "Job",
     "Label",
     "ModelVersion",
+    "ObjectNameCounter",
     "Observation",
     "ProcessingRun",
     "ReviewClaim",
+    "SkyObject",
     "UTCDateTime",
     "WebSession",
     "utcnow",
@@ -225,6 +227,42 @@ class Candidate(Base):
     model_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("model_versions.id"), index=True
     )
+    # the object (source) this detection belongs to; one column, so never two objects
+    object_id: Mapped[int | None] = mapped_column(
+        _BigId, ForeignKey("objects.id", ondelete="SET NULL"), index=True
+    )
+
+
+class SkyObject(Base):
+    """One astrophysical source: the candidates of many frames that lie within the radius.
+
+    ``ra``/``dec`` are the flux-weighted mean of its detections; ``name`` is the public
+    name (``ASTRID`` + ``year`` + the letters of ``year_sequence``), never reused.
+    """
+
+    __tablename__ = "objects"
+    __table_args__ = (UniqueConstraint("year", "year_sequence"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    ra: Mapped[float] = mapped_column(Float)
+    dec: Mapped[float] = mapped_column(Float)
+    healpix: Mapped[int] = mapped_column(BigInteger, index=True)
+    n_detections: Mapped[int] = mapped_column(Integer)
+    first_mjd: Mapped[float | None] = mapped_column(Float)
+    last_mjd: Mapped[float | None] = mapped_column(Float)
+    year: Mapped[int] = mapped_column(Integer)
+    year_sequence: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ObjectNameCounter(Base):
+    """The last name sequence number handed out per year (so a deleted name is not reused)."""
+
+    __tablename__ = "object_name_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_sequence: Mapped[int] = mapped_column(Integer)
 
 
 class ModelVersion(Base):

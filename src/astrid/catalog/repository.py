@@ -29,10 +29,18 @@ from astrid.catalog.models import (
     Event,
     Observation,
     ProcessingRun,
+    SkyObject,
     utcnow,
+)
+from astrid.catalog.objects import (
+    associate_run,
+    lock_association,
+    object_ids_of_run,
+    refresh_objects,
 )
 from astrid.catalog.records import record_from_row
 from astrid.errors import StorageError
+from astrid.objects import DEFAULT_RADIUS_ARCSEC
 
 __all__ = ["Catalog", "EventInfo", "RunRecord", "catalog_errors", "run_record"]
 
@@ -410,14 +418,18 @@ class Catalog:
         stats: Mapping[str, Any],
         timings: Mapping[str, Any],
         products: Mapping[str, Any],
+        association_radius_arcsec: float | None = DEFAULT_RADIUS_ARCSEC,
     ) -> None:
-        """Store a run's candidates and mark it done, in one transaction.
+        """Store a run's candidates, associate them with objects and mark it done, in one
+        transaction (`astrid.catalog.objects.associate_run`, under the association lock).
 
         Candidates already attached to the run (an earlier attempt) are replaced, never
         duplicated. Each mapping supplies the `Candidate` columns by name (``x``, ``y``,
         ``ra``, ``dec``, ``sign``, ``scorr`` are required; ``observation_id`` defaults to the
         run's science image); ``number`` is its position in ``candidates``, ``healpix`` is
-        computed from ``ra``/``dec``, and any other key goes into ``features_json``.
+        computed from ``ra``/``dec``, and any other key goes into ``features_json``. The objects
+        that replaced candidates belonged to are recomputed (deleted when left empty). With
+        ``association_radius_arcsec=None`` the candidates are stored unassociated.
 
         Raises
         ------
@@ -434,9 +446,15 @@ class Catalog:
                 if run is None:
                     raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
                 rows = candidate_rows(run_id, run.science_id, candidates)
+                lock_association(session)
+                detached = object_ids_of_run(session, run_id)
                 session.execute(delete(Candidate).where(Candidate.run_id == run_id))
                 if rows:
                     session.execute(insert(Candidate), rows)
+                if association_radius_arcsec is None:
+                    refresh_objects(session, detached)
+                else:
+                    associate_run(session, run_id, association_radius_arcsec, detached=detached)
                 run.status = "done"
                 run.n_candidates = len(rows)
                 run.failed_stage = None
@@ -446,6 +464,18 @@ class Catalog:
                 run.products_json = products_json
                 run.finished_at = utcnow()
             logger.info("run %d done with %d candidates", run_id, len(rows))
+
+    def associate_run(self, run_id: int, radius_arcsec: float = DEFAULT_RADIUS_ARCSEC) -> None:
+        """(Re-)associate a stored run's candidates with objects, in one transaction.
+
+        Raises
+        ------
+        StorageError
+            If the write fails; the catalog is then left as it was.
+        """
+        with _errors(f"associate run {run_id}", run_id=run_id):
+            with self._sessionmaker.begin() as session:
+                associate_run(session, run_id, radius_arcsec)
 
     def fail_run(self, run_id: int, *, stage: str, error: str) -> None:
         """Mark a run failed at ``stage`` with the error message ``error``.
@@ -472,9 +502,14 @@ class Catalog:
     ) -> list[dict[str, Any]]:
         """Candidates as plain dicts, by run then number, optionally filtered.
 
-        Each dict has every column except ``features_json``, whose keys are merged in.
+        Each dict has every column except ``features_json``, whose keys are merged in, and
+        ``object_name``, the name of the object the candidate belongs to (or None).
         """
-        query = select(*Candidate.__table__.columns).order_by(Candidate.run_id, Candidate.number)
+        query = (
+            select(*Candidate.__table__.columns, SkyObject.name.label("object_name"))
+            .outerjoin(SkyObject, SkyObject.id == Candidate.object_id)
+            .order_by(Candidate.run_id, Candidate.number)
+        )
         if run_id is not None:
             query = query.where(Candidate.run_id == run_id)
         if observation_id is not None:

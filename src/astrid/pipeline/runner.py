@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 #: Columns of candidates.csv, in order: the difference stage's, then the ML scores and the
 #: model version that made them (empty when a candidate was not scored), then the
 #: candidate's catalog id and its observation's MJD, band (filter) and file (as given, or
-#: ``upload:<name>``), as the API's export names them.
+#: ``upload:<name>``), as the API's export names them; last the object (source) it joined.
 CSV_COLUMNS = (
     "observation",
     *CANDIDATE_COLUMNS,
@@ -67,6 +67,8 @@ CSV_COLUMNS = (
     "mjd",
     "band",
     "observation_file",
+    "object_id",
+    "object_name",
 )
 
 
@@ -498,6 +500,7 @@ class Pipeline:
                 stats=outcome.stats,
                 timings=outcome.timings,
                 products=products,
+                association_radius_arcsec=self.config.association_radius_arcsec,
             )
         except AstridError as e:
             report.status, report.failed_stage, report.error = "failed", "store", str(e)
@@ -551,6 +554,8 @@ class Pipeline:
                             "" if obs.get("mjd") is None else obs["mjd"],
                             obs.get("filter") or "",
                             obs.get("path", ""),
+                            "" if cand.get("object_id") is None else cand["object_id"],
+                            cand.get("object_name") or "",
                         ]
                     )
         os.replace(temporary, path)
