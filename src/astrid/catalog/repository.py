@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -291,13 +291,13 @@ class Catalog:
                     f"no observation with id {observation_id}", observation_id=observation_id
                 )
 
-    def observations(self) -> list[dict[str, Any]]:
-        """All observations as plain dicts of their columns, by id."""
+    def observations(self, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+        """Observations as plain dicts of their columns, by id: all, or those of ``ids``."""
+        query = select(*Observation.__table__.columns).order_by(Observation.id)
+        if ids is not None:
+            query = query.where(Observation.id.in_(sorted(set(ids))))
         with _errors("read observations"), self._sessionmaker() as session:
-            rows = session.execute(
-                select(*Observation.__table__.columns).order_by(Observation.id)
-            ).mappings()
-            return [dict(row) for row in rows]
+            return [dict(row) for row in session.execute(query).mappings()]
 
     # -- runs -----------------------------------------------------------------------------
 

@@ -532,32 +532,35 @@ class Pipeline:
         return rows
 
     def _write_csv(self, path: Path, run_keys: list[str]) -> None:
-        observations = {obs["id"]: obs for obs in self.catalog.observations()}
+        candidates = []
+        for key in run_keys:
+            run = self.catalog.find_run(key=key)
+            if run is not None and run.status == "done":
+                candidates.extend(self.catalog.candidates(run_id=run.id))
+        # only the observations these candidates come from, not the whole catalog's
+        wanted = {cand["observation_id"] for cand in candidates}
+        observations = {obs["id"]: obs for obs in self.catalog.observations(ids=wanted)}
         versions = version_labels(self.catalog)
         columns = (*CANDIDATE_COLUMNS, *SCORE_FIELDS)
         temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         with temporary.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(CSV_COLUMNS)
-            for key in run_keys:
-                run = self.catalog.find_run(key=key)
-                if run is None or run.status != "done":
-                    continue
-                for cand in self.catalog.candidates(run_id=run.id):
-                    obs = observations.get(cand["observation_id"], {})
-                    writer.writerow(
-                        [obs.get("name", "")]
-                        + ["" if cand.get(c) is None else cand.get(c) for c in columns]
-                        + [versions.get(cand.get("model_version_id") or -1, "")]
-                        + [
-                            cand["id"],
-                            "" if obs.get("mjd") is None else obs["mjd"],
-                            obs.get("filter") or "",
-                            obs.get("path", ""),
-                            "" if cand.get("object_id") is None else cand["object_id"],
-                            cand.get("object_name") or "",
-                        ]
-                    )
+            for cand in candidates:
+                obs = observations.get(cand["observation_id"], {})
+                writer.writerow(
+                    [obs.get("name", "")]
+                    + ["" if cand.get(c) is None else cand.get(c) for c in columns]
+                    + [versions.get(cand.get("model_version_id") or -1, "")]
+                    + [
+                        cand["id"],
+                        "" if obs.get("mjd") is None else obs["mjd"],
+                        obs.get("filter") or "",
+                        obs.get("path", ""),
+                        "" if cand.get("object_id") is None else cand["object_id"],
+                        cand.get("object_name") or "",
+                    ]
+                )
         os.replace(temporary, path)
 
 
