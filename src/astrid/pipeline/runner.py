@@ -15,7 +15,7 @@ Runs are ``queued`` when admitted and ``running`` once a worker begins them, own
 this process (`astrid.pipeline.recovery`): a later start marks the runs of a process that
 died failed ("interrupted") and removes its stale temporary objects, and the next run of
 those frames retries them in place. ``candidates.csv`` holds the candidates of every run
-whose products went to the output folder (`OutputIndex`), the latest run of each frame.
+whose products went to the output folder (`output_index.OutputIndex`), the latest run of each frame.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -45,12 +44,13 @@ from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import FrameOutcome, process_frame, unet_detector
 from astrid.pipeline.frame_process import FrameFunction, FrameProcesses, FrameTask
 from astrid.pipeline.inputs import FrameSource, register_observation, stored_observation
+from astrid.pipeline.output_index import OutputIndex
 from astrid.pipeline.recovery import DEFAULT_STALE_TEMP_SECONDS, current_owner, recover
 from astrid.pipeline.scoring import ScoringModel, resolve_model, version_labels
 from astrid.preprocess.master_files import read_masters
 from astrid.store import ObjectStore
 
-__all__ = ["CSV_COLUMNS", "FrameInput", "FrameReport", "OutputIndex", "Pipeline", "RunReport"]
+__all__ = ["CSV_COLUMNS", "FrameInput", "FrameReport", "Pipeline", "RunReport"]
 
 log = logging.getLogger(__name__)
 
@@ -562,42 +562,3 @@ class Pipeline:
                     ]
                 )
         os.replace(temporary, path)
-
-
-class OutputIndex:
-    """Which runs' products went to an output folder: ``<out>/.astrid-runs.json``.
-
-    It maps each frame (``"<science sha256>:<reference sha256>"``) to the key of its latest
-    run there, in the order frames first came, so ``candidates.csv`` can be rebuilt from the
-    catalog with every frame's rows once: a new frame adds rows, a re-run frame replaces
-    its own.
-    """
-
-    NAME = ".astrid-runs.json"
-
-    def __init__(self, out: Path) -> None:
-        self.path = out / self.NAME
-        self._frames: dict[str, str] = {}
-        if self.path.is_file():
-            try:
-                loaded = json.loads(self.path.read_text())
-            except (OSError, ValueError) as e:
-                log.warning("%s is unreadable (%s): candidates.csv starts afresh", self.path, e)
-                loaded = {}
-            frames = loaded.get("frames") if isinstance(loaded, dict) else None
-            if isinstance(frames, dict):
-                self._frames = {str(k): str(v) for k, v in frames.items()}
-
-    def add(self, reports: Iterable[FrameReport]) -> None:
-        """Record the runs of ``reports`` (their latest run per frame) and save the index."""
-        for report in reports:
-            if report.frame_key is None or report.run_key is None:
-                continue
-            self._frames[report.frame_key] = report.run_key
-        temporary = self.path.with_name(f"{self.NAME}.tmp-{os.getpid()}")
-        temporary.write_text(json.dumps({"frames": self._frames}, indent=1))
-        os.replace(temporary, self.path)
-
-    def run_keys(self) -> list[str]:
-        """Run keys, one per frame, in the order the frames first came."""
-        return list(self._frames.values())
