@@ -30,7 +30,9 @@ OVERSIZED: dict[str, str] = {}
 FOUNDATION = frozenset({"errors", "timing"})
 
 #: The pure science packages (DESIGN.md): arrays and astropy objects in and out.
-SCIENCE = frozenset({"observations", "simulation", "preprocess", "difference", "detection"})
+SCIENCE = frozenset(
+    {"observations", "simulation", "preprocess", "difference", "detection", "objects", "context"}
+)
 
 #: Everything that stores, serves or wires: no science package may import these.
 SYSTEM = frozenset(
@@ -52,7 +54,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "difference": frozenset({"preprocess"}),
     "detection": frozenset({"difference"}),
     "curation": frozenset(),
-    "objects": frozenset(),
+    "objects": frozenset({"difference"}),
+    "context": frozenset({"observations"}),
     # offline
     "training": frozenset({"observations", "simulation", "preprocess", "difference", "detection"}),
     "evaluation": frozenset(
@@ -68,6 +71,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "difference",
             "detection",
             "evaluation",
+            "objects",
+            "context",
             "catalog",
             "store",
             "config",
@@ -90,6 +95,8 @@ ALLOWED: dict[str, frozenset[str]] = {
             "detection",
             "training",
             "evaluation",
+            "objects",
+            "context",
             "catalog",
             "store",
             "config",
