@@ -31,16 +31,18 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from astrid.curation.labels import LABELS
+from astrid.curation.labels import LABELS, OBJECT_CLASSES
 from astrid.roles import ROLES
 
 __all__ = [
     "HEALPIX_NSIDE",
     "JOB_STATUSES",
+    "OBJECTS_STATUSES",
     "OBSERVATION_ROLES",
     "OBSERVATION_STATUSES",
     "RUN_STATUSES",
@@ -51,7 +53,9 @@ __all__ = [
     "Event",
     "Job",
     "Label",
+    "LightCurvePoint",
     "ModelVersion",
+    "ObjectLabel",
     "ObjectNameCounter",
     "Observation",
     "ProcessingRun",
@@ -66,6 +70,8 @@ HEALPIX_NSIDE = 2**16
 OBSERVATION_ROLES = ("science", "reference")
 OBSERVATION_STATUSES = ("registered", "failed", "processed")
 RUN_STATUSES = ("queued", "running", "done", "failed")
+#: The objects stage of a finished run (light curves, context): None before it applies.
+OBJECTS_STATUSES = ("pending", "done", "failed")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
 # Constraint names must be deterministic so Alembic batch migrations (SQLite) can find them.
@@ -157,7 +163,10 @@ class ProcessingRun(Base):
     """
 
     __tablename__ = "processing_runs"
-    __table_args__ = (CheckConstraint(_in("status", RUN_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+        CheckConstraint(_in("objects_status", OBJECTS_STATUSES), name="objects_status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)
@@ -176,6 +185,15 @@ class ProcessingRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
     # The process that queued or runs it, "host:pid:start" (astrid.pipeline.recovery).
     owner: Mapped[str | None] = mapped_column(String(255))
+    # The objects stage after the run is done: forced photometry on its difference image
+    # for every object it covers, then features and context of the objects it touched.
+    objects_status: Mapped[str | None] = mapped_column(String(16), index=True)
+    objects_error: Mapped[str | None] = mapped_column(Text)
+    # The difference image's footprint on the sky: a circle around its centre (degrees),
+    # to find the runs that cover a position before the exact WCS test.
+    footprint_ra: Mapped[float | None] = mapped_column(Float)
+    footprint_dec: Mapped[float | None] = mapped_column(Float, index=True)
+    footprint_radius: Mapped[float | None] = mapped_column(Float)
 
 
 class Candidate(Base):
@@ -253,6 +271,81 @@ class SkyObject(Base):
     last_mjd: Mapped[float | None] = mapped_column(Float)
     year: Mapped[int] = mapped_column(Integer)
     year_sequence: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # light-curve features (astrid.objects.features), from the forced photometry
+    n_nondetections: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    peak_mjd: Mapped[float | None] = mapped_column(Float)
+    peak_mag: Mapped[float | None] = mapped_column(Float, index=True)
+    peak_flux: Mapped[float | None] = mapped_column(Float)
+    peak_band: Mapped[str | None] = mapped_column(String(32))
+    rise_rate: Mapped[float | None] = mapped_column(Float)
+    decline_rate: Mapped[float | None] = mapped_column(Float)
+    features_json: Mapped[str | None] = mapped_column(Text)
+    # context (astrid.context): the class, why, the deciding match and the host
+    context_class: Mapped[str | None] = mapped_column(String(32), index=True)
+    context_reason: Mapped[str | None] = mapped_column(Text)
+    context_json: Mapped[str | None] = mapped_column(Text)
+    xmatch_catalog: Mapped[str | None] = mapped_column(String(64))
+    xmatch_name: Mapped[str | None] = mapped_column(String(128))
+    xmatch_type: Mapped[str | None] = mapped_column(String(64))
+    xmatch_sep_arcsec: Mapped[float | None] = mapped_column(Float)
+    host_name: Mapped[str | None] = mapped_column(String(128))
+    host_sep_arcsec: Mapped[float | None] = mapped_column(Float)
+    host_dlr: Mapped[float | None] = mapped_column(Float)
+    host_distance_mpc: Mapped[float | None] = mapped_column(Float)
+    # a possible solar-system object (astrid.objects.moving): not a stationary source
+    moving: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    updated_at: Mapped[datetime | None] = mapped_column()
+
+
+class LightCurvePoint(Base):
+    """Forced PSF photometry of one object on one run's difference image.
+
+    One row per (object, run): re-running or re-measuring replaces it. ``flux`` and
+    ``flux_err`` are difference fluxes in the science image's units, measured at the
+    object's position whether or not it was detected; ``detected`` says a candidate of the
+    object came from this run (``candidate_id``). ``zero_point`` is the science frame's,
+    when known (magnitudes are derived from it, never stored apart).
+    """
+
+    __tablename__ = "lightcurve_points"
+    __table_args__ = (UniqueConstraint("object_id", "run_id"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    object_id: Mapped[int] = mapped_column(
+        _BigId, ForeignKey("objects.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("processing_runs.id", ondelete="CASCADE"), index=True
+    )
+    observation_id: Mapped[int] = mapped_column(ForeignKey("observations.id"))
+    candidate_id: Mapped[int | None] = mapped_column(
+        _BigId, ForeignKey("candidates.id", ondelete="SET NULL")
+    )
+    mjd: Mapped[float | None] = mapped_column(Float)
+    band: Mapped[str | None] = mapped_column(String(32))
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    flux: Mapped[float | None] = mapped_column(Float)
+    flux_err: Mapped[float | None] = mapped_column(Float)
+    zero_point: Mapped[float | None] = mapped_column(Float)
+    detected: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ObjectLabel(Base):
+    """One curator's class of one object (`astrid.curation.labels.OBJECT_CLASSES`)."""
+
+    __tablename__ = "object_labels"
+    __table_args__ = (CheckConstraint(_in("label", OBJECT_CLASSES), name="label"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    object_id: Mapped[int] = mapped_column(
+        _BigId, ForeignKey("objects.id", ondelete="CASCADE"), index=True
+    )
+    curator: Mapped[str] = mapped_column(String(255))
+    label: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

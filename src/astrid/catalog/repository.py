@@ -456,6 +456,7 @@ class Catalog:
                 else:
                     associate_run(session, run_id, association_radius_arcsec, detached=detached)
                 run.status = "done"
+                run.objects_status = None if association_radius_arcsec is None else "pending"
                 run.n_candidates = len(rows)
                 run.failed_stage = None
                 run.error = None

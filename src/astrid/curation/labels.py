@@ -14,9 +14,11 @@ __all__ = [
     "ARTIFACT_LABELS",
     "BOGUS_LABELS",
     "LABELS",
+    "OBJECT_CLASSES",
     "REAL_LABELS",
     "UNSURE_LABEL",
     "LabelName",
+    "ObjectClassName",
     "label_class",
 ]
 
@@ -39,6 +41,25 @@ LABELS: tuple[str, ...] = ("real", "bogus", "variable", *ARTIFACT_LABELS, UNSURE
 
 LabelName = Literal[LABELS]  # type: ignore[valid-type]
 """A label as a type, for request validation."""
+
+#: What a curator may say an *object* is (its astrophysical class), beside the real/bogus
+#: labels of its candidates: supernova types, tidal disruption event, active nucleus,
+#: cataclysmic variable, variable star, solar-system object, bogus, other.
+OBJECT_CLASSES: tuple[str, ...] = (
+    "sn_ia",
+    "sn_ii",
+    "sn_ibc",
+    "tde",
+    "agn",
+    "cv",
+    "variable_star",
+    "asteroid",
+    "bogus",
+    "other",
+)
+
+ObjectClassName = Literal[OBJECT_CLASSES]  # type: ignore[valid-type]
+"""An object class as a type, for request validation."""
 
 
 def label_class(label: str) -> str | None:

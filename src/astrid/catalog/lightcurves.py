@@ -1,0 +1,319 @@
+"""Light curves in the catalog: forced-photometry points, run footprints, the objects stage.
+
+A point is one object measured on one run's difference image (`LightCurvePoint`); the pair
+(object, run) is unique, so re-measuring replaces the point (an upsert), never adds one.
+Which runs can hold a point for a position: done runs whose footprint circle
+(``footprint_ra/dec/radius``, set by the objects stage from the difference image's WCS)
+contains it; the caller then tests the exact footprint. A run's objects stage goes
+``pending`` (set by `Catalog.finish_run`) → ``done`` or ``failed``, so a stage cut short by a
+crash is found again (`runs_with_objects_stage`).
+
+All functions take the `Catalog` first; positions are degrees ICRS, times MJD.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from astrid.catalog.json_columns import loads_json
+from astrid.catalog.models import (
+    Candidate,
+    LightCurvePoint,
+    Observation,
+    ProcessingRun,
+    SkyObject,
+    utcnow,
+)
+from astrid.catalog.records import record_from_row
+from astrid.catalog.repository import Catalog, catalog_errors
+from astrid.catalog.sky_index import angular_separation_deg, cone_ranges
+from astrid.errors import StorageError
+
+__all__ = [
+    "POINT_COLUMNS",
+    "LightCurvePointRecord",
+    "ObjectPosition",
+    "RunFootprint",
+    "detections_in_runs",
+    "light_curves",
+    "objects_near",
+    "record_points",
+    "runs_covering",
+    "runs_with_objects_stage",
+    "set_objects_stage",
+]
+
+#: The columns a point is written with (besides its id and creation time).
+POINT_COLUMNS = (
+    "object_id",
+    "run_id",
+    "observation_id",
+    "candidate_id",
+    "mjd",
+    "band",
+    "x",
+    "y",
+    "flux",
+    "flux_err",
+    "zero_point",
+    "detected",
+)
+
+
+@dataclass(frozen=True)
+class LightCurvePointRecord:
+    """One forced-photometry point: difference flux of an object on one run's image."""
+
+    id: int
+    object_id: int
+    run_id: int
+    observation_id: int
+    candidate_id: int | None
+    mjd: float | None
+    band: str | None
+    x: float
+    y: float
+    flux: float | None
+    flux_err: float | None
+    zero_point: float | None
+    detected: bool
+
+
+@dataclass(frozen=True)
+class RunFootprint:
+    """A done run that may cover a position: where its difference image is, and when."""
+
+    run_id: int
+    science_id: int
+    products: dict[str, Any]
+    mjd: float | None
+    band: str | None
+
+
+@dataclass(frozen=True)
+class ObjectPosition:
+    """An object's id and position, degrees."""
+
+    id: int
+    ra: float
+    dec: float
+
+
+def set_objects_stage(
+    catalog: Catalog,
+    run_id: int,
+    status: str,
+    *,
+    error: str | None = None,
+    footprint: tuple[float, float, float] | None = None,
+) -> None:
+    """Record a run's objects stage (``pending``, ``done``, ``failed``) and its footprint.
+
+    ``footprint`` is (ra, dec, radius) in degrees: a circle holding the difference image.
+
+    Raises
+    ------
+    StorageError
+        If the run does not exist or the write fails.
+    """
+    values: dict[str, Any] = {"objects_status": status, "objects_error": error}
+    if footprint is not None:
+        ra, dec, radius = (float(v) for v in footprint)
+        values |= {"footprint_ra": ra, "footprint_dec": dec, "footprint_radius": radius}
+    with catalog_errors(f"objects stage of run {run_id}", run_id=run_id):
+        with catalog.session() as session, session.begin():
+            done = session.execute(
+                update(ProcessingRun).where(ProcessingRun.id == run_id).values(**values)
+            )
+            if not getattr(done, "rowcount", 0):
+                raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
+
+
+def runs_with_objects_stage(catalog: Catalog, status: str = "pending") -> list[int]:
+    """Ids of done runs whose objects stage has ``status``, oldest first."""
+    query = (
+        select(ProcessingRun.id)
+        .where(ProcessingRun.status == "done", ProcessingRun.objects_status == status)
+        .order_by(ProcessingRun.id)
+    )
+    with catalog_errors("runs by objects stage"), catalog.session() as session:
+        return [int(i) for i in session.scalars(query)]
+
+
+def _covering(ra: float, dec: float) -> Any:
+    # The dec index narrows to a band; the circle test is exact on the sphere (below).
+    return (
+        select(
+            ProcessingRun.id,
+            ProcessingRun.science_id,
+            ProcessingRun.products_json,
+            ProcessingRun.footprint_ra,
+            ProcessingRun.footprint_dec,
+            ProcessingRun.footprint_radius,
+            Observation.mjd,
+            Observation.filter,
+        )
+        .join(Observation, Observation.id == ProcessingRun.science_id)
+        .where(
+            ProcessingRun.status == "done",
+            ProcessingRun.footprint_dec.is_not(None),
+            ProcessingRun.footprint_dec - ProcessingRun.footprint_radius <= dec,
+            ProcessingRun.footprint_dec + ProcessingRun.footprint_radius >= dec,
+        )
+        .order_by(ProcessingRun.id)
+    )
+
+
+def runs_covering(catalog: Catalog, ra: float, dec: float) -> list[RunFootprint]:
+    """Done runs whose footprint circle contains (``ra``, ``dec``), by id.
+
+    The circle is an outer bound: the caller tests the exact footprint with the difference
+    image's WCS. Runs whose objects stage never set a footprint are not found.
+    """
+    with catalog_errors("runs covering a position"), catalog.session() as session:
+        rows = session.execute(_covering(ra, dec)).all()
+    found = []
+    for row in rows:
+        sep = float(angular_separation_deg(np.array([row[3]]), np.array([row[4]]), ra, dec)[0])
+        if sep <= row[5]:
+            products = loads_json(row[2]) if row[2] else {}
+            found.append(
+                RunFootprint(
+                    run_id=int(row[0]),
+                    science_id=int(row[1]),
+                    products=products if isinstance(products, dict) else {},
+                    mjd=row[6],
+                    band=row[7],
+                )
+            )
+    return found
+
+
+def objects_near(
+    catalog: Catalog, ra: float, dec: float, radius_deg: float
+) -> list[ObjectPosition]:
+    """Objects within ``radius_deg`` of a position (through the HEALPix index), by id."""
+    ranges = cone_ranges(ra, dec, radius_deg)
+    if not ranges:
+        return []
+    query = (
+        select(SkyObject.id, SkyObject.ra, SkyObject.dec)
+        .where(or_(*(and_(SkyObject.healpix >= a, SkyObject.healpix < b) for a, b in ranges)))
+        .order_by(SkyObject.id)
+    )
+    with catalog_errors("objects near a position"), catalog.session() as session:
+        rows = session.execute(query).all()
+    if not rows:
+        return []
+    sep = angular_separation_deg(
+        np.array([r[1] for r in rows]), np.array([r[2] for r in rows]), ra, dec
+    )
+    return [
+        ObjectPosition(int(r[0]), float(r[1]), float(r[2]))
+        for r, s in zip(rows, sep, strict=True)
+        if s <= radius_deg
+    ]
+
+
+def detections_in_runs(
+    catalog: Catalog, run_ids: Iterable[int], object_ids: Iterable[int] | None = None
+) -> dict[tuple[int, int], int]:
+    """(object, run) → the candidate of that object in that run with the largest |S_corr|."""
+    runs = sorted(set(run_ids))
+    if not runs:
+        return {}
+    query = select(Candidate.object_id, Candidate.run_id, Candidate.id, Candidate.scorr).where(
+        Candidate.run_id.in_(runs), Candidate.object_id.is_not(None)
+    )
+    if object_ids is not None:
+        query = query.where(Candidate.object_id.in_(sorted(set(object_ids))))
+    best: dict[tuple[int, int], tuple[float, int]] = {}
+    with catalog_errors("detections of objects"), catalog.session() as session:
+        for object_id, run_id, candidate_id, scorr in session.execute(query):
+            if run_id is None or object_id is None:  # excluded by the query
+                continue
+            key = (int(object_id), int(run_id))
+            strength = abs(float(scorr))
+            if key not in best or strength > best[key][0]:
+                best[key] = (strength, int(candidate_id))
+    return {key: value[1] for key, value in best.items()}
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(LightCurvePoint).values(rows)
+    replaced = {c: statement.excluded[c] for c in POINT_COLUMNS if c not in ("object_id", "run_id")}
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["object_id", "run_id"],
+            set_={**replaced, "created_at": statement.excluded.created_at},
+        )
+    )
+
+
+def record_points(catalog: Catalog, points: Sequence[Mapping[str, Any]]) -> int:
+    """Write forced-photometry points, replacing any of the same (object, run); one transaction.
+
+    Points of objects deleted meanwhile (merged or emptied by a re-run) are skipped.
+
+    Returns
+    -------
+    int
+        How many points were written.
+
+    Raises
+    ------
+    StorageError
+        If a point lacks a column of `POINT_COLUMNS`, or the write fails (nothing is then
+        written).
+    """
+    if not points:
+        return 0
+    now = utcnow()
+    rows = []
+    for i, point in enumerate(points):
+        missing = [c for c in POINT_COLUMNS if c not in point]
+        if missing:
+            raise StorageError(f"light-curve point {i} lacks {', '.join(missing)}")
+        rows.append({c: point[c] for c in POINT_COLUMNS} | {"created_at": now})
+    with catalog_errors("record light-curve points"):
+        with catalog.session() as session, session.begin():
+            wanted = sorted({int(r["object_id"]) for r in rows})
+            alive = set(session.scalars(select(SkyObject.id).where(SkyObject.id.in_(wanted))))
+            rows = [r for r in rows if int(r["object_id"]) in alive]
+            for start in range(0, len(rows), 500):
+                _upsert(session, rows[start : start + 500])
+    return len(rows)
+
+
+def light_curves(
+    catalog: Catalog, object_ids: Iterable[int]
+) -> dict[int, list[LightCurvePointRecord]]:
+    """Each object's points ordered by MJD (then run); objects with none map to ``[]``."""
+    ids = sorted(set(object_ids))
+    out: dict[int, list[LightCurvePointRecord]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    with catalog_errors("light curves"), catalog.session() as session:
+        for start in range(0, len(ids), 500):
+            query = (
+                select(LightCurvePoint)
+                .where(LightCurvePoint.object_id.in_(ids[start : start + 500]))
+                .order_by(
+                    LightCurvePoint.object_id,
+                    func.coalesce(LightCurvePoint.mjd, 0.0),
+                    LightCurvePoint.run_id,
+                )
+            )
+            for row in session.scalars(query):
+                out[row.object_id].append(record_from_row(LightCurvePointRecord, row))
+    return out
