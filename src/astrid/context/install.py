@@ -25,6 +25,19 @@ class InstallReport:
     problems: list[str] = field(default_factory=list)
 
 
+def _as_text(column: object) -> np.ndarray:
+    """Strings of a column with masked entries and None as empty strings."""
+    mask = np.asarray(getattr(column, "mask", False))
+    values = np.asarray(column)
+    mask = np.broadcast_to(mask, values.shape)
+    out = [
+        "" if m or v is None else (v.decode() if isinstance(v, bytes) else str(v)).strip()
+        for v, m in zip(values, mask, strict=True)
+    ]
+    out = ["" if v == "None" else v for v in out]  # parquet nulls read back as "None"
+    return np.asarray(out, dtype=str)
+
+
 def catalogue_from_table(path: Path, spec: CatalogueSpec, source: str = "") -> Catalogue:
     """Read a table file into a Catalogue following ``spec``; ConfigurationError on bad input."""
     table = read_table(path)
@@ -38,7 +51,7 @@ def catalogue_from_table(path: Path, spec: CatalogueSpec, source: str = "") -> C
             return np.full(len(table), "", dtype=str)
         if col not in table.colnames:
             raise ConfigurationError(f"{where}: no column {col!r}")
-        return np.asarray([str(v).strip() for v in table[col]], dtype=str)
+        return _as_text(table[col])
 
     if spec.name_col is None:
         names = np.asarray([f"{spec.name}#{i}" for i in range(len(table))], dtype=str)
@@ -50,7 +63,8 @@ def catalogue_from_table(path: Path, spec: CatalogueSpec, source: str = "") -> C
         if c not in table.colnames:
             raise ConfigurationError(f"{where}: no report column {c!r}")
         arr = np.asarray(table[c])
-        cols[c] = (arr.astype(str) if arr.dtype.kind == "O" else arr)[ok]
+        masked = bool(np.any(getattr(table[c], "mask", False)))
+        cols[c] = (_as_text(table[c]) if arr.dtype.kind in "OUS" or masked else arr)[ok]
     dist = None
     if spec.distance_col is not None:
         if spec.distance_col not in table.colnames:
