@@ -119,6 +119,13 @@ class Settings(BaseSettings):
     association_radius_arcsec: float = Field(
         default=1.5, gt=0, le=60, description="a candidate joins the nearest object this close"
     )
+    context_dir: Path | None = Field(
+        default=None, description="offline context catalogues; default <data_dir>/context"
+    )
+    context_catalogues: list[str] | None = Field(
+        default=None, description="installed catalogues to cross-match; None = all"
+    )
+    context_enabled: bool = Field(default=True, description="cross-match offline catalogues")
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -126,6 +133,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'astrid.sqlite').resolve()}"
         if self.store_url is None:
             self.store_url = str((self.data_dir / "store").resolve())
+        if self.context_dir is None:
+            self.context_dir = self.data_dir / "context"
         if self.environment != "local":
             _check_secret(self.jwt_secret)
         return self

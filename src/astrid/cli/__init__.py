@@ -24,7 +24,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup
 from astrid import __version__
 from astrid.config import Settings
 
-__all__ = ["app", "console", "models", "run", "service"]
+__all__ = ["app", "console", "context", "models", "run", "service"]
 
 
 class _Argument(TyperArgument):
@@ -157,4 +157,4 @@ def version() -> None:
 
 
 # The command groups register themselves on `app`.
-from astrid.cli import models, run, service  # noqa: E402
+from astrid.cli import context, models, run, service  # noqa: E402
