@@ -1,0 +1,80 @@
+"""Tests for DLR geometry, reference extraction and host assignment."""
+
+import numpy as np
+import pytest
+from astropy.table import Table
+from astropy.wcs import WCS
+
+from astrid.context.host import (
+    ContextInputError,
+    assign_hosts,
+    directional_light_radius,
+    on_bright_star,
+)
+from astrid.context.reference_sources import find_reference_sources
+
+
+def test_dlr_on_axis_off_axis_rotated():
+    assert directional_light_radius(np.array(0.0), np.array(2.0), 2.0, 1.0, 0.0) == pytest.approx(2)
+    assert directional_light_radius(np.array(1.0), np.array(0.0), 2.0, 1.0, 0.0) == pytest.approx(1)
+    assert directional_light_radius(np.array(1.0), np.array(0.0), 2.0, 1.0, 90.0) == pytest.approx(
+        2
+    )
+    r = directional_light_radius(np.array(1.0), np.array(1.0), 2.0, 1.0, 0.0)
+    assert r == pytest.approx(2.0 / np.sqrt(2.5))
+
+
+def _wcs(n):
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = [150.0, 2.0]
+    w.wcs.crpix = [n / 2, n / 2]
+    w.wcs.cdelt = [-0.25 / 3600, 0.25 / 3600]
+    return w
+
+
+def _field(rng):
+    n = 256
+    yy, xx = np.mgrid[:n, :n]
+    img = rng.normal(0, 1.0, (n, n))
+    gals = [(60, 70, 8.0, 3.0, 0.3), (180, 150, 6.0, 4.0, 1.2), (100, 200, 10.0, 4.0, -0.7)]
+    for x0, y0, sa, sb, th in gals:
+        dx, dy = xx - x0, yy - y0
+        u = dx * np.cos(th) + dy * np.sin(th)
+        v = -dx * np.sin(th) + dy * np.cos(th)
+        img += 200 * np.exp(-0.5 * ((u / sa) ** 2 + (v / sb) ** 2))
+    s = 1.5
+    img += 5e4 * np.exp(-0.5 * ((xx - 200) ** 2 + (yy - 40) ** 2) / s**2)
+    return img, gals, _wcs(n)
+
+
+def test_assign_hosts_on_simulated_field():
+    img, gals, wcs = _field(np.random.default_rng(1))
+    src = find_reference_sources(img, wcs, psf_fwhm_px=3.5, background_rms=1.0, saturation=6e4)
+    assert src["extended"].sum() == 3
+    assert src["bright_star"].sum() == 1
+    for x0, y0, sa, _sb, th in gals:
+        # transient offset along the major axis by one sigma
+        tx, ty = x0 + sa * np.cos(th), y0 + sa * np.sin(th)
+        sky = wcs.pixel_to_world(tx, ty)
+        (m,) = assign_hosts(src, sky.ra.deg, sky.dec.deg)
+        assert m is not None
+        hx, hy = wcs.world_to_pixel_values(m.ra, m.dec)
+        assert np.hypot(hx - x0, hy - y0) < 2
+        assert 0.3 < m.dlr < 1.5
+    star = wcs.pixel_to_world(200.5, 40)
+    assert on_bright_star(src, [star.ra.deg], [star.dec.deg]).tolist() == [True]
+    far = wcs.pixel_to_world(240, 240)
+    assert assign_hosts(src, far.ra.deg, far.dec.deg, max_dlr=2.0) == [None]
+
+
+def test_bad_inputs():
+    img, _g, wcs = _field(np.random.default_rng(2))
+    src = find_reference_sources(img, wcs, psf_fwhm_px=3.5, background_rms=1.0)
+    with pytest.raises(ContextInputError, match="NaN"):
+        assign_hosts(src, [np.nan], [2.0])
+    empty = src[:0]
+    assert assign_hosts(empty, [150.0], [2.0]) == [None]
+    assert on_bright_star(empty, [150.0], [2.0]).tolist() == [False]
+    with pytest.raises(ContextInputError, match="missing column"):
+        assign_hosts(Table({"ra": [1.0]}), [1.0], [1.0])
