@@ -12,13 +12,25 @@ from astrid.objects.association import (
     associate,
     weighted_position,
 )
+from astrid.objects.features import (
+    LightCurveError,
+    LightCurveFeatures,
+    Magnitudes,
+    light_curve_features,
+    magnitudes,
+)
 from astrid.objects.names import NAME_PREFIX, object_name, sequence_letters
 
 __all__ = [
     "DEFAULT_RADIUS_ARCSEC",
     "NAME_PREFIX",
     "Association",
+    "LightCurveError",
+    "LightCurveFeatures",
+    "Magnitudes",
     "associate",
+    "light_curve_features",
+    "magnitudes",
     "object_name",
     "sequence_letters",
     "weighted_position",
