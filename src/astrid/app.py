@@ -24,6 +24,7 @@ from astrid.api.worker import JobWorker
 from astrid.catalog import connect
 from astrid.config import Settings
 from astrid.pipeline.config import PipelineConfig
+from astrid.pipeline.object_context import ContextSources
 from astrid.pipeline.recovery import recover
 from astrid.service.auth import Authenticator
 from astrid.service.cutout_images import CutoutRenderer
@@ -74,6 +75,7 @@ def open_service(settings: Settings, *, jwks_fetcher: Fetcher | None = None) -> 
         metrics=metrics,
         lease=timedelta(minutes=settings.job_lease_minutes),
         max_attempts=settings.job_max_attempts,
+        context=ContextSources.from_settings(settings),
     )
     return Service(
         settings=settings,

@@ -271,6 +271,7 @@ def test_run_writes_difference_images(inputs: Inputs, snapshot: Snapshot) -> Non
     expected = {
         "difference": directory / f"{stem}.diff.fits",
         "score_corr": directory / f"{stem}.scorr.fits",
+        "flux": directory / f"{stem}.flux.fits",
     }
     assert {k: Path(v) for k, v in frame.products_local.items()} == expected
     for path in expected.values():

@@ -24,6 +24,7 @@ from astrid.errors import AstridError
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import process_frame
 from astrid.pipeline.frame_process import FrameFunction
+from astrid.pipeline.object_context import ContextSources
 from astrid.pipeline.runner import Pipeline
 from astrid.service.metrics import Metrics
 from astrid.store import ObjectStore
@@ -70,8 +71,10 @@ class JobWorker:
         max_attempts: int = 3,
         poll_seconds: float = 5.0,
         frame_function: FrameFunction = process_frame,
+        context: ContextSources | None = None,
     ) -> None:
         self.catalog = catalog
+        self.context = context
         self.store = store
         self.work_dir = work_dir
         self.metrics = metrics
@@ -148,6 +151,7 @@ class JobWorker:
             isolate=True,
             frame_function=self.frame_function,
             recover_on_start=False,  # done once when the service opened
+            context=self.context,  # catalogues loaded once, reference sources kept
         )
         report = pipeline.run(reference_id, [science_id], self.work_dir / f"job-{job.id}")
         frame = report.frames[0]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -43,8 +43,10 @@ __all__ = [
     "ObjectPosition",
     "RunFootprint",
     "detections_in_runs",
+    "drop_undetected_points",
     "light_curves",
     "objects_near",
+    "objects_of_runs",
     "record_points",
     "runs_covering",
     "runs_with_objects_stage",
@@ -100,11 +102,12 @@ class RunFootprint:
 
 @dataclass(frozen=True)
 class ObjectPosition:
-    """An object's id and position, degrees."""
+    """An object's id and position, degrees, and whether it is flagged as moving."""
 
     id: int
     ra: float
     dec: float
+    moving: bool = False
 
 
 def set_objects_stage(
@@ -204,20 +207,20 @@ def objects_near(
     ranges = cone_ranges(ra, dec, radius_deg)
     if not ranges:
         return []
-    query = (
-        select(SkyObject.id, SkyObject.ra, SkyObject.dec)
-        .where(or_(*(and_(SkyObject.healpix >= a, SkyObject.healpix < b) for a, b in ranges)))
-        .order_by(SkyObject.id)
+    # No ORDER BY in SQL: SQLite would then walk the primary key (every row) to avoid a
+    # sort instead of searching the HEALPix index; the few rows are sorted here.
+    query = select(SkyObject.id, SkyObject.ra, SkyObject.dec, SkyObject.moving).where(
+        or_(*(and_(SkyObject.healpix >= a, SkyObject.healpix < b) for a, b in ranges))
     )
     with catalog_errors("objects near a position"), catalog.session() as session:
-        rows = session.execute(query).all()
+        rows = sorted(session.execute(query).all(), key=lambda r: r[0])
     if not rows:
         return []
     sep = angular_separation_deg(
         np.array([r[1] for r in rows]), np.array([r[2] for r in rows]), ra, dec
     )
     return [
-        ObjectPosition(int(r[0]), float(r[1]), float(r[2]))
+        ObjectPosition(int(r[0]), float(r[1]), float(r[2]), bool(r[3]))
         for r, s in zip(rows, sep, strict=True)
         if s <= radius_deg
     ]
@@ -317,3 +320,50 @@ def light_curves(
             for row in session.scalars(query):
                 out[row.object_id].append(record_from_row(LightCurvePointRecord, row))
     return out
+
+
+def objects_of_runs(catalog: Catalog, run_ids: Iterable[int]) -> list[int]:
+    """Objects a set of runs touched: detected by them or measured on their images, by id."""
+    runs = sorted(set(run_ids))
+    if not runs:
+        return []
+    found: set[int] = set()
+    with catalog_errors("objects of runs"), catalog.session() as session:
+        for start in range(0, len(runs), 500):
+            chunk = runs[start : start + 500]
+            found.update(
+                session.scalars(
+                    select(LightCurvePoint.object_id).where(LightCurvePoint.run_id.in_(chunk))
+                )
+            )
+            found.update(
+                i
+                for i in session.scalars(
+                    select(Candidate.object_id).where(
+                        Candidate.run_id.in_(chunk), Candidate.object_id.is_not(None)
+                    )
+                )
+                if i is not None
+            )
+    return sorted(found)
+
+
+def drop_undetected_points(catalog: Catalog, object_ids: Iterable[int]) -> int:
+    """Remove the non-detection points of objects (moving objects have no light curve).
+
+    Returns
+    -------
+    int
+        How many points were removed.
+    """
+    ids = sorted(set(object_ids))
+    if not ids:
+        return 0
+    with catalog_errors("drop non-detections"):
+        with catalog.session() as session, session.begin():
+            result = session.execute(
+                delete(LightCurvePoint).where(
+                    LightCurvePoint.object_id.in_(ids), LightCurvePoint.detected.is_(False)
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)

@@ -90,7 +90,9 @@ def _nearby_objects(
     query = select(SkyObject.id, SkyObject.ra, SkyObject.dec).where(
         or_(*(and_(SkyObject.healpix >= a, SkyObject.healpix < b) for a, b in ranges))
     )
-    rows = session.execute(query.order_by(SkyObject.id)).all()
+    # Sorted here, not by ORDER BY: SQLite would walk the primary key (every row) instead
+    # of searching the HEALPix index to avoid the sort.
+    rows = sorted(session.execute(query).all(), key=lambda r: r[0])
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     return ids, np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
 

@@ -29,6 +29,7 @@ from astrid.cli import (
 from astrid.config import Settings
 from astrid.errors import AstridError
 from astrid.pipeline.config import PipelineConfig
+from astrid.pipeline.object_context import ContextSources
 from astrid.pipeline.report import FRAME_COLUMNS, frame_row, write_report
 from astrid.pipeline.runner import FrameReport, Pipeline, RunReport
 from astrid.store import ObjectStore
@@ -94,7 +95,19 @@ def _pipeline(
         score=score,
         model_version=model_version,
         isolate=True,
+        context=context_sources(settings),
     )
+
+
+def context_sources(settings: Settings) -> ContextSources | None:
+    """The installed context catalogues (`astrid context install`), when enabled.
+
+    A catalogue that cannot be read is left out, with a note naming it and why.
+    """
+    sources = ContextSources.from_settings(settings)
+    for problem in [] if sources is None else sources.problems:
+        console.print(f"[dim]context: {escape(problem)}[/dim]", soft_wrap=True)
+    return sources
 
 
 def print_frames(report: RunReport) -> None:
@@ -207,6 +220,9 @@ def run_frames(
                     title=f"AstrID run: {len(sciences)} frame(s) against {reference.name}",
                 )
         console.print(f"candidates: {report.candidates_csv}", soft_wrap=True)
+        if report.objects_csv is not None:
+            console.print(f"objects: {report.objects_csv}", soft_wrap=True)
+            console.print(f"light curves: {report.lightcurves_csv}", soft_wrap=True)
         console.print(f"report: {page}", soft_wrap=True)
     if report.failed:
         raise typer.Exit(1)

@@ -24,12 +24,18 @@ CONTEXT_CLASSES = (
 class MatchLike(Protocol):
     """A catalogue match as produced by the catalogue matcher."""
 
-    catalogue: str
-    kind: str
-    name: str
-    type: str
-    sep_arcsec: float
-    distance_mpc: float | None
+    @property
+    def catalogue(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def sep_arcsec(self) -> float: ...
+    @property
+    def distance_mpc(self) -> float | None: ...
 
 
 @dataclass(frozen=True)

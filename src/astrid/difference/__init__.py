@@ -17,6 +17,7 @@ Examples
 from astrid.difference.cutouts import CUTOUT_SIZE, cutout, cutout_triplets
 from astrid.difference.measure import Measurements, measure_candidates
 from astrid.difference.peaks import Peaks, find_peaks
+from astrid.difference.products import PRODUCT_VERSION, DifferenceProduct
 from astrid.difference.subtract import (
     CANDIDATE_COLUMNS,
     DETECTORS,
@@ -32,6 +33,8 @@ __all__ = [
     "CANDIDATE_COLUMNS",
     "CUTOUT_SIZE",
     "DETECTORS",
+    "PRODUCT_VERSION",
+    "DifferenceProduct",
     "Measurements",
     "Peaks",
     "ProbabilityMap",

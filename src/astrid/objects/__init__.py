@@ -19,19 +19,23 @@ from astrid.objects.features import (
     light_curve_features,
     magnitudes,
 )
+from astrid.objects.forced import ForcedPhotometry, forced_photometry, object_pixels
 from astrid.objects.names import NAME_PREFIX, object_name, sequence_letters
 
 __all__ = [
     "DEFAULT_RADIUS_ARCSEC",
     "NAME_PREFIX",
     "Association",
+    "ForcedPhotometry",
     "LightCurveError",
     "LightCurveFeatures",
     "Magnitudes",
     "associate",
+    "forced_photometry",
     "light_curve_features",
     "magnitudes",
     "object_name",
+    "object_pixels",
     "sequence_letters",
     "weighted_position",
 ]

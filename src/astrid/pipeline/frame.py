@@ -4,8 +4,9 @@
 `astrid.pipeline.inputs.FrameSource`), calibrates the science frame with master bias / dark /
 flat files when given (the reference is used as it is: normally an already-reduced
 template), runs the preprocess and difference stages, scores the candidates with the
-real/bogus model when given one, writes the D and S_corr images and
-returns a picklable `FrameOutcome`: either the products or the stage that failed and why.
+real/bogus model when given one, writes the D and S_corr images and the flux product
+(forced photometry's input, `astrid.difference.DifferenceProduct`) and returns a
+picklable `FrameOutcome`: either the products or the stage that failed and why.
 It runs in a worker process, so it never raises for a problem in the data; the parent
 records failures in the catalog.
 """
@@ -26,6 +27,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from astrid.detection.unet_detect import UNetDetector
+from astrid.difference.products import DifferenceProduct
 from astrid.difference.subtract import subtract
 from astrid.errors import AstridError
 from astrid.observations.validate import check_compatible
@@ -159,9 +161,13 @@ def process_frame(
             products = {
                 "difference": str(directory / f"{name}.diff.fits"),
                 "score_corr": str(directory / f"{name}.scorr.fits"),
+                "flux": str(directory / f"{name}.flux.fits"),
             }
             _write_map(Path(products["difference"]), result.zogy.difference, header, "ZOGY D")
             _write_map(Path(products["score_corr"]), result.zogy.score_corr, header, "ZOGY S_corr")
+            DifferenceProduct.from_maps(
+                result.zogy.flux, result.zogy.flux_err, pair.mask, header, pair.zero_point
+            ).write(products["flux"])
     except AstridError as e:
         log.warning("%s failed at %s: %s", science_source.label, timer.stage, e)
         return FrameOutcome(

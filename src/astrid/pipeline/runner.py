@@ -44,6 +44,9 @@ from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import FrameOutcome, process_frame, unet_detector
 from astrid.pipeline.frame_process import FrameFunction, FrameProcesses, FrameTask
 from astrid.pipeline.inputs import FrameSource, register_observation, stored_observation
+from astrid.pipeline.object_context import ContextSources
+from astrid.pipeline.object_outputs import write_object_tables
+from astrid.pipeline.objects_stage import ObjectsStage, ObjectsStageReport
 from astrid.pipeline.output_index import OutputIndex
 from astrid.pipeline.recovery import DEFAULT_STALE_TEMP_SECONDS, current_owner, recover
 from astrid.pipeline.scoring import ScoringModel, resolve_model, version_labels
@@ -97,6 +100,9 @@ class RunReport:
 
     frames: list[FrameReport]
     candidates_csv: Path | None
+    objects_csv: Path | None = None
+    lightcurves_csv: Path | None = None
+    objects: ObjectsStageReport | None = None
 
     @property
     def failed(self) -> list[FrameReport]:
@@ -213,6 +219,7 @@ class Pipeline:
         frame_function: FrameFunction = process_frame,
         recover_on_start: bool = True,
         stale_temp_seconds: float = DEFAULT_STALE_TEMP_SECONDS,
+        context: ContextSources | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -226,6 +233,7 @@ class Pipeline:
         self.stale_temp_seconds = stale_temp_seconds
         self._model: ScoringModel | None = None
         self._owner = current_owner()
+        self.objects = ObjectsStage(catalog, store, context)
 
     def run(
         self,
@@ -354,11 +362,13 @@ class Pipeline:
                     log.error("run %d left unfinished: %s", run_id, again)
             raise
 
+        objects = self.objects.process_pending()
         index = OutputIndex(out)
         index.add(reports)
         csv_path = out / "candidates.csv"
-        self._write_csv(csv_path, index.run_keys())
-        return RunReport(frames=reports, candidates_csv=csv_path)
+        run_ids = self._write_csv(csv_path, index.run_keys())
+        objects_csv, curves_csv = write_object_tables(self.catalog, run_ids, out)
+        return RunReport(reports, csv_path, objects_csv, curves_csv, objects)
 
     def _reference(self, reference: FrameInput) -> _Frame:
         """Hash, read and register the reference, or look it up; raise when unusable."""
@@ -531,11 +541,13 @@ class Pipeline:
             rows.append(record)
         return rows
 
-    def _write_csv(self, path: Path, run_keys: list[str]) -> None:
-        candidates = []
+    def _write_csv(self, path: Path, run_keys: list[str]) -> list[int]:
+        """Write candidates.csv for these runs; returns the ids of those that are done."""
+        candidates, run_ids = [], []
         for key in run_keys:
             run = self.catalog.find_run(key=key)
             if run is not None and run.status == "done":
+                run_ids.append(run.id)
                 candidates.extend(self.catalog.candidates(run_id=run.id))
         # only the observations these candidates come from, not the whole catalog's
         wanted = {cand["observation_id"] for cand in candidates}
@@ -562,3 +574,4 @@ class Pipeline:
                     ]
                 )
         os.replace(temporary, path)
+        return run_ids

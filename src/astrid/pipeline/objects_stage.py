@@ -1,0 +1,271 @@
+"""The objects stage: light curves, features and context after association.
+
+A run that `Catalog.finish_run` marked done has its objects stage ``pending``. This stage,
+per run:
+
+1. reads the run's stored difference image and records its footprint on the run;
+2. measures every object inside that footprint (forced photometry, detected or not): the
+   run's point of each object's light curve;
+3. gives each object the run detected the points it lacks from every earlier-stored
+   difference image that covers it (an object born today gets its history);
+4. recomputes the light-curve features of every object it touched, and the context
+   (catalogue matches, host galaxy from the reference image, context class) of the
+   objects the run detected (their positions may have moved);
+5. marks the stage ``done`` (or ``failed`` with the reason; the run stays done).
+
+Everything is idempotent: points are unique per (object, run) and replaced when
+re-measured; a stage cut short leaves the run ``pending`` and the next pipeline start
+does it again (`process_pending`). Frames may be processed in any order: whichever of
+two runs comes second measures the objects of the other.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from astrid.catalog import (
+    Catalog,
+    ObjectPosition,
+    detections_in_runs,
+    light_curves,
+    objects_by_id,
+    objects_near,
+    record_points,
+    runs_covering,
+    runs_with_objects_stage,
+    set_objects_stage,
+    update_summaries,
+)
+from astrid.catalog.runs import run as run_record
+from astrid.errors import AstridError
+from astrid.objects import light_curve_features
+from astrid.pipeline.forced_points import ProductCache, footprint, measure_points, readable
+from astrid.pipeline.object_context import ContextSources, context_summaries
+from astrid.store import ObjectStore
+
+__all__ = ["ObjectsStage", "ObjectsStageReport", "summary_counts"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ObjectsStageReport:
+    """What one call of the stage did."""
+
+    runs_done: list[int] = field(default_factory=list)
+    runs_failed: dict[int, str] = field(default_factory=dict)
+    points: int = 0
+    objects_updated: int = 0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+class ObjectsStage:
+    """Light curves, features and context of the objects runs touch.
+
+    Parameters
+    ----------
+    catalog, store : Catalog, ObjectStore
+        Where runs, objects and the stored difference images are.
+    context : ContextSources, optional
+        Catalogues and the reference-image host finder (default: none loaded; every
+        object still gets a class, from the host alone).
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ObjectStore,
+        context: ContextSources | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.context = context or ContextSources(catalogues=[], problems=[])
+        self.products = ProductCache(store)
+
+    def process_pending(self) -> ObjectsStageReport:
+        """Run the stage for every done run whose objects stage is pending, oldest first."""
+        return self.process(runs_with_objects_stage(self.catalog, "pending"))
+
+    def process(self, run_ids: Iterable[int]) -> ObjectsStageReport:
+        """Run the stage for these runs; a run that fails is recorded and the rest go on."""
+        start = time.perf_counter()
+        report = ObjectsStageReport(problems=list(self.context.problems))
+        done: list[int] = []
+        for run_id in run_ids:
+            try:
+                report.points += self._run(run_id)
+                done.append(run_id)
+            except AstridError as e:
+                log.warning("objects stage of run %d failed: %s", run_id, e)
+                report.runs_failed[run_id] = str(e)
+                try:
+                    set_objects_stage(self.catalog, run_id, "failed", error=str(e))
+                except AstridError as again:
+                    log.error("run %d: objects stage left pending: %s", run_id, again)
+        if done:
+            try:
+                report.objects_updated = self._summarise(done)
+            except AstridError as e:
+                for run_id in done:
+                    report.runs_failed[run_id] = str(e)
+                    set_objects_stage(self.catalog, run_id, "failed", error=str(e))
+                done = []
+        for run_id in done:
+            set_objects_stage(self.catalog, run_id, "done")
+        report.runs_done = done
+        report.seconds = time.perf_counter() - start
+        return report
+
+    # -- one run ------------------------------------------------------------------------
+
+    def _run(self, run_id: int) -> int:
+        record = run_record(self.catalog, run_id)
+        if record is None or record.status != "done":
+            raise AstridError(f"run {run_id} is not a done run")
+        product = self.products.get(run_id, record.products)
+        circle = footprint(product)
+        set_objects_stage(self.catalog, run_id, "pending", footprint=circle)
+        objects = [o for o in objects_near(self.catalog, *circle) if not o.moving]
+        detections = detections_in_runs(self.catalog, [run_id])
+        points = measure_points(
+            product,
+            run_id=run_id,
+            observation_id=record.science_id,
+            objects=objects,
+            detections=detections,
+        )
+        detected = sorted({obj for obj, _ in detections})
+        points += self._history(run_id, detected)
+        return record_points(self.catalog, points)
+
+    def _history(self, run_id: int, object_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """Points of the detected objects on earlier-stored images that lack them."""
+        if not object_ids:
+            return []
+        have = {
+            obj: {p.run_id for p in pts}
+            for obj, pts in light_curves(self.catalog, object_ids).items()
+        }
+        records = objects_by_id(self.catalog, object_ids)
+        wanted: dict[int, list[ObjectPosition]] = defaultdict(list)
+        runs: dict[int, Any] = {}
+        for obj in object_ids:
+            rec = records.get(obj)
+            if rec is None or rec.moving:
+                continue
+            for covering in runs_covering(self.catalog, rec.ra, rec.dec):
+                if covering.run_id == run_id or covering.run_id in have.get(obj, set()):
+                    continue
+                wanted[covering.run_id].append(ObjectPosition(obj, rec.ra, rec.dec))
+                runs[covering.run_id] = covering
+        if not wanted:
+            return []
+        detections = detections_in_runs(self.catalog, wanted, object_ids)
+        points: list[dict[str, Any]] = []
+        for other, objects in sorted(wanted.items()):
+            product = readable(self.products, other, runs[other].products)
+            if product is None:
+                continue
+            points += measure_points(
+                product,
+                run_id=other,
+                observation_id=runs[other].science_id,
+                objects=objects,
+                detections=detections,
+            )
+        return points
+
+    # -- after the runs -----------------------------------------------------------------
+
+    def _touched(self, run_ids: Sequence[int]) -> tuple[set[int], set[int]]:
+        """(objects with a point from these runs, objects these runs detected)."""
+        detected = {obj for obj, _ in detections_in_runs(self.catalog, run_ids)}
+        measured: set[int] = set()
+        for run_id in run_ids:
+            record = run_record(self.catalog, run_id)
+            if record is None:
+                continue
+            product = readable(self.products, run_id, record.products)
+            if product is not None:
+                measured |= {o.id for o in objects_near(self.catalog, *footprint(product))}
+        return measured | detected, detected
+
+    def _summarise(self, run_ids: Sequence[int]) -> int:
+        touched, detected = self._touched(run_ids)
+        curves = light_curves(self.catalog, touched)
+        summaries: dict[int, dict[str, Any]] = {}
+        for obj, points in curves.items():
+            summaries[obj] = _features(points)
+        records = {i: r for i, r in objects_by_id(self.catalog, detected).items() if not r.moving}
+        summaries_ctx = context_summaries(
+            self.context,
+            self.catalog,
+            self.store,
+            [records[i] for i in sorted(records)],
+            peak_mags={i: summaries.get(i, {}).get("peak_mag") for i in records},
+            reference_of=self._reference_of(run_ids, detected),
+        )
+        for obj, values in summaries_ctx.items():
+            summaries.setdefault(obj, {}).update(values)
+        return update_summaries(self.catalog, summaries)
+
+    def _reference_of(self, run_ids: Sequence[int], objects: set[int]) -> dict[int, int]:
+        """object → the reference observation of the latest of these runs that detected it."""
+        out: dict[int, int] = {}
+        for obj, run_id in sorted(detections_in_runs(self.catalog, run_ids, objects)):
+            record = run_record(self.catalog, run_id)
+            if record is not None and record.reference_id is not None:
+                out[obj] = record.reference_id
+        return out
+
+
+def _features(points: Sequence[Any]) -> dict[str, Any]:
+    """The summary columns of an object from its light-curve points."""
+    usable = [p for p in points if p.flux is not None and p.flux_err is not None]
+    features = light_curve_features(
+        np.array([p.mjd if p.mjd is not None else np.nan for p in usable], dtype=float),
+        np.array([p.band or "" for p in usable], dtype=object),
+        np.array([p.flux for p in usable], dtype=float),
+        np.array([p.flux_err for p in usable], dtype=float),
+        np.array([p.detected for p in usable], dtype=bool),
+        np.array(
+            [p.zero_point if p.zero_point is not None else np.nan for p in usable], dtype=float
+        ),
+    ).to_dict()
+    return {
+        "n_nondetections": int(features.get("n_nondetections", 0)),
+        "peak_mjd": features.get("peak_mjd"),
+        "peak_mag": features.get("peak_mag"),
+        "peak_flux": features.get("peak_flux"),
+        "peak_band": features.get("peak_band"),
+        # per band in the features; the columns hold the peak band's (mag/day)
+        "rise_rate": _in_band(features.get("rise_rate"), features.get("peak_band")),
+        "decline_rate": _in_band(features.get("decline_rate"), features.get("peak_band")),
+        "features": features,
+    }
+
+
+def _in_band(rates: Any, band: Any) -> float | None:
+    if not isinstance(rates, dict) or band not in rates:
+        return None
+    value = rates[band]
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def summary_counts(report: ObjectsStageReport) -> Mapping[str, Any]:
+    """The report as a flat mapping (for logs and events)."""
+    return {
+        "runs_done": len(report.runs_done),
+        "runs_failed": len(report.runs_failed),
+        "points": report.points,
+        "objects_updated": report.objects_updated,
+        "seconds": round(report.seconds, 3),
+    }
