@@ -191,3 +191,39 @@ def test_a_product_from_an_older_astrid_is_refused_by_name(tmp_path: Path) -> No
         DifferenceProduct.read(old.read_bytes(), "old run")
     with pytest.raises(InvalidImageError, match=r"garbage.*unreadable"):
         DifferenceProduct.read(b"not fits at all", "garbage")
+
+
+def test_a_source_moving_within_a_night_is_flagged_not_given_a_light_curve(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    root = tmp_path_factory.mktemp("night")
+    sim = simulate_pair(SMALL_FIELD, seed=6)
+    paths = sim.write(root / "pair")
+    header = fits.getheader(paths["science"])
+    truth_xy = np.column_stack([sim.truth["x"], sim.truth["y"]])
+    start = np.array([120.0, 150.0])
+    still = np.array([260.0, 220.0])
+    for xy in (start, start + 2 * np.array([9.0, 6.0]), still):
+        assert np.min(np.hypot(*(truth_xy - xy).T)) > 12, "test positions must be empty"
+    frames = []
+    for k in range(3):  # three visits 40 minutes apart
+        xy = np.array([start + k * np.array([9.0, 6.0]), still])
+        image = inject_point_sources(
+            sim.science, xy, np.full(2, INJECTED_FLUX), sim.science_psf, seed=k
+        )
+        hdr = header.copy()
+        hdr["MJD-OBS"] = 60100.0 + k * 40 / 1440
+        frames.append(root / f"visit{k}.fits")
+        fits.PrimaryHDU(np.asarray(image.data, np.float32), header=hdr).writeto(frames[-1])
+    report, _ = _run(root, Epochs(paths["reference"], frames, xy), frames)
+    assert report.objects is not None and report.objects.moving == 3
+    assert report.objects_csv is not None and report.lightcurves_csv is not None
+    objects = _rows(report.objects_csv)
+    moving = [r for r in objects if r["moving"] == "1"]
+    assert len(moving) == 3 and {r["context_class"] for r in moving} == {"moving_object"}
+    assert all(r["n_detections"] == "1" for r in moving)
+    curves = _rows(report.lightcurves_csv)
+    names = {r["name"] for r in moving}
+    assert all(r["detected"] == "1" for r in curves if r["name"] in names)
+    stationary = [r for r in objects if r["n_detections"] == "3"]
+    assert stationary and all(r["moving"] == "0" for r in stationary)

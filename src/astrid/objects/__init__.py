@@ -20,6 +20,7 @@ from astrid.objects.features import (
     magnitudes,
 )
 from astrid.objects.forced import ForcedPhotometry, forced_photometry, object_pixels
+from astrid.objects.moving import TrackError, Tracks, find_tracks
 from astrid.objects.names import NAME_PREFIX, object_name, sequence_letters
 
 __all__ = [
@@ -30,7 +31,10 @@ __all__ = [
     "LightCurveError",
     "LightCurveFeatures",
     "Magnitudes",
+    "TrackError",
+    "Tracks",
     "associate",
+    "find_tracks",
     "forced_photometry",
     "light_curve_features",
     "magnitudes",

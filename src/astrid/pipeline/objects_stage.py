@@ -8,10 +8,13 @@ per run:
    run's point of each object's light curve;
 3. gives each object the run detected the points it lacks from every earlier-stored
    difference image that covers it (an object born today gets its history);
-4. recomputes the light-curve features of every object it touched, and the context
+4. flags objects whose detections lie on a straight, constant-rate track across the
+   frames of one night as moving (`astrid.objects.find_tracks`; possible solar-system
+   objects): they keep their detections but get no light curve or catalogue context;
+5. recomputes the light-curve features of every object it touched, and the context
    (catalogue matches, host galaxy from the reference image, context class) of the
    objects the run detected (their positions may have moved);
-5. marks the stage ``done`` (or ``failed`` with the reason; the run stays done).
+6. marks the stage ``done`` (or ``failed`` with the reason; the run stays done).
 
 Everything is idempotent: points are unique per (object, run) and replaced when
 re-measured; a stage cut short leaves the run ``pending`` and the next pipeline start
@@ -34,6 +37,7 @@ from astrid.catalog import (
     Catalog,
     ObjectPosition,
     detections_in_runs,
+    drop_undetected_points,
     light_curves,
     objects_by_id,
     objects_near,
@@ -45,14 +49,20 @@ from astrid.catalog import (
 )
 from astrid.catalog.runs import run as run_record
 from astrid.errors import AstridError
-from astrid.objects import light_curve_features
+from astrid.objects import find_tracks, light_curve_features
 from astrid.pipeline.forced_points import ProductCache, footprint, measure_points, readable
 from astrid.pipeline.object_context import ContextSources, context_summaries
 from astrid.store import ObjectStore
 
-__all__ = ["ObjectsStage", "ObjectsStageReport", "summary_counts"]
+__all__ = ["MOVING_CLASS", "NIGHT_DAYS", "ObjectsStage", "ObjectsStageReport", "summary_counts"]
 
 log = logging.getLogger(__name__)
+
+#: The context class of objects flagged as moving (besides `astrid.context.CONTEXT_CLASSES`).
+MOVING_CLASS = "moving_object"
+
+#: Frames of one night: those within this many days of a run are searched for tracks.
+NIGHT_DAYS = 0.5
 
 
 @dataclass
@@ -63,6 +73,7 @@ class ObjectsStageReport:
     runs_failed: dict[int, str] = field(default_factory=dict)
     points: int = 0
     objects_updated: int = 0
+    moving: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -112,6 +123,7 @@ class ObjectsStage:
                     log.error("run %d: objects stage left pending: %s", run_id, again)
         if done:
             try:
+                report.moving = self._flag_moving(done)
                 report.objects_updated = self._summarise(done)
             except AstridError as e:
                 for run_id in done:
@@ -226,6 +238,54 @@ class ObjectsStage:
                 out[obj] = record.reference_id
         return out
 
+    def _flag_moving(self, run_ids: Sequence[int]) -> int:
+        """Flag objects whose detections lie on a one-night constant-rate track as moving.
+
+        The detections searched: those of every done run whose footprint holds the centre
+        of one of these runs' footprints and that was taken within `NIGHT_DAYS` of it.
+        Moving objects keep their detections and lose their non-detection points (they
+        have no light curve at a fixed position).
+        """
+        times: dict[int, float] = {}
+        for run_id in run_ids:
+            record = run_record(self.catalog, run_id)
+            product = None if record is None else readable(self.products, run_id, record.products)
+            if product is None or product.mjd is None:
+                continue
+            ra, dec, _ = footprint(product)
+            for covering in runs_covering(self.catalog, ra, dec):
+                if covering.mjd is not None and abs(covering.mjd - product.mjd) <= NIGHT_DAYS:
+                    times[covering.run_id] = covering.mjd
+        rows = [
+            c
+            for run_id in sorted(times)
+            for c in self.catalog.candidates(run_id=run_id)
+            if c.get("object_id") is not None
+        ]
+        if len(rows) < 3:
+            return 0
+        tracks = find_tracks(
+            np.array([times[int(c["run_id"])] for c in rows]),
+            np.array([c["ra"] for c in rows], dtype=float),
+            np.array([c["dec"] for c in rows], dtype=float),
+            np.array([int(c["run_id"]) for c in rows]),
+        )
+        on_track: dict[int, list[bool]] = defaultdict(list)
+        for c, track in zip(rows, tracks.track_id, strict=True):
+            on_track[int(c["object_id"])].append(int(track) >= 0)
+        moving = sorted(obj for obj, flags in on_track.items() if all(flags))
+        summary = {
+            "moving": True,
+            "context_class": MOVING_CLASS,
+            "context_reason": (
+                "moving: its detections lie on a straight, constant-rate track across "
+                "frames of one night (a possible solar-system object)"
+            ),
+        }
+        flagged = update_summaries(self.catalog, {obj: summary for obj in moving})
+        drop_undetected_points(self.catalog, moving)
+        return flagged
+
 
 def _features(points: Sequence[Any]) -> dict[str, Any]:
     """The summary columns of an object from its light-curve points."""
@@ -267,5 +327,6 @@ def summary_counts(report: ObjectsStageReport) -> Mapping[str, Any]:
         "runs_failed": len(report.runs_failed),
         "points": report.points,
         "objects_updated": report.objects_updated,
+        "moving": report.moving,
         "seconds": round(report.seconds, 3),
     }
