@@ -49,3 +49,23 @@ def test_bad_inputs():
         classify([M("x", "planet", "P", "p", 1.0)], None, on_bright_star=False)
     with pytest.raises(ContextInputError, match="host_distance_mpc"):
         classify([], None, on_bright_star=False, host_distance_mpc=-1.0)
+
+
+def test_a_blazar_listed_among_variable_stars_is_an_agn() -> None:
+    from dataclasses import dataclass
+
+    from astrid.context import classify
+
+    @dataclass(frozen=True)
+    class M:
+        catalogue: str
+        kind: str
+        name: str
+        type: str
+        sep_arcsec: float
+        distance_mpc: float | None = None
+
+    blazar = M("vsx", "variable_star", "vsx#1", "BLLAC", 0.3)
+    star = M("vsx", "variable_star", "vsx#2", "RRAB", 0.3)
+    assert classify([blazar], None, on_bright_star=False).context_class == "agn"
+    assert classify([star], None, on_bright_star=False).context_class == "variable_star"

@@ -38,6 +38,20 @@ class MatchLike(Protocol):
     def distance_mpc(self) -> float | None: ...
 
 
+#: Variable-star catalogue types that are active galaxies (VSX lists blazars and QSOs
+#: among its variables): such a match counts as an AGN match.
+AGN_VARIABLE_TYPES = ("BLLAC", "AGN", "QSO", "BLAZAR", "SEYFERT", "FSRQ")
+
+
+def _kind(match: MatchLike) -> str:
+    """The kind a match votes for: a variable-star entry of an AGN type is an AGN."""
+    if match.kind == "variable_star":
+        kind_type = str(match.type or "").upper().lstrip(":")
+        if kind_type.startswith(AGN_VARIABLE_TYPES):
+            return "agn"
+    return match.kind
+
+
 @dataclass(frozen=True)
 class ContextDecision:
     """The context class of an object and why."""
@@ -108,7 +122,7 @@ def classify(
     if on_bright_star:
         return done("bright_star_artifact", "rule 1: on a bright reference star", [])
     for kind, rule in (("variable_star", 2), ("agn", 3)):
-        hits = sorted((m for m in matches if m.kind == kind), key=lambda m: m.sep_arcsec)
+        hits = sorted((m for m in matches if _kind(m) == kind), key=lambda m: m.sep_arcsec)
         if hits:
             m = hits[0]
             return done(
