@@ -78,3 +78,40 @@ def test_bad_inputs():
     assert on_bright_star(empty, [150.0], [2.0]).tolist() == [False]
     with pytest.raises(ContextInputError, match="missing column"):
         assign_hosts(Table({"ra": [1.0]}), [1.0], [1.0])
+
+
+def test_bright_stars_are_not_extended_and_galaxies_are() -> None:
+    import numpy as np
+    from astropy.wcs import WCS
+
+    from astrid.context import find_reference_sources
+
+    rng = np.random.default_rng(4)
+    size, fwhm = 400, 3.0
+    y, x = np.mgrid[:size, :size]
+    image = rng.normal(0, 1.0, (size, size))
+    stars = rng.uniform(20, size - 20, (25, 2))
+    galaxies = rng.uniform(20, size - 20, (10, 2))
+    sigma = fwhm / 2.355
+    for (sx, sy), flux in zip(stars, 10 ** rng.uniform(2.5, 5, len(stars)), strict=True):
+        # Moffat-like wings: a core and a broad halo, as real PSFs have
+        r2 = (x - sx) ** 2 + (y - sy) ** 2
+        image += flux / (2 * np.pi * sigma**2) * (0.9 * np.exp(-r2 / (2 * sigma**2)))
+        image += flux / (2 * np.pi * (3 * sigma) ** 2) * 0.1 * np.exp(-r2 / (18 * sigma**2))
+    for gx, gy in galaxies:
+        image += 30 * np.exp(-np.hypot(x - gx, y - gy) / rng.uniform(3, 6))
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [size / 2, size / 2]
+    wcs.wcs.cdelt = [-0.5 / 3600, 0.5 / 3600]
+    sources = find_reference_sources(image, wcs, psf_fwhm_px=fwhm, background_rms=1.0)
+    xy = np.column_stack([sources["x"], sources["y"]])
+
+    def nearest(points: np.ndarray) -> np.ndarray:
+        d = np.hypot(*(xy[:, None, :] - points[None, :, :]).transpose(2, 0, 1))
+        found = d.min(axis=0) < 2
+        return np.asarray(sources["extended"])[d.argmin(axis=0)][found]
+
+    assert not nearest(stars).any(), "a star was called extended"
+    assert nearest(galaxies).mean() >= 0.8
