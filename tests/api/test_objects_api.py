@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from astrid.catalog.lightcurves import record_points
+from astrid.api.routes.objects import _magnitudes
+from astrid.catalog.lightcurves import LightCurvePointRecord, record_points
 from astrid.catalog.object_records import list_objects, update_summaries
 from service_catalog import FIELD_DEC, FIELD_RA
 from service_env import Env
@@ -325,3 +326,46 @@ def test_openapi_documents_objects(objs: Env) -> None:
         assert f"{API}{path}" in paths
     lc = paths[f"{API}/objects/{{key}}/lightcurve"]["get"]["responses"]["200"]["content"]
     assert "text/csv" in lc and "application/json" in lc
+
+
+def _p(**kw: Any) -> LightCurvePointRecord:
+    base: dict[str, Any] = {
+        "id": 1,
+        "object_id": 1,
+        "run_id": 1,
+        "observation_id": 1,
+        "candidate_id": None,
+        "mjd": 60000.0,
+        "band": "g",
+        "x": 0.0,
+        "y": 0.0,
+        "flux": 100.0,
+        "flux_err": 10.0,
+        "zero_point": 30.0,
+        "detected": True,
+    }
+    return LightCurvePointRecord(**(base | kw))
+
+
+def test_magnitudes_edge_cases() -> None:
+    mag, err, lim = _magnitudes(_p())
+    assert mag == pytest.approx(25.0) and err == pytest.approx(0.10857, rel=1e-4)
+    assert lim is None
+    assert _magnitudes(_p(flux=0.0)) == (None, None, None), "no magnitude of a zero flux"
+    assert _magnitudes(_p(flux=-5.0)) == (None, None, None)
+    assert _magnitudes(_p(flux=None)) == (None, None, None)
+    assert _magnitudes(_p(zero_point=None)) == (None, None, None)
+    assert _magnitudes(_p(flux_err=None)) == (pytest.approx(25.0), None, None)
+    # non-detections: a 5-sigma limit whatever the (possibly negative) flux
+    _, _, lim = _magnitudes(_p(detected=False, flux=-40.0, flux_err=2.0))
+    assert lim == pytest.approx(30.0 - 2.5 * math.log10(10.0))
+    assert _magnitudes(_p(detected=False, flux_err=0.0)) == (None, None, None)
+    assert _magnitudes(_p(detected=False, zero_point=None)) == (None, None, None)
+
+
+def test_object_operations_need_credentials_in_openapi(objs: Env) -> None:
+    paths = objs.client.get("/openapi.json").json()["paths"]
+    mine = [item for p, item in paths.items() if p.startswith(f"{API}/objects")]
+    ops = [op for item in mine for op in item.values()]
+    assert len(ops) == 6
+    assert all({"ApiKey", "Bearer"} <= {k for s in op["security"] for k in s} for op in ops)
