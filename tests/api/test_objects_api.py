@@ -106,6 +106,9 @@ def test_list_pages_newest_first(objs: Env) -> None:
         if before is None:
             break
     assert seen == ids
+    exact = _get(objs, "/objects", limit=len(ids)).json()
+    assert exact["next_before"] is None, "no empty page after a full last one"
+    assert _get(objs, "/objects", before=min(ids)).json() == {"items": [], "next_before": None}
 
 
 def test_list_filters(objs: Env) -> None:

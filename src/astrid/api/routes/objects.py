@@ -183,10 +183,12 @@ def get_objects(
     limit: _Limit = 50,
 ) -> ObjectPagePublic:
     """Objects matching the filters, newest first; pass ``next_before`` back as ``before``."""
-    records = list_objects(service.catalog, filters, before_id=before, limit=limit)
-    more = len(records) == limit
+    # one more than the page: a full last page then says so (next_before null)
+    records = list_objects(service.catalog, filters, before_id=before, limit=limit + 1)
+    page = records[:limit]
+    more = len(records) > limit
     return ObjectPagePublic(
-        items=[_public(r) for r in records], next_before=records[-1].id if more else None
+        items=[_public(r) for r in page], next_before=page[-1].id if more else None
     )
 
 
