@@ -10,7 +10,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from astrid.api.presenters import API_PREFIX
-from astrid.api.routes import admin, candidates, exports, health, labels, models, observations, runs
+from astrid.api.routes import (
+    admin,
+    candidates,
+    exports,
+    health,
+    labels,
+    models,
+    objects,
+    observations,
+    runs,
+)
 from astrid.catalog.query_params import InvalidQueryError
 from astrid.service.params import query_error
 
@@ -36,7 +46,17 @@ def install(app: FastAPI) -> dict[int, str]:
         (for `astrid.service.metrics.MetricsMiddleware`).
     """
     prefixed: dict[int, str] = {}
-    for module in (health, observations, runs, candidates, labels, exports, models, admin):
+    for module in (
+        health,
+        observations,
+        runs,
+        candidates,
+        objects,
+        labels,
+        exports,
+        models,
+        admin,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
         for route in module.router.routes:
             path = getattr(route, "path", None)

@@ -1,0 +1,276 @@
+"""Objects: filtered pages newest first, one object, its light curve, cone searches, classes.
+
+An object is addressed by its id or its public name (``ASTRID2026a``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+
+from astrid.api.deps import CuratorDep, ViewerDep
+from astrid.api.object_schemas import (
+    LightCurvePointPublic,
+    LightCurvePublic,
+    ObjectConeMatchPublic,
+    ObjectLabelCreate,
+    ObjectLabelPublic,
+    ObjectLabelsPublic,
+    ObjectPagePublic,
+    ObjectPublic,
+)
+from astrid.catalog.lightcurves import LightCurvePointRecord, light_curves
+from astrid.catalog.object_records import (
+    ObjectFilters,
+    ObjectRecord,
+    add_object_label,
+    list_objects,
+    object_cone_search,
+    object_labels_of,
+    sky_object,
+)
+from astrid.catalog.query_params import InvalidQueryError
+from astrid.service.deps import ServiceDep
+from astrid.service.params import MAX_ID, OptionalId, query_error
+from astrid.service.state import Service
+
+router = APIRouter(tags=["objects"])
+
+_Limit = Annotated[int, Query(ge=1, le=1000)]
+_Bound = Annotated[float | None, Query(allow_inf_nan=False)]
+ObjectKey = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9]{1,64}$",
+        description="the object's id, or its public name (ASTRID2026a)",
+    ),
+]
+#: Columns of the CSV light curve, in order.
+CSV_COLUMNS = (
+    "object_id",
+    "mjd",
+    "band",
+    "flux",
+    "flux_err",
+    "mag",
+    "mag_err",
+    "upper_limit_mag",
+    "detected",
+    "candidate_id",
+)
+_LN10_FACTOR = 2.5 / math.log(10.0)  # 1.0857: magnitude error per unit relative flux error
+_UPPER_LIMIT_SIGMA = 5.0
+
+
+def object_filters(
+    context_class: Annotated[str | None, Query(max_length=32)] = None,
+    min_detections: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    last_mjd_min: Annotated[float | None, Query(allow_inf_nan=False, description="MJD")] = None,
+    last_mjd_max: Annotated[float | None, Query(allow_inf_nan=False, description="MJD")] = None,
+    peak_mag_min: _Bound = None,
+    peak_mag_max: _Bound = None,
+    moving: Annotated[bool | None, Query(description="a solar-system mover")] = None,
+) -> ObjectFilters:
+    """The object filters of a request (422 for a bad or contradictory range)."""
+    for low, high, name in (
+        (last_mjd_min, last_mjd_max, "last_mjd_min"),
+        (peak_mag_min, peak_mag_max, "peak_mag_min"),
+    ):
+        if low is not None and high is not None and low > high:
+            raise query_error(
+                InvalidQueryError(f"{name} is above its maximum", field=name, value=low)
+            )
+    try:
+        return ObjectFilters(
+            context_class=context_class,
+            min_detections=min_detections,
+            last_mjd_min=last_mjd_min,
+            last_mjd_max=last_mjd_max,
+            peak_mag_min=peak_mag_min,
+            peak_mag_max=peak_mag_max,
+            moving=moving,
+        )
+    except InvalidQueryError as e:
+        raise query_error(e) from e
+
+
+ObjectFiltersDep = Annotated[ObjectFilters, Depends(object_filters)]
+
+
+def _public(record: ObjectRecord) -> ObjectPublic:
+    return ObjectPublic.model_validate(record)
+
+
+def _find(service: Service, key: str) -> ObjectRecord:
+    if key.isdigit() and not 1 <= int(key) <= MAX_ID:
+        raise HTTPException(
+            422,
+            [
+                {
+                    "loc": ["path", "key"],
+                    "msg": f"id must be in [1, {MAX_ID}]",
+                    "type": "value_error",
+                }
+            ],
+        )
+    record = sky_object(service.catalog, key)
+    if record is None:
+        raise HTTPException(404, f"no object {key!r}")
+    return record
+
+
+def _magnitudes(
+    point: LightCurvePointRecord,
+) -> tuple[float | None, float | None, float | None]:
+    """(mag, mag_err, upper_limit_mag) of a point; None where they do not apply.
+
+    A detection with a positive flux has mag = zp - 2.5 log10(flux) and
+    mag_err = 1.0857 flux_err / flux; a non-detection has the limit
+    zp - 2.5 log10(5 flux_err). Without a zero point all three are None.
+    """
+    zp, flux, err = point.zero_point, point.flux, point.flux_err
+    if zp is None or not math.isfinite(zp):
+        return None, None, None
+    if point.detected:
+        if flux is None or not math.isfinite(flux) or flux <= 0:
+            return None, None, None
+        mag = zp - 2.5 * math.log10(flux)
+        ok = err is not None and math.isfinite(err) and err >= 0
+        return mag, (_LN10_FACTOR * err / flux if ok and err is not None else None), None
+    if err is None or not math.isfinite(err) or err <= 0:
+        return None, None, None
+    return None, None, zp - 2.5 * math.log10(_UPPER_LIMIT_SIGMA * err)
+
+
+def _point(point: LightCurvePointRecord) -> LightCurvePointPublic:
+    mag, mag_err, limit = _magnitudes(point)
+    return LightCurvePointPublic(
+        object_id=point.object_id,
+        run_id=point.run_id,
+        candidate_id=point.candidate_id,
+        mjd=point.mjd,
+        band=point.band,
+        flux=point.flux,
+        flux_err=point.flux_err,
+        zero_point=point.zero_point,
+        detected=point.detected,
+        mag=mag,
+        mag_err=mag_err,
+        upper_limit_mag=limit,
+    )
+
+
+def _csv(points: list[LightCurvePointPublic]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for p in points:
+        row = p.model_dump()
+        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+    return buffer.getvalue()
+
+
+@router.get("/objects", response_model=ObjectPagePublic)
+def get_objects(
+    service: ServiceDep,
+    _: ViewerDep,
+    filters: ObjectFiltersDep,
+    before: Annotated[OptionalId, Query(description="the last id seen: the next page")] = None,
+    limit: _Limit = 50,
+) -> ObjectPagePublic:
+    """Objects matching the filters, newest first; pass ``next_before`` back as ``before``."""
+    # one more than the page: a full last page then says so (next_before null)
+    records = list_objects(service.catalog, filters, before_id=before, limit=limit + 1)
+    page = records[:limit]
+    more = len(records) > limit
+    return ObjectPagePublic(
+        items=[_public(r) for r in page], next_before=page[-1].id if more else None
+    )
+
+
+@router.get("/objects/cone", response_model=list[ObjectConeMatchPublic])
+def get_objects_cone(
+    service: ServiceDep,
+    _: ViewerDep,
+    ra: Annotated[float, Query(ge=0, lt=360, allow_inf_nan=False, description="degrees")],
+    dec: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False, description="degrees")],
+    radius: Annotated[float, Query(gt=0, le=36000, allow_inf_nan=False, description="arcseconds")],
+    limit: _Limit = 100,
+) -> list[ObjectConeMatchPublic]:
+    """Objects within ``radius`` arcsec of (``ra``, ``dec``), nearest first (HEALPix)."""
+    try:
+        found = object_cone_search(
+            service.catalog, ra=ra, dec=dec, radius_deg=radius / 3600.0, limit=limit
+        )
+    except InvalidQueryError as e:
+        raise query_error(e) from e
+    return [
+        ObjectConeMatchPublic(separation_arcsec=m.separation_arcsec, object=_public(m.object))
+        for m in found
+    ]
+
+
+@router.get("/objects/{key}", response_model=ObjectPublic)
+def get_object(key: ObjectKey, service: ServiceDep, _: ViewerDep) -> ObjectPublic:
+    """One object: position, detections, light-curve features, context."""
+    return _public(_find(service, key))
+
+
+@router.get(
+    "/objects/{key}/lightcurve",
+    response_model=LightCurvePublic,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def get_lightcurve(
+    key: ObjectKey,
+    service: ServiceDep,
+    _: ViewerDep,
+    format: Literal["json", "csv"] = "json",
+) -> LightCurvePublic | Response:
+    """An object's forced-photometry points by MJD, with magnitudes and 5σ upper limits.
+
+    ``format=csv`` gives the columns object_id, mjd, band, flux, flux_err, mag, mag_err,
+    upper_limit_mag, detected, candidate_id (empty cells for null).
+    """
+    record = _find(service, key)
+    points = [_point(p) for p in light_curves(service.catalog, [record.id])[record.id]]
+    if format == "csv":
+        return Response(
+            _csv(points),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{record.name}.csv"'},
+        )
+    return LightCurvePublic(object_id=record.id, name=record.name, points=points)
+
+
+@router.get("/objects/{key}/labels", response_model=ObjectLabelsPublic)
+def get_object_labels(key: ObjectKey, service: ServiceDep, _: ViewerDep) -> ObjectLabelsPublic:
+    """Curators' classes of an object, oldest first."""
+    record = _find(service, key)
+    labels = object_labels_of(service.catalog, record.id)
+    return ObjectLabelsPublic(
+        object_id=record.id, labels=[ObjectLabelPublic.model_validate(x) for x in labels]
+    )
+
+
+@router.post("/objects/{key}/labels", status_code=201, response_model=ObjectLabelPublic)
+def post_object_label(
+    key: ObjectKey, body: ObjectLabelCreate, service: ServiceDep, caller: CuratorDep
+) -> ObjectLabelPublic:
+    """Class an object as the calling curator (sn_ia, agn, variable_star, ...)."""
+    record = _find(service, key)
+    try:
+        label = add_object_label(
+            service.catalog,
+            object_id=record.id,
+            curator=caller.name,
+            label=body.label,
+            comment=body.comment,
+        )
+    except InvalidQueryError as e:
+        raise query_error(e) from e
+    return ObjectLabelPublic.model_validate(label)
