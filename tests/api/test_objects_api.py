@@ -372,3 +372,24 @@ def test_object_operations_need_credentials_in_openapi(objs: Env) -> None:
     ops = [op for item in mine for op in item.values()]
     assert len(ops) == 6
     assert all({"ApiKey", "Bearer"} <= {k for s in op["security"] for k in s} for op in ops)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "fits", "votable"])
+def test_objects_export_reads_back(objs: Env, fmt: str) -> None:
+    import io
+
+    from astropy.table import Table
+
+    response = _get(objs, f"/exports/objects.{fmt}", context_class="sn_candidate")
+    assert response.status_code == 200, response.text
+    if fmt == "csv":
+        table = Table.read(response.content.decode(), format="ascii.csv")
+    else:
+        table = Table.read(io.BytesIO(response.content), format=fmt)
+    assert len(table) == 1
+    assert table["context_class"][0] == "sn_candidate"
+    assert float(table["peak_mag"][0]) == pytest.approx(17.5)
+    everything = _get(objs, "/exports/objects.csv")
+    n_objects = len(list_objects(objs.service.catalog, limit=1000))
+    assert len(Table.read(everything.content.decode(), format="ascii.csv")) == n_objects
+    assert _get(objs, "/exports/objects.csv", peak_mag_min=20, peak_mag_max=10).status_code == 422

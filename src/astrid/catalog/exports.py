@@ -18,9 +18,17 @@ from astropy.table import MaskedColumn, Table
 
 from astrid.catalog.candidates import CandidateRecord
 from astrid.catalog.curation import LabelRecord
+from astrid.catalog.object_records import ObjectRecord
 from astrid.curation.consensus import Consensus
 
-__all__ = ["EXPORT_FORMATS", "MEDIA_TYPES", "candidates_table", "labels_table", "table_bytes"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "MEDIA_TYPES",
+    "candidates_table",
+    "labels_table",
+    "objects_table",
+    "table_bytes",
+]
 
 ExportFormat = Literal["csv", "fits", "votable"]
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "fits", "votable")
@@ -100,6 +108,44 @@ def candidates_table(
             "n_curators", [c.n_curators if c else 0 for c in agreed], np.int32, None
         )
     table.meta["EXTNAME"] = "CANDIDATES"
+    return table
+
+
+_OBJECT_COLUMNS: tuple[tuple[str, Any, u.UnitBase | None], ...] = (
+    ("id", np.int64, None),
+    ("name", str, None),
+    ("ra", np.float64, u.deg),
+    ("dec", np.float64, u.deg),
+    ("n_detections", np.int32, None),
+    ("n_nondetections", np.int32, None),
+    ("first_mjd", np.float64, u.day),
+    ("last_mjd", np.float64, u.day),
+    ("peak_mjd", np.float64, u.day),
+    ("peak_mag", np.float64, u.mag),
+    ("peak_flux", np.float64, None),
+    ("peak_band", str, None),
+    ("rise_rate", np.float64, u.mag / u.day),
+    ("decline_rate", np.float64, u.mag / u.day),
+    ("context_class", str, None),
+    ("context_reason", str, None),
+    ("xmatch_catalog", str, None),
+    ("xmatch_name", str, None),
+    ("xmatch_type", str, None),
+    ("xmatch_sep_arcsec", np.float64, u.arcsec),
+    ("host_name", str, None),
+    ("host_sep_arcsec", np.float64, u.arcsec),
+    ("host_dlr", np.float64, None),
+    ("host_distance_mpc", np.float64, u.Mpc),
+    ("moving", np.bool_, None),
+)
+
+
+def objects_table(records: Sequence[ObjectRecord]) -> Table:
+    """One row per object: position, light-curve summary, context."""
+    table = Table()
+    for name, dtype, unit in _OBJECT_COLUMNS:
+        table[name] = _column(name, [getattr(r, name) for r in records], dtype, unit)
+    table.meta["EXTNAME"] = "OBJECTS"
     return table
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "ObjectRecord",
     "add_object_label",
     "count_objects",
+    "iter_objects",
     "list_objects",
     "object_cone_search",
     "object_labels_of",
@@ -231,6 +232,30 @@ def list_objects(
         limit=limit,
     )
     with catalog_errors("list objects"), catalog.session() as session:
+        return [_record(row) for row in session.scalars(query)]
+
+
+def iter_objects(
+    catalog: Catalog, filters: ObjectFilters | None = None, *, max_rows: int
+) -> list[ObjectRecord]:
+    """Every object passing the filters by id, refusing more than ``max_rows`` (exports).
+
+    Raises
+    ------
+    InvalidQueryError
+        If more than ``max_rows`` match (``field="filters"``, ``count`` the number).
+    """
+    filters = filters or ObjectFilters()
+    count = count_objects(catalog, filters)
+    if count > max_rows:
+        raise InvalidQueryError(
+            f"{count} objects match, more than the {max_rows} one request may take; "
+            "narrow the filters",
+            field="filters",
+            count=count,
+        )
+    query = select(SkyObject).where(*filters.clauses()).order_by(SkyObject.id)
+    with catalog_errors("read objects"), catalog.session() as session:
         return [_record(row) for row in session.scalars(query)]
 
 

@@ -1,4 +1,4 @@
-"""Exports of candidates (with their label consensus) and of labels: CSV, FITS, VOTable."""
+"""Exports of candidates (with their label consensus), objects and labels: CSV, FITS, VOTable."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
 from astrid.api.deps import ViewerDep
+from astrid.api.routes.objects import ObjectFiltersDep
 from astrid.catalog.candidates import iter_candidates
 from astrid.catalog.curation import all_labels, consensus_of
 from astrid.catalog.exports import (
@@ -15,8 +16,10 @@ from astrid.catalog.exports import (
     SUFFIXES,
     candidates_table,
     labels_table,
+    objects_table,
     table_bytes,
 )
+from astrid.catalog.object_records import ObjectFilters, iter_objects
 from astrid.catalog.query_params import CandidateFilters, InvalidQueryError
 from astrid.service.deps import ServiceDep
 from astrid.service.params import CandidateFiltersDep, query_error
@@ -69,3 +72,20 @@ async def export_labels(fmt: Format, service: ServiceDep, _: ViewerDep) -> Respo
     except InvalidQueryError as e:
         raise query_error(e) from e
     return _download(data, fmt, "astrid-labels")
+
+
+def _objects(service: Service, filters: ObjectFilters, fmt: str) -> bytes:
+    records = iter_objects(service.catalog, filters, max_rows=service.settings.export_max_rows)
+    return table_bytes(objects_table(records), fmt)
+
+
+@router.get("/objects.{fmt}", response_class=Response, responses={200: _CONTENT})
+async def export_objects(
+    fmt: Format, service: ServiceDep, _: ViewerDep, filters: ObjectFiltersDep
+) -> Response:
+    """Objects passing the filters of ``GET /objects`` (422 past the row limit)."""
+    try:
+        data = await run_in_threadpool(_objects, service, filters, fmt)
+    except InvalidQueryError as e:
+        raise query_error(e) from e
+    return _download(data, fmt, "astrid-objects")
