@@ -285,6 +285,10 @@ def test_labels(objs: Env) -> None:
         ("admin-user", "agn"),
     ]
     assert body["labels"][0]["comment"] == "Si II"
+    audit = _get(objs, "/audit", role="admin", action="object_label.create").json()
+    entries = audit["items"] if isinstance(audit, dict) else audit
+    assert {e["target"] for e in entries} == {f"object:{oid}"}
+    assert len(entries) == 2
 
 
 def test_labels_errors(objs: Env) -> None:

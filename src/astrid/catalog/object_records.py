@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import ColumnElement, false, or_, select, update
 
+from astrid.catalog.access import audit_entry
 from astrid.catalog.json_columns import dumps_json, loads_json
 from astrid.catalog.models import ObjectLabel, SkyObject, utcnow
 from astrid.catalog.query_params import InvalidQueryError, check_limit, newest_first
@@ -347,9 +348,16 @@ def update_summaries(catalog: Catalog, summaries: Mapping[int, Mapping[str, Any]
 
 
 def add_object_label(
-    catalog: Catalog, *, object_id: int, curator: str, label: str, comment: str | None = None
+    catalog: Catalog,
+    *,
+    object_id: int,
+    curator: str,
+    label: str,
+    comment: str | None = None,
+    actor: str | None = None,
 ) -> ObjectLabelRecord:
-    """Record a curator's class of an object.
+    """Record a curator's class of an object, with an audit entry by ``actor`` (default the
+    curator) in the same transaction.
 
     Raises
     ------
@@ -370,6 +378,14 @@ def add_object_label(
         row = ObjectLabel(object_id=object_id, curator=curator, label=label, comment=comment)
         session.add(row)
         session.flush()
+        session.add(
+            audit_entry(
+                actor=actor or curator,
+                action="object_label.create",
+                target=f"object:{object_id}",
+                detail={"label": label, "label_id": row.id, "curator": curator},
+            )
+        )
         return record_from_row(ObjectLabelRecord, row)
 
 

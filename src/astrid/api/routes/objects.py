@@ -270,6 +270,7 @@ def post_object_label(
             curator=caller.name,
             label=body.label,
             comment=body.comment,
+            actor=caller.actor,
         )
     except InvalidQueryError as e:
         raise query_error(e) from e
