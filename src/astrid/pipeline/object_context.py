@@ -66,7 +66,7 @@ class ContextSources:
             Path(directory), None if names is None else list(names)
         )
         for problem in problems:
-            log.warning("context: %s", problem)
+            log.info("context: %s", problem)  # callers show them (the CLI prints each)
         return cls(catalogues=list(catalogues), problems=list(problems))
 
     @classmethod
