@@ -32,9 +32,17 @@ from astrid.pipeline.runner import Pipeline
 from astrid.simulation import SimulationConfig, inject_point_sources, simulate_pair
 from astrid.store import ObjectStore
 
-FIELD = SimulationConfig(
-    shape=(512, 512), n_stars=250, n_galaxies=15, n_transients=0, n_transients_on_galaxies=0
-)
+
+def field(size: int) -> SimulationConfig:
+    """A simulated field of ``size``² with the star and galaxy density of the 512² one."""
+    scale = (size / 512) ** 2
+    return SimulationConfig(
+        shape=(size, size),
+        n_stars=int(250 * scale),
+        n_galaxies=int(15 * scale),
+        n_transients=0,
+        n_transients_on_galaxies=0,
+    )
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -42,11 +50,12 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def one_seed(seed: int, n_sources: int, root: Path) -> dict[str, object]:
-    sim = simulate_pair(FIELD, seed=seed)
+def one_seed(seed: int, n_sources: int, root: Path, size: int = 512) -> dict[str, object]:
+    config = field(size)
+    sim = simulate_pair(config, seed=seed)
     paths = sim.write(root / "pair")
     rng = np.random.default_rng(seed + 100)
-    ny, nx = FIELD.shape
+    ny, nx = config.shape
     truth_xy = np.column_stack([sim.truth["x"], sim.truth["y"]])
     chosen: list[np.ndarray] = []
     while len(chosen) < n_sources:
@@ -121,12 +130,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--sources", type=int, default=40)
+    parser.add_argument("--size", type=int, default=512, help="field side in pixels")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     runs = []
     for seed in range(args.seeds):
         with tempfile.TemporaryDirectory() as tmp:
-            runs.append(one_seed(seed, args.sources, Path(tmp)))
+            runs.append(one_seed(seed, args.sources, Path(tmp), args.size))
     total = sum(int(r["total"]) for r in runs)
     one = sum(int(r["one"]) for r in runs)
     bias = np.concatenate([r["bias"] for r in runs])
@@ -164,7 +174,11 @@ def main() -> None:
             f"{np.mean(pulls[np.abs(pulls) <= 5] ** 2):.3f}",
             "0.8–1.2",
         ),
-        (f"objects stage, seconds per run (512², {args.sources} sources)", f"{seconds:.3f}", "—"),
+        (
+            f"objects stage, seconds per run ({args.size}², {args.sources} sources)",
+            f"{seconds:.3f}",
+            "—",
+        ),
     ]
     lines = [f"Machine: {machine}. Command: `{command}`.", "", "| measure | value | target |"]
     lines += ["|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in table]
