@@ -143,9 +143,8 @@ def main() -> None:
     vs_psf = np.concatenate([r["vs_psf"] for r in runs])
     pulls = np.concatenate([r["pulls"] for r in runs])
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    command = (
-        f"python benchmarks/objects_lightcurves.py --seeds {args.seeds} --sources {args.sources}"
-    )
+    command = "python benchmarks/objects_lightcurves.py"
+    command += f" --seeds {args.seeds} --sources {args.sources} --size {args.size}"
     seconds = np.mean([r["seconds_per_run"] for r in runs])
     table = [
         (
