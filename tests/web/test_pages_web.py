@@ -57,7 +57,7 @@ def test_roles_see_what_they_may_use(env: Env) -> None:
     cid = env.seeded.candidate_ids[0]
     page = viewer.get(f"/candidates/{cid}").text
     assert "data-key=" not in page, "no label buttons for a viewer"
-    assert '<span class="object-name">ASTRID' in page  # the object's public name
+    assert '<a class="object-name" href="/objects/ASTRID' in page  # the object's name, linked
 
     curator = TestClient(env.client.app)
     _login(curator, env.keys["curator"])

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from astrid.service.auth import Principal
+from astrid.web.object_page import router as object_router
 from astrid.web.pages import STATIC_DIR, LoginRequiredError, _render, router
 
 __all__ = ["install"]
@@ -24,6 +25,7 @@ __all__ = ["install"]
 def install(app: FastAPI) -> None:
     """Add the pages, the static files and the login redirect to ``app``."""
     app.include_router(router)
+    app.include_router(object_router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.exception_handler(LoginRequiredError)
