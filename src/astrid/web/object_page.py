@@ -17,9 +17,9 @@ from astrid.service.deps import ServiceDep
 from astrid.web.lightcurve_chart import light_curve_chart
 from astrid.web.pages import UserDep, _render, _sexagesimal
 
-__all__ = ["external_links", "router"]
+__all__ = ["external_links", "object_router"]
 
-router = APIRouter(include_in_schema=False)
+object_router = APIRouter(include_in_schema=False)
 
 ObjectKey = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,64}$")]
 
@@ -50,7 +50,7 @@ def external_links(ra: float, dec: float) -> list[tuple[str, str]]:
     ]
 
 
-@router.get("/objects/{key}", response_class=HTMLResponse)
+@object_router.get("/objects/{key}", response_class=HTMLResponse)
 def object_page(
     key: ObjectKey, request: Request, service: ServiceDep, user: UserDep
 ) -> HTMLResponse:

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from astrid.service.auth import Principal
-from astrid.web.object_page import router as object_router
+from astrid.web.object_page import object_router
 from astrid.web.pages import STATIC_DIR, LoginRequiredError, _render, router
 
 __all__ = ["install"]
