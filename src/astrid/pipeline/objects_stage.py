@@ -54,7 +54,7 @@ from astrid.pipeline.forced_points import ProductCache, footprint, measure_point
 from astrid.pipeline.object_context import ContextSources, context_summaries
 from astrid.store import ObjectStore
 
-__all__ = ["MOVING_CLASS", "NIGHT_DAYS", "ObjectsStage", "ObjectsStageReport", "summary_counts"]
+__all__ = ["MOVING_CLASS", "NIGHT_DAYS", "ObjectsStage", "ObjectsStageReport"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,17 @@ class ObjectsStageReport:
     moving: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _RunDone:
+    """What the stage learnt of one run, kept for the steps after the runs."""
+
+    points: int
+    circle: tuple[float, float, float]  # footprint: ra, dec, radius (degrees)
+    mjd: float | None
+    reference_id: int | None
+    measured: frozenset[int]  # objects measured on its image
 
 
 class ObjectsStage:
@@ -109,11 +120,11 @@ class ObjectsStage:
         """Run the stage for these runs; a run that fails is recorded and the rest go on."""
         start = time.perf_counter()
         report = ObjectsStageReport(problems=list(self.context.problems))
-        done: list[int] = []
+        runs: dict[int, _RunDone] = {}
         for run_id in run_ids:
             try:
-                report.points += self._run(run_id)
-                done.append(run_id)
+                runs[run_id] = self._run(run_id)
+                report.points += runs[run_id].points
             except AstridError as e:
                 log.warning("objects stage of run %d failed: %s", run_id, e)
                 report.runs_failed[run_id] = str(e)
@@ -121,10 +132,11 @@ class ObjectsStage:
                     set_objects_stage(self.catalog, run_id, "failed", error=str(e))
                 except AstridError as again:
                     log.error("run %d: objects stage left pending: %s", run_id, again)
+        done = list(runs)
         if done:
             try:
-                report.moving = self._flag_moving(done)
-                report.objects_updated = self._summarise(done)
+                report.moving = self._flag_moving(runs)
+                report.objects_updated = self._summarise(runs)
             except AstridError as e:
                 for run_id in done:
                     report.runs_failed[run_id] = str(e)
@@ -138,7 +150,7 @@ class ObjectsStage:
 
     # -- one run ------------------------------------------------------------------------
 
-    def _run(self, run_id: int) -> int:
+    def _run(self, run_id: int) -> _RunDone:
         record = run_record(self.catalog, run_id)
         if record is None or record.status != "done":
             raise AstridError(f"run {run_id} is not a done run")
@@ -156,7 +168,13 @@ class ObjectsStage:
         )
         detected = sorted({obj for obj, _ in detections})
         points += self._history(run_id, detected)
-        return record_points(self.catalog, points)
+        return _RunDone(
+            points=record_points(self.catalog, points),
+            circle=circle,
+            mjd=product.mjd,
+            reference_id=record.reference_id,
+            measured=frozenset(o.id for o in objects),
+        )
 
     def _history(self, run_id: int, object_ids: Sequence[int]) -> list[dict[str, Any]]:
         """Points of the detected objects on earlier-stored images that lack them."""
@@ -197,21 +215,9 @@ class ObjectsStage:
 
     # -- after the runs -----------------------------------------------------------------
 
-    def _touched(self, run_ids: Sequence[int]) -> tuple[set[int], set[int]]:
-        """(objects with a point from these runs, objects these runs detected)."""
-        detected = {obj for obj, _ in detections_in_runs(self.catalog, run_ids)}
-        measured: set[int] = set()
-        for run_id in run_ids:
-            record = run_record(self.catalog, run_id)
-            if record is None:
-                continue
-            product = readable(self.products, run_id, record.products)
-            if product is not None:
-                measured |= {o.id for o in objects_near(self.catalog, *footprint(product))}
-        return measured | detected, detected
-
-    def _summarise(self, run_ids: Sequence[int]) -> int:
-        touched, detected = self._touched(run_ids)
+    def _summarise(self, runs: Mapping[int, _RunDone]) -> int:
+        detected = {obj for obj, _ in detections_in_runs(self.catalog, runs)}
+        touched = detected.union(*(r.measured for r in runs.values()))
         curves = light_curves(self.catalog, touched)
         summaries: dict[int, dict[str, Any]] = {}
         for obj, points in curves.items():
@@ -223,22 +229,22 @@ class ObjectsStage:
             self.store,
             [records[i] for i in sorted(records)],
             peak_mags={i: summaries.get(i, {}).get("peak_mag") for i in records},
-            reference_of=self._reference_of(run_ids, detected),
+            reference_of=self._reference_of(runs, detected),
         )
         for obj, values in summaries_ctx.items():
             summaries.setdefault(obj, {}).update(values)
         return update_summaries(self.catalog, summaries)
 
-    def _reference_of(self, run_ids: Sequence[int], objects: set[int]) -> dict[int, int]:
+    def _reference_of(self, runs: Mapping[int, _RunDone], objects: set[int]) -> dict[int, int]:
         """object → the reference observation of the latest of these runs that detected it."""
         out: dict[int, int] = {}
-        for obj, run_id in sorted(detections_in_runs(self.catalog, run_ids, objects)):
-            record = run_record(self.catalog, run_id)
-            if record is not None and record.reference_id is not None:
-                out[obj] = record.reference_id
+        for obj, run_id in sorted(detections_in_runs(self.catalog, runs, objects)):
+            reference_id = runs[run_id].reference_id
+            if reference_id is not None:
+                out[obj] = reference_id
         return out
 
-    def _flag_moving(self, run_ids: Sequence[int]) -> int:
+    def _flag_moving(self, runs: Mapping[int, _RunDone]) -> int:
         """Flag objects whose detections lie on a one-night constant-rate track as moving.
 
         The detections searched: those of every done run whose footprint holds the centre
@@ -247,14 +253,12 @@ class ObjectsStage:
         have no light curve at a fixed position).
         """
         times: dict[int, float] = {}
-        for run_id in run_ids:
-            record = run_record(self.catalog, run_id)
-            product = None if record is None else readable(self.products, run_id, record.products)
-            if product is None or product.mjd is None:
+        for done in runs.values():
+            if done.mjd is None:
                 continue
-            ra, dec, _ = footprint(product)
+            ra, dec, _ = done.circle
             for covering in runs_covering(self.catalog, ra, dec):
-                if covering.mjd is not None and abs(covering.mjd - product.mjd) <= NIGHT_DAYS:
+                if covering.mjd is not None and abs(covering.mjd - done.mjd) <= NIGHT_DAYS:
                     times[covering.run_id] = covering.mjd
         rows = [
             c
@@ -318,15 +322,3 @@ def _in_band(rates: Any, band: Any) -> float | None:
         return None
     value = rates[band]
     return float(value) if value is not None and np.isfinite(value) else None
-
-
-def summary_counts(report: ObjectsStageReport) -> Mapping[str, Any]:
-    """The report as a flat mapping (for logs and events)."""
-    return {
-        "runs_done": len(report.runs_done),
-        "runs_failed": len(report.runs_failed),
-        "points": report.points,
-        "objects_updated": report.objects_updated,
-        "moving": report.moving,
-        "seconds": round(report.seconds, 3),
-    }
