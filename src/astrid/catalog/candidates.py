@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-from sqlalchemy import case, false, func, or_, select
+from sqlalchemy import case, func, select
 
 from astrid.catalog.json_columns import loads_json
 from astrid.catalog.models import Candidate, Observation, SkyObject
@@ -24,14 +23,15 @@ from astrid.catalog.query_params import (
     CandidateFilters,
     InvalidQueryError,
     check_limit,
+    cone_clause,
     decode_cursor,
     encode_cursor,
     filter_clauses,
+    nearest_within,
     rows_after,
     sort_column,
 )
 from astrid.catalog.repository import Catalog, catalog_errors
-from astrid.catalog.sky_index import angular_separation_deg, cone_ranges
 
 __all__ = [
     "CUTOUT_KINDS",
@@ -276,27 +276,15 @@ def cone_search(
         For a centre or radius out of range, or a limit outside [1, 10000].
     """
     check_limit(limit)
-    try:
-        ranges = cone_ranges(ra, dec, radius_deg)
-    except ValueError as e:
-        raise InvalidQueryError(str(e), field="radius" if "radius" in str(e) else "dec") from e
-    in_index = or_(*(Candidate.healpix.between(a, b - 1) for a, b in ranges)) if ranges else false()
-    query = _candidate_select().where(in_index)
+    query = _candidate_select().where(cone_clause(Candidate.healpix, ra, dec, radius_deg))
     if exclude_id is not None:
         query = query.where(Candidate.id != exclude_id)
     with catalog_errors("cone search"), catalog.session() as session:
         records = [_candidate_record(row) for row in session.execute(query)]
-    if not records:
-        return []
-    sep = angular_separation_deg(
-        np.array([r.ra for r in records]), np.array([r.dec for r in records]), ra, dec
+    found = nearest_within(
+        [r.ra for r in records], [r.dec for r in records], ra, dec, radius_deg, limit
     )
-    order = np.argsort(sep, kind="stable")
-    return [
-        ConeMatch(candidate=records[i], separation_arcsec=float(sep[i]) * 3600.0)
-        for i in order
-        if sep[i] <= radius_deg
-    ][:limit]
+    return [ConeMatch(candidate=records[i], separation_arcsec=sep) for i, sep in found]
 
 
 def neighbours(

@@ -16,16 +16,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-from sqlalchemy import ColumnElement, false, or_, select, update
+from sqlalchemy import ColumnElement, select, update
 
 from astrid.catalog.access import audit_entry
 from astrid.catalog.json_columns import dumps_json, loads_json
 from astrid.catalog.models import ObjectLabel, SkyObject, utcnow
-from astrid.catalog.query_params import InvalidQueryError, check_limit, newest_first
+from astrid.catalog.query_params import (
+    InvalidQueryError,
+    check_limit,
+    cone_clause,
+    nearest_within,
+    newest_first,
+)
 from astrid.catalog.records import record_from_row
 from astrid.catalog.repository import Catalog, catalog_errors
-from astrid.catalog.sky_index import angular_separation_deg, cone_ranges
 from astrid.curation.labels import OBJECT_CLASSES
 from astrid.errors import StorageError
 
@@ -281,24 +285,13 @@ def object_cone_search(
         For a centre or radius out of range, or a limit outside [1, 10000].
     """
     check_limit(limit)
-    try:
-        ranges = cone_ranges(ra, dec, radius_deg)
-    except ValueError as e:
-        raise InvalidQueryError(str(e), field="radius" if "radius" in str(e) else "dec") from e
-    in_index = or_(*(SkyObject.healpix.between(a, b - 1) for a, b in ranges)) if ranges else false()
+    in_index = cone_clause(SkyObject.healpix, ra, dec, radius_deg)
     with catalog_errors("object cone search"), catalog.session() as session:
         records = [_record(row) for row in session.scalars(select(SkyObject).where(in_index))]
-    if not records:
-        return []
-    sep = angular_separation_deg(
-        np.array([r.ra for r in records]), np.array([r.dec for r in records]), ra, dec
+    found = nearest_within(
+        [r.ra for r in records], [r.dec for r in records], ra, dec, radius_deg, limit
     )
-    order = np.argsort(sep, kind="stable")
-    return [
-        ObjectCone(object=records[i], separation_arcsec=float(sep[i]) * 3600.0)
-        for i in order
-        if sep[i] <= radius_deg
-    ][:limit]
+    return [ObjectCone(object=records[i], separation_arcsec=sep) for i, sep in found]
 
 
 def update_summaries(catalog: Catalog, summaries: Mapping[int, Mapping[str, Any]]) -> int:

@@ -16,10 +16,12 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+import numpy as np
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from astrid.catalog.models import Candidate, Label, Observation
+from astrid.catalog.sky_index import angular_separation_deg, cone_ranges
 from astrid.curation.labels import LABELS
 from astrid.errors import StorageError
 
@@ -198,3 +200,31 @@ def rows_after(
     beyond = column < value if descending else column > value
     tie = Candidate.id < last_id if descending else Candidate.id > last_id
     return or_(and_(column.is_not(None), or_(beyond, and_(column == value, tie))), column.is_(None))
+
+
+def cone_clause(
+    healpix: InstrumentedAttribute[int], ra: float, dec: float, radius_deg: float
+) -> ColumnElement[bool]:
+    """The HEALPix index ranges that cover a cone, as a WHERE clause on ``healpix``.
+
+    Raises
+    ------
+    InvalidQueryError
+        For a centre or radius out of range (``field`` "radius" or "dec").
+    """
+    try:
+        ranges = cone_ranges(ra, dec, radius_deg)
+    except ValueError as e:
+        raise InvalidQueryError(str(e), field="radius" if "radius" in str(e) else "dec") from e
+    return or_(*(healpix.between(a, b - 1) for a, b in ranges)) if ranges else false()
+
+
+def nearest_within(
+    ras: list[float], decs: list[float], ra: float, dec: float, radius_deg: float, limit: int
+) -> list[tuple[int, float]]:
+    """(index, separation in arcsec) of the positions inside the cone, nearest first."""
+    if not ras:
+        return []
+    sep = angular_separation_deg(np.array(ras), np.array(decs), ra, dec)
+    order = np.argsort(sep, kind="stable")
+    return [(int(i), float(sep[i]) * 3600.0) for i in order if sep[i] <= radius_deg][:limit]
