@@ -39,3 +39,13 @@ def test_empty_and_single_point() -> None:
     assert e.n_detections == 0 and e.peak_mjd is None
     s = light_curve_features([5.0], ["g"], [10.0], [1.0], [True], None)
     assert s.n_detections == 1 and s.peak_mag is None and s.rise_rate is None
+
+
+def test_magnitudes_take_one_zero_point_per_point() -> None:
+    import numpy as np
+
+    from astrid.objects import magnitudes
+
+    m = magnitudes([100.0, 100.0, 5.0], [10.0, 10.0, 2.0], [25.0, np.nan, 26.0], [1, 1, 0])
+    assert m.mag[0] == 20.0 and np.isnan(m.mag[1]) and np.isnan(m.mag[2])
+    assert m.upper_limit[2] == 26.0 - 2.5 * np.log10(10.0)

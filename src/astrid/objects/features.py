@@ -49,7 +49,7 @@ def _arrays(**named: ArrayLike) -> dict[str, NDArray[Any]]:
 def magnitudes(
     flux: ArrayLike,
     flux_err: ArrayLike,
-    zero_point: float | None,
+    zero_point: float | ArrayLike | None,
     detected: ArrayLike,
     limit_sigma: float = 5.0,
 ) -> Magnitudes:
@@ -59,8 +59,9 @@ def magnitudes(
     ----------
     flux, flux_err : array_like
         Flux and 1-sigma error in image units.
-    zero_point : float or None
-        ``mag = zero_point - 2.5 log10(flux)``; None gives all-NaN results.
+    zero_point : float, array_like or None
+        ``mag = zero_point - 2.5 log10(flux)``: one for all points, or one per point (NaN
+        where a point's is unknown); None gives all-NaN results.
     detected : array_like of bool
         True where the point is a detection.
     limit_sigma : float
@@ -84,14 +85,13 @@ def magnitudes(
     nan = np.full(f.shape, np.nan)
     if zero_point is None:
         return Magnitudes(nan, nan.copy(), nan.copy())
+    zp = np.broadcast_to(np.asarray(zero_point, dtype=np.float64), f.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         ok = det & (f > 0)
-        mag = np.where(ok, zero_point - 2.5 * np.log10(np.where(ok, f, 1.0)), np.nan)
+        mag = np.where(ok, zp - 2.5 * np.log10(np.where(ok, f, 1.0)), np.nan)
         mag_err = np.where(ok, _MAG_PER_LN * e / np.where(ok, f, 1.0), np.nan)
         lim_ok = ~det & (e > 0)
-        lim = np.where(
-            lim_ok, zero_point - 2.5 * np.log10(limit_sigma * np.where(lim_ok, e, 1.0)), np.nan
-        )
+        lim = np.where(lim_ok, zp - 2.5 * np.log10(limit_sigma * np.where(lim_ok, e, 1.0)), np.nan)
     return Magnitudes(mag, mag_err, lim)
 
 

@@ -111,12 +111,7 @@ def write_object_tables(catalog: Catalog, run_ids: Iterable[int], out: Path) -> 
             [np.nan if p.zero_point is None else p.zero_point for p in points], dtype=float
         )
         detected = np.array([p.detected for p in points], dtype=bool)
-        mag, mag_err, limit = (np.full(len(points), np.nan) for _ in range(3))
-        for value in np.unique(zp[np.isfinite(zp)]):
-            rows_zp = zp == value
-            found = magnitudes(flux[rows_zp], err[rows_zp], float(value), detected[rows_zp])
-            mag[rows_zp], mag_err[rows_zp] = found.mag, found.mag_err
-            limit[rows_zp] = found.upper_limit
+        mags = magnitudes(flux, err, zp, detected)
         for k, p in enumerate(points):
             rows.append(
                 [
@@ -126,9 +121,9 @@ def write_object_tables(catalog: Catalog, run_ids: Iterable[int], out: Path) -> 
                     p.band or "",
                     p.flux,
                     p.flux_err,
-                    float(mag[k]),
-                    float(mag_err[k]),
-                    float(limit[k]),
+                    float(mags.mag[k]),
+                    float(mags.mag_err[k]),
+                    float(mags.upper_limit[k]),
                     p.detected,
                     p.candidate_id,
                     p.run_id,
