@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from astrid.objects import TrackError, find_tracks
+from astrid.objects import TrackError, find_tracks, vanished_within_night
 
 RA0, DEC0 = 150.0, 2.0
 
@@ -75,3 +75,17 @@ def test_bad_inputs_are_named() -> None:
         find_tracks(
             [1.0], [1.0], [1.0], [0], min_rate_arcsec_per_hour=5, max_rate_arcsec_per_hour=1
         )
+
+
+def test_a_single_detection_gone_the_same_night_has_vanished() -> None:
+    detection = (60000.30, 900.0, 100.0)
+    assert vanished_within_night(detection, [[60000.32, 40.0, 100.0]])
+    # still there an hour later (a stationary transient), or measured on another night
+    assert not vanished_within_night(detection, [[60000.34, 820.0, 100.0]])
+    assert not vanished_within_night(detection, [[60003.30, 0.0, 100.0]])
+    # too faint to tell apart from noise: 5σ above an empty measurement is not enough
+    assert not vanished_within_night((60000.30, 500.0, 100.0), [[60000.32, 0.0, 100.0]])
+    # negative detections (a star fading) and unusable rows never count
+    assert not vanished_within_night((60000.30, -900.0, 100.0), [[60000.32, 0.0, 100.0]])
+    assert not vanished_within_night(detection, [[60000.32, np.nan, 100.0]])
+    assert not vanished_within_night(detection, np.empty((0, 3)))

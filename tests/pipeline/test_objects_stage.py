@@ -227,3 +227,53 @@ def test_a_source_moving_within_a_night_is_flagged_not_given_a_light_curve(
     assert all(r["detected"] == "1" for r in curves if r["name"] in names)
     stationary = [r for r in objects if r["n_detections"] == "3"]
     assert stationary and all(r["moving"] == "0" for r in stationary)
+
+
+def test_a_source_seen_once_and_gone_an_hour_later_is_flagged_moving(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Two visits of one night: too few for a track, but each detection of the moving
+    source is absent from the other visit, while the stationary one is in both."""
+    root = tmp_path_factory.mktemp("two-visits")
+    sim = simulate_pair(SMALL_FIELD, seed=6)
+    paths = sim.write(root / "pair")
+    header = fits.getheader(paths["science"])
+    truth_xy = np.column_stack([sim.truth["x"], sim.truth["y"]])
+    start, step, still = np.array([120.0, 150.0]), np.array([14.0, 9.0]), np.array([260.0, 220.0])
+    for xy in (start, start + step, still):
+        assert np.min(np.hypot(*(truth_xy - xy).T)) > 12, "test positions must be empty"
+    frames = []
+    for k in range(2):  # two visits an hour apart
+        xy = np.array([start + k * step, still])
+        image = inject_point_sources(
+            sim.science, xy, np.full(2, INJECTED_FLUX), sim.science_psf, seed=k
+        )
+        hdr = header.copy()
+        hdr["MJD-OBS"] = 60200.0 + k / 24
+        frames.append(root / f"visit{k}.fits")
+        fits.PrimaryHDU(np.asarray(image.data, np.float32), header=hdr).writeto(frames[-1])
+    report, _ = _run(root, Epochs(paths["reference"], frames, xy), frames)
+    assert report.objects_csv is not None and report.candidates_csv is not None
+    objects = {r["name"]: r for r in _rows(report.objects_csv)}
+    wcs = simulate_pair(SMALL_FIELD, seed=6).science.wcs
+
+    def object_at(xy: np.ndarray) -> dict[str, str]:
+        ra, dec = wcs.pixel_to_world_values(*xy)
+        near = [
+            r
+            for r in objects.values()
+            if np.hypot((float(r["ra"]) - ra) * np.cos(np.radians(dec)), float(r["dec"]) - dec)
+            * 3600
+            < 1.5
+        ]
+        assert len(near) == 1
+        return near[0]
+
+    for xy in (start, start + step):
+        seen_once = object_at(xy)
+        assert seen_once["moving"] == "1" and seen_once["n_detections"] == "1"
+        assert "absent from its place" in seen_once["context_reason"]
+    stationary = object_at(still)
+    assert stationary["moving"] == "0" and stationary["n_detections"] == "2"
+    # (unscored artifacts seen in one visit only may be flagged too; never a source of both)
+    assert all(r["n_detections"] == "1" for r in objects.values() if r["moving"] == "1")

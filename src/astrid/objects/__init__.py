@@ -20,7 +20,7 @@ from astrid.objects.features import (
     magnitudes,
 )
 from astrid.objects.forced import ForcedPhotometry, forced_photometry, object_pixels
-from astrid.objects.moving import TrackError, Tracks, find_tracks
+from astrid.objects.moving import TrackError, Tracks, find_tracks, vanished_within_night
 from astrid.objects.names import NAME_PREFIX, object_name, sequence_letters
 
 __all__ = [
@@ -41,5 +41,6 @@ __all__ = [
     "object_name",
     "object_pixels",
     "sequence_letters",
+    "vanished_within_night",
     "weighted_position",
 ]

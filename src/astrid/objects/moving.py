@@ -10,6 +10,10 @@ prediction) is a track. Tracks are taken largest first, then with the smallest r
 a detection belongs to one track at most.
 Positions go to a tangent plane at the detections' mean (arcsec), exact enough for the
 degree-sized fields of one night.
+
+A moving object seen in only one frame of a night (two visits, or gone off the chip) makes
+no track; `vanished_within_night` flags such a single detection when forced photometry at
+its place on another frame of the same night shows nothing there.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from scipy.spatial import cKDTree
 
 from astrid.errors import AstridError
 
-__all__ = ["TrackError", "Tracks", "find_tracks"]
+__all__ = ["TrackError", "Tracks", "find_tracks", "vanished_within_night"]
 
 
 class TrackError(AstridError):
@@ -187,3 +191,50 @@ def find_tracks(
         angles.append(float(np.degrees(np.arctan2(vx, vy)) % 360.0))
         rms_list.append(rms)
     return Tracks(track_id, np.array(rates), np.array(angles), np.array(rms_list))
+
+
+def vanished_within_night(
+    detection: tuple[float, float, float],
+    others: ArrayLike,
+    *,
+    night_days: float = 0.5,
+    min_sigma: float = 5.0,
+    zero_sigma: float = 3.0,
+) -> bool:
+    """Whether a single positive detection is absent from a frame of the same night.
+
+    A stationary source bright enough to be detected is still there an hour later; a
+    solar-system object has moved on. ``True`` when some other frame taken within
+    ``night_days`` of the detection measured, at the same place, a flux consistent with
+    zero (``abs(flux) < zero_sigma·σ``) and fainter than the detection by more than
+    ``min_sigma`` combined standard errors. (A flare that rises and fades within hours
+    looks the same; it is flagged as a possible moving object too.)
+
+    Parameters
+    ----------
+    detection : tuple of float
+        ``(mjd, flux, flux_err)`` of the one detection.
+    others : array_like
+        ``(n, 3)`` rows ``(mjd, flux, flux_err)``: forced photometry at the same position
+        on the other frames (any nights; those outside the night are ignored).
+
+    Examples
+    --------
+    >>> vanished_within_night((60000.30, 900.0, 100.0), [[60000.32, 40.0, 100.0]])
+    True
+    >>> vanished_within_night((60000.30, 900.0, 100.0), [[60000.32, 820.0, 100.0]])
+    False
+    >>> vanished_within_night((60000.30, 900.0, 100.0), [[60003.30, 0.0, 100.0]])
+    False
+    """
+    mjd, flux, err = (float(v) for v in detection)
+    rows = np.asarray(others, dtype=float).reshape(-1, 3)
+    if not (np.isfinite(flux) and np.isfinite(err) and err > 0 and flux > 0):
+        return False
+    o_mjd, o_flux, o_err = rows.T
+    usable = np.isfinite(o_mjd) & np.isfinite(o_flux) & np.isfinite(o_err) & (o_err > 0)
+    tonight = usable & (np.abs(o_mjd - mjd) <= night_days)
+    gone = (np.abs(o_flux) < zero_sigma * o_err) & (
+        flux - o_flux > min_sigma * np.hypot(err, o_err)
+    )
+    return bool(np.any(tonight & gone))

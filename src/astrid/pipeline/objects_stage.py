@@ -9,8 +9,10 @@ per run:
 3. gives each object the run detected the points it lacks from every earlier-stored
    difference image that covers it (an object born today gets its history);
 4. flags objects whose detections lie on a straight, constant-rate track across the
-   frames of one night as moving (`astrid.objects.find_tracks`; possible solar-system
-   objects): they keep their detections but get no light curve or catalogue context;
+   frames of one night (`astrid.objects.find_tracks`), or that were seen once and are
+   absent from another frame of the same night (`astrid.objects.vanished_within_night`),
+   as moving (possible solar-system objects): they keep their detections but get no light
+   curve or catalogue context;
 5. recomputes the light-curve features of every object it touched, and the context
    (catalogue matches, host galaxy from the reference image, context class) of the
    objects the run detected (their positions may have moved);
@@ -49,7 +51,7 @@ from astrid.catalog import (
 )
 from astrid.catalog.runs import run as run_record
 from astrid.errors import AstridError
-from astrid.objects import find_tracks, light_curve_features
+from astrid.objects import find_tracks, light_curve_features, vanished_within_night
 from astrid.pipeline.forced_points import ProductCache, footprint, measure_points, readable
 from astrid.pipeline.object_context import ContextSources, context_summaries
 from astrid.store import ObjectStore
@@ -245,10 +247,13 @@ class ObjectsStage:
         return out
 
     def _flag_moving(self, runs: Mapping[int, _RunDone]) -> int:
-        """Flag objects whose detections lie on a one-night constant-rate track as moving.
+        """Flag the objects of these runs' nights that are possible solar-system objects.
 
         The detections searched: those of every done run whose footprint holds the centre
         of one of these runs' footprints and that was taken within `NIGHT_DAYS` of it.
+        Flagged: objects whose detections all lie on a one-night constant-rate track
+        (`astrid.objects.find_tracks`), and objects seen once that another frame of the
+        same night shows empty at their place (`astrid.objects.vanished_within_night`).
         Moving objects keep their detections and lose their non-detection points (they
         have no light curve at a fixed position).
         """
@@ -266,29 +271,78 @@ class ObjectsStage:
             for c in self.catalog.candidates(run_id=run_id)
             if c.get("object_id") is not None
         ]
-        if len(rows) < 3:
-            return 0
-        tracks = find_tracks(
-            np.array([times[int(c["run_id"])] for c in rows]),
-            np.array([c["ra"] for c in rows], dtype=float),
-            np.array([c["dec"] for c in rows], dtype=float),
-            np.array([int(c["run_id"]) for c in rows]),
-        )
-        on_track: dict[int, list[bool]] = defaultdict(list)
-        for c, track in zip(rows, tracks.track_id, strict=True):
-            on_track[int(c["object_id"])].append(int(track) >= 0)
-        moving = sorted(obj for obj, flags in on_track.items() if all(flags))
-        summary = {
-            "moving": True,
-            "context_class": MOVING_CLASS,
-            "context_reason": (
-                "moving: its detections lie on a straight, constant-rate track across "
-                "frames of one night (a possible solar-system object)"
-            ),
-        }
-        flagged = update_summaries(self.catalog, {obj: summary for obj in moving})
-        drop_undetected_points(self.catalog, moving)
+        reasons = {obj: _TRACK_REASON for obj in _on_tracks(rows, times)}
+        seen = {int(c["object_id"]) for c in rows if _point_like(c)} - set(reasons)
+        for obj in self._vanished(seen):
+            reasons[obj] = _VANISHED_REASON
+        flagged = 0
+        for reason in (_TRACK_REASON, _VANISHED_REASON):
+            ids = sorted(obj for obj, why in reasons.items() if why == reason)
+            summary = {"moving": True, "context_class": MOVING_CLASS, "context_reason": reason}
+            flagged += update_summaries(self.catalog, {obj: summary for obj in ids})
+        drop_undetected_points(self.catalog, sorted(reasons))
         return flagged
+
+    def _vanished(self, object_ids: Iterable[int]) -> list[int]:
+        """The stationary objects seen once whose place is empty on a frame of that night."""
+        records = objects_by_id(self.catalog, object_ids)
+        out = []
+        for obj, points in light_curves(self.catalog, records).items():
+            if records[obj].moving:
+                continue
+            usable = [
+                (p.mjd, p.flux, p.flux_err or np.nan, p.detected)
+                for p in points
+                if p.mjd is not None and p.flux is not None
+            ]
+            detected = [p[:3] for p in usable if p[3]]
+            others = [p[:3] for p in usable if not p[3]]
+            if (
+                len(detected) == 1
+                and others
+                and vanished_within_night(detected[0], others, night_days=NIGHT_DAYS)
+            ):
+                out.append(obj)
+        return out
+
+
+_TRACK_REASON = (
+    "moving: its detections lie on a straight, constant-rate track across frames of one "
+    "night (a possible solar-system object)"
+)
+_VANISHED_REASON = (
+    "moving: seen once, and absent from its place on another frame of the same night "
+    "(a possible solar-system object, or a flare of a few hours)"
+)
+
+
+def _point_like(candidate: Mapping[str, Any]) -> bool:
+    """Whether a detection is shaped like the PSF (not a cosmic ray, column or streak).
+
+    A solar-system object seen once is a point source (trailing in one exposure is short);
+    shapes that were not measured do not count against it.
+    """
+    fwhm, psf = candidate.get("fwhm"), candidate.get("psf_fwhm")
+    elongation = candidate.get("elongation")
+    if fwhm is not None and psf and not 0.5 <= float(fwhm) / float(psf) <= 2.0:
+        return False
+    return elongation is None or float(elongation) <= 2.0
+
+
+def _on_tracks(rows: Sequence[Mapping[str, Any]], times: Mapping[int, float]) -> list[int]:
+    """Objects whose detections (candidate rows of the night's runs) all lie on tracks."""
+    if len(rows) < 3:
+        return []
+    tracks = find_tracks(
+        np.array([times[int(c["run_id"])] for c in rows]),
+        np.array([c["ra"] for c in rows], dtype=float),
+        np.array([c["dec"] for c in rows], dtype=float),
+        np.array([int(c["run_id"]) for c in rows]),
+    )
+    on_track: dict[int, list[bool]] = defaultdict(list)
+    for c, track in zip(rows, tracks.track_id, strict=True):
+        on_track[int(c["object_id"])].append(int(track) >= 0)
+    return sorted(obj for obj, flags in on_track.items() if all(flags))
 
 
 def _features(points: Sequence[Any]) -> dict[str, Any]:

@@ -35,6 +35,7 @@ not depend on how many another step made.
 Modules
 -------
 ``pair``        `simulate_pair`, `SimulatedPair`: the whole pair with its truth
+``sequence``    `simulate_sequence`: a reference and many epochs of a changing sky
 ``config``      `SimulationConfig`, `ArtifactConfig`
 ``psf_field``   `MoffatPSFField`: the spatially varying PSF
 ``artifacts``   `add_artifacts`: detector artifacts on any image
@@ -64,6 +65,7 @@ from astrid.simulation.injection import (
 )
 from astrid.simulation.pair import SimulatedPair, simulate_pair
 from astrid.simulation.psf_field import MoffatPSFField
+from astrid.simulation.sequence import SequenceConfig, SimulatedSequence, simulate_sequence
 from astrid.simulation.truth import ARTIFACT_KINDS, TRUTH_COLUMNS, TRUTH_KINDS
 
 __all__ = [
@@ -75,11 +77,14 @@ __all__ = [
     "Injection",
     "MoffatPSFField",
     "PositionalPSF",
+    "SequenceConfig",
     "SimulatedPair",
+    "SimulatedSequence",
     "SimulationConfig",
     "add_artifacts",
     "inject_fakes",
     "inject_point_sources",
     "quiet_sky",
     "simulate_pair",
+    "simulate_sequence",
 ]

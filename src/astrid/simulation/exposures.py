@@ -21,8 +21,10 @@ REFERENCE_MJD = 60310.20
 FILTER = "r"
 
 
-def science_image(data: np.ndarray, wcs: WCS, config: SimulationConfig, *, seed: int) -> Image:
-    """The science exposure holding ``data`` (ADU, sky included)."""
+def science_image(
+    data: np.ndarray, wcs: WCS, config: SimulationConfig, *, seed: int, fwhm: float | None = None
+) -> Image:
+    """The science exposure holding ``data`` (ADU, sky included), PSF FWHM ``fwhm`` at centre."""
     return _exposure(
         "science",
         data,
@@ -30,7 +32,7 @@ def science_image(data: np.ndarray, wcs: WCS, config: SimulationConfig, *, seed:
         config,
         exptime=SCIENCE_EXPTIME,
         mjd=SCIENCE_MJD,
-        fwhm=config.science_fwhm[0],
+        fwhm=config.science_fwhm[0] if fwhm is None else fwhm,
         sky=config.sky_science,
         zero_point=SCIENCE_ZERO_POINT,
         seed=seed,

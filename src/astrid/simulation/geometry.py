@@ -8,7 +8,7 @@ the science image in a random direction, its pixel grid rotated by
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from astropy.wcs import WCS
@@ -25,6 +25,16 @@ class PairGeometry:
     reference_wcs: WCS
     science_psf: MoffatPSFField
     reference_psf: MoffatPSFField
+
+    def with_science_seeing(self, seeing: float) -> PairGeometry:
+        """The same geometry with the science PSF's FWHM multiplied by ``seeing``."""
+        if seeing == 1.0:
+            return self
+        psf = self.science_psf
+        scaled = replace(
+            psf, fwhm_center=psf.fwhm_center * seeing, fwhm_corner=psf.fwhm_corner * seeing
+        )
+        return replace(self, science_psf=scaled)
 
     def to_sky(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """RA, Dec (degrees, RA in [0, 360)) of science pixels ``(x, y)``."""

@@ -9,12 +9,13 @@ step's draws do not depend on how many another step made. Conventions: see `astr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 
+from astrid.errors import ConfigurationError
 from astrid.observations.image import Image
 from astrid.simulation.artifacts import paint_artifacts
 from astrid.simulation.config import SimulationConfig
@@ -116,11 +117,24 @@ class _Streams:
     noise_reference: np.random.Generator
 
     @classmethod
-    def spawn(cls, seed: int) -> _Streams:
-        return cls(*(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)))
+    def spawn(cls, seed: int, epoch: int = 0) -> _Streams:
+        """The streams of ``seed``; a later ``epoch`` redraws the science noise and artifacts."""
+        streams = cls(*(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)))
+        if epoch == 0:
+            return streams
+        noise, artifacts = (
+            np.random.default_rng(s) for s in np.random.SeedSequence([seed, epoch]).spawn(2)
+        )
+        return replace(streams, noise_science=noise, artifacts=artifacts)
 
 
-def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> SimulatedPair:
+def simulate_pair(
+    config: SimulationConfig | None = None,
+    *,
+    seed: int = 0,
+    epoch: int = 0,
+    seeing: float = 1.0,
+) -> SimulatedPair:
     """Simulate a reference / science pair with stars, galaxies, transients and artifacts.
 
     Parameters
@@ -129,6 +143,13 @@ def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> S
         What to simulate; defaults to ``SimulationConfig()``.
     seed : int
         Seed of everything random; the same seed and config give identical output.
+    epoch : int
+        Another science exposure of the same sky: epochs of one seed share the reference
+        image, the pointing and every star and galaxy (positions and fluxes), and differ in
+        the science image's noise and artifacts. Epoch 0 is the plain pair.
+    seeing : float
+        The science PSF's FWHM is ``config.science_fwhm`` times this (the stars' fluxes do
+        not depend on it).
 
     Returns
     -------
@@ -141,9 +162,12 @@ def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> S
         If the config is invalid or the transients cannot all be placed on empty sky.
     """
     config = SimulationConfig() if config is None else config
-    rngs = _Streams.spawn(seed)
+    if not (np.isfinite(seeing) and seeing > 0):
+        raise ConfigurationError(f"simulate_pair: seeing must be > 0, got {seeing}", seeing=seeing)
+    rngs = _Streams.spawn(seed, epoch)
     geometry = draw_geometry(config, rngs.geometry)
     scale = FluxScale.of(config, geometry)
+    geometry = geometry.with_science_seeing(seeing)
     # Noiseless models of both images, sky included, in each image's own ADU.
     model_s = np.full(config.shape, config.sky_science, dtype=np.float64)
     model_r = np.full(config.shape, config.sky_reference, dtype=np.float64)
@@ -170,7 +194,9 @@ def simulate_pair(config: SimulationConfig | None = None, *, seed: int = 0) -> S
     truth = rows.sorted_table()
     truth.meta.update(seed=seed, reference_flux_scale=k_ref, sigma_pix=sigma_s)
     return SimulatedPair(
-        science=science_image(science, geometry.science_wcs, config, seed=seed),
+        science=science_image(
+            science, geometry.science_wcs, config, seed=seed, fwhm=geometry.science_psf.fwhm_center
+        ),
         reference=reference_image(reference, geometry.reference_wcs, config, seed=seed),
         truth=truth,
         config=config,
