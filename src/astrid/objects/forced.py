@@ -2,9 +2,10 @@
 
 The difference product holds ZOGY's PSF-fit flux α at every pixel
 (`astrid.difference.DifferenceProduct`); α is the matched-filter output, so it is smooth on
-the PSF scale and the flux at a sub-pixel position is α interpolated there (cubic spline).
-Its error is the product's error map at the nearest pixel. A position is covered when it
-lies inside the image and no pixel of the interpolation stencil is masked.
+the PSF scale and the flux at a sub-pixel position is α interpolated there (cubic spline;
+bilinear where a pixel of the cubic's 4×4 stencil is masked). Its error is the largest of
+the error map's four pixels around the position. A position is covered when it lies inside
+the image and none of those four pixels is masked.
 """
 
 from __future__ import annotations
@@ -37,6 +38,21 @@ class ForcedPhotometry:
             return self.flux / self.flux_err
 
 
+def _stencil_clean(
+    image: NDArray[np.floating],
+    x0: NDArray[np.int_],
+    y0: NDArray[np.int_],
+    offsets: tuple[int, ...],
+) -> NDArray[np.bool_]:
+    """Whether every pixel ``(x0 + dx, y0 + dy)`` for offsets in both axes is finite."""
+    ny, nx = image.shape
+    clean = np.ones(x0.shape, dtype=bool)
+    for dy in offsets:
+        for dx in offsets:
+            clean &= np.isfinite(image[np.clip(y0 + dy, 0, ny - 1), np.clip(x0 + dx, 0, nx - 1)])
+    return clean
+
+
 def object_pixels(
     product: DifferenceProduct, ra: ArrayLike, dec: ArrayLike
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -58,20 +74,24 @@ def forced_photometry(product: DifferenceProduct, x: ArrayLike, y: ArrayLike) ->
     inside &= (xs >= 1) & (xs <= nx - 2) & (ys >= 1) & (ys <= ny - 2)
     if inside.any():
         xi, yi = xs[inside], ys[inside]
-        # the 4×4 stencil of the cubic spline around each position must be unmasked
+        # the cubic spline needs its 4×4 stencil unmasked; next to a masked pixel the
+        # bilinear 2×2 one will do (α is smooth on the PSF scale)
         x0 = np.floor(xi).astype(int)
         y0 = np.floor(yi).astype(int)
-        clean = np.ones(xi.shape, dtype=bool)
-        for dy in (-1, 0, 1, 2):
-            for dx in (-1, 0, 1, 2):
-                yy = np.clip(y0 + dy, 0, ny - 1)
-                xx = np.clip(x0 + dx, 0, nx - 1)
-                clean &= np.isfinite(product.flux[yy, xx])
-        values = ndimage.map_coordinates(
-            np.nan_to_num(product.flux.astype(np.float64)), [yi, xi], order=3, mode="nearest"
+        cubic = _stencil_clean(product.flux, x0, y0, (-1, 0, 1, 2))
+        linear = _stencil_clean(product.flux, x0, y0, (0, 1))
+        data = np.nan_to_num(product.flux.astype(np.float64))
+        values = np.where(
+            cubic,
+            ndimage.map_coordinates(data, [yi, xi], order=3, mode="nearest"),
+            ndimage.map_coordinates(data, [yi, xi], order=1, mode="nearest"),
         )
-        errors = product.flux_err[np.rint(yi).astype(int), np.rint(xi).astype(int)]
-        flux[inside] = np.where(clean, values, np.nan)
-        err[inside] = np.where(clean, errors, np.nan)
+        errors = np.full(xi.shape, -np.inf)
+        for dy in (0, 1):
+            for dx in (0, 1):
+                yy, xx = np.clip(y0 + dy, 0, ny - 1), np.clip(x0 + dx, 0, nx - 1)
+                errors = np.fmax(errors, product.flux_err[yy, xx])
+        flux[inside] = np.where(linear, values, np.nan)
+        err[inside] = np.where(linear, errors, np.nan)
     covered = np.isfinite(flux) & np.isfinite(err) & (err > 0)
     return ForcedPhotometry(xs, ys, flux, err, covered)

@@ -28,6 +28,7 @@ from astropy.table import Table
 
 from astrid.detection.unet_detect import UNetDetector
 from astrid.difference.products import DifferenceProduct
+from astrid.difference.psf_variation import correct_flux_for_psf_variation
 from astrid.difference.subtract import subtract
 from astrid.errors import AstridError
 from astrid.observations.validate import check_compatible
@@ -165,8 +166,10 @@ def process_frame(
             }
             _write_map(Path(products["difference"]), result.zogy.difference, header, "ZOGY D")
             _write_map(Path(products["score_corr"]), result.zogy.score_corr, header, "ZOGY S_corr")
+            # forced photometry reads α anywhere: correct it for the PSF across each tile
+            alpha = correct_flux_for_psf_variation(result.zogy, pair.science_psf.at)
             DifferenceProduct.from_maps(
-                result.zogy.flux, result.zogy.flux_err, pair.mask, header, pair.zero_point
+                alpha.flux, alpha.flux_err, pair.mask, header, pair.zero_point
             ).write(products["flux"])
     except AstridError as e:
         log.warning("%s failed at %s: %s", science_source.label, timer.stage, e)

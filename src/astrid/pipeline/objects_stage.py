@@ -272,7 +272,11 @@ class ObjectsStage:
             if c.get("object_id") is not None
         ]
         reasons = {obj: _TRACK_REASON for obj in _on_tracks(rows, times)}
-        seen = {int(c["object_id"]) for c in rows if _point_like(c)} - set(reasons)
+        seen = {
+            int(c["object_id"]): (times[int(c["run_id"])], c["flux"], c["flux_err"], c["run_id"])
+            for c in rows
+            if int(c["object_id"]) not in reasons and _point_like(c)
+        }
         for obj in self._vanished(seen):
             reasons[obj] = _VANISHED_REASON
         flagged = 0
@@ -283,25 +287,24 @@ class ObjectsStage:
         drop_undetected_points(self.catalog, sorted(reasons))
         return flagged
 
-    def _vanished(self, object_ids: Iterable[int]) -> list[int]:
-        """The stationary objects seen once whose place is empty on a frame of that night."""
-        records = objects_by_id(self.catalog, object_ids)
+    def _vanished(self, detections: Mapping[int, tuple[float, Any, Any, Any]]) -> list[int]:
+        """The stationary objects seen once whose place is empty on a frame of that night.
+
+        ``detections`` maps objects to one detection each: (MJD, flux, flux error, run).
+        """
+        records = objects_by_id(self.catalog, detections)
         out = []
         for obj, points in light_curves(self.catalog, records).items():
-            if records[obj].moving:
+            if records[obj].moving or records[obj].n_detections != 1:
                 continue
-            usable = [
-                (p.mjd, p.flux, p.flux_err or np.nan, p.detected)
+            mjd, flux, flux_err, run_id = detections[obj]
+            others = [
+                (p.mjd, p.flux, p.flux_err or np.nan)
                 for p in points
-                if p.mjd is not None and p.flux is not None
+                if p.mjd is not None and p.flux is not None and p.run_id != run_id
             ]
-            detected = [p[:3] for p in usable if p[3]]
-            others = [p[:3] for p in usable if not p[3]]
-            if (
-                len(detected) == 1
-                and others
-                and vanished_within_night(detected[0], others, night_days=NIGHT_DAYS)
-            ):
+            detection = (mjd, np.nan if flux is None else flux, flux_err or np.nan)
+            if others and vanished_within_night(detection, others, night_days=NIGHT_DAYS):
                 out.append(obj)
         return out
 
