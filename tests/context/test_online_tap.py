@@ -10,9 +10,18 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from astrid.context import classify
-from astrid.context.online import OnlineConfig, OnlineContext, kind_of, vizier_table
+from astrid.context.catalogues import KINDS
+from astrid.context.online import (
+    OnlineConfig,
+    OnlineContext,
+    gaia_star_significance,
+    kind_of,
+    vizier_table,
+)
 from astrid.errors import ConfigurationError
 
 RA, DEC = 150.0, 2.0
@@ -121,3 +130,25 @@ def test_vizier_table_setting():
         vizier_table("I/999/nothing")
     with pytest.raises(ConfigurationError, match="not a plain column name"):
         vizier_table("J/A/1:RA;DROP:DEC:N")
+
+
+@given(st.sampled_from(["simbad", "ned", "tns"]), st.text())
+def test_every_object_type_maps_to_a_kind(service, text):
+    assert kind_of(service, text) in KINDS
+
+
+values = st.one_of(st.none(), st.floats(), st.text(max_size=5), st.integers())
+
+
+@given(
+    st.dictionaries(st.sampled_from(["Plx", "e_Plx", "pmRA", "e_pmRA", "pmDE", "e_pmDE"]), values)
+)
+def test_gaia_significance_takes_any_row(row):
+    sigma = gaia_star_significance(row)
+    assert sigma >= 0
+
+
+def test_gaia_significance_numbers():
+    assert gaia_star_significance({"Plx": 4.0, "e_Plx": 0.2}) == pytest.approx(20.0)
+    pm = {"pmRA": 3.0, "e_pmRA": 1.0, "pmDE": -4.0, "e_pmDE": 1.0, "Plx": 1.0, "e_Plx": 0.0}
+    assert gaia_star_significance(pm) == pytest.approx(5.0)  # e_Plx 0: no parallax signal

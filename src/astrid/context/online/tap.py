@@ -143,7 +143,7 @@ class TapTable:
             kind, otype = self._kind(otype, extra)
             out.append(
                 {
-                    "name": f"{self.name_prefix}{_cell(row[names['src_name']])}".strip(),
+                    "name": f"{self.name_prefix}{_cell(row[names['src_name']]) or ''}".strip(),
                     "type": otype,
                     "kind": kind,
                     "ra": float(ra),
