@@ -172,8 +172,8 @@ def test_tns_http_errors_are_problems(recorded_server):
     [
         ({"services": ("simbad", "gaia")}, "unknown services \\['gaia'\\]"),
         ({"services": ("ned", "ned")}, "named twice"),
-        ({"timeout_s": 0.0}, "context_online_timeout_s must be > 0"),
-        ({"radius_arcsec": 600.0}, "context_online_radius_arcsec must be > 0 and at most 60"),
+        ({"timeout_s": 0.0}, r"timeout_s \(context_online_timeout_s\) must be > 0"),
+        ({"radius_arcsec": 600.0}, r"\(context_online_radius_arcsec\) must be > 0 and at most 60"),
         ({"ttl_s": float("nan")}, "context_online_ttl_hours"),
         ({"ned_url": "ftp://ned"}, "context_ned_url: expected an http"),
         ({"services": ("vizier",), "vizier_tables": ()}, "no vizier table"),

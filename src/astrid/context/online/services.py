@@ -92,9 +92,9 @@ class OnlineConfig:
         if len(set(self.services)) != len(self.services):
             raise ConfigurationError(f"context_online: a service is named twice: {self.services}")
         for name, value, top in (
-            ("context_online_timeout_s", self.timeout_s, None),
-            ("context_online_ttl_hours", self.ttl_s, None),
-            ("context_online_radius_arcsec", self.radius_arcsec, 60.0),
+            ("timeout_s (context_online_timeout_s)", self.timeout_s, None),
+            ("ttl_s (context_online_ttl_hours)", self.ttl_s, None),
+            ("radius_arcsec (context_online_radius_arcsec)", self.radius_arcsec, 60.0),
         ):
             if not (np.isfinite(value) and value > 0 and (top is None or value <= top)):
                 limit = "" if top is None else f" and at most {top:g}"
