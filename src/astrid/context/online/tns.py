@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from astrid.context.online.object_types import kind_of
 from astrid.errors import ConfigurationError, OnlineServiceError
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["DEFAULT_TNS_URL", "MAX_OBJECTS", "TnsService"]
 
@@ -94,6 +95,8 @@ class TnsService:
 
     def _post(self, client: httpx.Client, endpoint: str, data: dict[str, str]) -> Any:
         """One API call: the ``reply`` of its answer, or OnlineServiceError naming TNS."""
+        import httpx
+
         url = f"{self.url.rstrip('/')}/{endpoint}"
         try:
             form = {"api_key": str(self.api_key), "data": json.dumps(data)}
@@ -131,6 +134,8 @@ class TnsService:
         OnlineServiceError
             On a timeout, an HTTP error, an API error code or a malformed answer.
         """
+        import httpx  # here, not at import: the pipeline's workers import this module
+
         headers = {"User-Agent": self.user_agent}
         with httpx.Client(timeout=self.timeout_s, headers=headers) as client:
             found = self._post(
