@@ -126,6 +126,33 @@ class Settings(BaseSettings):
         default=None, description="installed catalogues to cross-match; None = all"
     )
     context_enabled: bool = Field(default=True, description="cross-match offline catalogues")
+    # -- online context (off unless services are named): docs/context.md ------------------
+    context_online: list[Literal["simbad", "ned", "vizier", "tns"]] = Field(
+        default=[], description="online services to cone-search; empty = off (no network)"
+    )
+    context_online_radius_arcsec: float = Field(
+        default=2.0, gt=0, le=60, description="cone radius of every online search"
+    )
+    context_online_timeout_s: float = Field(
+        default=10.0, gt=0, description="seconds allowed for each online request"
+    )
+    context_online_ttl_hours: float = Field(
+        default=168.0, gt=0, description="an online answer is reused this long (cache)"
+    )
+    context_vizier_tables: list[str] | None = Field(
+        default=None,
+        description="VizieR tables (names or TABLE:RA_COL:DEC_COL:NAME_COL); None = Gaia DR3 "
+        "and PS1",
+    )
+    # Endpoints: None = the service's public one (astrid.context.online); tests point them
+    # at a local server.
+    context_simbad_url: str | None = Field(default=None, description="SIMBAD TAP base URL")
+    context_ned_url: str | None = Field(default=None, description="NED TAP base URL")
+    context_vizier_url: str | None = Field(default=None, description="VizieR TAP base URL")
+    context_tns_url: str | None = Field(default=None, description="TNS bot API base URL")
+    tns_api_key: SecretStr | None = Field(default=None, description="TNS bot API key")
+    tns_bot_id: int | None = Field(default=None, description="TNS bot id")
+    tns_bot_name: str | None = Field(default=None, description="TNS bot name")
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

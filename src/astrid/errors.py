@@ -16,6 +16,7 @@ __all__ = [
     "IncompatibleImagesError",
     "InvalidImageError",
     "ModelError",
+    "OnlineServiceError",
     "PSFError",
     "StorageError",
 ]
@@ -61,3 +62,8 @@ class ConfigurationError(AstridError):
 
 class ModelError(AstridError):
     """A model file is missing, corrupt, of the wrong shape or for other inputs."""
+
+
+class OnlineServiceError(AstridError):
+    """An online catalogue service (SIMBAD, NED, VizieR, TNS) did not answer usably: a
+    timeout, an HTTP error or a malformed response. ``service`` names it."""

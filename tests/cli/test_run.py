@@ -307,3 +307,14 @@ def test_run_isolates_every_frame(tmp_path: Path) -> None:
         assert pipeline.isolate
     finally:
         pipeline.catalog.close()
+
+
+def test_run_with_unusable_online_context_settings_stops_with_why(
+    pair: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASTRID_CONTEXT_ONLINE", '["tns"]')  # no bot key, id or name
+    args = ["run", "-r", str(pair["reference"]), "-o", str(tmp_path / "out")]
+    result = runner.invoke(app, [*args, "--data-dir", str(tmp_path), str(pair["science"])])
+    assert result.exit_code == 2, result.output
+    assert "tns_api_key" in result.output.replace("\n", "")
+    assert not (tmp_path / "astrid.sqlite").exists()  # stopped before connecting

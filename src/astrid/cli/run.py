@@ -85,6 +85,7 @@ def _pipeline(
     Frames always run isolated, one frame or many: a native crash in one (a C extension
     meeting a corrupt image) fails that frame with the signal, never the command.
     """
+    context = context_sources(settings)  # before connecting: a bad setting leaves nothing open
     catalog = connect(settings.db_url)
     store = ObjectStore(settings.store_root)
     return Pipeline(
@@ -95,16 +96,21 @@ def _pipeline(
         score=score,
         model_version=model_version,
         isolate=True,
-        context=context_sources(settings),
+        context=context,
     )
 
 
 def context_sources(settings: Settings) -> ContextSources | None:
     """The installed context catalogues (`astrid context install`), when enabled.
 
-    A catalogue that cannot be read is left out, with a note naming it and why.
+    A catalogue that cannot be read is left out, with a note naming it and why; unusable
+    online-context settings (or the ``online`` extra missing) stop the command with why.
     """
-    sources = ContextSources.from_settings(settings)
+    try:
+        sources = ContextSources.from_settings(settings)
+    except AstridError as e:
+        print_error(e)
+        raise typer.Exit(2) from e
     for problem in [] if sources is None else sources.problems:
         console.print(f"[dim]context: {escape(problem)}[/dim]", soft_wrap=True)
     return sources

@@ -1,12 +1,13 @@
 """Context: what an object is near (pure science, no SQL).
 
-Catalogue cross-match from offline files (and archive adapters when enabled), host galaxy
+Catalogue cross-match from offline files (and the online services of `astrid.context.online`
+when enabled), host galaxy
 from the reference image by the directional light radius, and the context class rules.
 """
 
 from astrid.context.catalogues import BUILTIN_CATALOGUES, Catalogue, CatalogueSpec
 from astrid.context.classify import CONTEXT_CLASSES, ContextDecision, MatchLike, classify
-from astrid.context.crossmatch import Match, crossmatch
+from astrid.context.crossmatch import Match, crossmatch, sort_matches
 from astrid.context.host import (
     ContextInputError,
     HostMatch,
@@ -39,5 +40,6 @@ __all__: list[str] = [
     "load_catalogues",
     "on_bright_star",
     "remove_catalogue",
+    "sort_matches",
     "sources_of_image",
 ]

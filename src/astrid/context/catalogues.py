@@ -11,8 +11,11 @@ from scipy.spatial import cKDTree
 
 from astrid.errors import ConfigurationError
 
-Kind = Literal["variable_star", "agn", "galaxy"]
-KINDS: tuple[str, ...] = ("variable_star", "agn", "galaxy")
+Kind = Literal["variable_star", "agn", "galaxy", "transient", "other"]
+KINDS: tuple[str, ...] = ("variable_star", "agn", "galaxy", "transient", "other")
+"""What a catalogue source is. Variable stars and AGN vote in the context class, galaxies
+give hosts and distances; known transients (TNS) and other sources (a PS1 detection, an
+X-ray source) are reported with the object but decide nothing."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,8 @@ class CatalogueSpec:
         Column holding the source name; None names rows ``<catalogue>#<row>``.
     type_col : str or None
         Column holding the source type/class, if any.
-    kind : {"variable_star", "agn", "galaxy"}
-        What the catalogue lists; sets the match priority.
+    kind : {"variable_star", "agn", "galaxy", "transient", "other"}
+        What the catalogue lists (`KINDS`); sets the match priority.
     radius_arcsec : float
         Match radius in arcseconds, > 0.
     columns : tuple of str

@@ -8,6 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
+from astrid.context.catalogues import KINDS
 from astrid.context.host import ContextInputError, HostMatch
 
 CONTEXT_CLASSES = (
@@ -77,7 +78,8 @@ def classify(
     """Decide the context class by precedence.
 
     Order: bright_star_artifact, variable_star, agn, nuclear, supernova_candidate,
-    orphan, unknown.
+    orphan, unknown. Matches of kind ``transient`` (a TNS object) and ``other`` are named in
+    the reason of rule 6 but decide nothing.
 
     Parameters
     ----------
@@ -101,7 +103,7 @@ def classify(
     ContextDecision
     """
     for m in matches:
-        if m.kind not in ("variable_star", "agn", "galaxy"):
+        if m.kind not in KINDS:
             raise ContextInputError(f"match {m.name!r}: unknown kind {m.kind!r}")
     dist = host_distance_mpc
     galaxies = sorted((m for m in matches if m.kind == "galaxy"), key=lambda m: m.sep_arcsec)
@@ -151,8 +153,17 @@ def classify(
             f"rule 7: host {host.name} at {host.dlr:.2f} DLR is ambiguous (> {sn_max_dlr})",
             [host],
         )
-    if not matches:
-        return done("orphan", "rule 6: no host galaxy and no catalogue match", [])
+    if not galaxies:
+        # Known transients and other sources are reported with the object; they decide nothing.
+        reported = [m for m in matches if m.kind in ("transient", "other")]
+        if not reported:
+            return done("orphan", "rule 6: no host galaxy and no catalogue match", [])
+        return done(
+            "orphan",
+            "rule 6: no host galaxy and no variable-star, AGN or galaxy match (also at the "
+            "position: " + ", ".join(f"{m.catalogue} {m.name} ({m.type})" for m in reported) + ")",
+            [],
+        )
     return done(
         "unknown",
         "rule 7: only galaxy catalogue matches without a reference host: "

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from astrid.context.catalogues import KINDS, Catalogue
 
 KIND_PRIORITY: dict[str, int] = {kind: i for i, kind in enumerate(KINDS)}
-"""Order in which matches are reported: variable stars, then AGN, then galaxies."""
+"""Order in which matches are reported: variable stars, AGN, galaxies, transients, others."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,11 @@ class Match:
     dec: float
     distance_mpc: float | None = None
     columns: dict[str, object] = field(default_factory=dict)
+
+
+def sort_matches(matches: list[Match]) -> None:
+    """Order one position's matches in place: by kind priority, then separation."""
+    matches.sort(key=lambda m: (KIND_PRIORITY.get(m.kind, len(KINDS)), m.sep_arcsec))
 
 
 def crossmatch(
@@ -87,5 +92,5 @@ def crossmatch(
                     )
                 )
     for matches in result:
-        matches.sort(key=lambda m: (KIND_PRIORITY.get(m.kind, len(KINDS)), m.sep_arcsec))
+        sort_matches(matches)
     return result

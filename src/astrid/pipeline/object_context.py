@@ -2,7 +2,9 @@
 
 Wiring only. The catalogues are loaded once per pipeline (`ContextSources.load`, from the
 installed context directory: `astrid context install`); a catalogue that cannot be read is
-left out with a problem saying which and why, and the run goes on. The reference image's
+left out with a problem saying which and why, and the run goes on. The online services
+(`context_online`, off by default) are asked too; one that fails is a problem of the
+objects it was asked about, and the run goes on without it. The reference image's
 sources (galaxies for hosts, bright stars for artefacts) are extracted once per reference
 observation and kept. The science is `astrid.context`: `crossmatch`, `assign_hosts`,
 `on_bright_star` and `classify`.
@@ -32,13 +34,21 @@ from astrid.context import (
     crossmatch,
     load_catalogues,
     on_bright_star,
+    sort_matches,
     sources_of_image,
+)
+from astrid.context.online import (
+    DEFAULT_TAP_URLS,
+    DEFAULT_TNS_URL,
+    VIZIER_TABLES,
+    OnlineConfig,
+    OnlineContext,
 )
 from astrid.errors import AstridError
 from astrid.pipeline.inputs import stored_observation
 from astrid.store import ObjectStore
 
-__all__ = ["ContextSources", "context_summaries"]
+__all__ = ["ContextSources", "context_summaries", "online_config"]
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +63,13 @@ class ContextSources:
         Loaded catalogues (may be empty: no catalogue installed).
     problems : list of str
         One message per catalogue that could not be loaded, naming it and why.
+    online : OnlineContext or None
+        The online services to ask as well (``context_online``), or None.
     """
 
     catalogues: list[Catalogue]
     problems: list[str]
+    online: OnlineContext | None = None
     _sources: OrderedDict[int, Table | None] = field(default_factory=OrderedDict)
 
     @classmethod
@@ -71,11 +84,15 @@ class ContextSources:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ContextSources | None:
-        """The catalogues the settings name (``context_dir``, ``context_catalogues``), or
-        None when context is switched off (``context_enabled``)."""
+        """The catalogues the settings name (``context_dir``, ``context_catalogues``) and the
+        online services (``context_online``), or None when context is switched off
+        (``context_enabled``). ConfigurationError when the online settings are unusable."""
         if not settings.context_enabled or settings.context_dir is None:
             return None
-        return cls.load(settings.context_dir, settings.context_catalogues)
+        sources = cls.load(settings.context_dir, settings.context_catalogues)
+        if settings.context_online:
+            sources.online = OnlineContext(online_config(settings))
+        return sources
 
     def reference_sources(
         self, catalog: Catalog, store: ObjectStore, reference_id: int
@@ -95,6 +112,28 @@ class ContextSources:
         while len(self._sources) > 4:
             self._sources.popitem(last=False)
         return table
+
+
+def online_config(settings: Settings) -> OnlineConfig:
+    """The online-context configuration the settings describe (cache in ``context_dir``)."""
+    assert settings.context_dir is not None  # filled in by Settings
+    tables = settings.context_vizier_tables
+    key = settings.tns_api_key
+    return OnlineConfig(
+        services=tuple(settings.context_online),
+        cache_path=Path(settings.context_dir) / "online-cache.sqlite",
+        ttl_s=settings.context_online_ttl_hours * 3600.0,
+        timeout_s=settings.context_online_timeout_s,
+        radius_arcsec=settings.context_online_radius_arcsec,
+        simbad_url=settings.context_simbad_url or DEFAULT_TAP_URLS["simbad"],
+        ned_url=settings.context_ned_url or DEFAULT_TAP_URLS["ned"],
+        vizier_url=settings.context_vizier_url or DEFAULT_TAP_URLS["vizier"],
+        tns_url=settings.context_tns_url or DEFAULT_TNS_URL,
+        vizier_tables=tuple(VIZIER_TABLES) if tables is None else tuple(tables),
+        tns_api_key=None if key is None else key.get_secret_value(),
+        tns_bot_id=settings.tns_bot_id,
+        tns_bot_name=settings.tns_bot_name,
+    )
 
 
 def _match_dict(match: Match) -> dict[str, Any]:
@@ -168,6 +207,13 @@ def context_summaries(
     matches = (
         crossmatch(context.catalogues, ra, dec) if context.catalogues else [[] for _ in objects]
     )
+    problems = list(context.problems)
+    if context.online is not None:
+        online, online_problems = context.online.match(ra, dec)
+        problems.extend(online_problems)
+        for position_matches, extra in zip(matches, online, strict=True):
+            position_matches.extend(extra)
+            sort_matches(position_matches)
     hosts: list[HostMatch | None] = [None] * len(objects)
     bright = np.zeros(len(objects), dtype=bool)
     by_reference: dict[int, list[int]] = {}
@@ -209,7 +255,7 @@ def context_summaries(
                 "host_catalogue_match": None if galaxy is None else _match_dict(galaxy),
                 "on_bright_star": bool(bright[k]),
                 "absolute_peak_mag": _number(decision.absolute_peak_mag),
-                "catalogue_problems": list(context.problems),
+                "catalogue_problems": list(problems),
             },
             "xmatch_catalog": None if first is None else first.catalogue,
             "xmatch_name": None if first is None else first.name,
