@@ -138,7 +138,7 @@ class ObjectsStage:
         if done:
             try:
                 report.moving = self._flag_moving(runs)
-                report.objects_updated = self._summarise(runs)
+                report.objects_updated = self._summarise(runs, report)
             except AstridError as e:
                 for run_id in done:
                     report.runs_failed[run_id] = str(e)
@@ -217,7 +217,12 @@ class ObjectsStage:
 
     # -- after the runs -----------------------------------------------------------------
 
-    def _summarise(self, runs: Mapping[int, _RunDone]) -> int:
+    def _summarise(self, runs: Mapping[int, _RunDone], report: ObjectsStageReport) -> int:
+        """Features of every object the runs touched, context of those they detected.
+
+        Problems of the context sources met on the way (an online service down) go to
+        ``report.problems`` once each.
+        """
         detected = {obj for obj, _ in detections_in_runs(self.catalog, runs)}
         touched = detected.union(*(r.measured for r in runs.values()))
         curves = light_curves(self.catalog, touched)
@@ -235,6 +240,9 @@ class ObjectsStage:
         )
         for obj, values in summaries_ctx.items():
             summaries.setdefault(obj, {}).update(values)
+            for problem in values["context"]["catalogue_problems"]:
+                if problem not in report.problems:
+                    report.problems.append(problem)
         return update_summaries(self.catalog, summaries)
 
     def _reference_of(self, runs: Mapping[int, _RunDone], objects: set[int]) -> dict[int, int]:
