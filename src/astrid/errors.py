@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AlertError",
     "AlignmentError",
     "AstridError",
     "ConfigurationError",
@@ -61,3 +62,8 @@ class ConfigurationError(AstridError):
 
 class ModelError(AstridError):
     """A model file is missing, corrupt, of the wrong shape or for other inputs."""
+
+
+class AlertError(AstridError):
+    """An alert packet could not be built: a required value missing (no MJD), a cutout of the
+    wrong shape, or a record the alert schema refuses."""

@@ -34,12 +34,14 @@ import numpy as np
 from astropy.io import fits
 
 from astrid import __version__
+from astrid.alerts import PublicationRule
 from astrid.catalog import Catalog
 from astrid.catalog.model_registry import SCORE_FIELDS
 from astrid.difference.subtract import CANDIDATE_COLUMNS
 from astrid.errors import AstridError, InvalidImageError
 from astrid.observations.fits_reader import read_image
 from astrid.observations.hashing import file_sha256
+from astrid.pipeline.alerts_stage import AlertsStage, AlertsStageReport
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import FrameOutcome, process_frame, unet_detector
 from astrid.pipeline.frame_process import FrameFunction, FrameProcesses, FrameTask
@@ -103,6 +105,8 @@ class RunReport:
     objects_csv: Path | None = None
     lightcurves_csv: Path | None = None
     objects: ObjectsStageReport | None = None
+    alerts_dir: Path | None = None  # OUT/alerts: <alertId>.avro + <alertId>.astrid.json
+    alerts: AlertsStageReport | None = None
 
     @property
     def failed(self) -> list[FrameReport]:
@@ -201,6 +205,13 @@ class Pipeline:
         service does this once when it starts, not for every job.
     stale_temp_seconds : float
         Temporary objects in the store older than this are taken to be a dead writer's.
+    context : ContextSources, optional
+        Catalogues and host finder of the objects stage.
+    publish_alerts : bool
+        After the objects stage, write the alerts of new detections that pass
+        ``alert_rule`` under ``OUT/alerts/`` (`astrid.pipeline.alerts_stage`).
+    alert_rule : PublicationRule
+        Which detections are published (default: ``rb`` above the model's operating point).
 
     The model is not part of a run's key: a new model does not redo the differencing;
     ``astrid rescore`` scores stored candidates with it.
@@ -220,6 +231,8 @@ class Pipeline:
         recover_on_start: bool = True,
         stale_temp_seconds: float = DEFAULT_STALE_TEMP_SECONDS,
         context: ContextSources | None = None,
+        publish_alerts: bool = True,
+        alert_rule: PublicationRule = PublicationRule(),
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -234,6 +247,7 @@ class Pipeline:
         self._model: ScoringModel | None = None
         self._owner = current_owner()
         self.objects = ObjectsStage(catalog, store, context)
+        self.alerts = AlertsStage(catalog, store, alert_rule) if publish_alerts else None
 
     def run(
         self,
@@ -259,7 +273,8 @@ class Pipeline:
         out_dir : path
             Gets ``difference/*.fits`` and ``candidates.csv``: the candidates of every run
             whose products went there, this call's and earlier ones' (the latest run of
-            each science/reference pair, once).
+            each science/reference pair, once); ``objects.csv``, ``lightcurves.csv`` and
+            ``alerts/`` (the packets of new detections) for those runs.
         on_stage : callable, optional
             ``on_stage(frame_path, stage)`` as stages start (from child processes too).
         on_frame : callable, optional
@@ -368,7 +383,9 @@ class Pipeline:
         csv_path = out / "candidates.csv"
         run_ids = self._write_csv(csv_path, index.run_keys())
         objects_csv, curves_csv = write_object_tables(self.catalog, run_ids, out)
-        return RunReport(reports, csv_path, objects_csv, curves_csv, objects)
+        alerts = None if self.alerts is None else self.alerts.publish(run_ids, out)
+        alerts_dir = None if alerts is None else alerts.directory
+        return RunReport(reports, csv_path, objects_csv, curves_csv, objects, alerts_dir, alerts)
 
     def _reference(self, reference: FrameInput) -> _Frame:
         """Hash, read and register the reference, or look it up; raise when unusable."""
