@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.time import Time
+from astropy.wcs import WCS
 
 from astrid.alerts import (
     AlertPacket,
@@ -184,6 +185,22 @@ def test_cutouts_are_63_pixel_fits_in_nanojansky() -> None:
             assert hdus[0].data.shape == (63, 63)
             assert hdus[0].header["BUNIT"] == "nJy"
             np.testing.assert_allclose(hdus[0].data, expected * NJY, rtol=1e-6)
+
+
+def test_stamps_carry_the_science_wcs_shifted_to_them() -> None:
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.1, -2.3]
+    wcs.wcs.crpix = [200.0, 150.0]
+    wcs.wcs.cdelt = [-0.25 / 3600, 0.25 / 3600]
+    record = _build(cutouts=Cutouts(STAMPS, STAMPS, STAMPS, wcs=wcs)).record
+    x, y = DETECTIONS[1].x, DETECTIONS[1].y
+    for field in ("cutoutScience", "cutoutTemplate", "cutoutDifference"):
+        with fits.open(io.BytesIO(record[field])) as hdus:
+            stamp = WCS(hdus[0].header)
+        # the stamp's centre pixel (31, 31) is the science pixel nearest the detection
+        expected = wcs.pixel_to_world_values(round(x), round(y))
+        np.testing.assert_allclose(stamp.pixel_to_world_values(31, 31), expected, atol=1e-10)
 
 
 def test_sidecar_carries_astrid_values() -> None:

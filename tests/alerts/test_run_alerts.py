@@ -18,7 +18,9 @@ from typing import Any
 import fastavro
 import numpy as np
 import pytest
+from astropy.coordinates import SkyCoord
 from astropy.io import fits
+from astropy.wcs import WCS
 
 from astrid.alerts import PublicationRule, operating_threshold, read_container, rubin_schema
 from astrid.catalog import Catalog, active_model, connect
@@ -133,6 +135,10 @@ def test_packets_follow_the_schema_and_map_the_candidates(published: Published) 
         for field in ("cutoutScience", "cutoutTemplate", "cutoutDifference"):
             with fits.open(io.BytesIO(packet[field])) as hdus:
                 assert hdus[0].data.shape == (63, 63) and hdus[0].header["BUNIT"] == "nJy"
+                centre = WCS(hdus[0].header).pixel_to_world(31, 31)
+            # the centre pixel is within a pixel (0.7") of the detection
+            separation = centre.separation(SkyCoord(source["ra"], source["dec"], unit="deg"))
+            assert separation.arcsec < 0.7 * 0.71
 
 
 def test_a_second_detection_carries_the_first_in_its_history(published: Published) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from astropy.wcs import WCS
 
 __all__ = ["AstridValues", "Cutouts", "Detection", "ForcedMeasurement", "ObjectSummary"]
 
@@ -84,12 +85,15 @@ class Cutouts:
     """The 63×63 science, template (aligned reference) and difference stamps of a detection.
 
     Arrays are ``[y, x]`` in the science image's units; a stamp that is not available is
-    None (the packet's field is then null and the sidecar lists it as missing).
+    None (the packet's field is then null and the sidecar lists it as missing). ``wcs`` is
+    the science image's celestial WCS, when known: each stamp gets it, shifted to the stamp
+    (`astrid.difference.cutout_wcs`).
     """
 
     science: np.ndarray | None
     template: np.ndarray | None
     difference: np.ndarray | None
+    wcs: WCS | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@
 "Before" is by observation time (then by id for equal times), so a frame processed late
 still gets only the history that precedes it. Stamps are 63×63 float32 FITS images,
 multiplied into nJy when the detection's frame has a zero point (``BUNIT = 'nJy'``) and
-left in the image's units otherwise (``BUNIT = 'image'``; the sidecar says so too). A
+left in the image's units otherwise (``BUNIT = 'image'``; the sidecar says so too), with
+the science image's WCS shifted to the stamp when it is known. A
 missing stamp makes its field null and is listed in the sidecar's ``missing_cutouts``.
 """
 
@@ -30,13 +31,14 @@ from typing import Any
 
 import numpy as np
 from astropy.io import fits
+from astropy.wcs import WCS
 
 from astrid import __version__
 from astrid.alerts.dia_records import dia_forced_source, dia_object, dia_source
 from astrid.alerts.inputs import AstridValues, Cutouts, Detection, ForcedMeasurement, ObjectSummary
 from astrid.alerts.schema import AlertSchema, container_bytes
 from astrid.alerts.units import nanojansky_per_unit
-from astrid.difference.cutouts import CUTOUT_SIZE
+from astrid.difference.cutouts import CUTOUT_SIZE, cutout_wcs
 from astrid.errors import AlertError
 
 __all__ = ["SIDECAR_VERSION", "AlertPacket", "build_alert", "stamp_fits"]
@@ -87,7 +89,9 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def stamp_fits(data: np.ndarray, kind: str, nanojansky: float | None) -> bytes:
+def stamp_fits(
+    data: np.ndarray, kind: str, nanojansky: float | None, wcs: WCS | None = None
+) -> bytes:
     """A stamp as the bytes of a FITS file (one float32 image HDU).
 
     Parameters
@@ -98,6 +102,8 @@ def stamp_fits(data: np.ndarray, kind: str, nanojansky: float | None) -> bytes:
         ``science``, ``template`` or ``difference`` (the ``STAMP`` header card).
     nanojansky : float or None
         nJy per image unit; None leaves the pixels in the image's units.
+    wcs : WCS, optional
+        The stamp's own WCS (`astrid.difference.cutout_wcs`), written into its header.
 
     Raises
     ------
@@ -113,6 +119,8 @@ def stamp_fits(data: np.ndarray, kind: str, nanojansky: float | None) -> bytes:
         )
     scaled = array.astype(np.float32) * np.float32(nanojansky if nanojansky else 1.0)
     hdu = fits.PrimaryHDU(data=scaled)
+    if wcs is not None:
+        hdu.header.update(wcs.to_header(relax=True))
     hdu.header["STAMP"] = (kind, "AstrID stamp: science, template or difference")
     hdu.header["BUNIT"] = ("nJy" if nanojansky else "image", "pixel units")
     buffer = io.BytesIO()
@@ -181,10 +189,11 @@ def build_alert(
         if p.mjd is not None and detection.mjd is not None and p.mjd < detection.mjd
     ]
     nanojansky = nanojansky_per_unit(detection.zero_point)
+    wcs = None if cutouts.wcs is None else cutout_wcs(cutouts.wcs, detection.x, detection.y)
     stamps: dict[str, bytes | None] = {}
     for kind, field in _STAMP_FIELDS.items():
         data = getattr(cutouts, kind)
-        stamps[field] = None if data is None else stamp_fits(data, kind, nanojansky)
+        stamps[field] = None if data is None else stamp_fits(data, kind, nanojansky, wcs)
     record = dict.fromkeys(schema.record_types["alert"])
     record.update(
         diaSourceId=source["diaSourceId"],

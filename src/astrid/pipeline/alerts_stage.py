@@ -68,6 +68,7 @@ from astrid.catalog.alerts import (
     mark_alerts_sent,
 )
 from astrid.catalog.runs import run as run_record
+from astrid.difference.cutouts import wcs_from_header
 from astrid.errors import AlertError, AstridError
 from astrid.store import ObjectStore
 
@@ -215,6 +216,7 @@ class _Sources:
                 science=self._stamp(trigger, "science"),
                 template=self._stamp(trigger, "reference"),
                 difference=self._stamp(trigger, "difference"),
+                wcs=wcs_from_header(self._observation(trigger.observation_id).get("wcs_header")),
             ),
             values=AstridValues(
                 rb=trigger.rb,
