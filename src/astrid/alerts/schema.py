@@ -103,23 +103,31 @@ def container_bytes(
 ) -> bytes:
     """An Avro object container file of ``records`` (the schema embedded in its header).
 
+    The writer refuses a value of the wrong type or a missing required field; a full
+    `fastavro.validation.validate` (which the tests run on every packet) would cost more
+    than building the packet, so it runs only to explain a refusal.
+
     Raises
     ------
     AlertError
-        If a record does not follow the schema (the message names the fields).
+        If a record does not follow the schema (the message names the field).
     """
     records = list(records)
-    for record in records:
-        try:
-            fastavro.validation.validate(record, schema.parsed, raise_errors=True)
-        except fastavro.validation.ValidationError as e:
-            raise AlertError(
-                f"alert record does not follow {schema.name}: {e}",
-                schema_version=schema.label,
-                diaSourceId=record.get("diaSourceId"),
-            ) from e
     buffer = io.BytesIO()
-    fastavro.writer(buffer, schema.parsed, records, metadata=dict(metadata or {}))
+    try:
+        fastavro.writer(buffer, schema.parsed, records, metadata=dict(metadata or {}))
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
+        detail = str(e)
+        for record in records:
+            try:
+                fastavro.validation.validate(record, schema.parsed, raise_errors=True)
+            except fastavro.validation.ValidationError as invalid:
+                detail = str(invalid)
+                break
+        raise AlertError(
+            f"alert record does not follow {schema.name}: {detail}",
+            schema_version=schema.label,
+        ) from e
     return buffer.getvalue()
 
 

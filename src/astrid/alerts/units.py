@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from functools import lru_cache
 
 from astropy.time import Time
 
@@ -40,7 +41,27 @@ def nanojansky_per_unit(zero_point: float | None) -> float | None:
     return float(10.0 ** (0.4 * (AB_MAG_OF_ONE_NJY - zero_point)))
 
 
+#: MJD of the Unix epoch, 1970-01-01T00:00 UTC.
+_UNIX_EPOCH_MJD = 40587.0
+
+
+@lru_cache(maxsize=4096)
+def _tai_minus_utc_days(day: int) -> float:
+    """TAI − UTC in days during the UTC day starting at MJD ``day`` (leap seconds change it
+    only at the end of a day)."""
+    return float(Time(float(day), format="mjd", scale="utc").tai.mjd) - day
+
+
 def tai_mjd(utc: float | datetime) -> float:
-    """A UTC time (an MJD, or a timezone-aware datetime) as an MJD in TAI."""
-    time = Time(utc, format="mjd", scale="utc") if isinstance(utc, float | int) else Time(utc)
-    return float(time.tai.mjd)
+    """A UTC time (an MJD, or a timezone-aware datetime) as an MJD in TAI.
+
+    Examples
+    --------
+    >>> round((tai_mjd(60000.25) - 60000.25) * 86400, 3)  # 37 leap seconds since 2017
+    37.0
+    """
+    if isinstance(utc, datetime):
+        mjd = utc.timestamp() / 86400.0 + _UNIX_EPOCH_MJD
+    else:
+        mjd = float(utc)
+    return mjd + _tai_minus_utc_days(math.floor(mjd))

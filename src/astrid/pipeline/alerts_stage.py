@@ -40,6 +40,7 @@ from astropy.io import fits
 
 from astrid.alerts import (
     AlertPacket,
+    AlertSchema,
     AstridValues,
     Cutouts,
     Detection,
@@ -107,16 +108,16 @@ class AlertsStage:
     ----------
     catalog, store : Catalog, ObjectStore
         Where the detections, objects, light curves and stamps are.
-    rule : PublicationRule
-        Which detections are published.
+    rule : PublicationRule, optional
+        Which detections are published (default: `PublicationRule()`, the operating point).
     """
 
     def __init__(
-        self, catalog: Catalog, store: ObjectStore, rule: PublicationRule = PublicationRule()
+        self, catalog: Catalog, store: ObjectStore, rule: PublicationRule | None = None
     ) -> None:
         self.catalog = catalog
         self.store = store
-        self.rule = rule
+        self.rule = rule or PublicationRule()
 
     def publish(self, run_ids: Iterable[int], out: Path) -> AlertsStageReport:
         """Publish the new detections of these runs under ``out/alerts/``.
@@ -154,7 +155,7 @@ class AlertsStage:
         pending = alerts_to_send(self.catalog, runs)
         if pending:
             labels = {i: f"{m.name} v{m.version}" for i, m in models.items()}
-            sources = _Sources(self.catalog, self.store, labels)
+            sources = _Sources(self.catalog, self.store, schema, labels)
             for alert in pending:
                 try:
                     packet = sources.packet(alert)
@@ -184,9 +185,16 @@ class AlertsStage:
 class _Sources:
     """The catalog and store records the alerts of one call are built from, read once."""
 
-    def __init__(self, catalog: Catalog, store: ObjectStore, labels: Mapping[int, str]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ObjectStore,
+        schema: AlertSchema,
+        labels: Mapping[int, str],
+    ) -> None:
         self.catalog = catalog
         self.store = store
+        self.schema = schema
         self.labels = labels
         self._curves: dict[int, list[LightCurvePointRecord]] = {}
         self._objects: dict[int, ObjectRecord] = {}
@@ -206,7 +214,7 @@ class _Sources:
             detections.append(self._detection(trigger, curve))
         forced = [self._forced(p, obj) for p in curve]
         return build_alert(
-            rubin_schema(),
+            self.schema,
             alert_id=alert.id,
             detection=next(d for d in detections if d.id == trigger.id),
             obj=ObjectSummary(id=obj.id, name=obj.name, ra=obj.ra, dec=obj.dec),
