@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AlertError",
     "AlignmentError",
     "AstridError",
     "ConfigurationError",
@@ -67,3 +68,8 @@ class ModelError(AstridError):
 class OnlineServiceError(AstridError):
     """An online catalogue service (SIMBAD, NED, VizieR, TNS) did not answer usably: a
     timeout, an HTTP error or a malformed response. ``service`` names it."""
+
+
+class AlertError(AstridError):
+    """An alert packet could not be built: a required value missing (no MJD), a cutout of the
+    wrong shape, or a record the alert schema refuses."""

@@ -55,6 +55,19 @@ def test_run_writes_candidates(pair: dict[str, Path], tmp_path: Path) -> None:
         (run,) = catalog.runs()
         assert run.status == "done" and run.n_candidates == len(rows)
     assert (data / "store").is_dir()
+    packets = sorted((out / "alerts").glob("*.avro"))
+    assert packets, "the field's real transients pass the operating point"
+    assert f"alerts: {len(packets)} new in {out / 'alerts'}" in result.output.replace("\n", "")
+    assert all(p.with_suffix(".astrid.json").is_file() for p in packets)
+
+
+def test_run_no_alerts(pair: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["run", "-r", str(pair["reference"]), "-o", str(out), "--no-alerts"]
+    result = runner.invoke(app, [*args, "--data-dir", str(tmp_path), str(pair["science"])])
+
+    assert result.exit_code == 0, result.output
+    assert not (out / "alerts").exists() and "alerts:" not in result.output
 
 
 CUTOUT_CELL = re.compile(r'<td class="l cut">((?:<img alt="cutout" [^>]*>)*)</td>')

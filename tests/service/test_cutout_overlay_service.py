@@ -10,7 +10,8 @@ from astropy.wcs import WCS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from astrid.service.cutout_overlay import cutout_overlay, wcs_from_header
+from astrid.difference.cutouts import wcs_from_header
+from astrid.service.cutout_overlay import cutout_overlay
 
 SIZE = 63
 SCALE_ARCSEC = 0.4

@@ -46,6 +46,7 @@ __all__ = [
     "OBSERVATION_ROLES",
     "OBSERVATION_STATUSES",
     "RUN_STATUSES",
+    "Alert",
     "ApiKey",
     "AuditEntry",
     "Base",
@@ -331,6 +332,36 @@ class LightCurvePoint(Base):
     zero_point: Mapped[float | None] = mapped_column(Float)
     detected: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Base):
+    """One published alert: AstrID's alert id for one detection of one object.
+
+    A detection is ``(run_id, candidate_number)``: the candidate's place in its run, which a
+    retried run keeps when its candidate rows (and ids) are replaced. The unique pair makes
+    the alert id one per detection, so a repeated run never makes a second alert.
+    ``sent_at`` is set once the packet has been written (``schema_version`` says which Rubin
+    schema it follows); ``error`` holds why the last attempt to build it failed.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("run_id", "candidate_number"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("processing_runs.id", ondelete="CASCADE"), index=True
+    )
+    candidate_number: Mapped[int] = mapped_column(Integer)
+    candidate_id: Mapped[int | None] = mapped_column(
+        _BigId, ForeignKey("candidates.id", ondelete="SET NULL")
+    )
+    object_id: Mapped[int | None] = mapped_column(
+        _BigId, ForeignKey("objects.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    schema_version: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class ObjectLabel(Base):

@@ -28,6 +28,7 @@ from astrid.cli import (
 )
 from astrid.config import Settings
 from astrid.errors import AstridError
+from astrid.pipeline.alerts_stage import AlertsStageReport
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.object_context import ContextSources
 from astrid.pipeline.report import FRAME_COLUMNS, frame_row, write_report
@@ -79,6 +80,7 @@ def _pipeline(
     *,
     score: bool = True,
     model_version: int | None = None,
+    alerts: bool = True,
 ) -> Pipeline:
     """A `Pipeline` on the settings' catalog and store (the caller closes the catalog).
 
@@ -97,6 +99,7 @@ def _pipeline(
         model_version=model_version,
         isolate=True,
         context=context,
+        publish_alerts=alerts,
     )
 
 
@@ -147,6 +150,19 @@ def print_frames(report: RunReport) -> None:
             console.print(escape(message), style="red", soft_wrap=True)
 
 
+def print_alerts(alerts: AlertsStageReport) -> None:
+    """What the alerts stage wrote, and what it could not."""
+    console.print(
+        f"alerts: {len(alerts.written)} new in {alerts.directory} "
+        f"(Rubin schema {alerts.schema_version})",
+        soft_wrap=True,
+    )
+    for alert_id, error in sorted(alerts.failed.items()):
+        console.print(escape(f"alert {alert_id} not built: {error}"), style="red", soft_wrap=True)
+    if alerts.error:
+        console.print(escape(f"alerts stopped: {alerts.error}"), style="red", soft_wrap=True)
+
+
 @app.command("run", cls=Command)
 def run_frames(
     sciences: Annotated[list[Path], typer.Argument(help="Science FITS files.", metavar="FILE")],
@@ -189,6 +205,13 @@ def run_frames(
             help="scorr (|S_corr| peaks, default) or unet (ASTRID_DETECTOR).", metavar="NAME"
         ),
     ] = None,
+    alerts: Annotated[
+        bool,
+        typer.Option(
+            help="Write Rubin-schema alert packets of new detections that pass the "
+            "real/bogus operating point under OUT/alerts/ (docs/alerts.md)."
+        ),
+    ] = True,
     verbose: Verbose = False,
 ) -> None:
     """Difference FILEs against REFERENCE: candidates.csv, difference/*.fits, report.html.
@@ -201,7 +224,9 @@ def run_frames(
     calibration = {kind: str(path) for kind, path in masters.items() if path is not None}
     with open_settings(data_dir, db, workers=workers) as settings:
         config = PipelineConfig.from_settings(settings, threshold=threshold, detector=detector)
-        pipeline = _pipeline(settings, config, score=score, model_version=model_version)
+        pipeline = _pipeline(
+            settings, config, score=score, model_version=model_version, alerts=alerts
+        )
         with pipeline.catalog:
             try:
                 with _progress(len(sciences)) as (on_stage, on_frame):
@@ -229,6 +254,8 @@ def run_frames(
         if report.objects_csv is not None:
             console.print(f"objects: {report.objects_csv}", soft_wrap=True)
             console.print(f"light curves: {report.lightcurves_csv}", soft_wrap=True)
+        if report.alerts is not None:
+            print_alerts(report.alerts)
         console.print(f"report: {page}", soft_wrap=True)
     if report.failed:
         raise typer.Exit(1)

@@ -14,7 +14,14 @@ Examples
 >>> result.candidates["ra", "dec", "snr"]  # doctest: +SKIP
 """
 
-from astrid.difference.cutouts import CUTOUT_SIZE, cutout, cutout_triplets
+from astrid.difference.cutouts import (
+    CUTOUT_SIZE,
+    cutout,
+    cutout_origin,
+    cutout_triplets,
+    cutout_wcs,
+    wcs_from_header,
+)
 from astrid.difference.measure import Measurements, measure_candidates
 from astrid.difference.peaks import Peaks, find_peaks
 from astrid.difference.products import PRODUCT_VERSION, DifferenceProduct
@@ -45,10 +52,13 @@ __all__ = [
     "ZogyResult",
     "choose_tile_size",
     "cutout",
+    "cutout_origin",
     "cutout_triplets",
+    "cutout_wcs",
     "find_peaks",
     "measure_candidates",
     "subtract",
+    "wcs_from_header",
     "zogy",
     "zogy_tile",
 ]

@@ -1,26 +1,49 @@
-"""Fixed-size cutouts (science, aligned reference, difference) centred on candidates."""
+"""Fixed-size cutouts (science, aligned reference, difference) centred on candidates.
+
+A cutout of size ``n`` around ``(x, y)`` starts at pixel ``(round(x) - n // 2,
+round(y) - n // 2)`` of the science image (`cutout_origin`); its WCS is the science
+image's shifted there (`cutout_wcs`). `wcs_from_header` reads a stored WCS header
+(`Observation.wcs_header`) back.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import logging
+import warnings
 
-__all__ = ["CUTOUT_SIZE", "cutout", "cutout_triplets"]
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+
+__all__ = [
+    "CUTOUT_SIZE",
+    "cutout",
+    "cutout_origin",
+    "cutout_triplets",
+    "cutout_wcs",
+    "wcs_from_header",
+]
+
+logger = logging.getLogger(__name__)
 
 CUTOUT_SIZE = 63
 
 
+def cutout_origin(x: float, y: float, size: int = CUTOUT_SIZE) -> tuple[int, int]:
+    """The science pixel ``(x0, y0)`` of a cutout's pixel ``(0, 0)`` (may be off-image)."""
+    half = size // 2
+    return int(round(x)) - half, int(round(y)) - half
+
+
 def cutout(image: np.ndarray, x: float, y: float, size: int = CUTOUT_SIZE) -> np.ndarray:
     """A ``size × size`` float32 cutout centred on the pixel nearest ``(x, y)``; NaN off-image."""
-    half = size // 2
-    xi, yi = int(round(x)), int(round(y))
+    x0, y0 = cutout_origin(x, y, size)
     ny, nx = image.shape
     out = np.full((size, size), np.nan, dtype=np.float32)
-    ya, yb = max(0, yi - half), min(ny, yi + half + 1)
-    xa, xb = max(0, xi - half), min(nx, xi + half + 1)
+    ya, yb = max(0, y0), min(ny, y0 + size)
+    xa, xb = max(0, x0), min(nx, x0 + size)
     if ya < yb and xa < xb:
-        out[ya - (yi - half) : yb - (yi - half), xa - (xi - half) : xb - (xi - half)] = image[
-            ya:yb, xa:xb
-        ]
+        out[ya - y0 : yb - y0, xa - x0 : xb - x0] = image[ya:yb, xa:xb]
     return out
 
 
@@ -41,3 +64,26 @@ def cutout_triplets(
         out[k, 1] = cutout(masked[1], xk, yk, size)
         out[k, 2] = cutout(difference, xk, yk, size)
     return out
+
+
+def cutout_wcs(wcs: WCS, x: float, y: float, size: int = CUTOUT_SIZE) -> WCS:
+    """The WCS of the cutout around ``(x, y)``: the image's, its reference pixel shifted."""
+    x0, y0 = cutout_origin(x, y, size)
+    shifted = wcs.deepcopy()
+    shifted.wcs.crpix = shifted.wcs.crpix - np.array([x0, y0], dtype=float)
+    return shifted
+
+
+def wcs_from_header(header_text: str | None) -> WCS | None:
+    """A celestial WCS from a stored header (`Observation.wcs_header`), or None."""
+    if not header_text:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            wcs = WCS(fits.Header.fromstring(header_text, sep="\n" if "\n" in header_text else ""))
+    except (ValueError, KeyError, MemoryError) as e:
+        logger.warning("stored WCS header cannot be read: %s", e)
+        return None
+    celestial = wcs.celestial
+    return celestial if celestial.has_celestial and celestial.naxis == 2 else None

@@ -24,10 +24,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from astrid.pipeline.candidates_csv import CSV_COLUMNS
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import FrameOutcome, process_frame, unet_detector
 from astrid.pipeline.inputs import FrameSource, register_observation, stored_observation
-from astrid.pipeline.runner import CSV_COLUMNS, FrameInput, FrameReport, Pipeline, RunReport
+from astrid.pipeline.runner import FrameInput, FrameReport, Pipeline, RunReport
 from astrid.pipeline.scoring import (
     MODEL_NAME,
     ScoringModel,

@@ -25,6 +25,7 @@ from astropy.visualization import ZScaleInterval
 from jinja2 import Environment, PackageLoader, select_autoescape
 from PIL import Image as PILImage
 
+from astrid.alerts import DEFAULT_OPERATING_THRESHOLD
 from astrid.catalog import Catalog
 from astrid.catalog.model_registry import list_models
 from astrid.evaluation.plots import draw_completeness_vs_snr
@@ -197,7 +198,7 @@ def write_report(
         )
     used = [v for v in dict.fromkeys(c.get("model_version_id") for c in scored) if v in versions]
     thresholds = (versions[v].card.get("operating_threshold") for v in used)
-    rb_threshold = next((t for t in thresholds if t is not None), 0.5)
+    rb_threshold = next((t for t in thresholds if t is not None), DEFAULT_OPERATING_THRESHOLD)
     env = Environment(
         loader=PackageLoader("astrid.pipeline", "templates"),
         autoescape=select_autoescape(["html"]),

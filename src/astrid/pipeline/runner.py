@@ -20,7 +20,6 @@ whose products went to the output folder (`output_index.OutputIndex`), the lates
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import logging
@@ -28,18 +27,17 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 from astropy.io import fits
 
 from astrid import __version__
 from astrid.catalog import Catalog
-from astrid.catalog.model_registry import SCORE_FIELDS
-from astrid.difference.subtract import CANDIDATE_COLUMNS
 from astrid.errors import AstridError, InvalidImageError
 from astrid.observations.fits_reader import read_image
 from astrid.observations.hashing import file_sha256
+from astrid.pipeline.candidates_csv import write_candidates_csv
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import FrameOutcome, process_frame, unet_detector
 from astrid.pipeline.frame_process import FrameFunction, FrameProcesses, FrameTask
@@ -49,30 +47,17 @@ from astrid.pipeline.object_outputs import write_object_tables
 from astrid.pipeline.objects_stage import ObjectsStage, ObjectsStageReport
 from astrid.pipeline.output_index import OutputIndex
 from astrid.pipeline.recovery import DEFAULT_STALE_TEMP_SECONDS, current_owner, recover
-from astrid.pipeline.scoring import ScoringModel, resolve_model, version_labels
+from astrid.pipeline.scoring import ScoringModel, resolve_model
 from astrid.preprocess.master_files import read_masters
 from astrid.store import ObjectStore
 
-__all__ = ["CSV_COLUMNS", "FrameInput", "FrameReport", "Pipeline", "RunReport"]
+if TYPE_CHECKING:  # imported when used: frame workers import this module, not the alerts
+    from astrid.alerts import PublicationRule
+    from astrid.pipeline.alerts_stage import AlertsStage, AlertsStageReport
+
+__all__ = ["FrameInput", "FrameReport", "Pipeline", "RunReport"]
 
 log = logging.getLogger(__name__)
-
-#: Columns of candidates.csv, in order: the difference stage's, then the ML scores and the
-#: model version that made them (empty when a candidate was not scored), then the
-#: candidate's catalog id and its observation's MJD, band (filter) and file (as given, or
-#: ``upload:<name>``), as the API's export names them; last the object (source) it joined.
-CSV_COLUMNS = (
-    "observation",
-    *CANDIDATE_COLUMNS,
-    *SCORE_FIELDS,
-    "model_version",
-    "candidate_id",
-    "mjd",
-    "band",
-    "observation_file",
-    "object_id",
-    "object_name",
-)
 
 
 @dataclass
@@ -103,6 +88,8 @@ class RunReport:
     objects_csv: Path | None = None
     lightcurves_csv: Path | None = None
     objects: ObjectsStageReport | None = None
+    alerts_dir: Path | None = None  # OUT/alerts: <alertId>.avro + <alertId>.astrid.json
+    alerts: AlertsStageReport | None = None
 
     @property
     def failed(self) -> list[FrameReport]:
@@ -201,6 +188,13 @@ class Pipeline:
         service does this once when it starts, not for every job.
     stale_temp_seconds : float
         Temporary objects in the store older than this are taken to be a dead writer's.
+    context : ContextSources, optional
+        Catalogues and host finder of the objects stage.
+    publish_alerts : bool
+        After the objects stage, write the alerts of new detections that pass
+        ``alert_rule`` under ``OUT/alerts/`` (`astrid.pipeline.alerts_stage`).
+    alert_rule : PublicationRule, optional
+        Which detections are published (default: ``rb`` above the model's operating point).
 
     The model is not part of a run's key: a new model does not redo the differencing;
     ``astrid rescore`` scores stored candidates with it.
@@ -220,6 +214,8 @@ class Pipeline:
         recover_on_start: bool = True,
         stale_temp_seconds: float = DEFAULT_STALE_TEMP_SECONDS,
         context: ContextSources | None = None,
+        publish_alerts: bool = True,
+        alert_rule: PublicationRule | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -234,6 +230,11 @@ class Pipeline:
         self._model: ScoringModel | None = None
         self._owner = current_owner()
         self.objects = ObjectsStage(catalog, store, context)
+        self.alerts: AlertsStage | None = None
+        if publish_alerts:
+            from astrid.pipeline.alerts_stage import AlertsStage
+
+            self.alerts = AlertsStage(catalog, store, alert_rule)
 
     def run(
         self,
@@ -259,7 +260,8 @@ class Pipeline:
         out_dir : path
             Gets ``difference/*.fits`` and ``candidates.csv``: the candidates of every run
             whose products went there, this call's and earlier ones' (the latest run of
-            each science/reference pair, once).
+            each science/reference pair, once); ``objects.csv``, ``lightcurves.csv`` and
+            ``alerts/`` (the packets of new detections) for those runs.
         on_stage : callable, optional
             ``on_stage(frame_path, stage)`` as stages start (from child processes too).
         on_frame : callable, optional
@@ -366,9 +368,11 @@ class Pipeline:
         index = OutputIndex(out)
         index.add(reports)
         csv_path = out / "candidates.csv"
-        run_ids = self._write_csv(csv_path, index.run_keys())
+        run_ids = write_candidates_csv(self.catalog, csv_path, index.run_keys())
         objects_csv, curves_csv = write_object_tables(self.catalog, run_ids, out)
-        return RunReport(reports, csv_path, objects_csv, curves_csv, objects)
+        alerts = None if self.alerts is None else self.alerts.publish(run_ids, out)
+        alerts_dir = None if alerts is None else alerts.directory
+        return RunReport(reports, csv_path, objects_csv, curves_csv, objects, alerts_dir, alerts)
 
     def _reference(self, reference: FrameInput) -> _Frame:
         """Hash, read and register the reference, or look it up; raise when unusable."""
@@ -540,38 +544,3 @@ class Pipeline:
                 )
             rows.append(record)
         return rows
-
-    def _write_csv(self, path: Path, run_keys: list[str]) -> list[int]:
-        """Write candidates.csv for these runs; returns the ids of those that are done."""
-        candidates, run_ids = [], []
-        for key in run_keys:
-            run = self.catalog.find_run(key=key)
-            if run is not None and run.status == "done":
-                run_ids.append(run.id)
-                candidates.extend(self.catalog.candidates(run_id=run.id))
-        # only the observations these candidates come from, not the whole catalog's
-        wanted = {cand["observation_id"] for cand in candidates}
-        observations = {obs["id"]: obs for obs in self.catalog.observations(ids=wanted)}
-        versions = version_labels(self.catalog)
-        columns = (*CANDIDATE_COLUMNS, *SCORE_FIELDS)
-        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with temporary.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(CSV_COLUMNS)
-            for cand in candidates:
-                obs = observations.get(cand["observation_id"], {})
-                writer.writerow(
-                    [obs.get("name", "")]
-                    + ["" if cand.get(c) is None else cand.get(c) for c in columns]
-                    + [versions.get(cand.get("model_version_id") or -1, "")]
-                    + [
-                        cand["id"],
-                        "" if obs.get("mjd") is None else obs["mjd"],
-                        obs.get("filter") or "",
-                        obs.get("path", ""),
-                        "" if cand.get("object_id") is None else cand["object_id"],
-                        cand.get("object_name") or "",
-                    ]
-                )
-        os.replace(temporary, path)
-        return run_ids

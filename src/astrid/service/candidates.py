@@ -18,8 +18,8 @@ from astrid.catalog.curation import LabelRecord, consensus_of, labels_of
 from astrid.catalog.observations import observation
 from astrid.catalog.query_params import CandidateFilters, InvalidQueryError
 from astrid.curation.consensus import Consensus, consensus
-from astrid.difference.cutouts import CUTOUT_SIZE
-from astrid.service.cutout_overlay import CutoutOverlay, cutout_overlay, wcs_from_header
+from astrid.difference.cutouts import CUTOUT_SIZE, wcs_from_header
+from astrid.service.cutout_overlay import CutoutOverlay, cutout_overlay
 from astrid.service.params import query_error
 from astrid.service.state import Service
 

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
-from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs import WCS
 
-__all__ = ["SCALE_BAR_ARCSEC", "Compass", "CutoutOverlay", "cutout_overlay", "wcs_from_header"]
+__all__ = ["SCALE_BAR_ARCSEC", "Compass", "CutoutOverlay", "cutout_overlay"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,21 +65,6 @@ class CutoutOverlay:
         if self.scale_bar_arcsec >= 60:
             return f"{self.scale_bar_arcsec / 60:g}′"
         return f"{self.scale_bar_arcsec:g}″"
-
-
-def wcs_from_header(header_text: str | None) -> WCS | None:
-    """A celestial WCS from a stored header (`Observation.wcs_header`), or None."""
-    if not header_text:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FITSFixedWarning)
-            wcs = WCS(fits.Header.fromstring(header_text, sep="\n" if "\n" in header_text else ""))
-    except (ValueError, KeyError, MemoryError) as e:
-        logger.warning("stored WCS header cannot be read: %s", e)
-        return None
-    celestial = wcs.celestial
-    return celestial if celestial.has_celestial and celestial.naxis == 2 else None
 
 
 def _compass(wcs: WCS, x: float, y: float) -> Compass | None:
