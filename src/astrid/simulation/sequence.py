@@ -241,7 +241,8 @@ def _draw_sources(
     """Every changing source with its parameters (NaN where not of its kind)."""
     ny, nx = config.field.shape
     truth = pair.truth
-    static_xy = np.column_stack([truth["x"], truth["y"]])
+    saturated = _saturated_xy(pair)
+    static_xy = np.concatenate([np.column_stack([truth["x"], truth["y"]]), saturated])
     snr_to_flux = _snr_to_flux(pair)
     kinds: list[str] = []
     near_galaxies: list[bool] = []
@@ -273,7 +274,9 @@ def _draw_sources(
     galaxies = truth[truth["kind"] == "galaxy"]
     for i in range(config.n_transients):
         near_galaxy = i % 4 == 3 and len(galaxies) > 0
-        xy = _empty_place(rng, static_xy, taken, (nx, ny), galaxies if near_galaxy else None)
+        xy = _empty_place(
+            rng, static_xy, saturated, taken, (nx, ny), galaxies if near_galaxy else None
+        )
         taken.append(xy)
         add(
             "transient",
@@ -285,7 +288,7 @@ def _draw_sources(
             rise_days=rng.uniform(2.0, 6.0),
             decline_days=rng.uniform(8.0, 25.0),
         )
-    for star in _variable_stars(rng, truth, config.n_variables, (nx, ny)):
+    for star in _variable_stars(rng, truth, config.n_variables, (nx, ny), saturated):
         add(
             "variable",
             x=star["x"],
@@ -321,6 +324,19 @@ def _wcs(pair: SimulatedPair) -> WCS:
     return pair.science.wcs
 
 
+def _saturated_xy(pair: SimulatedPair) -> np.ndarray:
+    """Science pixels ``(n, 2)`` saturated in the science image or in the reference (bleed
+    trails included): no pipeline sees a source there, so none is placed near them."""
+    level = 0.999 * pair.config.saturation
+    science = np.argwhere(pair.science.data >= level)[:, ::-1].astype(float)
+    reference = np.argwhere(pair.reference.data >= level)[:, ::-1].astype(float)
+    if len(reference):
+        assert pair.reference.wcs is not None
+        ra, dec = pair.reference.wcs.pixel_to_world_values(reference[:, 0], reference[:, 1])
+        reference = np.column_stack(_wcs(pair).world_to_pixel_values(ra, dec))
+    return np.concatenate([science.reshape(-1, 2), reference.reshape(-1, 2)])
+
+
 def _snr_to_flux(pair: SimulatedPair) -> float:
     """Science flux of a point source of SNR 1 at the chip centre (epoch-0 seeing)."""
     ny, nx = pair.config.shape
@@ -335,11 +351,13 @@ def _log_uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float
 def _empty_place(
     rng: np.random.Generator,
     static_xy: np.ndarray,
+    saturated: np.ndarray,
     taken: list[np.ndarray],
     size: tuple[int, int],
     galaxies: Table | None,
 ) -> np.ndarray:
-    """A position clear of static objects and earlier sources, or next to a galaxy."""
+    """A position clear of static objects (``static_xy``: saturated pixels included) and
+    earlier sources, or next to a galaxy and clear of ``saturated`` pixels."""
     nx, ny = size
     for _ in range(10_000):
         if galaxies is not None:
@@ -348,7 +366,7 @@ def _empty_place(
             xy = np.array([g["x"], g["y"]]) + rng.uniform(2.0, 6.0) * np.array(
                 [math.cos(angle), math.sin(angle)]
             )
-            clear = True
+            clear = bool(np.min(np.hypot(*(saturated - xy).T), initial=np.inf) > _CLEAR_PX)
         else:
             xy = rng.uniform(30.0, [nx - 30.0, ny - 30.0])
             clear = bool(np.min(np.hypot(*(static_xy - xy).T)) > _CLEAR_PX)
@@ -361,14 +379,21 @@ def _empty_place(
     )
 
 
-def _variable_stars(rng: np.random.Generator, truth: Table, n: int, size: tuple[int, int]) -> Table:
-    """``n`` unsaturated stars with SNR 10–200, ≥ 12 px from any other object and edge."""
+def _variable_stars(
+    rng: np.random.Generator,
+    truth: Table,
+    n: int,
+    size: tuple[int, int],
+    saturated: np.ndarray,
+) -> Table:
+    """``n`` stars with SNR 10–200, ≥ 12 px from any other object, saturated pixel and edge."""
     nx, ny = size
     xy = np.column_stack([truth["x"], truth["y"]])
+    blocked = np.concatenate([xy, saturated])
     stars = np.flatnonzero(np.asarray(truth["kind"] == "star"))
     ok = []
     for i in stars:
-        d = np.hypot(*(xy - xy[i]).T)
+        d = np.hypot(*(blocked - xy[i]).T)
         d[i] = np.inf
         inside = 30 <= xy[i, 0] <= nx - 30 and 30 <= xy[i, 1] <= ny - 30
         if inside and d.min() > _CLEAR_PX and 10 <= truth["snr"][i] <= 200:
