@@ -10,7 +10,7 @@ import io
 import math
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from astrid.api.deps import CuratorDep, ViewerDep
 from astrid.api.object_schemas import (
@@ -25,9 +25,7 @@ from astrid.api.object_schemas import (
 )
 from astrid.catalog.lightcurves import LightCurvePointRecord, light_curves
 from astrid.catalog.object_records import (
-    ObjectFilters,
     ObjectRecord,
-    add_object_label,
     list_objects,
     object_cone_search,
     object_labels_of,
@@ -35,13 +33,13 @@ from astrid.catalog.object_records import (
 )
 from astrid.catalog.query_params import InvalidQueryError
 from astrid.service.deps import ServiceDep
-from astrid.service.params import MAX_ID, OptionalId, query_error
+from astrid.service.params import MAX_ID, ObjectFiltersDep, OptionalId, query_error
+from astrid.service.review import label_object
 from astrid.service.state import Service
 
 router = APIRouter(tags=["objects"])
 
 _Limit = Annotated[int, Query(ge=1, le=1000)]
-_Bound = Annotated[float | None, Query(allow_inf_nan=False)]
 ObjectKey = Annotated[
     str,
     Path(
@@ -64,41 +62,6 @@ CSV_COLUMNS = (
 )
 _LN10_FACTOR = 2.5 / math.log(10.0)  # 1.0857: magnitude error per unit relative flux error
 _UPPER_LIMIT_SIGMA = 5.0
-
-
-def object_filters(
-    context_class: Annotated[str | None, Query(max_length=32)] = None,
-    min_detections: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
-    last_mjd_min: Annotated[float | None, Query(allow_inf_nan=False, description="MJD")] = None,
-    last_mjd_max: Annotated[float | None, Query(allow_inf_nan=False, description="MJD")] = None,
-    peak_mag_min: _Bound = None,
-    peak_mag_max: _Bound = None,
-    moving: Annotated[bool | None, Query(description="a solar-system mover")] = None,
-) -> ObjectFilters:
-    """The object filters of a request (422 for a bad or contradictory range)."""
-    for low, high, name in (
-        (last_mjd_min, last_mjd_max, "last_mjd_min"),
-        (peak_mag_min, peak_mag_max, "peak_mag_min"),
-    ):
-        if low is not None and high is not None and low > high:
-            raise query_error(
-                InvalidQueryError(f"{name} is above its maximum", field=name, value=low)
-            )
-    try:
-        return ObjectFilters(
-            context_class=context_class,
-            min_detections=min_detections,
-            last_mjd_min=last_mjd_min,
-            last_mjd_max=last_mjd_max,
-            peak_mag_min=peak_mag_min,
-            peak_mag_max=peak_mag_max,
-            moving=moving,
-        )
-    except InvalidQueryError as e:
-        raise query_error(e) from e
-
-
-ObjectFiltersDep = Annotated[ObjectFilters, Depends(object_filters)]
 
 
 def _public(record: ObjectRecord) -> ObjectPublic:
@@ -263,15 +226,5 @@ def post_object_label(
 ) -> ObjectLabelPublic:
     """Class an object as the calling curator (sn_ia, agn, variable_star, ...)."""
     record = _find(service, key)
-    try:
-        label = add_object_label(
-            service.catalog,
-            object_id=record.id,
-            curator=caller.name,
-            label=body.label,
-            comment=body.comment,
-            actor=caller.actor,
-        )
-    except InvalidQueryError as e:
-        raise query_error(e) from e
+    label = label_object(service, caller, record.id, body.label, body.comment)
     return ObjectLabelPublic.model_validate(label)
