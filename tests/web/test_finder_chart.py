@@ -5,28 +5,22 @@ there is no larger field."""
 from __future__ import annotations
 
 import io
-import math
 import re
 
 import numpy as np
 import pytest
-from astropy.io import fits
 from astropy.wcs import WCS
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import update
 
 from astrid.catalog import candidates_of_object, list_objects
-from astrid.catalog.models import Observation
 from astrid.catalog.object_records import ObjectRecord
 from astrid.difference.cutouts import CUTOUT_SIZE
 from astrid.service.finder_chart import FINDER_SIZE, finder_chart
+from service_catalog import REFERENCE_SCALE_ARCSEC, REFERENCE_STAR, store_reference_image
 from service_env import Env
 
 HTML = {"Accept": "text/html"}
-SCALE_ARCSEC = 1.0
-SHAPE = (240, 300)  # (ny, nx)
-STAR = (180, 90)  # (x, y) of the object in the reference image, 0-based
 
 
 def _login(client: TestClient, key: str) -> None:
@@ -34,40 +28,15 @@ def _login(client: TestClient, key: str) -> None:
     assert r.status_code == 303, r.text
 
 
-def _wcs(obj: ObjectRecord, rotation_deg: float) -> WCS:
-    """A TAN WCS with 1″ pixels placing ``obj`` on `STAR`, rotated by ``rotation_deg``."""
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.crval = [obj.ra, obj.dec]
-    wcs.wcs.crpix = [STAR[0] + 1.0, STAR[1] + 1.0]
-    s, t = SCALE_ARCSEC / 3600, math.radians(rotation_deg)
-    wcs.wcs.cd = np.array([[-s * math.cos(t), -s * math.sin(t)],
-                           [-s * math.sin(t), s * math.cos(t)]])  # fmt: skip
-    return wcs
-
-
 def _store_reference(env: Env, obj: ObjectRecord, rotation_deg: float) -> WCS:
-    """Store a reference image with a star on the object and give it a WCS in the catalog."""
-    rng = np.random.default_rng(3)
-    y, x = np.mgrid[: SHAPE[0], : SHAPE[1]]
-    star = 3000.0 * np.exp(-((x - STAR[0]) ** 2 + (y - STAR[1]) ** 2) / (2 * 2.0**2))
-    image = rng.normal(100.0, 5.0, SHAPE) + star
-    wcs = _wcs(obj, rotation_deg)
-    buffer = io.BytesIO()
-    fits.PrimaryHDU(image.astype(np.float32), header=wcs.to_header()).writeto(buffer)
-    key = env.service.store.put_bytes(buffer.getvalue(), suffix=".fits")
-    with env.service.catalog.engine.begin() as conn:
-        conn.execute(
-            update(Observation)
-            .where(Observation.id == env.seeded.reference_id)
-            .values(
-                store_key=key,
-                wcs_header=wcs.to_header().tostring(sep="\n"),
-                shape_y=SHAPE[0],
-                shape_x=SHAPE[1],
-            )
-        )
-    return wcs
+    return store_reference_image(
+        env.service.catalog,
+        env.service.store,
+        env.seeded.reference_id,
+        ra=obj.ra,
+        dec=obj.dec,
+        rotation_deg=rotation_deg,
+    )
 
 
 def _expected(wcs: WCS) -> tuple[np.ndarray, np.ndarray]:
@@ -88,14 +57,14 @@ def test_finder_chart_from_the_reference_image(fresh: Env, rotation_deg: float) 
     detections = candidates_of_object(fresh.service.catalog, obj.id)
     chart = finder_chart(fresh.service, obj, detections)
     assert chart is not None and chart.source == "reference image"
-    assert (chart.x, chart.y) == pytest.approx(STAR, abs=1e-6)
+    assert (chart.x, chart.y) == pytest.approx(REFERENCE_STAR, abs=1e-6)
     assert chart.overlay.size == FINDER_SIZE
     compass = chart.overlay.compass
     assert compass is not None, "arrows from the WCS"
     north, east = _expected(wcs)
     assert compass.north == pytest.approx(tuple(north), abs=1e-4)
     assert compass.east == pytest.approx(tuple(east), abs=1e-4)
-    assert compass.arcsec_per_pixel == pytest.approx(SCALE_ARCSEC, rel=1e-4)
+    assert compass.arcsec_per_pixel == pytest.approx(REFERENCE_SCALE_ARCSEC, rel=1e-4)
     assert chart.overlay.scale_bar_arcsec == 30.0  # the longest of the choices in 35 % of 127″
     assert chart.overlay.scale_bar_pixels == pytest.approx(30.0, rel=1e-4)
     assert chart.overlay.centre == (63.5, 63.5), "the marker on the object"
