@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fastapi import HTTPException
-
 from astrid.catalog.curation import (
     LabelRecord,
     ReviewProgress,
@@ -21,7 +19,7 @@ from astrid.catalog.curation import (
     claim_next,
     review_progress,
 )
-from astrid.catalog.object_records import ObjectLabelRecord, add_object_label, sky_object
+from astrid.catalog.object_records import ObjectLabelRecord, ObjectRecord, add_object_label
 from astrid.catalog.query_params import InvalidQueryError
 from astrid.service.auth import Principal
 from astrid.service.candidates import LabelledCandidate, find_candidate, labelled_candidate
@@ -58,15 +56,14 @@ def label_candidate(
 
 
 def label_object(
-    service: Service, caller: Principal, object_id: int, label: str, comment: str | None
+    service: Service, caller: Principal, found: ObjectRecord, label: str, comment: str | None
 ) -> ObjectLabelRecord:
-    """Class an object as ``caller`` (one of `astrid.curation.labels.OBJECT_CLASSES`)."""
-    if sky_object(service.catalog, object_id) is None:
-        raise HTTPException(404, f"no object with id {object_id}")
+    """Class the object ``found`` (`astrid.service.objects.find_object`) as ``caller``: one
+    of `astrid.curation.labels.OBJECT_CLASSES`, else 422."""
     try:
         return add_object_label(
             service.catalog,
-            object_id=object_id,
+            object_id=found.id,
             curator=caller.name,
             label=label,
             comment=comment,

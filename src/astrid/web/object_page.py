@@ -14,13 +14,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, HTTPException, Path, Request, Response
 from fastapi.responses import HTMLResponse
 
-from astrid.catalog import candidates_of_object, light_curves, object_labels_of, sky_object
+from astrid.catalog import candidates_of_object, light_curves, object_labels_of
 from astrid.catalog.object_records import ObjectRecord
 from astrid.curation.labels import OBJECT_CLASS_TITLES, OBJECT_CLASSES
 from astrid.errors import StorageError
 from astrid.service.deps import ServiceDep
 from astrid.service.finder_chart import finder_chart, finder_png
-from astrid.service.params import MAX_ID
+from astrid.service.objects import find_object
 from astrid.service.review import label_object
 from astrid.service.state import Service
 from astrid.web.lightcurve_chart import light_curve_chart
@@ -59,15 +59,6 @@ def external_links(ra: float, dec: float) -> list[tuple[str, str]]:
     ]
 
 
-def _find(service: Service, key: str) -> ObjectRecord:
-    if key.isdigit() and not 1 <= int(key) <= MAX_ID:
-        raise HTTPException(422, f"object id {key} is out of range")
-    found = sky_object(service.catalog, int(key) if key.isdigit() else key)
-    if found is None:
-        raise HTTPException(status_code=404, detail=f"no object {key}")
-    return found
-
-
 def _labels_context(service: Service, found: ObjectRecord) -> dict[str, Any]:
     return {
         "o": found,
@@ -83,7 +74,7 @@ def object_page(
 ) -> HTMLResponse:
     """One object: summary, light curve (detections and 5σ limits), finder chart, context,
     links, curators' classes and the cutouts of each detection (newest first)."""
-    found = _find(service, key)
+    found = find_object(service, key)
     points = light_curves(service.catalog, [found.id])[found.id]
     detections = candidates_of_object(service.catalog, found.id)
     context: dict[str, Any] = found.context or {}
@@ -105,7 +96,7 @@ def object_page(
 @object_router.get("/objects/{key}/finder.png")
 def finder_image(key: ObjectKey, service: ServiceDep, user: UserDep) -> Response:
     """The finder chart's image (the page draws the arrows, scale bar and marker over it)."""
-    found = _find(service, key)
+    found = find_object(service, key)
     chart = finder_chart(service, found, candidates_of_object(service.catalog, found.id))
     if chart is None:
         raise HTTPException(404, f"object {found.name} has no reference image or cutout")
@@ -129,6 +120,6 @@ def class_from_page(
 ) -> HTMLResponse:
     """Class the object as the logged-in curator; answers with the updated class history."""
     _needs(user, "curator")
-    found = _find(service, key)
-    label_object(service, user, found.id, label, comment.strip() or None)
+    found = find_object(service, key)
+    label_object(service, user, found, label, comment.strip() or None)
     return _render(request, "_object_labels.html", user, **_labels_context(service, found))

@@ -10,7 +10,7 @@ import io
 import math
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from astrid.api.deps import CuratorDep, ViewerDep
 from astrid.api.object_schemas import (
@@ -29,13 +29,12 @@ from astrid.catalog.object_records import (
     list_objects,
     object_cone_search,
     object_labels_of,
-    sky_object,
 )
 from astrid.catalog.query_params import InvalidQueryError
 from astrid.service.deps import ServiceDep
-from astrid.service.params import MAX_ID, ObjectFiltersDep, OptionalId, query_error
+from astrid.service.objects import find_object
+from astrid.service.params import ObjectFiltersDep, OptionalId, query_error
 from astrid.service.review import label_object
-from astrid.service.state import Service
 
 router = APIRouter(tags=["objects"])
 
@@ -66,24 +65,6 @@ _UPPER_LIMIT_SIGMA = 5.0
 
 def _public(record: ObjectRecord) -> ObjectPublic:
     return ObjectPublic.model_validate(record)
-
-
-def _find(service: Service, key: str) -> ObjectRecord:
-    if key.isdigit() and not 1 <= int(key) <= MAX_ID:
-        raise HTTPException(
-            422,
-            [
-                {
-                    "loc": ["path", "key"],
-                    "msg": f"id must be in [1, {MAX_ID}]",
-                    "type": "value_error",
-                }
-            ],
-        )
-    record = sky_object(service.catalog, key)
-    if record is None:
-        raise HTTPException(404, f"no object {key!r}")
-    return record
 
 
 def _magnitudes(
@@ -180,7 +161,7 @@ def get_objects_cone(
 @router.get("/objects/{key}", response_model=ObjectPublic)
 def get_object(key: ObjectKey, service: ServiceDep, _: ViewerDep) -> ObjectPublic:
     """One object: position, detections, light-curve features, context."""
-    return _public(_find(service, key))
+    return _public(find_object(service, key))
 
 
 @router.get(
@@ -199,7 +180,7 @@ def get_lightcurve(
     ``format=csv`` gives the columns object_id, mjd, band, flux, flux_err, mag, mag_err,
     upper_limit_mag, detected, candidate_id (empty cells for null).
     """
-    record = _find(service, key)
+    record = find_object(service, key)
     points = [_point(p) for p in light_curves(service.catalog, [record.id])[record.id]]
     if format == "csv":
         return Response(
@@ -213,7 +194,7 @@ def get_lightcurve(
 @router.get("/objects/{key}/labels", response_model=ObjectLabelsPublic)
 def get_object_labels(key: ObjectKey, service: ServiceDep, _: ViewerDep) -> ObjectLabelsPublic:
     """Curators' classes of an object, oldest first."""
-    record = _find(service, key)
+    record = find_object(service, key)
     labels = object_labels_of(service.catalog, record.id)
     return ObjectLabelsPublic(
         object_id=record.id, labels=[ObjectLabelPublic.model_validate(x) for x in labels]
@@ -225,6 +206,6 @@ def post_object_label(
     key: ObjectKey, body: ObjectLabelCreate, service: ServiceDep, caller: CuratorDep
 ) -> ObjectLabelPublic:
     """Class an object as the calling curator (sn_ia, agn, variable_star, ...)."""
-    record = _find(service, key)
-    label = label_object(service, caller, record.id, body.label, body.comment)
+    record = find_object(service, key)
+    label = label_object(service, caller, record, body.label, body.comment)
     return ObjectLabelPublic.model_validate(label)
