@@ -75,13 +75,13 @@ def test_finder_chart_from_the_reference_image(fresh: Env, rotation_deg: float) 
     finder = re.search(r'data-testid="finder">(.*?)</figure>', page, re.S)
     assert finder is not None
     text = finder.group(1)
-    assert f'src="/objects/{obj.id}/finder.png"' in text
+    assert f'src="/objects/{obj.id}/finder.png?v={chart.version}"' in text
     assert 'data-testid="finder-marks"' in text and 'class="ring"' in text
     assert 'class="arrow-N"' in text and 'class="arrow-E"' in text
     assert 'data-arcsec="30.0"' in text and ">30″</text>" in text
     assert "reference image · ref_r" in text and "127″ across" in text
 
-    png = client.get(f"/objects/{obj.id}/finder.png")
+    png = client.get(f"/objects/{obj.id}/finder.png?v={chart.version}")
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     pixels = np.asarray(Image.open(io.BytesIO(png.content)))
     assert pixels.shape == (FINDER_SIZE * chart.scale,) * 2

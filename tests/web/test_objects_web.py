@@ -60,6 +60,8 @@ def test_objects_list_filters_and_links(fresh: Env) -> None:
         return _shown(r.text)
 
     assert shown(context_class="variable_star") == [second.id]
+    unknown = client.get("/objects", params={"context_class": "kilonova"}).text
+    assert _shown(unknown) == [] and '<option value="kilonova" selected>' in unknown
     assert shown(context_class="variable_star", peak_mag_min="", moving="") == [second.id]
     assert shown(peak_mag_max="20") == [first.id]
     assert shown(peak_mag_min="20", peak_mag_max="22") == [second.id]

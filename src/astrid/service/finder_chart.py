@@ -16,6 +16,7 @@ over the image; the PNG is plain (`astrid.service.cutout_images`).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
 from collections.abc import Sequence
@@ -66,6 +67,13 @@ class FinderChart:
     def display_size(self) -> int:
         """Side of the PNG in screen pixels."""
         return self.overlay.size * self.scale
+
+    @property
+    def version(self) -> str:
+        """Names the image: changes when its source, position or scale does (so the page's
+        URL of the image can be cached for long)."""
+        text = f"{self.key}:{self.x:.3f}:{self.y:.3f}:{self.scale}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _scale(size: int) -> int:

@@ -95,7 +95,11 @@ def object_page(
 
 @object_router.get("/objects/{key}/finder.png")
 def finder_image(key: ObjectKey, service: ServiceDep, user: UserDep) -> Response:
-    """The finder chart's image (the page draws the arrows, scale bar and marker over it)."""
+    """The finder chart's image (the page draws the arrows, scale bar and marker over it).
+
+    The page asks for it with ``?v=`` its `FinderChart.version`, so a browser may keep it:
+    a new source or position is a new address.
+    """
     found = find_object(service, key)
     chart = finder_chart(service, found, candidates_of_object(service.catalog, found.id))
     if chart is None:
