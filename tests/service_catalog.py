@@ -3,26 +3,33 @@
 Two nights of one field: a reference and two science observations, one run each, and
 candidates with stored cutout triplets. Scores (rb, ood and its components) are written
 directly, as the scoring stage would, on all but the last few candidates (so unscored ones
-are present too). Positions repeat across the two runs so that neighbours exist.
+are present too). Positions repeat across the two runs so that neighbours exist. The
+observations have no WCS and only a placeholder image; `store_reference_image` gives the
+reference both (for finder charts).
 """
 
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from astropy.io import fits
+from astropy.wcs import WCS
 from sqlalchemy import update
 
 from astrid.catalog import Catalog
-from astrid.catalog.models import Candidate
+from astrid.catalog.models import Candidate, Observation
 from astrid.store import ObjectStore
 
 FIELD_RA, FIELD_DEC = 150.0, 2.0
 N_PER_RUN = 12
 N_UNSCORED = 3  # the last candidates of the second run have no scores
 MJD = (60300.2, 60301.3)
+REFERENCE_SHAPE = (240, 300)  # (ny, nx) of the image `store_reference_image` stores
+REFERENCE_STAR = (180, 90)  # (x, y), 0-based: where it puts the given position and a star
+REFERENCE_SCALE_ARCSEC = 1.0
 
 
 @dataclass(frozen=True)
@@ -144,3 +151,44 @@ def seed(catalog: Catalog, store: ObjectStore, *, seed: int = 0) -> Seeded:
         run_ids=(run_ids[0], run_ids[1]),
         candidate_ids=ids,
     )
+
+
+def store_reference_image(
+    catalog: Catalog,
+    store: ObjectStore,
+    reference_id: int,
+    *,
+    ra: float,
+    dec: float,
+    rotation_deg: float = 0.0,
+) -> WCS:
+    """Store a reference image with a star at (``ra``, ``dec``) and record it, with its WCS
+    (1″ pixels, north rotated by ``rotation_deg`` from up towards the left), on the
+    reference observation; the WCS."""
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[: REFERENCE_SHAPE[0], : REFERENCE_SHAPE[1]]
+    sx, sy = REFERENCE_STAR
+    star = 3000.0 * np.exp(-((x - sx) ** 2 + (y - sy) ** 2) / (2 * 2.0**2))
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [ra, dec]
+    wcs.wcs.crpix = [sx + 1.0, sy + 1.0]
+    s, t = REFERENCE_SCALE_ARCSEC / 3600, math.radians(rotation_deg)
+    wcs.wcs.cd = np.array([[-s * math.cos(t), -s * math.sin(t)],
+                           [-s * math.sin(t), s * math.cos(t)]])  # fmt: skip
+    image = rng.normal(100.0, 5.0, REFERENCE_SHAPE) + star
+    buffer = io.BytesIO()
+    fits.PrimaryHDU(image.astype(np.float32), header=wcs.to_header()).writeto(buffer)
+    key = store.put_bytes(buffer.getvalue(), suffix=".fits")
+    with catalog.engine.begin() as conn:
+        conn.execute(
+            update(Observation)
+            .where(Observation.id == reference_id)
+            .values(
+                store_key=key,
+                wcs_header=wcs.to_header().tostring(sep="\n"),
+                shape_y=REFERENCE_SHAPE[0],
+                shape_x=REFERENCE_SHAPE[1],
+            )
+        )
+    return wcs

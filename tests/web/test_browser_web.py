@@ -7,7 +7,6 @@ review mode with the keyboard, then checks the labels in the database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,49 +15,7 @@ import pytest
 from astrid.catalog.curation import labels_of
 from service_env import Live
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs the system Chromium (/usr/bin/chromium)"
-    ),
-]
-
-TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    # a Content-Security-Policy violation is reported on the console, not as a page error
-    page.on("console", lambda message: _console_error(message, errors))
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors or CSP violations: {errors}"
-
-
-def _console_error(message: Any, errors: list[str]) -> None:
-    """Keep a console error (CSP violations land here), except the browser's favicon probe."""
-    url = str((message.location or {}).get("url", ""))
-    if message.type == "error" and not url.endswith("/favicon.ico"):
-        errors.append(f"{message.text} ({url})")
+pytestmark = pytest.mark.slow  # the browser and page fixtures: tests/web/conftest.py
 
 
 def _login(page: Any, live: Live, role: str) -> None:

@@ -6,7 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from astrid.catalog import list_objects, record_points, update_summaries
+from astrid.catalog import candidates_of_object, list_objects, record_points, update_summaries
 from astrid.web.lightcurve_chart import light_curve_chart
 from astrid.web.object_page import external_links
 from service_env import Env
@@ -82,7 +82,14 @@ def test_object_page_shows_light_curve_context_and_links(fresh: Env) -> None:
         assert "rule 5: offset" in text and "HyperLEDA 42" in text and "REF J1" in text
         assert text.count('class="point detection band-r"') == 1
         assert text.count('class="point limit band-r"') == 1
-        assert f'href="/candidates/{fresh.seeded.candidate_ids[0]}"' in text
+        # the cutout history: the object's detections newest first, each with its triplet
+        shown = [int(i) for i in re.findall(r'<tr data-candidate-id="(\d+)"', text)]
+        assert shown == [c.id for c in candidates_of_object(catalog, obj.id)]
+        assert len(shown) == obj.n_detections == 2 and shown[0] > shown[1]
+        for cid in shown:
+            for kind in ("science", "reference", "difference"):
+                assert f"/api/v1/candidates/{cid}/cutouts/{kind}.png?scale=2" in text
+            assert f'<a href="/candidates/{cid}">{cid}</a>' in text
         for name in ("SIMBAD", "NED", "TNS", "Legacy Survey", "Aladin", "ALeRCE", "Fink"):
             assert f">{name}</a>" in text
         assert not re.search(r'\sstyle="', text), "inline styles break the CSP"

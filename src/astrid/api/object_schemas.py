@@ -6,6 +6,7 @@ stored field reaches a client only when a schema here names it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -104,6 +105,7 @@ class ObjectLabelPublic(_Public):
     curator: str
     label: str
     comment: str | None
+    created_at: datetime
 
 
 class ObjectLabelsPublic(_Public):

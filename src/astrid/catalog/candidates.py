@@ -40,6 +40,7 @@ __all__ = [
     "ConeMatch",
     "candidate",
     "candidates_by_id",
+    "candidates_of_object",
     "cone_search",
     "count_candidates",
     "iter_candidates",
@@ -254,6 +255,27 @@ def candidates_by_id(catalog: Catalog, ids: Sequence[int]) -> dict[int, Candidat
     with catalog_errors("read candidates"), catalog.session() as session:
         records = [_candidate_record(row) for row in session.execute(query)]
     return {r.id: r for r in records}
+
+
+def candidates_of_object(
+    catalog: Catalog, object_id: int, *, limit: int = 200
+) -> list[CandidateRecord]:
+    """The detections (candidates) of an object, newest (latest MJD) first.
+
+    Raises
+    ------
+    InvalidQueryError
+        If `limit` is outside [1, 10000].
+    """
+    check_limit(limit)
+    query = (
+        _candidate_select()
+        .where(Candidate.object_id == object_id)
+        .order_by(Observation.mjd.desc(), Candidate.id.desc())
+        .limit(limit)
+    )
+    with catalog_errors(f"read candidates of object {object_id}"), catalog.session() as session:
+        return [_candidate_record(row) for row in session.execute(query)]
 
 
 def cone_search(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
@@ -40,6 +41,7 @@ __all__ = [
     "ObjectLabelRecord",
     "ObjectRecord",
     "add_object_label",
+    "context_classes",
     "count_objects",
     "iter_objects",
     "list_objects",
@@ -125,6 +127,7 @@ class ObjectLabelRecord:
     curator: str
     label: str
     comment: str | None
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,18 @@ def count_objects(catalog: Catalog, filters: ObjectFilters | None = None) -> int
     query = select(func.count(SkyObject.id)).where(*filters.clauses())
     with catalog_errors("count objects"), catalog.session() as session:
         return int(session.scalar(query) or 0)
+
+
+def context_classes(catalog: Catalog) -> list[str]:
+    """The context classes objects have now, sorted (for a filter's choices)."""
+    query = (
+        select(SkyObject.context_class)
+        .where(SkyObject.context_class.is_not(None))
+        .distinct()
+        .order_by(SkyObject.context_class)
+    )
+    with catalog_errors("object context classes"), catalog.session() as session:
+        return [str(name) for name in session.scalars(query)]
 
 
 def object_cone_search(

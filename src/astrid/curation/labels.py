@@ -15,6 +15,7 @@ __all__ = [
     "BOGUS_LABELS",
     "LABELS",
     "OBJECT_CLASSES",
+    "OBJECT_CLASS_TITLES",
     "REAL_LABELS",
     "UNSURE_LABEL",
     "LabelName",
@@ -44,19 +45,21 @@ LabelName = Literal[LABELS]  # type: ignore[valid-type]
 
 #: What a curator may say an *object* is (its astrophysical class), beside the real/bogus
 #: labels of its candidates: supernova types, tidal disruption event, active nucleus,
-#: cataclysmic variable, variable star, solar-system object, bogus, other.
-OBJECT_CLASSES: tuple[str, ...] = (
-    "sn_ia",
-    "sn_ii",
-    "sn_ibc",
-    "tde",
-    "agn",
-    "cv",
-    "variable_star",
-    "asteroid",
-    "bogus",
-    "other",
-)
+#: cataclysmic variable, variable star, solar-system object, bogus, other; each with how
+#: people write it (pages show the titles).
+OBJECT_CLASS_TITLES: dict[str, str] = {
+    "sn_ia": "SN Ia",
+    "sn_ii": "SN II",
+    "sn_ibc": "SN Ibc",
+    "tde": "TDE",
+    "agn": "AGN",
+    "cv": "CV",
+    "variable_star": "variable star",
+    "asteroid": "asteroid",
+    "bogus": "bogus",
+    "other": "other",
+}
+OBJECT_CLASSES: tuple[str, ...] = tuple(OBJECT_CLASS_TITLES)
 
 ObjectClassName = Literal[OBJECT_CLASSES]  # type: ignore[valid-type]
 """An object class as a type, for request validation."""

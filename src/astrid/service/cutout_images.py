@@ -24,11 +24,13 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 from astropy.io import fits
 from PIL import Image as PILImage
 
+from astrid.difference.cutouts import cutout
 from astrid.errors import StorageError
 from astrid.store import ObjectStore
 
@@ -114,7 +116,8 @@ def render_cutout_png(data: np.ndarray, *, kind: str, scale: int = 1) -> bytes:
 
 
 class CutoutRenderer:
-    """PNG renderings of stored cutouts, kept in a small in-memory LRU cache.
+    """PNG renderings of stored cutouts (and of stamps of stored images, for finder charts),
+    kept in a small in-memory LRU cache.
 
     Keys are content hashes, so a cached rendering never goes stale.
 
@@ -129,7 +132,7 @@ class CutoutRenderer:
     def __init__(self, store: ObjectStore, *, max_items: int = 4096) -> None:
         self._store = store
         self._max = max_items
-        self._cache: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
+        self._cache: OrderedDict[tuple[object, ...], bytes] = OrderedDict()
         self._lock = threading.Lock()
 
     def data(self, key: str) -> np.ndarray:
@@ -152,12 +155,46 @@ class CutoutRenderer:
 
     def png(self, key: str, *, kind: str, scale: int = 1) -> bytes:
         """The rendering of the cutout ``key`` (see `render_cutout_png`)."""
-        cache_key = (key, kind, scale)
+        return self._cached(
+            (key, kind, scale), lambda: render_cutout_png(self.data(key), kind=kind, scale=scale)
+        )
+
+    def stamp_png(self, key: str, x: float, y: float, *, size: int, scale: int = 1) -> bytes:
+        """A ``size × size`` stamp of the stored image ``key`` centred on the pixel nearest
+        ``(x, y)`` (0-based; NaN, drawn black, off the image), rendered as a reference.
+
+        Raises
+        ------
+        StorageError
+            If the object is missing or holds no 2-D image.
+        """
+
+        def render() -> bytes:
+            return render_cutout_png(self._stamp(key, x, y, size), kind="reference", scale=scale)
+
+        return self._cached(("stamp", key, round(x, 3), round(y, 3), size, scale), render)
+
+    def _stamp(self, key: str, x: float, y: float, size: int) -> np.ndarray:
+        """The stamp of the first 2-D image in the stored FITS file ``key`` (a local file is
+        memory-mapped, so only the stamp's rows are read)."""
+        local = self._store.local_path(key)
+        source: str | io.BytesIO = str(local) if local else io.BytesIO(self._store.get_bytes(key))
+        try:
+            with fits.open(source, memmap=local is not None) as hdus:
+                for hdu in hdus:
+                    data = getattr(hdu, "data", None)
+                    if data is not None and data.ndim == 2:
+                        return cutout(data, x, y, size).astype(np.float64)
+        except OSError as e:
+            raise StorageError(f"object {key} is not a FITS file: {e}", key=key) from e
+        raise StorageError(f"object {key} holds no 2-D image", key=key)
+
+    def _cached(self, cache_key: tuple[object, ...], render: Callable[[], bytes]) -> bytes:
         with self._lock:
             if cache_key in self._cache:
                 self._cache.move_to_end(cache_key)
                 return self._cache[cache_key]
-        image = render_cutout_png(self.data(key), kind=kind, scale=scale)
+        image = render()
         with self._lock:
             self._cache[cache_key] = image
             while len(self._cache) > self._max:

@@ -1,4 +1,5 @@
-"""Request parameters of the API and the web page: bounded ids and the candidate filters."""
+"""Request parameters of the API and the web page: bounded ids, the candidate and object
+filters."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Path, Query
 
+from astrid.catalog.object_records import ObjectFilters
 from astrid.catalog.query_params import SORT_KEYS, CandidateFilters, InvalidQueryError
 from astrid.curation.labels import LabelName
 
@@ -13,10 +15,12 @@ __all__ = [
     "MAX_ID",
     "CandidateFiltersDep",
     "Id",
+    "ObjectFiltersDep",
     "OptionalId",
     "SortDep",
     "SortName",
     "candidate_filters",
+    "object_filters",
     "query_error",
 ]
 
@@ -77,3 +81,38 @@ def candidate_filters(
 
 CandidateFiltersDep = Annotated[CandidateFilters, Depends(candidate_filters)]
 SortDep = Annotated[SortName, Query(description="sort key; NULLs last")]
+
+
+def object_filters(
+    context_class: Annotated[str | None, Query(max_length=32)] = None,
+    min_detections: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    last_mjd_min: Annotated[float | None, Query(allow_inf_nan=False, description="MJD")] = None,
+    last_mjd_max: Annotated[float | None, Query(allow_inf_nan=False, description="MJD")] = None,
+    peak_mag_min: _Score = None,
+    peak_mag_max: _Score = None,
+    moving: Annotated[bool | None, Query(description="a solar-system mover")] = None,
+) -> ObjectFilters:
+    """The object filters of a request (422 for a bad or contradictory range)."""
+    for low, high, name in (
+        (last_mjd_min, last_mjd_max, "last_mjd_min"),
+        (peak_mag_min, peak_mag_max, "peak_mag_min"),
+    ):
+        if low is not None and high is not None and low > high:
+            raise query_error(
+                InvalidQueryError(f"{name} is above its maximum", field=name, value=low)
+            )
+    try:
+        return ObjectFilters(
+            context_class=context_class,
+            min_detections=min_detections,
+            last_mjd_min=last_mjd_min,
+            last_mjd_max=last_mjd_max,
+            peak_mag_min=peak_mag_min,
+            peak_mag_max=peak_mag_max,
+            moving=moving,
+        )
+    except InvalidQueryError as e:
+        raise query_error(e) from e
+
+
+ObjectFiltersDep = Annotated[ObjectFilters, Depends(object_filters)]

@@ -1,8 +1,10 @@
-"""What both front ends do for curators: label a candidate, hand out the next to review.
+"""What both front ends do for curators: label a candidate, class an object, hand out the
+next candidate to review.
 
 A label is stored under the caller's name, audited under the caller's identity; an unknown
-candidate is a 404, an unknown label a 422. Review mode claims the candidate that most
-needs this curator (`astrid.catalog.curation.claim_next`) and reports the progress.
+candidate or object is a 404, an unknown label or class a 422. Review mode claims the
+candidate that most needs this curator (`astrid.catalog.curation.claim_next`) and reports
+the progress.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from astrid.catalog.curation import (
     claim_next,
     review_progress,
 )
+from astrid.catalog.object_records import ObjectLabelRecord, ObjectRecord, add_object_label
 from astrid.catalog.query_params import InvalidQueryError
 from astrid.service.auth import Principal
 from astrid.service.candidates import LabelledCandidate, find_candidate, labelled_candidate
 from astrid.service.params import query_error
 from astrid.service.state import Service
 
-__all__ = ["ReviewTurn", "label_candidate", "next_for_review"]
+__all__ = ["ReviewTurn", "label_candidate", "label_object", "next_for_review"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,24 @@ def label_candidate(
         return add_label(
             service.catalog,
             candidate_id=candidate_id,
+            curator=caller.name,
+            label=label,
+            comment=comment,
+            actor=caller.actor,
+        )
+    except InvalidQueryError as e:
+        raise query_error(e) from e
+
+
+def label_object(
+    service: Service, caller: Principal, found: ObjectRecord, label: str, comment: str | None
+) -> ObjectLabelRecord:
+    """Class the object ``found`` (`astrid.service.objects.find_object`) as ``caller``: one
+    of `astrid.curation.labels.OBJECT_CLASSES`, else 422."""
+    try:
+        return add_object_label(
+            service.catalog,
+            object_id=found.id,
             curator=caller.name,
             label=label,
             comment=comment,

@@ -1,7 +1,9 @@
-"""The object page: summary, light curve, context, detections and links by position.
+"""The object page: summary, light curve, finder chart, context, links by position,
+curators' classes and the cutout history of its detections.
 
-Its own router (``/objects/{name or id}``), installed by `astrid.web.site.install` next to
-the other pages, with the same login and rendering (`astrid.web.pages`).
+Its own router (``/objects/{name or id}``, its ``finder.png`` and the class form's
+``labels``), installed by `astrid.web.site.install` next to the other pages, with the
+same login, rendering and anti-CSRF header for writes (`astrid.web.pages`).
 """
 
 from __future__ import annotations
@@ -9,13 +11,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Request, Response
 from fastapi.responses import HTMLResponse
 
-from astrid.catalog import light_curves, object_labels_of, sky_object
+from astrid.catalog import candidates_of_object, light_curves, object_labels_of
+from astrid.catalog.object_records import ObjectRecord
+from astrid.curation.labels import OBJECT_CLASS_TITLES, OBJECT_CLASSES
+from astrid.errors import StorageError
 from astrid.service.deps import ServiceDep
+from astrid.service.finder_chart import finder_chart, finder_png
+from astrid.service.objects import find_object
+from astrid.service.review import label_object
+from astrid.service.state import Service
 from astrid.web.lightcurve_chart import light_curve_chart
-from astrid.web.pages import UserDep, _render, _sexagesimal
+from astrid.web.pages import UserDep, _needs, _render, _sexagesimal
 
 __all__ = ["external_links", "object_router"]
 
@@ -50,27 +59,71 @@ def external_links(ra: float, dec: float) -> list[tuple[str, str]]:
     ]
 
 
+def _labels_context(service: Service, found: ObjectRecord) -> dict[str, Any]:
+    return {
+        "o": found,
+        "object_labels": object_labels_of(service.catalog, found.id),
+        "classes": OBJECT_CLASSES,
+        "class_titles": OBJECT_CLASS_TITLES,
+    }
+
+
 @object_router.get("/objects/{key}", response_class=HTMLResponse)
 def object_page(
     key: ObjectKey, request: Request, service: ServiceDep, user: UserDep
 ) -> HTMLResponse:
-    """One object: summary, light curve (detections and 5σ limits), context, links."""
-    found = sky_object(service.catalog, int(key) if key.isdigit() else key)
-    if found is None:
-        raise HTTPException(status_code=404, detail=f"no object {key}")
+    """One object: summary, light curve (detections and 5σ limits), finder chart, context,
+    links, curators' classes and the cutouts of each detection (newest first)."""
+    found = find_object(service, key)
     points = light_curves(service.catalog, [found.id])[found.id]
+    detections = candidates_of_object(service.catalog, found.id)
     context: dict[str, Any] = found.context or {}
     return _render(
         request,
         "object.html",
         user,
-        o=found,
         position=_sexagesimal(found.ra, found.dec),
         chart=light_curve_chart(points),
-        points=points,
-        detections=[p for p in points if p.candidate_id is not None],
+        detections=detections,
+        finder=finder_chart(service, found, detections),
         matches=context.get("matches") or [],
         host=context.get("host"),
-        labels=object_labels_of(service.catalog, found.id),
         links=external_links(found.ra, found.dec),
+        **_labels_context(service, found),
     )
+
+
+@object_router.get("/objects/{key}/finder.png")
+def finder_image(key: ObjectKey, service: ServiceDep, user: UserDep) -> Response:
+    """The finder chart's image (the page draws the arrows, scale bar and marker over it).
+
+    The page asks for it with ``?v=`` its `FinderChart.version`, so a browser may keep it:
+    a new source or position is a new address.
+    """
+    found = find_object(service, key)
+    chart = finder_chart(service, found, candidates_of_object(service.catalog, found.id))
+    if chart is None:
+        raise HTTPException(404, f"object {found.name} has no reference image or cutout")
+    try:
+        image = finder_png(service, chart)
+    except StorageError as e:
+        raise HTTPException(404, f"the finder chart's image is missing: {e}") from e
+    return Response(
+        image, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"}
+    )
+
+
+@object_router.post("/objects/{key}/labels", response_class=HTMLResponse)
+def class_from_page(
+    key: ObjectKey,
+    request: Request,
+    service: ServiceDep,
+    user: UserDep,
+    label: Annotated[str, Form(max_length=32)],
+    comment: Annotated[str, Form(max_length=2000)] = "",
+) -> HTMLResponse:
+    """Class the object as the logged-in curator; answers with the updated class history."""
+    _needs(user, "curator")
+    found = find_object(service, key)
+    label_object(service, user, found, label, comment.strip() or None)
+    return _render(request, "_object_labels.html", user, **_labels_context(service, found))

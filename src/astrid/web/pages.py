@@ -1,5 +1,5 @@
 """The web page's routes: login, dashboard, candidate list and page, run and model pages,
-review mode, admin.
+admin (review mode, objects: their own modules beside this one).
 
 Pages authenticate with the session cookie set at login (or the API's headers). A page
 that needs a login redirects to ``/login``; htmx requests get ``HX-Redirect`` instead, so
@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
@@ -33,7 +33,6 @@ from astrid.catalog.access import (
     record,
 )
 from astrid.catalog.candidates import count_candidates
-from astrid.catalog.curation import labels_of, release_claim
 from astrid.catalog.model_registry import list_models, model_by_id
 from astrid.catalog.query_params import SORT_KEYS, CandidateFilters
 from astrid.curation.labels import ARTIFACT_LABELS, LABELS, LabelName
@@ -51,13 +50,13 @@ from astrid.service.params import (
     candidate_filters,
 )
 from astrid.service.rate_limit import retry_after_header
-from astrid.service.review import label_candidate, next_for_review
+from astrid.service.review import label_candidate
 from astrid.service.runs import run_with_inputs
 from astrid.service.state import Service
 from astrid.web.charts import bar_chart
 from astrid.web.dashboard import build_dashboard
 
-__all__ = ["LABEL_KEYS", "STATIC_DIR", "LoginRequiredError", "router"]
+__all__ = ["LABEL_KEYS", "PAGE_SIZE", "STATIC_DIR", "LoginRequiredError", "query_form", "router"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +83,7 @@ _SHORTCUTS = {
 #: Keyboard shortcut of each label in review mode (and on the candidate page), in the
 #: vocabulary's order; a label added to the vocabulary without a key fails here at import.
 LABEL_KEYS = {label: _SHORTCUTS[label] for label in LABELS}
-SKIP_KEY = "ArrowRight"
-_PAGE_SIZE = 50
+PAGE_SIZE = 50
 #: The list opens most significant first: |S_corr| is known for every candidate, while rb
 #: is missing until a model has scored them (and sorting by rb would then bury the rest).
 DEFAULT_SORT = "abs_scorr"
@@ -99,6 +97,9 @@ _SORT_TITLES = {
     "mag": "mag",
     "mjd": "MJD",
 }
+
+
+FormT = TypeVar("FormT", bound=BaseModel)
 
 
 class LoginRequiredError(Exception):
@@ -266,12 +267,17 @@ class _ListForm(BaseModel):
     cursor: str | None = Field(default=None, max_length=500)
 
 
-def _list_form(request: Request) -> _ListForm:
+def query_form(model: type[FormT], request: Request) -> FormT:
+    """The query string as ``model``; blank fields (an empty form input) are left out."""
     given = {k: v for k, v in request.query_params.items() if v.strip() != ""}
     try:
-        return _ListForm.model_validate(given)
+        return model.model_validate(given)
     except ValidationError as e:
         raise RequestValidationError(e.errors(include_url=False)) from e
+
+
+def _list_form(request: Request) -> _ListForm:
+    return query_form(_ListForm, request)
 
 
 @router.get("/candidates", response_class=HTMLResponse)
@@ -285,7 +291,7 @@ def candidate_list(
     sort, order, cursor = form.sort, form.order, form.cursor
     filters = candidate_filters(**form.model_dump(exclude={"sort", "order", "cursor"}))
     listing = candidates.candidate_listing(
-        service, filters, sort=sort, descending=order == "desc", limit=_PAGE_SIZE, cursor=cursor
+        service, filters, sort=sort, descending=order == "desc", limit=PAGE_SIZE, cursor=cursor
     )
     page = listing.page
     base = _filter_query(filters)
@@ -406,71 +412,6 @@ def model_page(model_id: Id, request: Request, service: ServiceDep, user: UserDe
     """A model version: its card, metrics, training-data digest and what it scored."""
     detail = model_detail(service, model_id)
     return _render(request, "model.html", user, d=detail, m=detail.model)
-
-
-# -- review mode --------------------------------------------------------------------------
-
-
-def _review_card(
-    request: Request, service: Service, user: Principal, skip: list[int]
-) -> HTMLResponse:
-    turn = next_for_review(service, user, skip)
-    context: dict[str, Any] = {"progress": turn.progress, "skip": skip, "skip_key": SKIP_KEY}
-    if turn.candidate is not None:
-        context.update(_candidate_context(service, turn.candidate))
-    template = "_review_card.html" if _is_htmx(request) else "review.html"
-    return _render(request, template, user, **context)
-
-
-_SkipList = Annotated[list[Annotated[int, Query(ge=1, le=MAX_ID)]], Query(max_length=500)]
-
-
-@router.get("/review", response_class=HTMLResponse)
-def review(
-    request: Request,
-    service: ServiceDep,
-    user: UserDep,
-    skip: _SkipList = [],  # noqa: B006
-) -> HTMLResponse:
-    """One candidate at a time, the one that most needs a human; keys label and advance."""
-    _needs(user, "curator")
-    return _review_card(request, service, user, skip)
-
-
-@router.post("/review/{candidate_id}/label", response_class=HTMLResponse)
-def review_label(
-    candidate_id: Id,
-    request: Request,
-    service: ServiceDep,
-    user: UserDep,
-    label: Annotated[str, Form()],
-    skip: Annotated[str, Form(max_length=20000, pattern=r"^[0-9,]*$")] = "",
-) -> HTMLResponse:
-    """Label the shown candidate and answer with the next one."""
-    _needs(user, "curator")
-    mine = labels_of(service.catalog, [candidate_id]).get(candidate_id, [])
-    # A repeated key press for a candidate already labelled must not label it twice.
-    if not any(lbl.curator == user.name for lbl in mine):
-        label_candidate(service, user, candidate_id, label, None)
-    return _review_card(request, service, user, _ids(skip))
-
-
-@router.post("/review/{candidate_id}/skip", response_class=HTMLResponse)
-def review_skip(
-    candidate_id: Id,
-    request: Request,
-    service: ServiceDep,
-    user: UserDep,
-    skip: Annotated[str, Form(max_length=20000, pattern=r"^[0-9,]*$")] = "",
-) -> HTMLResponse:
-    """Give the shown candidate back to the queue and show the next one."""
-    _needs(user, "curator")
-    release_claim(service.catalog, candidate_id=candidate_id, curator=user.name)
-    return _review_card(request, service, user, [*_ids(skip), candidate_id])
-
-
-def _ids(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part and int(part) <= MAX_ID][-500:]
 
 
 # -- admin --------------------------------------------------------------------------------

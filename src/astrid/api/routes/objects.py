@@ -10,7 +10,7 @@ import io
 import math
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from astrid.api.deps import CuratorDep, ViewerDep
 from astrid.api.object_schemas import (
@@ -25,23 +25,20 @@ from astrid.api.object_schemas import (
 )
 from astrid.catalog.lightcurves import LightCurvePointRecord, light_curves
 from astrid.catalog.object_records import (
-    ObjectFilters,
     ObjectRecord,
-    add_object_label,
     list_objects,
     object_cone_search,
     object_labels_of,
-    sky_object,
 )
 from astrid.catalog.query_params import InvalidQueryError
 from astrid.service.deps import ServiceDep
-from astrid.service.params import MAX_ID, OptionalId, query_error
-from astrid.service.state import Service
+from astrid.service.objects import find_object
+from astrid.service.params import ObjectFiltersDep, OptionalId, query_error
+from astrid.service.review import label_object
 
 router = APIRouter(tags=["objects"])
 
 _Limit = Annotated[int, Query(ge=1, le=1000)]
-_Bound = Annotated[float | None, Query(allow_inf_nan=False)]
 ObjectKey = Annotated[
     str,
     Path(
@@ -66,61 +63,8 @@ _LN10_FACTOR = 2.5 / math.log(10.0)  # 1.0857: magnitude error per unit relative
 _UPPER_LIMIT_SIGMA = 5.0
 
 
-def object_filters(
-    context_class: Annotated[str | None, Query(max_length=32)] = None,
-    min_detections: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
-    last_mjd_min: Annotated[float | None, Query(allow_inf_nan=False, description="MJD")] = None,
-    last_mjd_max: Annotated[float | None, Query(allow_inf_nan=False, description="MJD")] = None,
-    peak_mag_min: _Bound = None,
-    peak_mag_max: _Bound = None,
-    moving: Annotated[bool | None, Query(description="a solar-system mover")] = None,
-) -> ObjectFilters:
-    """The object filters of a request (422 for a bad or contradictory range)."""
-    for low, high, name in (
-        (last_mjd_min, last_mjd_max, "last_mjd_min"),
-        (peak_mag_min, peak_mag_max, "peak_mag_min"),
-    ):
-        if low is not None and high is not None and low > high:
-            raise query_error(
-                InvalidQueryError(f"{name} is above its maximum", field=name, value=low)
-            )
-    try:
-        return ObjectFilters(
-            context_class=context_class,
-            min_detections=min_detections,
-            last_mjd_min=last_mjd_min,
-            last_mjd_max=last_mjd_max,
-            peak_mag_min=peak_mag_min,
-            peak_mag_max=peak_mag_max,
-            moving=moving,
-        )
-    except InvalidQueryError as e:
-        raise query_error(e) from e
-
-
-ObjectFiltersDep = Annotated[ObjectFilters, Depends(object_filters)]
-
-
 def _public(record: ObjectRecord) -> ObjectPublic:
     return ObjectPublic.model_validate(record)
-
-
-def _find(service: Service, key: str) -> ObjectRecord:
-    if key.isdigit() and not 1 <= int(key) <= MAX_ID:
-        raise HTTPException(
-            422,
-            [
-                {
-                    "loc": ["path", "key"],
-                    "msg": f"id must be in [1, {MAX_ID}]",
-                    "type": "value_error",
-                }
-            ],
-        )
-    record = sky_object(service.catalog, key)
-    if record is None:
-        raise HTTPException(404, f"no object {key!r}")
-    return record
 
 
 def _magnitudes(
@@ -217,7 +161,7 @@ def get_objects_cone(
 @router.get("/objects/{key}", response_model=ObjectPublic)
 def get_object(key: ObjectKey, service: ServiceDep, _: ViewerDep) -> ObjectPublic:
     """One object: position, detections, light-curve features, context."""
-    return _public(_find(service, key))
+    return _public(find_object(service, key))
 
 
 @router.get(
@@ -236,7 +180,7 @@ def get_lightcurve(
     ``format=csv`` gives the columns object_id, mjd, band, flux, flux_err, mag, mag_err,
     upper_limit_mag, detected, candidate_id (empty cells for null).
     """
-    record = _find(service, key)
+    record = find_object(service, key)
     points = [_point(p) for p in light_curves(service.catalog, [record.id])[record.id]]
     if format == "csv":
         return Response(
@@ -250,7 +194,7 @@ def get_lightcurve(
 @router.get("/objects/{key}/labels", response_model=ObjectLabelsPublic)
 def get_object_labels(key: ObjectKey, service: ServiceDep, _: ViewerDep) -> ObjectLabelsPublic:
     """Curators' classes of an object, oldest first."""
-    record = _find(service, key)
+    record = find_object(service, key)
     labels = object_labels_of(service.catalog, record.id)
     return ObjectLabelsPublic(
         object_id=record.id, labels=[ObjectLabelPublic.model_validate(x) for x in labels]
@@ -262,16 +206,6 @@ def post_object_label(
     key: ObjectKey, body: ObjectLabelCreate, service: ServiceDep, caller: CuratorDep
 ) -> ObjectLabelPublic:
     """Class an object as the calling curator (sn_ia, agn, variable_star, ...)."""
-    record = _find(service, key)
-    try:
-        label = add_object_label(
-            service.catalog,
-            object_id=record.id,
-            curator=caller.name,
-            label=body.label,
-            comment=body.comment,
-            actor=caller.actor,
-        )
-    except InvalidQueryError as e:
-        raise query_error(e) from e
+    record = find_object(service, key)
+    label = label_object(service, caller, record, body.label, body.comment)
     return ObjectLabelPublic.model_validate(label)
