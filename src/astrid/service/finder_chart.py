@@ -30,10 +30,10 @@ from astrid.catalog.candidates import CandidateRecord
 from astrid.catalog.object_records import ObjectRecord
 from astrid.catalog.observations import observation
 from astrid.catalog.runs import run
-from astrid.difference.cutouts import CUTOUT_SIZE
+from astrid.difference.cutouts import CUTOUT_SIZE, wcs_from_header
 from astrid.service.candidates import cutout_marks
 from astrid.service.cutout_images import MAX_SCALE
-from astrid.service.cutout_overlay import CutoutOverlay, cutout_overlay, wcs_from_header
+from astrid.service.cutout_overlay import CutoutOverlay, cutout_overlay
 from astrid.service.state import Service
 
 __all__ = ["DISPLAY_PIXELS", "FINDER_SIZE", "FinderChart", "finder_chart", "finder_png"]
