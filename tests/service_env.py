@@ -7,6 +7,7 @@ job worker does not: tests drive it with ``service.worker.run_once()``).
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -97,3 +98,12 @@ def serve_live(env: Env) -> Iterator[Live]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def login(client: TestClient, key: str) -> str:
+    """Log ``client`` in to the web pages with ``key``; returns the session's anti-CSRF token."""
+    r = client.post("/login", data={"credential": key}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    token = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/").text)
+    assert token is not None
+    return token.group(1)

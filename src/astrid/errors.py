@@ -13,6 +13,7 @@ __all__ = [
     "AlignmentError",
     "AstridError",
     "ConfigurationError",
+    "ConflictError",
     "DifferencingError",
     "IncompatibleImagesError",
     "InvalidImageError",
@@ -55,6 +56,11 @@ class DifferencingError(AstridError):
 
 class StorageError(AstridError):
     """The object store or catalog could not read or write an object."""
+
+
+class ConflictError(StorageError):
+    """A write the catalog refuses because of what it holds: a name already taken, a row
+    still in use."""
 
 
 class ConfigurationError(AstridError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import fastavro
 import lsst.alert.packet
@@ -15,96 +14,24 @@ from astropy.io import fits
 from astropy.time import Time
 from astropy.wcs import WCS
 
+from alert_records import (
+    DETECTIONS,
+    FORCED,
+    NJY,
+    PROCESSED,
+    STAMPS,
+    ZERO_POINT,
+    build,
+)
 from astrid.alerts import (
     AlertPacket,
-    AstridValues,
     Cutouts,
-    Detection,
-    ForcedMeasurement,
-    ObjectSummary,
-    build_alert,
     nanojansky_per_unit,
     read_container,
     rubin_schema,
     tai_mjd,
 )
 from astrid.errors import AlertError
-
-PROCESSED = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
-ZERO_POINT = 25.0
-NJY = 10 ** (0.4 * (31.4 - ZERO_POINT))  # nJy per image unit at zero point 25
-
-
-def _detection(ident: int, mjd: float | None, **changes: object) -> Detection:
-    values: dict[str, object] = {
-        "id": ident,
-        "object_id": 7,
-        "visit": 100 + ident,
-        "mjd": mjd,
-        "band": "r",
-        "exposure_time": 30.0,
-        "ra": 150.1 + ident * 1e-6,
-        "dec": -2.3,
-        "x": 40.5,
-        "y": 61.25,
-        "flux": 120.0 * ident,
-        "flux_err": 6.0,
-        "snr": 20.0,
-        "sign": 1,
-        "n_bad_pixels": 0,
-        "zero_point": ZERO_POINT,
-        "rb": 0.97,
-        "model_version": "realbogus v2",
-        "processed": PROCESSED,
-    }
-    values.update(changes)
-    return Detection(**values)  # type: ignore[arg-type]
-
-
-def _forced(ident: int, mjd: float, flux: float) -> ForcedMeasurement:
-    return ForcedMeasurement(
-        id=ident,
-        object_id=7,
-        visit=200 + ident,
-        mjd=mjd,
-        band="r",
-        ra=150.1,
-        dec=-2.3,
-        flux=flux,
-        flux_err=5.0,
-        zero_point=ZERO_POINT,
-        processed=PROCESSED,
-    )
-
-
-DETECTIONS = [_detection(1, 60000.1), _detection(2, 60001.1), _detection(3, 60002.1)]
-FORCED = [_forced(11, 59999.1, 1.0), _forced(12, 60000.1, 120.0), _forced(13, 60002.1, 360.0)]
-OBJECT = ObjectSummary(id=7, name="ASTRID2026ab", ra=150.1, dec=-2.3)
-STAMPS = np.arange(63 * 63, dtype=np.float32).reshape(63, 63)
-VALUES = AstridValues(
-    rb=0.97,
-    ood=0.2,
-    ood_components={"msp": 0.1, "energy": 0.3, "mahalanobis": 0.25},
-    model_version="realbogus v2",
-    context_class="supernova_candidate",
-    context={"matches": [{"catalogue": "glade", "name": "G1"}], "reason": "near a galaxy"},
-    host={"name": "G1", "sep_arcsec": 2.1, "dlr": 0.6, "distance_mpc": 82.0},
-)
-
-
-def _build(
-    detection: Detection = DETECTIONS[1], cutouts: Cutouts | None = None, **changes: object
-) -> AlertPacket:
-    return build_alert(
-        rubin_schema(),
-        alert_id=42,
-        detection=detection,
-        obj=OBJECT,
-        detections=changes.pop("detections", DETECTIONS),  # type: ignore[arg-type]
-        forced=changes.pop("forced", FORCED),  # type: ignore[arg-type]
-        cutouts=cutouts or Cutouts(STAMPS, STAMPS * 0.5, STAMPS - 1.0),
-        values=VALUES,
-    )
 
 
 def test_the_schema_is_the_newest_lsst_alert_packet_ships() -> None:
@@ -117,7 +44,7 @@ def test_the_schema_is_the_newest_lsst_alert_packet_ships() -> None:
 
 def test_packet_validates_and_round_trips() -> None:
     schema = rubin_schema()
-    packet = _build()
+    packet = build()
     parsed = fastavro.parse_schema(lsst.alert.packet.Schema.from_file().definition)
     assert fastavro.validation.validate(packet.record, parsed, raise_errors=True)
     assert lsst.alert.packet.Schema.from_file().validate(packet.record)
@@ -130,7 +57,7 @@ def test_packet_validates_and_round_trips() -> None:
 
 
 def test_detection_fields_are_mapped() -> None:
-    record = _build().record
+    record = build().record
     source = record["diaSource"]
     assert record["diaSourceId"] == source["diaSourceId"] == 2
     assert source["diaObjectId"] == 7 and source["visit"] == 102
@@ -147,21 +74,21 @@ def test_detection_fields_are_mapped() -> None:
     assert source["timeProcessedMjdTai"] == pytest.approx(tai_mjd(PROCESSED))
 
 
-def test_history_is_what_came_before_the_detection() -> None:
-    record = _build().record
+def test_history_is_what_came_before_thedetection() -> None:
+    record = build().record
     assert [s["diaSourceId"] for s in record["prvDiaSources"]] == [1]
     assert [f["diaForcedSourceId"] for f in record["prvDiaForcedSources"]] == [11, 12]
     forced = record["prvDiaForcedSources"][1]
     assert forced["psfFlux"] == pytest.approx(120.0 * NJY, rel=1e-6)
     assert forced["diaObjectId"] == 7 and forced["visit"] == 212
     # the first detection has no earlier detection, one earlier forced point
-    first = _build(DETECTIONS[0]).record
+    first = build(DETECTIONS[0]).record
     assert first["prvDiaSources"] == []
     assert [f["diaForcedSourceId"] for f in first["prvDiaForcedSources"]] == [11]
 
 
 def test_dia_object_summarises_the_detections_so_far() -> None:
-    obj = _build().record["diaObject"]
+    obj = build().record["diaObject"]
     assert obj["diaObjectId"] == 7 and (obj["ra"], obj["dec"]) == (150.1, -2.3)
     assert obj["nDiaSources"] == 2 and obj["r_psfFluxNdata"] == 2 and obj["g_psfFluxNdata"] == 0
     fluxes = np.array([120.0, 240.0]) * NJY
@@ -175,7 +102,7 @@ def test_dia_object_summarises_the_detections_so_far() -> None:
 
 
 def test_cutouts_are_63_pixel_fits_in_nanojansky() -> None:
-    record = _build().record
+    record = build().record
     for field, expected in (
         ("cutoutScience", STAMPS),
         ("cutoutTemplate", STAMPS * 0.5),
@@ -193,7 +120,7 @@ def test_stamps_carry_the_science_wcs_shifted_to_them() -> None:
     wcs.wcs.crval = [150.1, -2.3]
     wcs.wcs.crpix = [200.0, 150.0]
     wcs.wcs.cdelt = [-0.25 / 3600, 0.25 / 3600]
-    record = _build(cutouts=Cutouts(STAMPS, STAMPS, STAMPS, wcs=wcs)).record
+    record = build(cutouts=Cutouts(STAMPS, STAMPS, STAMPS, wcs=wcs)).record
     x, y = DETECTIONS[1].x, DETECTIONS[1].y
     for field in ("cutoutScience", "cutoutTemplate", "cutoutDifference"):
         with fits.open(io.BytesIO(record[field])) as hdus:
@@ -204,7 +131,7 @@ def test_stamps_carry_the_science_wcs_shifted_to_them() -> None:
 
 
 def test_sidecar_carries_astrid_values() -> None:
-    packet = _build()
+    packet = build()
     sidecar = json.loads(packet.sidecar_json())
     assert sidecar["alertId"] == 42 and sidecar["diaSourceId"] == 2
     assert sidecar["diaObjectId"] == 7 and sidecar["object_name"] == "ASTRID2026ab"
@@ -222,7 +149,7 @@ def test_sidecar_carries_astrid_values() -> None:
 def test_no_zero_point_leaves_fluxes_null_and_says_so() -> None:
     detection = replace(DETECTIONS[1], zero_point=None)
     forced = [replace(p, zero_point=None) for p in FORCED]
-    packet = _build(detection, forced=forced)
+    packet = build(detection, forced=forced)
     source = packet.record["diaSource"]
     assert source["psfFlux"] is None and source["psfFluxErr"] is None
     assert all(f["psfFlux"] is None for f in packet.record["prvDiaForcedSources"])
@@ -236,7 +163,7 @@ def test_no_zero_point_leaves_fluxes_null_and_says_so() -> None:
 
 
 def test_missing_stamp_is_null_and_listed() -> None:
-    packet = _build(cutouts=Cutouts(STAMPS, None, STAMPS))
+    packet = build(cutouts=Cutouts(STAMPS, None, STAMPS))
     assert packet.record["cutoutTemplate"] is None
     assert packet.record["cutoutScience"] is not None
     assert json.loads(packet.sidecar_json())["missing_cutouts"] == ["template"]
@@ -245,25 +172,25 @@ def test_missing_stamp_is_null_and_listed() -> None:
 
 def test_bad_input_is_a_clear_error() -> None:
     with pytest.raises(AlertError, match="science stamp: expected 63×63 pixels"):
-        _build(cutouts=Cutouts(STAMPS[:40], STAMPS, STAMPS))
+        build(cutouts=Cutouts(STAMPS[:40], STAMPS, STAMPS))
     with pytest.raises(AlertError, match="detection 2 has no observation time"):
-        _build(replace(DETECTIONS[1], mjd=None))
+        build(replace(DETECTIONS[1], mjd=None))
     with pytest.raises(AlertError, match="belongs to object 8, not 7"):
-        _build(replace(DETECTIONS[1], object_id=8))
+        build(replace(DETECTIONS[1], object_id=8))
     with pytest.raises(AlertError, match="not a readable Avro"):
         read_container(b"Obj\x01 truncated")
 
 
 def test_non_finite_values_are_null() -> None:
     detection = replace(DETECTIONS[1], snr=float("nan"), flux=float("inf"), rb=None)
-    packet = _build(detection)
+    packet = build(detection)
     source = packet.record["diaSource"]
     assert source["snr"] is None and source["psfFlux"] is None and source["reliability"] is None
     assert read_container(packet.avro_bytes(rubin_schema()))[1] == [packet.record]
 
 
 def test_a_record_the_schema_refuses_is_named() -> None:
-    packet = _build()
+    packet = build()
     broken = AlertPacket(42, {**packet.record, "diaSourceId": "not a long"}, packet.sidecar)
     with pytest.raises(AlertError, match=r"does not follow lsst\.v"):
         broken.avro_bytes(rubin_schema())

@@ -16,46 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
-import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from alert_field import Field
 from astrid.alerts import PublicationRule, operating_threshold, read_container, rubin_schema
 from astrid.catalog import Catalog, active_model, connect
 from astrid.catalog.alerts import alerts_of_runs, alerts_to_send
 from astrid.pipeline.alerts_stage import AlertsStage
 from astrid.pipeline.runner import Pipeline, RunReport
-from astrid.simulation import inject_point_sources, simulate_pair
 from astrid.store import ObjectStore
-from small_field import SMALL_FIELD
 
 NJY_PER_ADU = 10 ** (0.4 * (31.4 - 28.0))  # the simulator's MAGZP is 28
-
-
-@dataclass(frozen=True)
-class Field:
-    reference: Path
-    frames: list[Path]  # MJD order
-
-
-@pytest.fixture(scope="module")
-def field(tmp_path_factory: pytest.TempPathFactory) -> Field:
-    root = tmp_path_factory.mktemp("alert-field")
-    sim = simulate_pair(SMALL_FIELD, seed=5)
-    paths = sim.write(root / "pair")
-    xy = np.array([[80.0, 90.0], [200.0, 150.0], [300.0, 280.0]])
-    bright = inject_point_sources(sim.science, xy, np.full(3, 2.0e4), sim.science_psf, seed=1)
-    header = fits.getheader(paths["science"])
-    frames = []
-    for k, data in enumerate((sim.science.data, bright.data, bright.data)):
-        hdr = header.copy()
-        hdr["MJD-OBS"] = 60000.0 + k
-        path = root / f"epoch{k}.fits"
-        fits.PrimaryHDU(np.asarray(data, dtype=np.float32), header=hdr).writeto(path)
-        frames.append(path)
-    return Field(paths["reference"], frames)
 
 
 @dataclass(frozen=True)

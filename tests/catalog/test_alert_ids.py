@@ -10,6 +10,7 @@ from alembic import command
 from sqlalchemy import insert, inspect
 from sqlalchemy.exc import IntegrityError
 
+from alert_catalog import done_run, finish, sent
 from astrid.catalog import Catalog, connect, set_objects_stage
 from astrid.catalog.alerts import (
     alerts_of_runs,
@@ -30,34 +31,6 @@ def catalog(tmp_path: Path) -> Iterator[Catalog]:
     cat.close()
 
 
-def _done_run(catalog: Catalog, frame: int, n: int = 3) -> int:
-    science = catalog.register_observation(
-        content_sha256=f"{frame:064x}",
-        name=f"frame-{frame}",
-        path=f"/data/{frame}.fits",
-        role="science",
-        mjd=61000.0 + frame,
-        filter="r",
-        exptime=30.0,
-        gain=1.5,
-        shape=(64, 64),
-        wcs_header=None,
-    )
-    run_id = catalog.start_run(
-        key=f"run-{frame}", science_id=science, reference_id=None, config={}, code_version="1"
-    )
-    _finish(catalog, run_id, n)
-    return run_id
-
-
-def _finish(catalog: Catalog, run_id: int, n: int) -> None:
-    rows = [
-        {"x": 1.0 + i, "y": 2.0, "ra": 150.0 + i / 360, "dec": 2.0, "sign": 1, "scorr": 8.0}
-        for i in range(n)
-    ]
-    catalog.finish_run(run_id, candidates=rows, stats={}, timings={}, products={})
-
-
 def _ids(catalog: Catalog, run_id: int) -> list[int]:
     return [c["id"] for c in catalog.candidates(run_id=run_id)]
 
@@ -65,14 +38,14 @@ def _ids(catalog: Catalog, run_id: int) -> list[int]:
 def test_only_runs_whose_objects_stage_is_done_have_detections_to_alert(
     catalog: Catalog,
 ) -> None:
-    run_id = _done_run(catalog, 1)
+    run_id = done_run(catalog, 1)
     assert detections_without_alert(catalog, [run_id]) == []  # objects stage pending
     set_objects_stage(catalog, run_id, "done")
     assert detections_without_alert(catalog, [run_id]) == _ids(catalog, run_id)
 
 
 def test_one_alert_id_per_detection_however_often_asked(catalog: Catalog) -> None:
-    run_id = _done_run(catalog, 1)
+    run_id = done_run(catalog, 1)
     set_objects_stage(catalog, run_id, "done")
     ids = _ids(catalog, run_id)
     assert create_alerts(catalog, ids[:2]) == 2
@@ -91,11 +64,11 @@ def test_one_alert_id_per_detection_however_often_asked(catalog: Catalog) -> Non
 
 
 def test_a_retried_run_keeps_its_alert_ids(catalog: Catalog) -> None:
-    run_id = _done_run(catalog, 1)
+    run_id = done_run(catalog, 1)
     set_objects_stage(catalog, run_id, "done")
     create_alerts(catalog, _ids(catalog, run_id))
     before = [a.id for a in alerts_of_runs(catalog, [run_id])]
-    _finish(catalog, run_id, 3)  # the run's candidates replaced: new rows, same numbers
+    finish(catalog, run_id, 3)  # the run's candidates replaced: new rows, same numbers
     set_objects_stage(catalog, run_id, "done")
     assert detections_without_alert(catalog, [run_id]) == []
     assert create_alerts(catalog, _ids(catalog, run_id)) == 0
@@ -103,19 +76,21 @@ def test_a_retried_run_keeps_its_alert_ids(catalog: Catalog) -> None:
 
 
 def test_sent_alerts_are_not_to_send(catalog: Catalog) -> None:
-    run_id = _done_run(catalog, 1)
+    run_id = done_run(catalog, 1)
     set_objects_stage(catalog, run_id, "done")
     create_alerts(catalog, _ids(catalog, run_id))
     alerts = alerts_to_send(catalog, [run_id])
     assert len(alerts) == 3 and all(a.sent_at is None for a in alerts)
     mark_alert_failed(catalog, alerts[2].id, error="no MJD")
-    mark_alerts_sent(catalog, [alerts[0].id, alerts[1].id], schema_version="11.1")
+    mark_alerts_sent(catalog, [sent(alerts[0].id), sent(alerts[1].id)], schema_version="11.1")
     left = alerts_to_send(catalog, [run_id])
     assert [a.id for a in left] == [alerts[2].id] and left[0].error == "no MJD"
-    sent = [a for a in alerts_of_runs(catalog, [run_id]) if a.sent_at is not None]
-    assert {a.schema_version for a in sent} == {"11.1"}
-    first = {a.id: a.sent_at for a in sent}
-    mark_alerts_sent(catalog, list(first), schema_version="99.0")  # sent once: unchanged
+    written = [a for a in alerts_of_runs(catalog, [run_id]) if a.sent_at is not None]
+    assert {a.schema_version for a in written} == {"11.1"}
+    assert {a.avro_key for a in written} == {f"sha256/{a.id}.avro" for a in written}
+    first = {a.id: a.sent_at for a in written}
+    again_marked = mark_alerts_sent(catalog, [sent(i) for i in first], schema_version="99.0")
+    assert again_marked == []  # sent once: unchanged
     again = {a.id: (a.sent_at, a.schema_version) for a in alerts_of_runs(catalog, [run_id])}
     assert all(again[i] == (first[i], "11.1") for i in first)
 
@@ -123,14 +98,14 @@ def test_sent_alerts_are_not_to_send(catalog: Catalog) -> None:
 def test_migration_0008_down_and_up(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'astrid.sqlite'}"
     catalog = connect(url)
-    run_id = _done_run(catalog, 1)
+    run_id = done_run(catalog, 1)
     set_objects_stage(catalog, run_id, "done")
     create_alerts(catalog, _ids(catalog, run_id))
     config = alembic_config(url)
     command.downgrade(config, "0007")
     assert "alerts" not in inspect(catalog.engine).get_table_names()
     assert len(catalog.candidates(run_id=run_id)) == 3  # the rest is kept
-    command.upgrade(config, "0008")
+    command.upgrade(config, "head")
     tables = inspect(catalog.engine)
     assert "alerts" in tables.get_table_names()
     unique = {tuple(u["column_names"]) for u in tables.get_unique_constraints("alerts")}

@@ -18,14 +18,9 @@ from astrid.catalog.object_records import ObjectRecord
 from astrid.difference.cutouts import CUTOUT_SIZE
 from astrid.service.finder_chart import FINDER_SIZE, finder_chart
 from service_catalog import REFERENCE_SCALE_ARCSEC, REFERENCE_STAR, store_reference_image
-from service_env import Env
+from service_env import Env, login
 
 HTML = {"Accept": "text/html"}
-
-
-def _login(client: TestClient, key: str) -> None:
-    r = client.post("/login", data={"credential": key}, follow_redirects=False)
-    assert r.status_code == 303, r.text
 
 
 def _store_reference(env: Env, obj: ObjectRecord, rotation_deg: float) -> WCS:
@@ -70,7 +65,7 @@ def test_finder_chart_from_the_reference_image(fresh: Env, rotation_deg: float) 
     assert chart.overlay.centre == (63.5, 63.5), "the marker on the object"
 
     client = TestClient(fresh.client.app)
-    _login(client, fresh.keys["viewer"])
+    login(client, fresh.keys["viewer"])
     page = client.get(f"/objects/{obj.name}").text
     finder = re.search(r'data-testid="finder">(.*?)</figure>', page, re.S)
     assert finder is not None
@@ -101,7 +96,7 @@ def test_finder_chart_falls_back_to_the_reference_cutout(fresh: Env) -> None:
     assert finder_chart(fresh.service, obj, []) is None
 
     client = TestClient(fresh.client.app)
-    _login(client, fresh.keys["viewer"])
+    login(client, fresh.keys["viewer"])
     page = client.get(f"/objects/{obj.id}").text
     assert "no WCS: no arrows or scale" in page and 'class="arrow-N"' not in page
     png = client.get(f"/objects/{obj.id}/finder.png")
@@ -123,7 +118,7 @@ def test_finder_chart_off_the_reference_uses_the_cutout(fresh: Env) -> None:
 
 def test_finder_image_of_an_unknown_object_is_404(env: Env) -> None:
     client = TestClient(env.client.app)
-    _login(client, env.keys["viewer"])
+    login(client, env.keys["viewer"])
     assert client.get("/objects/ASTRID1999zz/finder.png", headers=HTML).status_code == 404
     assert client.get("/objects/0/finder.png", headers=HTML).status_code == 422
     assert client.get("/objects/99999999999999999999/finder.png").status_code == 422

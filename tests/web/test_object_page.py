@@ -9,14 +9,9 @@ from fastapi.testclient import TestClient
 from astrid.catalog import candidates_of_object, list_objects, record_points, update_summaries
 from astrid.web.lightcurve_chart import light_curve_chart
 from astrid.web.object_page import external_links
-from service_env import Env
+from service_env import Env, login
 
 HTML = {"Accept": "text/html"}
-
-
-def _login(client: TestClient, key: str) -> None:
-    r = client.post("/login", data={"credential": key}, follow_redirects=False)
-    assert r.status_code == 303, r.text
 
 
 def test_object_page_shows_light_curve_context_and_links(fresh: Env) -> None:
@@ -73,7 +68,7 @@ def test_object_page_shows_light_curve_context_and_links(fresh: Env) -> None:
         },
     )
     client = TestClient(fresh.client.app)
-    _login(client, fresh.keys["viewer"])
+    login(client, fresh.keys["viewer"])
     for key in (obj.name, str(obj.id)):
         page = client.get(f"/objects/{key}", headers=HTML)
         assert page.status_code == 200, page.text
@@ -100,7 +95,7 @@ def test_object_page_shows_light_curve_context_and_links(fresh: Env) -> None:
     assert client.get("/objects/bad%20name", headers=HTML).status_code == 422
 
 
-def test_object_page_needs_login(env: Env) -> None:
+def test_object_page_needslogin(env: Env) -> None:
     client = TestClient(env.client.app)
     r = client.get("/objects/1", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")

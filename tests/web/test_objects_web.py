@@ -12,19 +12,10 @@ from fastapi.testclient import TestClient
 from astrid.catalog import list_objects, object_labels_of, record_points, update_summaries
 from astrid.catalog.candidates import candidate
 from astrid.curation.labels import OBJECT_CLASS_TITLES, OBJECT_CLASSES
-from service_env import Env
+from service_env import Env, login
 
 HTML = {"Accept": "text/html"}
 HTMX = {"HX-Request": "true"}
-
-
-def _login(client: TestClient, key: str) -> str:
-    """Log in with ``key``; the session's anti-CSRF token."""
-    r = client.post("/login", data={"credential": key}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    token = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/").text)
-    assert token is not None
-    return token.group(1)
 
 
 def _shown(text: str) -> list[int]:
@@ -43,7 +34,7 @@ def test_objects_list_filters_and_links(fresh: Env) -> None:
         },
     )
     client = TestClient(fresh.client.app)
-    _login(client, fresh.keys["viewer"])
+    login(client, fresh.keys["viewer"])
     page = client.get("/objects", headers=HTML)
     assert page.status_code == 200
     assert _shown(page.text) == [o.id for o in objects], "newest first"
@@ -89,7 +80,7 @@ def test_objects_list_filters_and_links(fresh: Env) -> None:
 )
 def test_objects_list_refuses_bad_filters_with_a_page(env: Env, params: dict[str, str]) -> None:
     client = TestClient(env.client.app)
-    _login(client, env.keys["viewer"])
+    login(client, env.keys["viewer"])
     r = client.get("/objects", params=params, headers=HTML)
     assert r.status_code == 422
     assert r.headers["content-type"].startswith("text/html")
@@ -102,7 +93,7 @@ def test_objects_list_pages_like_the_candidate_list(
     monkeypatch.setattr("astrid.web.object_list.PAGE_SIZE", 5)
     objects = list_objects(fresh.service.catalog, limit=100)
     client = TestClient(fresh.client.app)
-    _login(client, fresh.keys["viewer"])
+    login(client, fresh.keys["viewer"])
     seen: list[int] = []
     text = client.get("/objects", params={"min_detections": "1"}).text
     while True:
@@ -118,7 +109,7 @@ def test_objects_list_pages_like_the_candidate_list(
     assert len(seen) > 5
 
 
-def test_objects_list_needs_login(env: Env) -> None:
+def test_objects_list_needslogin(env: Env) -> None:
     r = TestClient(env.client.app).get("/objects", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
 
@@ -127,7 +118,7 @@ def test_curator_classes_an_object_from_its_page(fresh: Env) -> None:
     catalog = fresh.service.catalog
     obj = list_objects(catalog, limit=1)[0]
     client = fresh.client
-    token = _login(client, fresh.keys["curator"])
+    token = login(client, fresh.keys["curator"])
     page = client.get(f"/objects/{obj.name}").text
     buttons = re.findall(r'data-label="([a-z_]+)"', page)
     assert buttons == list(OBJECT_CLASSES), "a button per class of the taxonomy"
@@ -169,7 +160,7 @@ def test_curator_classes_an_object_from_its_page(fresh: Env) -> None:
 
 def test_a_viewer_sees_classes_but_no_buttons(env: Env) -> None:
     client = TestClient(env.client.app)
-    token = _login(client, env.keys["viewer"])
+    token = login(client, env.keys["viewer"])
     obj = list_objects(env.service.catalog, limit=1)[0]
     page = client.get(f"/objects/{obj.id}").text
     assert 'data-testid="object-labels"' in page and "data-label=" not in page
@@ -181,7 +172,7 @@ def test_a_viewer_sees_classes_but_no_buttons(env: Env) -> None:
 
 def test_candidate_list_links_each_object(env: Env) -> None:
     client = TestClient(env.client.app)
-    _login(client, env.keys["viewer"])
+    login(client, env.keys["viewer"])
     text = client.get("/candidates").text
     assert "<th>RA</th><th>Dec</th><th>object</th>" in text
     cid = env.seeded.candidate_ids[0]
@@ -195,7 +186,7 @@ def test_candidate_list_links_each_object(env: Env) -> None:
 
 def test_review_shows_the_object_history(fresh: Env) -> None:
     client = fresh.client
-    _login(client, fresh.keys["curator"])
+    login(client, fresh.keys["curator"])
     card = client.get("/review").text
     cid = int(re.search(r'data-candidate-id="(\d+)"', card).group(1))  # type: ignore[union-attr]
     record = candidate(fresh.service.catalog, cid)

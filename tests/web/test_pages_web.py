@@ -9,22 +9,13 @@ from fastapi.testclient import TestClient
 
 from astrid.catalog.access import audit_log
 from astrid.catalog.curation import labels_of
-from service_env import Env
+from service_env import Env, login
 
 HTML = {"Accept": "text/html"}
 
 
-def _login(client: TestClient, key: str) -> str:
-    """Log in and return the session's anti-CSRF token."""
-    r = client.post("/login", data={"credential": key}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    match = re.search(r'"X-CSRF-Token": "([0-9a-f]+)"', client.get("/").text)
-    assert match is not None
-    return match.group(1)
-
-
 @pytest.mark.parametrize("path", ["/", "/candidates", "/candidates/1", "/review", "/admin"])
-def test_pages_redirect_to_login(env: Env, path: str) -> None:
+def test_pages_redirect_tologin(env: Env, path: str) -> None:
     client = TestClient(env.client.app)
     r = client.get(path, follow_redirects=False)
     assert r.status_code == 303
@@ -49,7 +40,7 @@ def test_login_page_and_safe_next(env: Env) -> None:
 
 def test_roles_see_what_they_may_use(env: Env) -> None:
     viewer = TestClient(env.client.app)
-    _login(viewer, env.keys["viewer"])
+    login(viewer, env.keys["viewer"])
     dashboard = viewer.get("/").text
     assert 'href="/review"' not in dashboard and 'href="/admin"' not in dashboard
     assert viewer.get("/review", headers=HTML).status_code == 403
@@ -60,20 +51,20 @@ def test_roles_see_what_they_may_use(env: Env) -> None:
     assert '<a class="object-name" href="/objects/ASTRID' in page  # the object's name, linked
 
     curator = TestClient(env.client.app)
-    _login(curator, env.keys["curator"])
+    login(curator, env.keys["curator"])
     assert 'href="/review"' in curator.get("/").text
     assert curator.get("/admin", headers=HTML).status_code == 403
     assert 'data-key="r"' in curator.get(f"/candidates/{cid}").text
 
     admin = TestClient(env.client.app)
-    _login(admin, env.keys["admin"])
+    login(admin, env.keys["admin"])
     page = admin.get("/admin").text
     assert "curator-user" in page and "key.create" in page
 
 
 def test_dashboard_shows_runs_and_plots(env: Env) -> None:
     client = TestClient(env.client.app)
-    _login(client, env.keys["viewer"])
+    login(client, env.keys["viewer"])
     page = client.get("/").text
     assert "Recent runs" in page
     assert page.count("<svg") >= 2 or page.count("<img") >= 2, "score histograms"
@@ -83,7 +74,7 @@ def test_dashboard_shows_runs_and_plots(env: Env) -> None:
 
 def test_candidate_list_filters_and_partials(env: Env) -> None:
     client = TestClient(env.client.app)
-    _login(client, env.keys["viewer"])
+    login(client, env.keys["viewer"])
     n = len(env.seeded.candidate_ids)
     full = client.get("/candidates").text
     assert f"{n} candidates" in full
@@ -102,7 +93,7 @@ def test_candidate_list_filters_and_partials(env: Env) -> None:
 
 def test_candidate_page_content_and_404(env: Env) -> None:
     client = TestClient(env.client.app)
-    _login(client, env.keys["viewer"])
+    login(client, env.keys["viewer"])
     cid = env.seeded.candidate_ids[1]
     page = client.get(f"/candidates/{cid}").text
     for kind in ("science", "reference", "difference"):
@@ -117,7 +108,7 @@ def test_candidate_page_content_and_404(env: Env) -> None:
 
 def test_label_from_page_needs_csrf(fresh: Env) -> None:
     client = fresh.client
-    token = _login(client, fresh.keys["curator"])
+    token = login(client, fresh.keys["curator"])
     cid = fresh.seeded.candidate_ids[0]
     refused = client.post(f"/candidates/{cid}/labels", data={"label": "real"})
     assert refused.status_code == 403
@@ -138,7 +129,7 @@ def test_label_from_page_needs_csrf(fresh: Env) -> None:
 
 def test_review_flow_without_a_browser(fresh: Env) -> None:
     client = fresh.client
-    token = _login(client, fresh.keys["curator"])
+    token = login(client, fresh.keys["curator"])
     h = {"X-CSRF-Token": token, "HX-Request": "true"}
     page = client.get("/review").text
     first = int(re.search(r'data-candidate-id="(\d+)"', page).group(1))  # type: ignore[union-attr]
@@ -153,7 +144,7 @@ def test_review_flow_without_a_browser(fresh: Env) -> None:
     assert third not in (first, second)
     assert f'"skip": "{second}"' in skipped
     viewer = TestClient(fresh.client.app)
-    vtoken = _login(viewer, fresh.keys["viewer"])
+    vtoken = login(viewer, fresh.keys["viewer"])
     r = viewer.post(
         f"/review/{third}/label", data={"label": "real"}, headers={"X-CSRF-Token": vtoken}
     )
@@ -162,7 +153,7 @@ def test_review_flow_without_a_browser(fresh: Env) -> None:
 
 def test_admin_creates_and_revokes_keys_from_the_page(fresh: Env) -> None:
     client = fresh.client
-    token = _login(client, fresh.keys["admin"])
+    token = login(client, fresh.keys["admin"])
     h = {"X-CSRF-Token": token, "HX-Request": "true"}
     made = client.post("/admin/keys", data={"name": "pipeline-bot", "role": "viewer"}, headers=h)
     key = re.search(r"astrid_[A-Za-z0-9_-]{43}", made.text)
@@ -182,7 +173,7 @@ def test_admin_creates_and_revokes_keys_from_the_page(fresh: Env) -> None:
 
 def test_logout_ends_the_session(fresh: Env) -> None:
     client = fresh.client
-    token = _login(client, fresh.keys["viewer"])
+    token = login(client, fresh.keys["viewer"])
     r = client.post("/logout", headers={"X-CSRF-Token": token})
     assert r.status_code == 204 and r.headers["HX-Redirect"] == "/login"
     assert client.get("/", follow_redirects=False).status_code == 303
@@ -207,7 +198,7 @@ def test_candidate_list_shows_ra_dec_most_significant_first(env: Env) -> None:
     from astrid.catalog.candidates import candidates_by_id
 
     client = TestClient(env.client.app)
-    _login(client, env.keys["viewer"])
+    login(client, env.keys["viewer"])
     page = client.get("/candidates").text
     assert "<th>RA</th><th>Dec</th>" in page and 'class="candidates wide"' in page
     ids = _row_ids(page)
@@ -245,7 +236,7 @@ def test_sexagesimal_formatting_rounds_once() -> None:
 
 def test_dashboard_names_the_files_and_links_runs(env: Env) -> None:
     client = TestClient(env.client.app)
-    _login(client, env.keys["viewer"])
+    login(client, env.keys["viewer"])
     page = client.get("/").text
     for night, run_id in enumerate(env.seeded.run_ids):
         assert f'href="/runs/{run_id}"' in page
@@ -256,7 +247,7 @@ def test_dashboard_names_the_files_and_links_runs(env: Env) -> None:
 
 def test_run_page(env: Env) -> None:
     client = TestClient(env.client.app)
-    _login(client, env.keys["viewer"])
+    login(client, env.keys["viewer"])
     run_id, science = env.seeded.run_ids[0], env.seeded.science_ids[0]
     page = client.get(f"/runs/{run_id}").text
     assert f'href="/api/v1/observations/{science}/file"' in page and ">sci_r_0</a>" in page
@@ -285,7 +276,7 @@ def test_failed_run_page_names_the_stage(fresh: Env) -> None:
     )
     catalog.fail_run(run_id, stage="align", error="only 2 stars matched, need 6")
     client = fresh.client
-    _login(client, fresh.keys["viewer"])
+    login(client, fresh.keys["viewer"])
     page = client.get(f"/runs/{run_id}").text
     assert 'data-testid="run-status">failed' in page
     error = page[page.index('data-testid="run-error"') :]
@@ -323,7 +314,7 @@ def _scored_by_a_model(env: Env) -> tuple[int, list[int]]:
 def test_model_page_and_what_it_scored(fresh: Env) -> None:
     model_id, ids = _scored_by_a_model(fresh)
     client = fresh.client
-    _login(client, fresh.keys["viewer"])
+    login(client, fresh.keys["viewer"])
     page = client.get(f"/models/{model_id}").text
     assert "realbogus v1" in page and "active" in page
     assert "d" * 64 in page, "training data digest"
@@ -367,7 +358,7 @@ def test_cutout_marks_without_and_with_a_wcs(fresh: Env) -> None:
     from astrid.catalog.models import Observation
 
     client = fresh.client
-    _login(client, fresh.keys["viewer"])
+    login(client, fresh.keys["viewer"])
     cid = fresh.seeded.candidate_ids[0]  # x = 100, y = 200: the central pixel
     page = client.get(f"/candidates/{cid}").text
     for kind in ("science", "reference", "difference"):

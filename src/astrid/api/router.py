@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from astrid.api.presenters import API_PREFIX
 from astrid.api.routes import (
     admin,
+    alerts,
     candidates,
     exports,
     health,
@@ -29,7 +30,8 @@ __all__ = ["DESCRIPTION", "install"]
 DESCRIPTION = """\
 Results of AstrID: observations, processing runs, transient candidates with their
 real/bogus and out-of-distribution scores, cutouts, cone searches, curators' labels and
-their consensus, exports, model versions.
+their consensus, exports, model versions; alert packets, alert filters, subscriptions
+and their deliveries.
 
 Authenticate with an API key (`X-API-Key: astrid_...` or `Authorization: Bearer astrid_...`)
 or a JWT bearer token. Roles: viewer (read), curator (read, label), admin (everything).
@@ -52,6 +54,7 @@ def install(app: FastAPI) -> dict[int, str]:
         runs,
         candidates,
         objects,
+        alerts,
         labels,
         exports,
         models,

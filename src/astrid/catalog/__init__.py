@@ -42,6 +42,9 @@ from astrid.catalog.curation import (
     review_progress,
 )
 from astrid.catalog.database import connect
+
+# the delivery tables belong to the catalog's metadata (migrations compare against it)
+from astrid.catalog.delivery_models import AlertDelivery, AlertSubscription, NamedFilter
 from astrid.catalog.exports import EXPORT_FORMATS, candidates_table, labels_table, table_bytes
 from astrid.catalog.lightcurves import (
     POINT_COLUMNS,
@@ -99,6 +102,8 @@ __all__ = [
     "EXPORT_FORMATS",
     "POINT_COLUMNS",
     "SUMMARY_COLUMNS",
+    "AlertDelivery",
+    "AlertSubscription",
     "CandidateFilters",
     "CandidatePage",
     "CandidateRecord",
@@ -109,6 +114,7 @@ __all__ = [
     "LabelRecord",
     "LightCurvePointRecord",
     "ModelRecord",
+    "NamedFilter",
     "ObjectCone",
     "ObjectFilters",
     "ObjectLabelRecord",

@@ -5,9 +5,11 @@ A detection is a candidate of a run with an object, named by ``(run_id, candidat
 gives detections their alert ids with an insert that skips pairs already present (the
 unique constraint decides, so two processes cannot both create one); `alerts_to_send`
 lists the alerts of runs whose packets are not written yet, `mark_alerts_sent` records
-them written, `mark_alert_failed` records why one could not be built (it is tried again
-next time). Only runs whose objects stage is done have detections to alert: their light
-curves and context exist by then.
+them written (with their packets' store keys and filter fields, `SentAlert`),
+`mark_alert_failed` records why one could not be built (it is tried again next time), and
+`recent_alerts` reads the built alerts of a time window (to try a filter on). Only runs
+whose objects stage is done have detections to alert: their light curves and context
+exist by then.
 
 All functions take the `Catalog` first; times are timezone-aware UTC.
 """
@@ -17,23 +19,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from astrid.catalog.json_columns import dumps_json, loads_json
 from astrid.catalog.models import Alert, Candidate, ProcessingRun, utcnow
 from astrid.catalog.records import record_from_row
 from astrid.catalog.repository import Catalog, catalog_errors
 
 __all__ = [
     "AlertRecord",
+    "SentAlert",
+    "alert_by_id",
     "alerts_of_runs",
     "alerts_to_send",
     "create_alerts",
     "detections_without_alert",
     "mark_alert_failed",
     "mark_alerts_sent",
+    "recent_alerts",
 ]
 
 _CHUNK = 500
@@ -52,6 +59,23 @@ class AlertRecord:
     sent_at: datetime | None
     schema_version: str | None
     error: str | None
+    avro_key: str | None
+    sidecar_key: str | None
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SentAlert:
+    """An alert whose packet was written: its store keys and filter fields."""
+
+    alert_id: int
+    avro_key: str
+    sidecar_key: str
+    fields: dict[str, Any]
+
+
+def _record(row: Alert) -> AlertRecord:
+    return record_from_row(AlertRecord, row, fields=loads_json(row.fields_json) or {})
 
 
 def _chunks(ids: Iterable[int]) -> list[list[int]]:
@@ -136,7 +160,7 @@ def _alerts(catalog: Catalog, run_ids: Iterable[int], *, unsent: bool) -> list[A
             query = select(Alert).where(Alert.run_id.in_(chunk)).order_by(Alert.id)
             if unsent:
                 query = query.where(Alert.sent_at.is_(None))
-            out.extend(record_from_row(AlertRecord, row) for row in session.scalars(query))
+            out.extend(_record(row) for row in session.scalars(query))
     return sorted(out, key=lambda a: a.id)
 
 
@@ -150,18 +174,59 @@ def alerts_to_send(catalog: Catalog, run_ids: Iterable[int]) -> list[AlertRecord
     return _alerts(catalog, run_ids, unsent=True)
 
 
-def mark_alerts_sent(catalog: Catalog, alert_ids: Sequence[int], *, schema_version: str) -> None:
-    """Record these alerts' packets as written, following ``schema_version``."""
-    if not alert_ids:
-        return
+def mark_alerts_sent(
+    catalog: Catalog, sent: Sequence[SentAlert], *, schema_version: str
+) -> list[int]:
+    """Record these alerts' packets as written, following ``schema_version``.
+
+    Returns
+    -------
+    list of int
+        The ids of the alerts this call marked (an alert already marked sent is unchanged
+        and not listed: a packet is recorded once).
+    """
+    marked: list[int] = []
+    if not sent:
+        return marked
     now = utcnow()
     with catalog_errors("mark alerts sent"), catalog.session() as session, session.begin():
-        for chunk in _chunks(alert_ids):
-            session.execute(
+        for alert in sent:
+            result = session.execute(
                 update(Alert)
-                .where(Alert.id.in_(chunk), Alert.sent_at.is_(None))
-                .values(sent_at=now, schema_version=schema_version, error=None)
+                .where(Alert.id == alert.alert_id, Alert.sent_at.is_(None))
+                .values(
+                    sent_at=now,
+                    schema_version=schema_version,
+                    error=None,
+                    avro_key=alert.avro_key,
+                    sidecar_key=alert.sidecar_key,
+                    fields_json=dumps_json(alert.fields, where=f"alert {alert.alert_id} fields"),
+                )
             )
+            if getattr(result, "rowcount", 0):
+                marked.append(alert.alert_id)
+    return marked
+
+
+def alert_by_id(catalog: Catalog, alert_id: int) -> AlertRecord | None:
+    """One alert, or None."""
+    with catalog_errors(f"read alert {alert_id}"), catalog.session() as session:
+        row = session.get(Alert, alert_id)
+        return None if row is None else _record(row)
+
+
+def recent_alerts(
+    catalog: Catalog, *, since: datetime, limit: int = 100_000
+) -> list[AlertRecord]:
+    """The alerts whose packets were written at or after ``since``, oldest first."""
+    with catalog_errors("read recent alerts"), catalog.session() as session:
+        query = (
+            select(Alert)
+            .where(Alert.sent_at.is_not(None), Alert.sent_at >= since)
+            .order_by(Alert.id)
+            .limit(limit)
+        )
+        return [_record(row) for row in session.scalars(query)]
 
 
 def mark_alert_failed(catalog: Catalog, alert_id: int, *, error: str) -> None:

@@ -341,7 +341,9 @@ class Alert(Base):
     retried run keeps when its candidate rows (and ids) are replaced. The unique pair makes
     the alert id one per detection, so a repeated run never makes a second alert.
     ``sent_at`` is set once the packet has been written (``schema_version`` says which Rubin
-    schema it follows); ``error`` holds why the last attempt to build it failed.
+    schema it follows); ``error`` holds why the last attempt to build it failed;
+    ``avro_key`` and ``sidecar_key`` are the packet's store keys, ``fields_json`` its filter
+    fields (`astrid.alerts.alert_fields`).
     """
 
     __tablename__ = "alerts"
@@ -362,6 +364,9 @@ class Alert(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     schema_version: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
+    avro_key: Mapped[str | None] = mapped_column(String(255))
+    sidecar_key: Mapped[str | None] = mapped_column(String(255))
+    fields_json: Mapped[str | None] = mapped_column(Text)
 
 
 class ObjectLabel(Base):

@@ -29,6 +29,7 @@ from astrid.cli import (
 from astrid.config import Settings
 from astrid.errors import AstridError
 from astrid.pipeline.alerts_stage import AlertsStageReport
+from astrid.pipeline.delivery_stage import DeliveryReport
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.object_context import ContextSources
 from astrid.pipeline.report import FRAME_COLUMNS, frame_row, write_report
@@ -161,6 +162,19 @@ def print_alerts(alerts: AlertsStageReport) -> None:
         console.print(escape(f"alert {alert_id} not built: {error}"), style="red", soft_wrap=True)
     if alerts.error:
         console.print(escape(f"alerts stopped: {alerts.error}"), style="red", soft_wrap=True)
+    if alerts.queued:
+        console.print(f"alerts: {alerts.queued} queued for subscriptions")
+
+
+def print_deliveries(sent: DeliveryReport) -> None:
+    """What the subscriptions were sent, and what failed."""
+    if not (sent.delivered or sent.failed or sent.errors):
+        return
+    console.print(
+        f"deliveries: {sent.delivered} delivered, {sent.failed} failed ({sent.dead} given up)"
+    )
+    for name, error in sorted(sent.errors.items()):
+        console.print(escape(f"subscription {name}: {error}"), style="yellow", soft_wrap=True)
 
 
 @app.command("run", cls=Command)
@@ -256,6 +270,8 @@ def run_frames(
             console.print(f"light curves: {report.lightcurves_csv}", soft_wrap=True)
         if report.alerts is not None:
             print_alerts(report.alerts)
+        if report.deliveries is not None:
+            print_deliveries(report.deliveries)
         console.print(f"report: {page}", soft_wrap=True)
     if report.failed:
         raise typer.Exit(1)

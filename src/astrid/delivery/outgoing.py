@@ -4,7 +4,9 @@
 Rubin schema embedded, `astrid.alerts.AlertPacket.avro_bytes`), AstrID's sidecar as JSON,
 and its filter fields (`astrid.alerts.alert_fields`). A destination answers one `Outcome`
 per alert: delivered, or not with the reason, and whether trying again can help
-(``retry``: a timeout or a 5xx can; a refused destination address cannot).
+(``retry``: a timeout or a 5xx can; a refused destination address cannot), and whether it
+was tried at all (``attempted``: False for the alerts a destination skipped after an
+earlier failure in the same batch; they do not count as an attempt).
 """
 
 from __future__ import annotations
@@ -35,3 +37,4 @@ class Outcome:
     delivered: bool
     error: str | None = None
     retry: bool = True
+    attempted: bool = True

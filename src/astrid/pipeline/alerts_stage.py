@@ -13,7 +13,13 @@ folder whose objects stage is done:
    container file of one Rubin record, schema embedded) beside
    ``OUT/alerts/<alertId>.astrid.json`` (AstrID's sidecar); files are written whole and
    renamed into place;
-3. the written alerts are marked sent. An alert that cannot be built (no MJD, a stamp of
+3. each packet and sidecar is also kept in the object store, its filter fields
+   (`astrid.alerts.alert_fields`) are tested against every active subscription's filter
+   and the matches are queued for delivery (`astrid.catalog.deliveries`; the sender is
+   `astrid.pipeline.delivery_stage`), and the alerts are marked sent with their store keys
+   and fields (with the plain-language summary, `astrid.alerts.plain_summary`, which the
+   sidecar carries too; queued first, so a crash in between re-queues the same pairs, which the
+   catalog records once). An alert that cannot be built (no MJD, a stamp of
    the wrong shape) is recorded with its reason and tried again next time; the others go
    on. A stamp whose key is missing or whose stored file cannot be read is left out of the
    packet (its field null, listed in the sidecar's ``missing_cutouts``).
@@ -47,9 +53,12 @@ from astrid.alerts import (
     ForcedMeasurement,
     ObjectSummary,
     PublicationRule,
+    alert_fields,
     build_alert,
     rubin_schema,
 )
+from astrid.alerts.routing import Router
+from astrid.alerts.summary import plain_summary
 from astrid.catalog import (
     CandidateRecord,
     Catalog,
@@ -62,13 +71,16 @@ from astrid.catalog import (
 )
 from astrid.catalog.alerts import (
     AlertRecord,
+    SentAlert,
     alerts_to_send,
     create_alerts,
     detections_without_alert,
     mark_alert_failed,
     mark_alerts_sent,
 )
+from astrid.catalog.deliveries import queue_deliveries
 from astrid.catalog.runs import run as run_record
+from astrid.catalog.subscriptions import list_subscriptions
 from astrid.difference.cutouts import wcs_from_header
 from astrid.errors import AlertError, AstridError
 from astrid.store import ObjectStore
@@ -90,6 +102,7 @@ class AlertsStageReport:
     alert_ids: list[int] = field(default_factory=list)
     not_published: int = 0  # new detections that failed the publication rule
     failed: dict[int, str] = field(default_factory=dict)  # alert id → why
+    queued: int = 0  # (alert, subscription) deliveries queued
     schema_version: str = ""
     seconds: float = 0.0
     error: str | None = None  # why the stage stopped (the catalog or the folder failing)
@@ -156,6 +169,8 @@ class AlertsStage:
         if pending:
             labels = {i: f"{m.name} v{m.version}" for i, m in models.items()}
             sources = _Sources(self.catalog, self.store, schema, labels)
+            router = Router(list_subscriptions(self.catalog, active_only=True))
+            sent: list[SentAlert] = []
             for alert in pending:
                 try:
                     packet = sources.packet(alert)
@@ -165,12 +180,26 @@ class AlertsStage:
                     report.failed[alert.id] = str(e)
                     mark_alert_failed(self.catalog, alert.id, error=str(e))
                     continue
+                fields = alert_fields(packet.record, packet.sidecar)
+                packet.sidecar["summary"] = plain_summary(fields)
+                sidecar = packet.sidecar_json()
                 path = report.directory / f"{alert.id}.avro"
                 _write(path, avro)
-                _write(path.with_suffix(".astrid.json"), packet.sidecar_json())
+                _write(path.with_suffix(".astrid.json"), sidecar)
+                sent.append(
+                    SentAlert(
+                        alert_id=alert.id,
+                        avro_key=self.store.put_bytes(avro, suffix=".avro"),
+                        sidecar_key=self.store.put_bytes(sidecar, suffix=".json"),
+                        fields={**fields, "summary": packet.sidecar["summary"]},
+                    )
+                )
                 report.written.append(path)
                 report.alert_ids.append(alert.id)
-            mark_alerts_sent(self.catalog, report.alert_ids, schema_version=schema.label)
+            report.queued = queue_deliveries(
+                self.catalog, router.matches((s.alert_id, s.fields) for s in sent)
+            )
+            mark_alerts_sent(self.catalog, sent, schema_version=schema.label)
         if report.alert_ids:
             self.catalog.record_event(
                 "AlertsPublished",

@@ -54,6 +54,7 @@ from astrid.store import ObjectStore
 if TYPE_CHECKING:  # imported when used: frame workers import this module, not the alerts
     from astrid.alerts import PublicationRule
     from astrid.pipeline.alerts_stage import AlertsStage, AlertsStageReport
+    from astrid.pipeline.delivery_stage import DeliveryReport, DeliveryStage
 
 __all__ = ["FrameInput", "FrameReport", "Pipeline", "RunReport"]
 
@@ -90,6 +91,7 @@ class RunReport:
     objects: ObjectsStageReport | None = None
     alerts_dir: Path | None = None  # OUT/alerts: <alertId>.avro + <alertId>.astrid.json
     alerts: AlertsStageReport | None = None
+    deliveries: DeliveryReport | None = None  # what the subscriptions were sent
 
     @property
     def failed(self) -> list[FrameReport]:
@@ -195,6 +197,10 @@ class Pipeline:
         ``alert_rule`` under ``OUT/alerts/`` (`astrid.pipeline.alerts_stage`).
     alert_rule : PublicationRule, optional
         Which detections are published (default: ``rb`` above the model's operating point).
+    delivery_budget_s : float
+        After publishing, send the alerts that matched subscriptions for at most about this
+        long (`astrid.pipeline.delivery_stage`; 0: leave them to ``astrid alerts
+        deliver``). What is not sent in time stays queued.
 
     The model is not part of a run's key: a new model does not redo the differencing;
     ``astrid rescore`` scores stored candidates with it.
@@ -216,6 +222,7 @@ class Pipeline:
         context: ContextSources | None = None,
         publish_alerts: bool = True,
         alert_rule: PublicationRule | None = None,
+        delivery_budget_s: float = 30.0,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -231,10 +238,15 @@ class Pipeline:
         self._owner = current_owner()
         self.objects = ObjectsStage(catalog, store, context)
         self.alerts: AlertsStage | None = None
+        self.deliveries: DeliveryStage | None = None
+        self.delivery_budget_s = delivery_budget_s
         if publish_alerts:
             from astrid.pipeline.alerts_stage import AlertsStage
+            from astrid.pipeline.delivery_stage import DeliveryStage
 
             self.alerts = AlertsStage(catalog, store, alert_rule)
+            if delivery_budget_s > 0:
+                self.deliveries = DeliveryStage(catalog, store)
 
     def run(
         self,
@@ -372,7 +384,12 @@ class Pipeline:
         objects_csv, curves_csv = write_object_tables(self.catalog, run_ids, out)
         alerts = None if self.alerts is None else self.alerts.publish(run_ids, out)
         alerts_dir = None if alerts is None else alerts.directory
-        return RunReport(reports, csv_path, objects_csv, curves_csv, objects, alerts_dir, alerts)
+        sent = None
+        if self.deliveries is not None and alerts is not None and alerts.error is None:
+            sent = self.deliveries.deliver(budget_s=self.delivery_budget_s)
+        return RunReport(
+            reports, csv_path, objects_csv, curves_csv, objects, alerts_dir, alerts, sent
+        )
 
     def _reference(self, reference: FrameInput) -> _Frame:
         """Hash, read and register the reference, or look it up; raise when unusable."""

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from astrid.service.auth import Principal
+from astrid.web.alerts_page import alerts_router
 from astrid.web.object_list import object_list_router
 from astrid.web.object_page import object_router
 from astrid.web.pages import STATIC_DIR, LoginRequiredError, _render, router
@@ -35,6 +36,7 @@ def install(app: FastAPI) -> None:
     app.include_router(object_list_router)
     app.include_router(object_router)
     app.include_router(review_router)
+    app.include_router(alerts_router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.exception_handler(LoginRequiredError)
