@@ -46,6 +46,33 @@ def smtp() -> Iterator[tuple[int, Inbox]]:
         controller.stop()
 
 
+def _authenticator(server, session, envelope, mechanism, auth_data):
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        b"bot",
+        b"right",
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def smtp_with_login() -> Iterator[tuple[int, Inbox]]:
+    inbox = Inbox()
+    controller = aiosmtpd_controller.Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=_free_port(),
+        authenticator=_authenticator,
+        auth_require_tls=False,  # a test server on localhost; TLS is not what is tested
+    )
+    controller.start()
+    try:
+        yield controller.port, inbox
+    finally:
+        controller.stop()
+
+
 def _destination(port: int, **kwargs: object) -> EmailDigestDestination:
     return EmailDigestDestination(
         "127.0.0.1",
@@ -118,6 +145,21 @@ def test_starttls_unsupported_is_final(smtp, alerts):
     outcomes = _destination(port, starttls=True).send(alerts(1))
     assert not outcomes[0].delivered and not outcomes[0].retry
     assert "STARTTLS" in outcomes[0].error
+
+
+def test_login(smtp_with_login, alerts):
+    port, inbox = smtp_with_login
+    outcomes = _destination(port, username="bot", password="right").send(alerts(2))
+    assert all(o.delivered for o in outcomes)
+    assert len(inbox.messages) == 1
+
+
+def test_a_refused_login_is_final(smtp_with_login, alerts):
+    port, inbox = smtp_with_login
+    outcomes = _destination(port, username="bot", password="wrong").send(alerts(2))
+    assert all(not o.delivered and not o.retry for o in outcomes)
+    assert "535" in outcomes[0].error and "wrong" not in outcomes[0].error
+    assert inbox.messages == []
 
 
 def test_an_empty_batch_sends_nothing(smtp):
