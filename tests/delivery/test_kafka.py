@@ -23,9 +23,15 @@ class FakeProducer:
     until purged).
     """
 
-    def __init__(self, script: dict[int, Any] | None = None, refuse: set[int] | None = None):
+    def __init__(
+        self,
+        script: dict[int, Any] | None = None,
+        refuse: dict[int, int] | None = None,
+        broken: bool = False,
+    ):
         self.script = script or {}
-        self.refuse = refuse or set()
+        self.refuse = refuse or {}
+        self.broken = broken
         self.messages: list[dict[str, Any]] = []
         self.pending: list[tuple[int, Any]] = []
         self.purged = False
@@ -34,13 +40,15 @@ class FakeProducer:
         index = len(self.messages)
         self.messages.append({"topic": topic, **kwargs})
         if index in self.refuse:
-            raise confluent_kafka.KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+            raise confluent_kafka.KafkaException(KafkaError(self.refuse[index]))
         self.pending.append((index, kwargs["on_delivery"]))
 
     def poll(self, timeout: float = 0) -> int:
         return 0
 
     def flush(self, timeout: float = 0) -> int:
+        if self.broken:
+            raise confluent_kafka.KafkaException(KafkaError(KafkaError._FATAL))
         stuck = []
         for index, callback in self.pending:
             outcome = self.script.get(index)
@@ -81,17 +89,26 @@ def test_delivery_reports_become_outcomes(alerts):
         4: "stuck",
         5: KafkaError.NOT_LEADER_FOR_PARTITION,
     }
-    producer = FakeProducer(script, refuse={6})
-    batch = alerts(7)
+    producer = FakeProducer(
+        script, refuse={6: KafkaError.MSG_SIZE_TOO_LARGE, 7: KafkaError._UNKNOWN_TOPIC}
+    )
+    batch = alerts(8)
     outcomes = KafkaDestination("b:9092", "t1", producer=producer).send(batch)
     assert [o.alert_id for o in outcomes] == [a.alert_id for a in batch]
-    assert [o.delivered for o in outcomes] == [True] + [False] * 6
-    assert [o.retry for o in outcomes[1:]] == [True, False, False, True, True, False]
+    assert [o.delivered for o in outcomes] == [True] + [False] * 7
+    assert [o.retry for o in outcomes[1:]] == [True, False, False, True, True, False, True]
     assert all("kafka topic t1 at b:9092" in o.error for o in outcomes[1:])
     assert "_MSG_TIMED_OUT" in outcomes[1].error
     assert "MSG_SIZE_TOO_LARGE" in outcomes[2].error
     assert "purged" in outcomes[4].error and producer.purged
-    assert "refused by the producer" in outcomes[6].error
+    assert "MSG_SIZE_TOO_LARGE" in outcomes[6].error
+    assert "_UNKNOWN_TOPIC" in outcomes[7].error
+
+
+def test_a_broken_producer_fails_the_batch_without_raising(alerts):
+    outcomes = KafkaDestination("b:9092", "t", producer=FakeProducer(broken=True)).send(alerts(2))
+    assert all(not o.delivered and o.retry for o in outcomes)
+    assert "no delivery report within flush_timeout=10 s" in outcomes[0].error
 
 
 def test_an_unreachable_broker_fails_every_alert_retryably(closed_port, alerts):

@@ -22,16 +22,18 @@ from astrid.delivery.email import EmailDigestDestination, digest_text
 from astrid.delivery.files import FileDestination
 from astrid.delivery.kafka import KafkaDestination
 from astrid.delivery.outgoing import Outcome, OutgoingAlert
-from astrid.delivery.webhook import (
+from astrid.delivery.signature import (
+    WEBHOOK_ALERT_ID_HEADER,
     WEBHOOK_SIGNATURE_HEADER,
     WEBHOOK_TIMESTAMP_HEADER,
-    WebhookDestination,
     sign,
     verify_signature,
 )
+from astrid.delivery.webhook import WebhookDestination
 
 __all__ = [
     "DESTINATION_KINDS",
+    "WEBHOOK_ALERT_ID_HEADER",
     "WEBHOOK_SIGNATURE_HEADER",
     "WEBHOOK_TIMESTAMP_HEADER",
     "Destination",

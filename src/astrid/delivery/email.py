@@ -47,6 +47,16 @@ def _number(fields: Mapping[str, Any], key: str, digits: int, sign: bool = False
     return f"{number:+.{digits}f}" if sign else f"{number:.{digits}f}"
 
 
+def _is_address(value: object) -> bool:
+    """Whether ``value`` looks like one bare address (no spaces or line breaks: no header
+    injection through a subscription's recipients)."""
+    return (
+        isinstance(value, str)
+        and "@" in value
+        and not any(c.isspace() or c in ",<>" for c in value)
+    )
+
+
 def _text(fields: Mapping[str, Any], key: str) -> str:
     value = fields.get(key)
     return MISSING if value in (None, "") else str(value)
@@ -135,20 +145,22 @@ class EmailDigestDestination:
             raise refuse("host", "host is empty")
         if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
             raise refuse("port", f"port must be an integer in 1-65535, got {port!r}")
-        if not sender or "@" not in sender:
+        if not _is_address(sender):
             raise refuse("sender", f"sender must be an e-mail address, got {sender!r}")
         if isinstance(recipients, str):
             raise refuse("recipients", "recipients must be a list of addresses, not a string")
         cleaned = [r.strip() for r in recipients if r and r.strip()]
         if not cleaned:
             raise refuse("recipients", "recipients is empty")
-        if bad := [r for r in cleaned if "@" not in r]:
+        if bad := [r for r in cleaned if not _is_address(r)]:
             raise refuse("recipients", f"recipients are not e-mail addresses: {bad}")
         if bool(username) != bool(password):
             missing = "password" if username else "username"
             raise refuse(missing, f"{missing} is missing: SMTP login needs both")
         if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
             raise refuse("timeout", f"timeout must be a positive number, got {timeout!r}")
+        if "\r" in subject_prefix or "\n" in subject_prefix:
+            raise refuse("subject_prefix", "subject_prefix must be one line")
         self.host = host
         self.port = port
         self.sender = sender

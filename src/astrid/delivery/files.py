@@ -86,7 +86,8 @@ class FileDestination:
 
     def paths(self, alert_id: int) -> tuple[str, str]:
         """The packet and sidecar paths of one alert (in the filesystem's own terms)."""
-        base = f"{self._root}/{alert_id}"
+        # int(): an id is a number, never a path fragment
+        base = f"{self._root}/{int(alert_id)}"
         return base + AVRO_SUFFIX, base + SIDECAR_SUFFIX
 
     def _write(self, alert: OutgoingAlert) -> None:

@@ -149,22 +149,39 @@ class KafkaDestination:
                 ) from e
         self._producer = producer
 
+    def _failed(self, alert_id: int, err: Any) -> Outcome:
+        """The outcome of a message librdkafka reports (or raises) ``err`` for."""
+        code = err.name() if hasattr(err, "name") else type(err).__name__
+        if code in _PURGED:
+            text = f"not delivered within flush_timeout={self.flush_timeout:g} s (purged)"
+        else:
+            text = f"{code}: {err.str() if hasattr(err, 'str') else err}"
+        retry = code not in PERMANENT_ERRORS
+        error = f"{self.name}: {text}"
+        return Outcome(alert_id, delivered=False, error=error, retry=retry)
+
+    def _finish(self) -> None:
+        """Wait for the reports; purge what is still queued after ``flush_timeout``."""
+        remaining = self._producer.flush(self.flush_timeout)
+        if remaining:
+            log.warning(
+                "%s: %d message(s) unacknowledged after %g s; purging them",
+                self.name,
+                remaining,
+                self.flush_timeout,
+            )
+            self._producer.purge()
+            # Serve the purge reports (they arrive through the callbacks).
+            self._producer.flush(0)
+
     def _report(self, outcomes: dict[int, Outcome], index: int, alert_id: int) -> Callable:
         """The delivery callback of the message at ``index``."""
 
         def on_delivery(err: Any, msg: Any) -> None:
             if err is None:
                 outcomes[index] = Outcome(alert_id, delivered=True)
-                return
-            code = err.name()
-            if code in _PURGED:
-                text = f"not delivered within flush_timeout={self.flush_timeout:g} s (purged)"
-                retry = True
             else:
-                text = f"{code}: {err.str()}"
-                retry = code not in PERMANENT_ERRORS
-            error = f"{self.name}: {text}"
-            outcomes[index] = Outcome(alert_id, delivered=False, error=error, retry=retry)
+                outcomes[index] = self._failed(alert_id, err)
 
         return on_delivery
 
@@ -211,22 +228,18 @@ class KafkaDestination:
             except BufferError:
                 error = f"{self.name}: the producer's local queue is full"
                 outcomes[i] = Outcome(alert.alert_id, delivered=False, error=error)
-            # produce() raises KafkaException for a message it refuses outright (too large).
+            # produce() raises KafkaException for a message it refuses outright (too large,
+            # unknown topic); librdkafka's error code says whether it is worth retrying.
             except Exception as e:
-                error = f"{self.name}: message refused by the producer: {e}"
-                outcomes[i] = Outcome(alert.alert_id, delivered=False, error=error, retry=False)
+                err = e.args[0] if e.args and hasattr(e.args[0], "name") else e
+                outcomes[i] = self._failed(alert.alert_id, err)
         if alerts:
-            remaining = self._producer.flush(self.flush_timeout)
-            if remaining:
-                log.warning(
-                    "%s: %d message(s) unacknowledged after %g s; purging them",
-                    self.name,
-                    remaining,
-                    self.flush_timeout,
-                )
-                self._producer.purge()
-                # Serve the purge reports (they arrive through the callbacks).
-                self._producer.flush(0)
+            try:
+                self._finish()
+            # A producer in a fatal state raises from flush/purge; the alerts it did not
+            # report on fail below (retry=True: a new producer may do better).
+            except Exception as e:
+                log.warning("%s: flushing failed: %s", self.name, e)
         late = f"{self.name}: no delivery report within flush_timeout={self.flush_timeout:g} s"
         return [
             outcomes.get(i, Outcome(a.alert_id, delivered=False, error=late, retry=True))

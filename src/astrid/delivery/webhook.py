@@ -8,8 +8,9 @@ The body is a JSON object::
 and the request carries ``Content-Type: application/json``, ``X-AstrID-Alert-Id``,
 ``X-AstrID-Timestamp`` (unix seconds) and ``X-AstrID-Signature: sha256=<hex>``, the
 HMAC-SHA256 with the shared secret of ``f"{timestamp}.".encode() + body`` (the scheme of
-Stripe's and GitHub's webhooks). A receiver checks it with `verify_signature`, which also
-refuses timestamps older than a tolerance, so a captured request cannot be replayed later.
+Stripe's and GitHub's webhooks, `astrid.delivery.signature`). A receiver checks it with
+`astrid.delivery.verify_signature`, which also refuses timestamps older than a tolerance, so
+a captured request cannot be replayed later.
 
 Time: every phase of a request (connecting, waiting for a pooled connection, each write,
 each read) is bounded by ``timeout``, and the response body is read only up to a short
@@ -21,8 +22,6 @@ endpoint costs one timeout per `WebhookDestination.send`, not one per alert.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import logging
 import math
@@ -32,111 +31,25 @@ from typing import Any
 
 import httpx
 
+from astrid import __version__
 from astrid.delivery.outgoing import Outcome, OutgoingAlert
+from astrid.delivery.signature import (
+    WEBHOOK_ALERT_ID_HEADER,
+    WEBHOOK_SIGNATURE_HEADER,
+    WEBHOOK_TIMESTAMP_HEADER,
+    sign,
+)
 from astrid.errors import ConfigurationError
 
-__all__ = [
-    "WEBHOOK_ALERT_ID_HEADER",
-    "WEBHOOK_SIGNATURE_HEADER",
-    "WEBHOOK_TIMESTAMP_HEADER",
-    "WebhookDestination",
-    "sign",
-    "verify_signature",
-]
+__all__ = ["WebhookDestination", "request_body"]
 
 log = logging.getLogger(__name__)
-
-WEBHOOK_ALERT_ID_HEADER = "X-AstrID-Alert-Id"
-WEBHOOK_TIMESTAMP_HEADER = "X-AstrID-Timestamp"
-WEBHOOK_SIGNATURE_HEADER = "X-AstrID-Signature"
 
 #: HTTP statuses after which the same request may succeed later.
 RETRYABLE_STATUSES = frozenset({408, 429})
 
 #: Bytes of an error response kept for the outcome's message.
 _SNIPPET_BYTES = 300
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The ``X-AstrID-Signature`` value of a request.
-
-    Parameters
-    ----------
-    secret : str
-        The secret shared with the receiver.
-    timestamp : int
-        The request's ``X-AstrID-Timestamp`` (unix seconds).
-    body : bytes
-        The exact request body.
-
-    Returns
-    -------
-    str
-        ``"sha256=" + hex(HMAC-SHA256(secret, f"{timestamp}.".encode() + body))``.
-
-    Examples
-    --------
-    >>> sign("s3cret", 1700000000, b"{}")[:15]
-    'sha256=97926816'
-    """
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"sha256={mac.hexdigest()}"
-
-
-def verify_signature(
-    secret: str,
-    header_value: str | None,
-    timestamp: int | str | None,
-    body: bytes,
-    *,
-    tolerance_s: float = 300,
-    now: float | None = None,
-) -> bool:
-    """Whether a received request was signed with ``secret`` recently enough.
-
-    Parameters
-    ----------
-    secret : str
-        The shared secret.
-    header_value : str or None
-        The ``X-AstrID-Signature`` header; several comma-separated ``sha256=`` values are
-        accepted (one per secret while a secret is being rotated).
-    timestamp : int or str or None
-        The ``X-AstrID-Timestamp`` header.
-    body : bytes
-        The raw request body, before any JSON parsing.
-    tolerance_s : float
-        Largest accepted difference between ``now`` and ``timestamp``, in seconds.
-    now : float, optional
-        The current unix time (default `time.time`).
-
-    Returns
-    -------
-    bool
-        True only when the timestamp is within tolerance and a signature matches (compared
-        in constant time).
-
-    Examples
-    --------
-    >>> signature = sign("s3cret", 1700000000, b"{}")
-    >>> verify_signature("s3cret", signature, "1700000000", b"{}", now=1700000010)
-    True
-    >>> verify_signature("s3cret", signature, "1700000000", b"{}", now=1700001000)
-    False
-    """
-    if not header_value or timestamp is None:
-        return False
-    try:
-        ts = int(timestamp)
-    except (TypeError, ValueError):
-        return False
-    current = time.time() if now is None else now
-    if abs(current - ts) > tolerance_s:
-        return False
-    expected = sign(secret, ts, body)
-    # compare_digest on every candidate, not an early `any`, keeps the time uniform.
-    matches = [hmac.compare_digest(expected, v.strip()) for v in header_value.split(",")]
-    return any(matches)
 
 
 def _json_default(value: Any) -> Any:
@@ -249,6 +162,7 @@ class WebhookDestination:
         timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json",
+            "User-Agent": f"AstrID/{__version__} (alert webhook)",
             WEBHOOK_ALERT_ID_HEADER: str(alert.alert_id),
             WEBHOOK_TIMESTAMP_HEADER: str(timestamp),
             WEBHOOK_SIGNATURE_HEADER: sign(self._secret, timestamp, body),
