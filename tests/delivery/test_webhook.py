@@ -204,6 +204,16 @@ def test_non_finite_and_numpy_fields_are_valid_json(alerts):
     assert json.loads(bodies[0])["fields"] == {"rb": 0.5, "mag": None, "n": 3}
 
 
+def test_credentials_in_the_url_are_not_shown(closed_port, alerts):
+    url = f"http://bot:hunter2@127.0.0.1:{closed_port}/hook"
+    dest = WebhookDestination(url, SECRET, timeout=1)
+    outcome = dest.send(alerts(1))[0]
+    assert not outcome.delivered
+    for text in (dest.name, repr(dest), outcome.error):
+        assert "hunter2" not in text and SECRET not in text
+    assert f"127.0.0.1:{closed_port}/hook" in dest.name
+
+
 @pytest.mark.parametrize(
     ("url", "secret", "timeout", "field"),
     [

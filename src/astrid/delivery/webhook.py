@@ -139,7 +139,9 @@ class WebhookDestination:
                 field="timeout",
             )
         self.url = url
-        self.name = f"webhook {url}"
+        # Credentials in the URL stay out of names, logs and outcomes.
+        shown = str(parsed.copy_with(username=None, password=None)) if parsed.userinfo else url
+        self.name = f"webhook {shown}"
         self.timeout = float(timeout)
         self._secret = secret
         self._client = client
@@ -237,4 +239,5 @@ class WebhookDestination:
             return self._send_with(client, alerts)
 
     def __repr__(self) -> str:
-        return f"WebhookDestination({self.url!r}, secret=***, timeout={self.timeout:g})"
+        shown = self.name.removeprefix("webhook ")
+        return f"WebhookDestination({shown!r}, secret=***, timeout={self.timeout:g})"
