@@ -57,6 +57,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "objects": frozenset({"difference"}),
     "context": frozenset({"observations"}),
     "alerts": frozenset({"difference"}),
+    # alert delivery: destinations (files, webhook, e-mail, Kafka); bytes in, outcomes out
+    "delivery": frozenset(),
     # offline
     "training": frozenset({"observations", "simulation", "preprocess", "difference", "detection"}),
     "evaluation": frozenset(
@@ -121,6 +123,7 @@ PUBLIC_FACES = (
     "curation",
     "objects",
     "alerts",
+    "delivery",
     "catalog",
     "pipeline",
 )
