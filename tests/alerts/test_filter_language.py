@@ -371,6 +371,12 @@ def test_errors_point_at_the_offending_token(expression: str, position: int, fra
     assert fragment in str(error)
 
 
+def test_the_leftmost_error_is_reported() -> None:
+    assert syntax_error("rbb > 1 and band == 'x").position == 0
+    assert syntax_error("rb > 1 and band == 'x").position == 19
+    assert syntax_error("rb > 1 and (band == 'x' #").position == 24
+
+
 def test_too_long_expression() -> None:
     expression = " or ".join(["rb > 0.5"] * 300)
     assert len(expression) > MAX_EXPRESSION_LENGTH
@@ -460,6 +466,9 @@ def test_filters_pickle_and_compare() -> None:
     assert g.matches(PASSING)
     assert hash(g) == hash(f)
     assert "expression=" in repr(f)
+    assert compile_filter(EXAMPLE, {**FIELDS, "unused": "text"}) == f  # only used fields count
+    as_number = compile_filter("x is null", {"x": "number"})
+    assert as_number != compile_filter("x is null", {"x": "text"})
 
 
 def test_tokenizer_positions() -> None:

@@ -40,10 +40,10 @@ import difflib
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from numbers import Real
 from typing import Any, Literal, get_args
 
-from astrid.alerts.filter_tokens import FilterSyntaxError, Token, syntax_error, tokenize
+from astrid.alerts import filter_evaluators as ev
+from astrid.alerts.filter_tokens import FilterSyntaxError, Token, iter_tokens, syntax_error
 
 __all__ = [
     "FIELD_KINDS",
@@ -60,8 +60,6 @@ FieldKind = Literal["number", "text", "bool"]
 FIELD_KINDS: tuple[str, ...] = get_args(FieldKind)
 #: The deepest nesting of parentheses, ``not``, unary minus and ``abs()`` allowed.
 MAX_NESTING = 50
-
-Evaluator = Callable[[Mapping[str, Any]], Any]
 
 # Binding strength, weakest first: parentheses are added in the canonical text where needed.
 _OR, _AND, _NOT, _CMP, _ADD, _MUL, _NEG, _ATOM = range(1, 9)
@@ -103,8 +101,8 @@ class AlertFilter:
     expression: str
     fields_used: frozenset[str]
     _text: str = field(repr=False, compare=False)
-    _evaluate: Evaluator = field(repr=False, compare=False)
-    _kinds: tuple[tuple[str, FieldKind], ...] = field(repr=False, compare=False)
+    _evaluate: ev.Evaluator = field(repr=False, compare=False)
+    _kinds: tuple[tuple[str, FieldKind], ...] = field(repr=False)
 
     def matches(self, values: Mapping[str, Any]) -> bool:
         """Whether the alert with these field values passes (unknown does not pass)."""
@@ -184,7 +182,7 @@ class _Node:
     text: str
     prec: int
     position: int
-    fn: Evaluator
+    fn: ev.Evaluator
     field: str | None = None
     const: bool = False
     value: Any = None
@@ -196,8 +194,8 @@ class _Parser:
     def __init__(self, expression: str, fields: Mapping[str, FieldKind]) -> None:
         self.expression = expression
         self.fields = fields
-        self.tokens = tokenize(expression)
-        self.index = 0
+        self.tokens = iter_tokens(expression)
+        self.token = next(self.tokens)  # the current token
         self.depth = 0
         self.used: set[str] = set()
 
@@ -206,21 +204,16 @@ class _Parser:
         """A syntax error at ``position``."""
         return syntax_error(self.expression, position, message, field)
 
-    @property
-    def token(self) -> Token:
-        """The current token."""
-        return self.tokens[self.index]
-
     def advance(self) -> Token:
         """Consume and return the current token."""
-        token = self.tokens[self.index]
-        self.index += 1
+        token = self.token
+        if token.kind != "end":
+            self.token = next(self.tokens)
         return token
 
     def at(self, kind: str, value: str) -> bool:
         """Whether the current token is the keyword or operator ``value``."""
-        token = self.tokens[self.index]
-        return token.kind == kind and token.value == value
+        return self.token.kind == kind and self.token.value == value
 
     def describe(self, token: Token) -> str:
         """A token as named in messages."""
@@ -302,7 +295,7 @@ class _Parser:
             self.require(item, "bool", f"'{word}'")
         fns = tuple(item.fn for item in items)
         text = f" {word} ".join(_wrap(item, prec) for item in items)
-        fn = _and(fns) if word == "and" else _or(fns)
+        fn = ev.conjunction(fns) if word == "and" else ev.disjunction(fns)
         return _Node("bool", text, prec, items[0].position, fn)
 
     def not_expr(self) -> _Node:
@@ -314,7 +307,9 @@ class _Parser:
         operand = self.not_expr()
         self.depth -= 1
         self.require(operand, "bool", "'not'")
-        return _Node("bool", f"not {_wrap(operand, _NOT)}", _NOT, token.position, _not(operand.fn))
+        return _Node(
+            "bool", f"not {_wrap(operand, _NOT)}", _NOT, token.position, ev.negation(operand.fn)
+        )
 
     def comparison(self) -> _Node:
         """comparison := sum [cmp_op sum | ["not"] "in" list | "is" ["not"] "null"]."""
@@ -348,7 +343,7 @@ class _Parser:
                 )
             self.advance()
             text = f"{_wrap(left, _ADD)} is {'not ' if negate else ''}null"
-            return _Node("bool", text, _CMP, left.position, _is_null(left.fn, negate))
+            return _Node("bool", text, _CMP, left.position, ev.is_null(left.fn, negate))
         return left
 
     def compare(self, left: _Node, op_token: Token, right: _Node) -> _Node:
@@ -374,11 +369,11 @@ class _Parser:
             )
         text = f"{_wrap(left, _ADD)} {op} {_wrap(right, _ADD)}"
         if left.field is not None and right.const:
-            fn = _field_vs_const(left.field, _COMPARE[op], right.value)
+            fn = ev.field_vs_constant(left.field, _COMPARE[op], right.value)
         elif right.field is not None and left.const:
-            fn = _field_vs_const(right.field, _COMPARE[_MIRROR[op]], left.value)
+            fn = ev.field_vs_constant(right.field, _COMPARE[_MIRROR[op]], left.value)
         else:
-            fn = _binary_compare(left.fn, _COMPARE[op], right.fn)
+            fn = ev.binary_compare(left.fn, _COMPARE[op], right.fn)
         return _Node("bool", text, _CMP, left.position, fn)
 
     def membership(self, left: _Node, *, negate: bool) -> _Node:
@@ -418,7 +413,7 @@ class _Parser:
         choices = frozenset(item.value for item in items)
         word = "not in" if negate else "in"
         text = f"{_wrap(left, _ADD)} {word} ({', '.join(item.text for item in items)})"
-        return _Node("bool", text, _CMP, left.position, _member(left, choices, negate))
+        return _Node("bool", text, _CMP, left.position, ev.member(left.fn, choices, negate))
 
     def sum(self) -> _Node:
         """sum := product (("+" | "-") product)*."""
@@ -442,7 +437,9 @@ class _Parser:
             self.require(node, "number", f"'{op}'")
         parts = [_wrap(first, prec)] + [f"{op} {_wrap(node, prec + 1)}" for op, node in rest]
         steps = tuple((_ARITHMETIC[op], node.fn) for op, node in rest)
-        return _Node("number", " ".join(parts), prec, first.position, _arithmetic(first.fn, steps))
+        return _Node(
+            "number", " ".join(parts), prec, first.position, ev.arithmetic(first.fn, steps)
+        )
 
     def unary(self) -> _Node:
         """unary := "-" unary | primary."""
@@ -456,9 +453,11 @@ class _Parser:
         if operand.const:  # fold: "-2" is a literal, so "x < -2" is a field-vs-literal test
             value = -operand.value
             text = operand.text[1:] if operand.text.startswith("-") else f"-{operand.text}"
-            return _Node("number", text, _ATOM, token.position, _constant(value), None, True, value)
+            return _Node(
+                "number", text, _ATOM, token.position, ev.constant(value), None, True, value
+            )
         text = f"-{_wrap(operand, _NEG)}"
-        return _Node("number", text, _NEG, token.position, _negate(operand.fn))
+        return _Node("number", text, _NEG, token.position, ev.negative(operand.fn))
 
     def primary(self) -> _Node:
         """primary := NUMBER | STRING | "true" | "false" | FIELD | abs "(" or_expr ")"
@@ -474,7 +473,7 @@ class _Parser:
             self.advance()
             truth = token.value == "true"
             return _Node(
-                "bool", token.value, _ATOM, token.position, _constant(truth), None, True, truth
+                "bool", token.value, _ATOM, token.position, ev.constant(truth), None, True, truth
             )
         if token.kind == "keyword" and token.value == "null":
             raise self.error(
@@ -508,7 +507,9 @@ class _Parser:
         argument = self.or_expr()
         self.expect_close(opening)
         self.require(argument, "number", "abs()")
-        return _Node("number", f"abs({argument.text})", _ATOM, name.position, _abs(argument.fn))
+        return _Node(
+            "number", f"abs({argument.text})", _ATOM, name.position, ev.absolute(argument.fn)
+        )
 
     def field_ref(self, token: Token) -> _Node:
         """A field name, checked against the known fields."""
@@ -519,7 +520,7 @@ class _Parser:
                 token.position, f"unknown field '{name}'{_suggest(name, self.fields)}", name
             )
         self.used.add(name)
-        return _Node(kind, name, _ATOM, token.position, _getter(name), name)
+        return _Node(kind, name, _ATOM, token.position, ev.getter(name), name)
 
 
 def _wrap(node: _Node, prec: int) -> str:
@@ -534,7 +535,9 @@ def _quote(text: str) -> str:
 
 def _literal(kind: str, text: str, token: Token) -> _Node:
     """A literal node."""
-    return _Node(kind, text, _ATOM, token.position, _constant(token.value), None, True, token.value)
+    return _Node(
+        kind, text, _ATOM, token.position, ev.constant(token.value), None, True, token.value
+    )
 
 
 def _suggest(name: str, fields: Mapping[str, FieldKind]) -> str:
@@ -544,154 +547,3 @@ def _suggest(name: str, fields: Mapping[str, FieldKind]) -> str:
     if not close:
         return ""
     return " (did you mean " + " or ".join(f"'{f}'" for f in close[:3]) + "?)"
-
-
-# -- closures: each returns a value, or None for unknown ----------------------------------
-# They are small and flat on purpose: this is the hot loop of alert filtering.
-
-
-def _constant(value: Any) -> Evaluator:
-    return lambda values: value
-
-
-def _getter(name: str) -> Evaluator:
-    def get(values: Mapping[str, Any]) -> Any:
-        value = values.get(name)
-        if value is None or value != value:  # missing, None or NaN
-            return None
-        return value
-
-    return get
-
-
-def _field_vs_const(name: str, op: Callable[[Any, Any], Any], constant: Any) -> Evaluator:
-    def compare(values: Mapping[str, Any]) -> Any:
-        value = values.get(name)
-        if value is None or value != value:
-            return None
-        try:
-            return op(value, constant)
-        except TypeError:  # a value of the wrong type: unknown
-            return None
-
-    return compare
-
-
-def _binary_compare(left: Evaluator, op: Callable[[Any, Any], Any], right: Evaluator) -> Evaluator:
-    def compare(values: Mapping[str, Any]) -> Any:
-        a = left(values)
-        if a is None:
-            return None
-        b = right(values)
-        if b is None:
-            return None
-        try:
-            return op(a, b)
-        except TypeError:
-            return None
-
-    return compare
-
-
-def _member(left: _Node, choices: frozenset[Any], negate: bool) -> Evaluator:
-    get = left.fn
-
-    def member(values: Mapping[str, Any]) -> Any:
-        value = get(values)
-        if value is None:
-            return None
-        try:
-            return (value not in choices) if negate else (value in choices)
-        except TypeError:  # unhashable
-            return None
-
-    return member
-
-
-def _is_null(get: Evaluator, negate: bool) -> Evaluator:
-    if negate:
-        return lambda values: get(values) is not None
-    return lambda values: get(values) is None
-
-
-def _and(fns: tuple[Evaluator, ...]) -> Evaluator:
-    def both(values: Mapping[str, Any]) -> Any:
-        unknown = False
-        for fn in fns:
-            result = fn(values)
-            if result is None:
-                unknown = True
-            elif not result:
-                return False
-        return None if unknown else True
-
-    return both
-
-
-def _or(fns: tuple[Evaluator, ...]) -> Evaluator:
-    def either(values: Mapping[str, Any]) -> Any:
-        unknown = False
-        for fn in fns:
-            result = fn(values)
-            if result is None:
-                unknown = True
-            elif result:
-                return True
-        return None if unknown else False
-
-    return either
-
-
-def _not(fn: Evaluator) -> Evaluator:
-    def negation(values: Mapping[str, Any]) -> Any:
-        result = fn(values)
-        return None if result is None else not result
-
-    return negation
-
-
-def _negate(fn: Evaluator) -> Evaluator:
-    def negative(values: Mapping[str, Any]) -> Any:
-        value = fn(values)
-        if value is None:
-            return None
-        try:
-            return -value
-        except TypeError:
-            return None
-
-    return negative
-
-
-def _abs(fn: Evaluator) -> Evaluator:
-    def absolute(values: Mapping[str, Any]) -> Any:
-        value = fn(values)
-        if value is None:
-            return None
-        try:
-            return abs(value)
-        except TypeError:
-            return None
-
-    return absolute
-
-
-def _arithmetic(
-    first: Evaluator, steps: tuple[tuple[Callable[[Any, Any], Any], Evaluator], ...]
-) -> Evaluator:
-    def compute(values: Mapping[str, Any]) -> Any:
-        result = first(values)
-        # Only numbers: "ab" * 10**9 would build a huge string from a mistyped value.
-        if result is None or not isinstance(result, Real):
-            return None
-        for op, fn in steps:
-            operand = fn(values)
-            if operand is None or not isinstance(operand, Real):
-                return None
-            try:
-                result = op(result, operand)
-            except (ArithmeticError, TypeError):  # division by zero, int overflow: unknown
-                return None
-        return None if result != result else result  # inf - inf is NaN: unknown
-
-    return compute

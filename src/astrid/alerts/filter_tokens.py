@@ -8,12 +8,20 @@ that offset as a 1-based column (``column 14: ...`` is offset 13).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from astrid.errors import AstridError
 
-__all__ = ["KEYWORDS", "MAX_EXPRESSION_LENGTH", "FilterSyntaxError", "Token", "tokenize"]
+__all__ = [
+    "KEYWORDS",
+    "MAX_EXPRESSION_LENGTH",
+    "FilterSyntaxError",
+    "Token",
+    "iter_tokens",
+    "tokenize",
+]
 
 #: The longest expression (in characters) the language accepts.
 MAX_EXPRESSION_LENGTH = 2000
@@ -83,7 +91,21 @@ def syntax_error(
 
 
 def tokenize(expression: str) -> list[Token]:
-    """The tokens of ``expression``, ending with one ``end`` token.
+    """The tokens of ``expression``, ending with one ``end`` token (see `iter_tokens`).
+
+    Examples
+    --------
+    >>> [t.text for t in tokenize("rb >= 0.8 AND band='g'")]
+    ['rb', '>=', '0.8', 'AND', 'band', '=', "'g'", '']
+    """
+    return list(iter_tokens(expression))
+
+
+def iter_tokens(expression: str) -> Iterator[Token]:
+    """The tokens of ``expression`` one by one, ending with one ``end`` token.
+
+    Lazily, so that the parser reports the leftmost error first (an unknown field before a
+    string left open further on). The length is checked before the first token.
 
     Raises
     ------
@@ -91,11 +113,6 @@ def tokenize(expression: str) -> list[Token]:
         For a character that starts no token, a malformed number, an unterminated string
         (at its opening quote), an unknown escape, or an expression over
         `MAX_EXPRESSION_LENGTH` characters.
-
-    Examples
-    --------
-    >>> [t.text for t in tokenize("rb >= 0.8 AND band='g'")]
-    ['rb', '>=', '0.8', 'AND', 'band', '=', "'g'", '']
     """
     if len(expression) > MAX_EXPRESSION_LENGTH:
         raise syntax_error(
@@ -104,7 +121,6 @@ def tokenize(expression: str) -> list[Token]:
             f"the expression is {len(expression)} characters long; "
             f"at most {MAX_EXPRESSION_LENGTH} are allowed",
         )
-    tokens: list[Token] = []
     i, n = 0, len(expression)
     while i < n:
         char = expression[i]
@@ -112,7 +128,7 @@ def tokenize(expression: str) -> list[Token]:
             i += 1
         elif char.isdigit() or (char == "." and i + 1 < n and expression[i + 1].isdigit()):
             token = _number(expression, i)
-            tokens.append(token)
+            yield token
             i += len(token.text)
         elif char.isalpha() or char == "_":
             j = i + 1
@@ -120,26 +136,25 @@ def tokenize(expression: str) -> list[Token]:
                 j += 1
             word = expression[i:j]
             if word.lower() in KEYWORDS:
-                tokens.append(Token("keyword", word, word.lower(), i))
+                yield Token("keyword", word, word.lower(), i)
             else:
-                tokens.append(Token("name", word, word, i))
+                yield Token("name", word, word, i)
             i = j
         elif char in "'\"":
             token = _string(expression, i)
-            tokens.append(token)
+            yield token
             i += len(token.text)
         elif expression[i : i + 2] in _TWO_CHAR_OPS:
             op = expression[i : i + 2]
-            tokens.append(Token("op", op, op, i))
+            yield Token("op", op, op, i)
             i += 2
         elif char in _ONE_CHAR_OPS:
-            tokens.append(Token("op", char, "==" if char == "=" else char, i))
+            yield Token("op", char, "==" if char == "=" else char, i)
             i += 1
         else:
             hint = " (use != for 'not equal')" if char == "!" else ""
             raise syntax_error(expression, i, f"unexpected character {char!r}{hint}")
-    tokens.append(Token("end", "", None, n))
-    return tokens
+    yield Token("end", "", None, n)
 
 
 def _is_name_char(char: str) -> bool:
