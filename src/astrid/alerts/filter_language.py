@@ -453,9 +453,8 @@ class _Parser:
         if operand.const:  # fold: "-2" is a literal, so "x < -2" is a field-vs-literal test
             value = -operand.value
             text = operand.text[1:] if operand.text.startswith("-") else f"-{operand.text}"
-            return _Node(
-                "number", text, _ATOM, token.position, ev.constant(value), None, True, value
-            )
+            fn = ev.constant(value)
+            return _Node("number", text, _ATOM, token.position, fn, const=True, value=value)
         text = f"-{_wrap(operand, _NEG)}"
         return _Node("number", text, _NEG, token.position, ev.negative(operand.fn))
 
@@ -472,9 +471,8 @@ class _Parser:
         if token.kind == "keyword" and token.value in ("true", "false"):
             self.advance()
             truth = token.value == "true"
-            return _Node(
-                "bool", token.value, _ATOM, token.position, ev.constant(truth), None, True, truth
-            )
+            fn = ev.constant(truth)
+            return _Node("bool", token.value, _ATOM, token.position, fn, const=True, value=truth)
         if token.kind == "keyword" and token.value == "null":
             raise self.error(
                 token.position, "null can only be tested with 'is null' or 'is not null'"
@@ -520,7 +518,7 @@ class _Parser:
                 token.position, f"unknown field '{name}'{_suggest(name, self.fields)}", name
             )
         self.used.add(name)
-        return _Node(kind, name, _ATOM, token.position, ev.getter(name), name)
+        return _Node(kind, name, _ATOM, token.position, ev.getter(name), field=name)
 
 
 def _wrap(node: _Node, prec: int) -> str:
@@ -535,9 +533,8 @@ def _quote(text: str) -> str:
 
 def _literal(kind: str, text: str, token: Token) -> _Node:
     """A literal node."""
-    return _Node(
-        kind, text, _ATOM, token.position, ev.constant(token.value), None, True, token.value
-    )
+    fn = ev.constant(token.value)
+    return _Node(kind, text, _ATOM, token.position, fn, const=True, value=token.value)
 
 
 def _suggest(name: str, fields: Mapping[str, FieldKind]) -> str:
