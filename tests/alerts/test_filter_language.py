@@ -300,6 +300,13 @@ def test_syntax_error_is_an_astrid_error() -> None:
     assert error.pointer().endswith("\n^")
 
 
+def test_syntax_error_pickles() -> None:
+    error = pickle.loads(pickle.dumps(syntax_error("rb > 0.8 and rbb > 1")))
+    assert isinstance(error, FilterSyntaxError)
+    assert (error.position, error.field) == (13, "rbb")
+    assert str(error).startswith("column 14: unknown field 'rbb'")
+
+
 def test_unknown_field_suggests_close_names() -> None:
     error = syntax_error("rb > 0.8 and rbb > 1")
     assert error.position == 13
