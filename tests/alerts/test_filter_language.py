@@ -159,7 +159,7 @@ def test_evaluates_many_records_quickly_without_error() -> None:
         ("ood is not null", False),
         ("rb is not null", True),
         ("mag - ood is null", True),
-        ("rb > 0.5 AND Band = 'g' OR FALSE".replace("Band", "band"), True),
+        ("rb > 0.5 AND band = 'g' OR FALSE", True),
         ("NOT rb > 0.7", True),
     ],
 )
@@ -300,6 +300,13 @@ def test_syntax_error_is_an_astrid_error() -> None:
     assert error.pointer().endswith("\n^")
 
 
+def test_syntax_error_pickles() -> None:
+    error = pickle.loads(pickle.dumps(syntax_error("rb > 0.8 and rbb > 1")))
+    assert isinstance(error, FilterSyntaxError)
+    assert (error.position, error.field) == (13, "rbb")
+    assert str(error).startswith("column 14: unknown field 'rbb'")
+
+
 def test_unknown_field_suggests_close_names() -> None:
     error = syntax_error("rb > 0.8 and rbb > 1")
     assert error.position == 13
@@ -315,16 +322,16 @@ def test_unknown_field_suggests_close_names() -> None:
     [
         ("", 0, "empty expression"),
         ("   ", 0, "empty expression"),
-        ("rb > 'high'", 5, "cannot compare field 'rb' (a number) with '\"high\"' (text)"),
+        ("rb > 'high'", 5, "cannot compare field 'rb' (a number) with \"high\" (text)"),
         ("'high' < rb", 0, "cannot compare field 'rb'"),
         ("band == 1", 8, "expected text"),
         ("known == 1", 9, "expected a boolean"),
         ("rb == true", 6, "cannot compare"),
         ("rb + mag == band", 12, "cannot compare"),
-        ("band < 'x'", 5, "'<' compares numbers"),
+        ("band < 'x'", 5, "'<' compares numbers, found field 'band' (text)"),
         ("context_class >= 'a'", 14, "use ==, != or in"),
         ("known > false", 6, "'>' compares numbers"),
-        ("band in ('g', 2)", 14, "all its values must be text"),
+        ("band in ('g', 2)", 14, "field 'band' (text) holds 2 (a number); all its values must"),
         ("rb in (1, 'x')", 10, "the 'in' list of field 'rb'"),
         ("rb in ('x', 1)", 7, "the 'in' list"),
         ("rb in (mag)", 7, "expected a literal"),
@@ -345,7 +352,7 @@ def test_unknown_field_suggests_close_names() -> None:
         ("rb > 1.2.3", 5, "malformed number '1.2.3'"),
         ("rb > 2abc", 5, "malformed number '2abc'"),
         ("rb > 1e", 5, "malformed number '1e'"),
-        ("rb", 0, "expected a condition, found 'rb' (a number)"),
+        ("rb", 0, "expected a condition, found field 'rb' (a number)"),
         ("mag - host_mag", 0, "expected a condition"),
         ("band", 0, "expected a condition"),
         ("rb > 1 and mag", 11, "'and' needs a boolean, found field 'mag'"),
@@ -439,7 +446,7 @@ def test_bad_field_kind() -> None:
         (EXAMPLE, EXAMPLE),
         ("rb>0.8 AND(band='g' OR band = \"r\")", 'rb > 0.8 and (band == "g" or band == "r")'),
         ("((rb > 1))", "rb > 1"),
-        ("(a_or := 1)".replace("(a_or := 1)", "not (not known)"), "not not known"),
+        ("not (not known)", "not not known"),
         ("(mag - host_mag) < - 2", "mag - host_mag < -2"),
         ("mag - (host_mag - 1) > 0", "mag - (host_mag - 1) > 0"),
         ("(mag * 2) + (1 / rb) > -(mag)", "mag * 2 + 1 / rb > -mag"),
@@ -447,7 +454,7 @@ def test_bad_field_kind() -> None:
         ("- - 2 < rb", "2 < rb"),
         ("(rb > 1) IS NULL", "(rb > 1) is null"),
         ("not (rb > 1 and known)", "not (rb > 1 and known)"),
-        ("band in ('it''s',)".replace("''", "\\'"), 'band in ("it\'s")'),
+        ("band in ('it\\'s',)", 'band in ("it\'s")'),
         ("(known and known) and known", "known and known and known"),
         ("known and (known or known)", "known and (known or known)"),
         ("ABS( rb ) > 1E3", "abs(rb) > 1E3"),

@@ -239,7 +239,7 @@ class _Parser:
     def require(self, node: _Node, kind: str, role: str) -> None:
         """Refuse ``node`` unless it is of ``kind``; ``role`` says what needed it."""
         if node.kind != kind:
-            what = f"field '{node.field}'" if node.field else repr(node.text)
+            what = _describe(node)
             raise self.error(
                 node.position,
                 f"{role} needs {_KIND_NAMES[kind]}, found {what} ({_KIND_NAMES[node.kind]})",
@@ -267,7 +267,7 @@ class _Parser:
         if node.kind != "bool":
             raise self.error(
                 node.position,
-                f"expected a condition, found {node.text!r} ({_KIND_NAMES[node.kind]}); "
+                f"expected a condition, found {_describe(node)} ({_KIND_NAMES[node.kind]}); "
                 "compare it, e.g. 'rb > 0.8'",
                 node.field,
             )
@@ -352,10 +352,10 @@ class _Parser:
         if left.kind != right.kind:
             # Point at the literal when one side is one, else at the right-hand side.
             culprit, other = (left, right) if left.const and not right.const else (right, left)
-            what = f"field '{other.field}'" if other.field else repr(other.text)
+            what = _describe(other)
             raise self.error(
                 culprit.position,
-                f"cannot compare {what} ({_KIND_NAMES[other.kind]}) with {culprit.text!r} "
+                f"cannot compare {what} ({_KIND_NAMES[other.kind]}) with {_describe(culprit)} "
                 f"({_KIND_NAMES[culprit.kind]}); expected {_KIND_NAMES[other.kind]}",
                 other.field,
             )
@@ -363,8 +363,8 @@ class _Parser:
             name = left.field or right.field
             raise self.error(
                 op_token.position,
-                f"'{op}' compares numbers, found {_KIND_NAMES[left.kind]} "
-                f"{left.text!r}; use ==, != or in",
+                f"'{op}' compares numbers, found {_describe(left)} ({_KIND_NAMES[left.kind]}); "
+                "use ==, != or in",
                 name,
             )
         text = f"{_wrap(left, _ADD)} {op} {_wrap(right, _ADD)}"
@@ -394,14 +394,14 @@ class _Parser:
                 raise self.error(
                     item.position,
                     f"expected a literal (number, string, true, false) in the 'in' list, "
-                    f"found {item.text!r}",
+                    f"found {_describe(item)}",
                     item.field,
                 )
             if item.kind != left.kind:
-                what = f"field '{left.field}'" if left.field else repr(left.text)
+                what = _describe(left)
                 raise self.error(
                     item.position,
-                    f"the 'in' list of {what} ({_KIND_NAMES[left.kind]}) holds {item.text!r} "
+                    f"the 'in' list of {what} ({_KIND_NAMES[left.kind]}) holds {_describe(item)} "
                     f"({_KIND_NAMES[item.kind]}); all its values must be {_KIND_NAMES[left.kind]}",
                     left.field,
                 )
@@ -453,9 +453,8 @@ class _Parser:
         if operand.const:  # fold: "-2" is a literal, so "x < -2" is a field-vs-literal test
             value = -operand.value
             text = operand.text[1:] if operand.text.startswith("-") else f"-{operand.text}"
-            return _Node(
-                "number", text, _ATOM, token.position, ev.constant(value), None, True, value
-            )
+            fn = ev.constant(value)
+            return _Node("number", text, _ATOM, token.position, fn, const=True, value=value)
         text = f"-{_wrap(operand, _NEG)}"
         return _Node("number", text, _NEG, token.position, ev.negative(operand.fn))
 
@@ -472,9 +471,8 @@ class _Parser:
         if token.kind == "keyword" and token.value in ("true", "false"):
             self.advance()
             truth = token.value == "true"
-            return _Node(
-                "bool", token.value, _ATOM, token.position, ev.constant(truth), None, True, truth
-            )
+            fn = ev.constant(truth)
+            return _Node("bool", token.value, _ATOM, token.position, fn, const=True, value=truth)
         if token.kind == "keyword" and token.value == "null":
             raise self.error(
                 token.position, "null can only be tested with 'is null' or 'is not null'"
@@ -520,7 +518,14 @@ class _Parser:
                 token.position, f"unknown field '{name}'{_suggest(name, self.fields)}", name
             )
         self.used.add(name)
-        return _Node(kind, name, _ATOM, token.position, ev.getter(name), name)
+        return _Node(kind, name, _ATOM, token.position, ev.getter(name), field=name)
+
+
+def _describe(node: _Node) -> str:
+    """A node as named in messages: ``field 'rb'``, ``"text"``, ``2``, ``'mag - 1'``."""
+    if node.field is not None:
+        return f"field '{node.field}'"
+    return node.text if node.const else repr(node.text)
 
 
 def _wrap(node: _Node, prec: int) -> str:
@@ -535,9 +540,8 @@ def _quote(text: str) -> str:
 
 def _literal(kind: str, text: str, token: Token) -> _Node:
     """A literal node."""
-    return _Node(
-        kind, text, _ATOM, token.position, ev.constant(token.value), None, True, token.value
-    )
+    fn = ev.constant(token.value)
+    return _Node(kind, text, _ATOM, token.position, fn, const=True, value=token.value)
 
 
 def _suggest(name: str, fields: Mapping[str, FieldKind]) -> str:

@@ -60,11 +60,22 @@ class FilterSyntaxError(AstridError):
     ) -> None:
         super().__init__(message, position=position, expression=expression, field=field)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only details: rebuild through a helper so the error pickles (worker queues).
+        return (_rebuild_error, (str(self), self.position, self.expression, self.field))
+
     def pointer(self) -> str:
         """Up to 80 characters of the expression around the error, a caret under ``position``."""
         start = max(0, self.position - 60)
         snippet = self.expression[start : self.position + 20].replace("\n", " ")
         return f"{snippet}\n{' ' * (self.position - start)}^"
+
+
+def _rebuild_error(
+    message: str, position: int, expression: str, field: str | None
+) -> FilterSyntaxError:
+    """Unpickle a `FilterSyntaxError`."""
+    return FilterSyntaxError(message, position=position, expression=expression, field=field)
 
 
 @dataclass(frozen=True, slots=True)
