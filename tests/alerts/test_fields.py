@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,9 @@ def test_an_empty_packet_gives_nones_not_errors() -> None:
     fields = alert_fields({}, {})
     assert set(fields) == set(ALERT_FIELDS)
     assert fields["rb"] is None and fields["mag"] is None and fields["n_detections"] == 1
+
+
+def test_the_docs_list_every_field() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "alerts.md").read_text()
+    for name, (kind, meaning) in ALERT_FIELDS.items():
+        assert f"| `{name}` | {kind} | {meaning} |" in docs, name

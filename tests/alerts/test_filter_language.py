@@ -537,17 +537,26 @@ _number_literal = st.one_of(
 _text_literal = st.text(alphabet=string.ascii_letters + "'\" \\", max_size=6).map(
     lambda s: "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 )
-_numbers = st.recursive(
-    st.one_of(st.sampled_from(_NUMBER_FIELDS), _number_literal),
-    lambda inner: st.one_of(
+
+
+def _numbers_to(depth: int) -> st.SearchStrategy[str]:
+    """Numeric expressions nested at most ``depth`` deep (built level by level, not with
+    st.recursive, whose argument check misfires on these nested maps)."""
+    leaf = st.one_of(st.sampled_from(_NUMBER_FIELDS), _number_literal)
+    if depth == 0:
+        return leaf
+    inner = _numbers_to(depth - 1)
+    return st.one_of(
+        leaf,
         st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(
             lambda t: f"({t[0]} {t[1]} {t[2]})"
         ),
         inner.map(lambda x: f"-{x}"),
         inner.map(lambda x: f"abs({x})"),
-    ),
-    max_leaves=6,
-)
+    )
+
+
+_numbers = _numbers_to(2)
 _texts = st.one_of(st.sampled_from(_TEXT_FIELDS), _text_literal)
 
 
@@ -572,17 +581,21 @@ def _comparisons() -> st.SearchStrategy[str]:
     )
 
 
-_conditions = st.recursive(
-    _comparisons(),
-    lambda inner: st.one_of(
+def _conditions_to(depth: int) -> st.SearchStrategy[str]:
+    """Conditions nested at most ``depth`` deep."""
+    if depth == 0:
+        return _comparisons()
+    inner = _conditions_to(depth - 1)
+    return st.one_of(
+        _comparisons(),
         st.tuples(inner, st.sampled_from(["and", "or", "AND"]), inner).map(
             lambda t: f"({t[0]} {t[1]} {t[2]})"
         ),
         inner.map(lambda x: f"not ({x})"),
-    ),
-    max_leaves=8,
-)
+    )
 
+
+_conditions = _conditions_to(3)
 _values = st.one_of(
     st.none(),
     st.just(math.nan),

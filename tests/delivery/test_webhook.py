@@ -112,6 +112,7 @@ def test_a_5xx_stops_the_batch(server, alerts):
     assert not any(o.delivered for o in outcomes)
     assert all(o.retry for o in outcomes)
     assert "HTTP 500" in outcomes[0].error and url in outcomes[0].error
+    assert outcomes[0].attempted and not any(o.attempted for o in outcomes[1:])
     for o in outcomes[1:]:
         assert o.error == f"not attempted: webhook {url} failed earlier in this batch"
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
+from astrid.alerts.filter_language import FieldKind
 from astrid.alerts.units import AB_MAG_OF_ONE_NJY
 
-__all__ = ["ALERT_FIELDS", "FieldKind", "alert_fields"]
-
-FieldKind = Literal["number", "text", "bool"]
+__all__ = ["ALERT_FIELDS", "alert_fields"]
 
 #: Every filter field: its kind and what it holds.
 ALERT_FIELDS: dict[str, tuple[FieldKind, str]] = {
@@ -133,6 +132,8 @@ def alert_fields(record: Mapping[str, Any], sidecar: Mapping[str, Any]) -> dict[
     ood: Mapping[str, Any] = sidecar.get("ood_components") or {}
     flux, flux_err = _number(source.get("psfFlux")), _number(source.get("psfFluxErr"))
     units = sidecar.get("flux_units", "nJy")
+    if units == "image":  # no zero point: the packet's fluxes are null, the sidecar's are not
+        flux, flux_err = _number(sidecar.get("image_flux")), _number(sidecar.get("image_flux_err"))
     mag, mag_err = _magnitude(flux, flux_err) if units == "nJy" else (None, None)
     mjd = _number(source.get("midpointMjdTai"))
     earlier = [t for t in (_number(p.get("midpointMjdTai")) for p in previous) if t is not None]

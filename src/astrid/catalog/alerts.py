@@ -38,6 +38,7 @@ __all__ = [
     "alerts_to_send",
     "create_alerts",
     "detections_without_alert",
+    "latest_alert_of_object",
     "mark_alert_failed",
     "mark_alerts_sent",
     "recent_alerts",
@@ -215,9 +216,19 @@ def alert_by_id(catalog: Catalog, alert_id: int) -> AlertRecord | None:
         return None if row is None else _record(row)
 
 
-def recent_alerts(
-    catalog: Catalog, *, since: datetime, limit: int = 100_000
-) -> list[AlertRecord]:
+def latest_alert_of_object(catalog: Catalog, object_id: int) -> AlertRecord | None:
+    """The object's newest built alert (its packet written), or None."""
+    with catalog_errors(f"read the alerts of object {object_id}"), catalog.session() as session:
+        row = session.scalar(
+            select(Alert)
+            .where(Alert.object_id == object_id, Alert.sent_at.is_not(None))
+            .order_by(Alert.id.desc())
+            .limit(1)
+        )
+        return None if row is None else _record(row)
+
+
+def recent_alerts(catalog: Catalog, *, since: datetime, limit: int = 100_000) -> list[AlertRecord]:
     """The alerts whose packets were written at or after ``since``, oldest first."""
     with catalog_errors("read recent alerts"), catalog.session() as session:
         query = (

@@ -220,9 +220,9 @@ def delivery_counts(catalog: Catalog) -> dict[int, dict[str, int]]:
     """Deliveries per subscription id and status."""
     counts: dict[int, dict[str, int]] = {}
     with catalog_errors("count deliveries"), catalog.session() as session:
-        query = select(
-            AlertDelivery.subscription_id, AlertDelivery.status, func.count()
-        ).group_by(AlertDelivery.subscription_id, AlertDelivery.status)
+        query = select(AlertDelivery.subscription_id, AlertDelivery.status, func.count()).group_by(
+            AlertDelivery.subscription_id, AlertDelivery.status
+        )
         for subscription_id, status, n in session.execute(query):
             counts.setdefault(subscription_id, {})[status] = int(n)
     return counts

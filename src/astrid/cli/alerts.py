@@ -50,8 +50,7 @@ alerts_app.add_typer(subscriptions_app, name="subscriptions")
 
 def show_filter_error(error: FilterSyntaxError) -> None:
     """The expression with a caret under the error, then the message."""
-    console.print(escape(error.expression), soft_wrap=True, highlight=False)
-    console.print(" " * error.position + "^", highlight=False)
+    console.print(escape(error.pointer()), soft_wrap=True, highlight=False)
     print_error(error)
 
 
@@ -174,7 +173,9 @@ def add_subscription(
     ] = None,
     secret: Annotated[
         str | None,
-        typer.Option(help="Webhook HMAC key or SMTP password.", envvar="ASTRID_SUBSCRIPTION_SECRET"),
+        typer.Option(
+            help="Webhook HMAC key or SMTP password.", envvar="ASTRID_SUBSCRIPTION_SECRET"
+        ),
     ] = None,
     email: Annotated[
         str | None, typer.Option(help="Comma-separated recipients of digests.", metavar="ADDRS")

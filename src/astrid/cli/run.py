@@ -29,8 +29,8 @@ from astrid.cli import (
 from astrid.config import Settings
 from astrid.errors import AstridError
 from astrid.pipeline.alerts_stage import AlertsStageReport
-from astrid.pipeline.delivery_stage import DeliveryReport
 from astrid.pipeline.config import PipelineConfig
+from astrid.pipeline.delivery_stage import DeliveryReport
 from astrid.pipeline.object_context import ContextSources
 from astrid.pipeline.report import FRAME_COLUMNS, frame_row, write_report
 from astrid.pipeline.runner import FrameReport, Pipeline, RunReport

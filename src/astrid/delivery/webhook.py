@@ -208,7 +208,7 @@ class WebhookDestination:
                 log.warning("%s: %s; skipping the rest of the batch", self.name, outcome.error)
                 skipped = f"not attempted: {self.name} failed earlier in this batch"
                 outcomes.extend(
-                    Outcome(a.alert_id, delivered=False, error=skipped, retry=True)
+                    Outcome(a.alert_id, delivered=False, error=skipped, attempted=False)
                     for a in alerts[i + 1 :]
                 )
                 break

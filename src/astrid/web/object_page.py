@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, HTTPException, Path, Request, Response
 from fastapi.responses import HTMLResponse
 
 from astrid.catalog import candidates_of_object, light_curves, object_labels_of
+from astrid.catalog.alerts import latest_alert_of_object
 from astrid.catalog.object_records import ObjectRecord
 from astrid.curation.labels import OBJECT_CLASS_TITLES, OBJECT_CLASSES
 from astrid.errors import StorageError
@@ -72,12 +73,14 @@ def _labels_context(service: Service, found: ObjectRecord) -> dict[str, Any]:
 def object_page(
     key: ObjectKey, request: Request, service: ServiceDep, user: UserDep
 ) -> HTMLResponse:
-    """One object: summary, light curve (detections and 5σ limits), finder chart, context,
-    links, curators' classes and the cutouts of each detection (newest first)."""
+    """One object: its latest alert's plain-language summary, light curve (detections and
+    5σ limits), finder chart, context, links, curators' classes and the cutouts of each
+    detection (newest first)."""
     found = find_object(service, key)
     points = light_curves(service.catalog, [found.id])[found.id]
     detections = candidates_of_object(service.catalog, found.id)
     context: dict[str, Any] = found.context or {}
+    latest = latest_alert_of_object(service.catalog, found.id)
     return _render(
         request,
         "object.html",
@@ -89,6 +92,7 @@ def object_page(
         matches=context.get("matches") or [],
         host=context.get("host"),
         links=external_links(found.ra, found.dec),
+        summary=None if latest is None else latest.fields.get("summary"),
         **_labels_context(service, found),
     )
 
