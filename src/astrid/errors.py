@@ -16,6 +16,7 @@ __all__ = [
     "ConflictError",
     "DifferencingError",
     "IncompatibleImagesError",
+    "IngestError",
     "InvalidImageError",
     "ModelError",
     "OnlineServiceError",
@@ -79,3 +80,8 @@ class OnlineServiceError(AstridError):
 class AlertError(AstridError):
     """An alert packet could not be built: a required value missing (no MJD), a cutout of the
     wrong shape, or a record the alert schema refuses."""
+
+
+class IngestError(AstridError):
+    """A survey alert packet or file cannot be read: truncated, a required field missing,
+    a corrupt cutout, an unknown schema."""
