@@ -77,17 +77,20 @@ ALLOWED: dict[str, frozenset[str]] = {
             "objects",
             "context",
             "alerts",
+            "delivery",
             "catalog",
             "store",
             "config",
         }
     ),
     # the HTTP side
-    "service": frozenset({"difference", "curation", "catalog", "store", "config", "roles"}),
-    "api": frozenset(
-        {"observations", "curation", "catalog", "store", "pipeline", "service", "roles"}
+    "service": frozenset(
+        {"difference", "curation", "alerts", "delivery", "catalog", "store", "config", "roles"}
     ),
-    "web": frozenset({"curation", "catalog", "service", "roles"}),
+    "api": frozenset(
+        {"observations", "curation", "alerts", "catalog", "store", "pipeline", "service", "roles"}
+    ),
+    "web": frozenset({"curation", "alerts", "delivery", "catalog", "service", "roles"}),
     "app": frozenset({"catalog", "store", "config", "pipeline", "service", "api", "web"}),
     # the command line
     "cli": frozenset(
@@ -101,6 +104,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "evaluation",
             "objects",
             "context",
+            "alerts",
             "catalog",
             "store",
             "config",

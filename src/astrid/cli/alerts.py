@@ -117,7 +117,7 @@ def try_expression(
 
 @filters_app.command("delete", cls=Command)
 def remove_filter(
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: Annotated[str, typer.Argument(help="Filter name.", metavar="NAME")],
     data_dir: DataDir = None,
     db: DatabaseUrl = None,
 ) -> None:
@@ -180,12 +180,22 @@ def add_subscription(
     email: Annotated[
         str | None, typer.Option(help="Comma-separated recipients of digests.", metavar="ADDRS")
     ] = None,
-    smtp_host: Annotated[str | None, typer.Option(metavar="HOST")] = None,
-    smtp_port: Annotated[int | None, typer.Option(metavar="PORT")] = None,
+    smtp_host: Annotated[
+        str | None, typer.Option(help="SMTP server of the digests.", metavar="HOST")
+    ] = None,
+    smtp_port: Annotated[
+        int | None, typer.Option(help="Its port (25, or 587 with STARTTLS).", metavar="PORT")
+    ] = None,
     sender: Annotated[str | None, typer.Option(help="From address.", metavar="ADDR")] = None,
-    kafka_topic: Annotated[str | None, typer.Option(metavar="TOPIC")] = None,
-    bootstrap_servers: Annotated[str | None, typer.Option(metavar="HOSTS")] = None,
-    max_attempts: Annotated[int, typer.Option(min=1, max=100)] = 8,
+    kafka_topic: Annotated[
+        str | None, typer.Option(help="Produce each packet to this Kafka topic.", metavar="TOPIC")
+    ] = None,
+    bootstrap_servers: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap servers, host:port,...", metavar="HOSTS")
+    ] = None,
+    max_attempts: Annotated[
+        int, typer.Option(min=1, max=100, help="Attempts before a delivery is given up.")
+    ] = 8,
     data_dir: DataDir = None,
     db: DatabaseUrl = None,
 ) -> None:
@@ -231,7 +241,7 @@ def subscriptions(data_dir: DataDir = None, db: DatabaseUrl = None) -> None:
 
 @subscriptions_app.command("delete", cls=Command)
 def remove_subscription(
-    name: Annotated[str, typer.Argument(metavar="NAME")],
+    name: Annotated[str, typer.Argument(help="Subscription name.", metavar="NAME")],
     data_dir: DataDir = None,
     db: DatabaseUrl = None,
 ) -> None:
@@ -268,7 +278,7 @@ def deliver(
 
 @alerts_app.command("dead-letters", cls=Command)
 def dead_letters(
-    limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="Show at most N.", metavar="N")] = 50,
     data_dir: DataDir = None,
     db: DatabaseUrl = None,
 ) -> None:
