@@ -1,0 +1,58 @@
+"""Reading fields of decoded Avro records, with the field at fault named when one is missing.
+
+fastavro decodes a packet into nested dicts; a field the writer's schema lacks is absent,
+a nullable one may be None. `required` refuses both, naming the field by its path in the
+packet (``"candidate.ra"``); `optional` returns the first present, non-null value of a
+field's names across schema versions (``"psfFlux"``, then ``"psFlux"``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from astrid.errors import IngestError
+
+__all__ = ["optional", "optional_float", "required", "required_float"]
+
+
+def optional(record: Mapping[str, Any], *names: str) -> Any:
+    """The value of the first of ``names`` present and not null in ``record``, else None."""
+    for name in names:
+        value = record.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def required(record: Mapping[str, Any], *names: str, where: str) -> Any:
+    """The value of the first of ``names`` present and not null, or `IngestError`.
+
+    ``where`` is the record's path in the packet (``"candidate"``, ``"diaSource"``); the
+    error's ``field`` is ``"<where>.<first name>"`` (the name of the newest schema).
+    """
+    value = optional(record, *names)
+    if value is None:
+        field = f"{where}.{names[0]}" if where else names[0]
+        state = "null" if any(n in record for n in names) else "missing"
+        raise IngestError(f"required field {field} is {state}", field=field, state=state)
+    return value
+
+
+def optional_float(record: Mapping[str, Any], *names: str) -> float | None:
+    """Like `optional`, as a float; None also for NaN and infinities."""
+    value = optional(record, *names)
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def required_float(record: Mapping[str, Any], *names: str, where: str) -> float:
+    """Like `required`, as a finite float (`IngestError` for NaN or an infinity)."""
+    number = float(required(record, *names, where=where))
+    if not math.isfinite(number):
+        field = f"{where}.{names[0]}" if where else names[0]
+        raise IngestError(f"field {field} is {number}", field=field, value=number)
+    return number

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import gzip
+import io
+import warnings
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from rubin_samples import rubin_cutout
+
+from astrid.errors import IngestError
+from astrid.ingest import decode_stamp, to_triplet
+from astrid.ingest.ztf_layout import ztf_stamp
+
+
+def _plain_fits(data: np.ndarray, **header: object) -> bytes:
+    hdu = fits.PrimaryHDU(data)
+    for key, value in header.items():
+        hdu.header[key] = value
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fits.verify.VerifyWarning)  # odd headers on purpose
+        hdu.writeto(buffer)
+    return buffer.getvalue()
+
+
+def test_gzip_stamp_is_decoded_and_blanks_masked() -> None:
+    data = np.full((63, 63), 5.0, dtype="f4")
+    data[0, :4] = 3.4e38
+    data[1, :3] = -3.4e38
+    data[2, :2] = np.nan
+    data[3, 0] = np.inf
+    pixels, notes = decode_stamp(ztf_stamp(data), what="science stamp")
+    assert pixels.dtype == np.float32 and pixels.dtype.isnative
+    assert pixels.shape == (63, 63)
+    assert int(np.isnan(pixels).sum()) == 10
+    assert notes == ["science stamp: 10 blank pixels masked"]
+    assert np.nanmax(pixels) == pytest.approx(5.0)
+
+
+def test_plain_fits_and_integer_data_read() -> None:
+    pixels, notes = decode_stamp(_plain_fits(np.arange(12, dtype="i2").reshape(3, 4)), what="x")
+    assert pixels.dtype == np.float32 and pixels[2, 3] == 11 and notes == []
+
+
+def test_rubin_cutout_takes_the_image_extension() -> None:
+    image = np.arange(25, dtype="f4").reshape(5, 5)
+    pixels, notes = decode_stamp(rubin_cutout(image), what="difference stamp")
+    np.testing.assert_array_equal(pixels, image)
+    assert notes == ["difference stamp: HDUs MASK, VARIANCE not kept"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"not fits at all", b"\x1f\x8b\x08\x00garbage", gzip.compress(b"SIMPLE  =  nonsense")],
+)
+def test_corrupt_bytes_raise_naming_the_stamp(data: bytes) -> None:
+    with pytest.raises(IngestError, match="template stamp") as raised:
+        decode_stamp(data, what="template stamp")
+    assert raised.value.field == "template stamp"
+
+
+def test_fits_without_an_image_raises() -> None:
+    with pytest.raises(IngestError, match="no 2-D image"):
+        decode_stamp(_plain_fits(np.arange(5, dtype="f4")), what="science stamp")
+
+
+def test_odd_header_is_a_note_not_a_warning() -> None:
+    # BLANK on float data: astropy warns; the warning must become a note (warnings are errors).
+    data = _plain_fits(np.ones((4, 4), dtype="f4"), BLANK=-32768)
+    pixels, notes = decode_stamp(data, what="science stamp")
+    assert pixels.shape == (4, 4)
+    assert any("FITS header" in n for n in notes)
+
+
+def test_triplet_pads_crops_and_marks_missing() -> None:
+    science = np.ones((30, 30), dtype="f4")
+    difference = np.arange(71 * 71, dtype="f4").reshape(71, 71)
+    triplet, notes = to_triplet(science, None, difference)
+    assert triplet.shape == (3, 63, 63) and triplet.dtype == np.float32
+    assert notes == [
+        "science stamp 30×30 padded",
+        "template stamp missing",
+        "difference stamp 71×71 cropped",
+    ]
+    # 30×30: centre pixel (15, 15) at (31, 31), so rows 16..45 filled.
+    assert np.isfinite(triplet[0, 16:46, 16:46]).all()
+    assert np.isnan(triplet[0, :16]).all() and np.isnan(triplet[0, 46:]).all()
+    assert np.isnan(triplet[1]).all()
+    assert triplet[2, 31, 31] == difference[35, 35]
+    assert triplet[2, 0, 0] == difference[4, 4]
+
+
+def test_edge_cut_stamp_is_placed_by_its_centre() -> None:
+    stamp = np.arange(40 * 63, dtype="f4").reshape(40, 63)
+    triplet, notes = to_triplet(stamp, stamp, stamp)
+    assert notes == [f"{n} stamp 40×63 padded" for n in ("science", "template", "difference")]
+    assert triplet[0, 31, 31] == stamp[20, 31]
+    assert np.isnan(triplet[:, :11]).all() and np.isnan(triplet[:, 51:]).all()
+    np.testing.assert_array_equal(triplet[0, 11:51], stamp)
+
+
+def test_non_square_larger_and_smaller() -> None:
+    triplet, notes = to_triplet(np.ones((80, 20)), None, None)
+    assert notes[0] == "science stamp 80×20 padded and cropped"
+    assert np.isfinite(triplet[0, :, 21:41]).all() and np.isnan(triplet[0, :, :21]).all()
