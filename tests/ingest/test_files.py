@@ -5,6 +5,8 @@ from pathlib import Path
 import fastavro
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from astrid.ingest import IngestProblem, SurveyAlert, alert_paths, read_alert_file
 from astrid.ingest.ztf_layout import write_ztf_packets, ztf_packet
@@ -91,3 +93,33 @@ def test_alert_paths_expands_folders_and_reports_missing(tmp_path: Path) -> None
     assert files == [tmp_path / "a/2.avro", tmp_path / "a/deep/1.avro", tmp_path / "b.data"]
     assert [p.path for p in problems] == [str(tmp_path / "missing")]
     assert problems[0].index is None
+
+
+@pytest.fixture(scope="module")
+def small_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    folder = tmp_path_factory.mktemp("fuzz")
+    rng = np.random.default_rng(3)
+    write_ztf_packets(
+        folder / "z.avro", [ztf_packet(i, stamp=rng.normal(size=(8, 8))) for i in range(3)]
+    )
+    return {"ztf": (folder / "z.avro").read_bytes()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_damaged_bytes_never_raise(
+    small_files: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    original = small_files["ztf"]
+    damaged = bytearray(original[: data.draw(st.integers(0, len(original)), label="cut")])
+    for _ in range(data.draw(st.integers(0, 4), label="flips")):
+        if damaged:
+            at = data.draw(st.integers(0, len(damaged) - 1), label="at")
+            damaged[at] = data.draw(st.integers(0, 255), label="byte")
+    path = tmp_path_factory.getbasetemp() / "fuzzed.avro"
+    path.write_bytes(bytes(damaged))
+    items = list(read_alert_file(path))
+    assert items, "at least one item, a problem if nothing else"
+    indices = [i.index for i in items if i.index is not None]
+    assert indices == sorted(indices) and len(items) <= 4
+    assert all(isinstance(i, SurveyAlert | IngestProblem) for i in items)

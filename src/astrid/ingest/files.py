@@ -19,6 +19,7 @@ from typing import Any
 
 import fastavro
 import fastavro.read
+import fastavro.schema
 
 from astrid.errors import IngestError
 from astrid.ingest.records import IngestProblem, SurveyAlert
@@ -37,6 +38,9 @@ _DECODE_ERRORS = (
     MemoryError,
     zlib.error,
     fastavro.read.SchemaResolutionError,
+    # a corrupt header: the embedded schema does not parse
+    fastavro.schema.SchemaParseException,
+    fastavro.schema.UnknownType,
 )
 
 _Parser = Callable[..., SurveyAlert]

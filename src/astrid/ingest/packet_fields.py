@@ -14,7 +14,14 @@ from typing import Any
 
 from astrid.errors import IngestError
 
-__all__ = ["optional", "optional_float", "required", "required_float"]
+__all__ = [
+    "optional",
+    "optional_float",
+    "optional_int",
+    "required",
+    "required_float",
+    "required_int",
+]
 
 
 def optional(record: Mapping[str, Any], *names: str) -> Any:
@@ -40,19 +47,44 @@ def required(record: Mapping[str, Any], *names: str, where: str) -> Any:
     return value
 
 
-def optional_float(record: Mapping[str, Any], *names: str) -> float | None:
+def _field(names: tuple[str, ...], where: str) -> str:
+    return f"{where}.{names[0]}" if where else names[0]
+
+
+def _number(value: Any, kind: type[float] | type[int], field: str) -> Any:
+    """``value`` as ``kind``, or `IngestError` naming the field (a schema of other types)."""
+    try:
+        return kind(value)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise IngestError(
+            f"field {field} is {value!r}: expected a number", field=field, value=value
+        ) from e
+
+
+def optional_float(record: Mapping[str, Any], *names: str, where: str = "") -> float | None:
     """Like `optional`, as a float; None also for NaN and infinities."""
     value = optional(record, *names)
     if value is None:
         return None
-    number = float(value)
+    number = float(_number(value, float, _field(names, where)))
     return number if math.isfinite(number) else None
 
 
 def required_float(record: Mapping[str, Any], *names: str, where: str) -> float:
     """Like `required`, as a finite float (`IngestError` for NaN or an infinity)."""
-    number = float(required(record, *names, where=where))
+    field = _field(names, where)
+    number = float(_number(required(record, *names, where=where), float, field))
     if not math.isfinite(number):
-        field = f"{where}.{names[0]}" if where else names[0]
         raise IngestError(f"field {field} is {number}", field=field, value=number)
     return number
+
+
+def optional_int(record: Mapping[str, Any], *names: str, where: str = "") -> int | None:
+    """Like `optional`, as an int."""
+    value = optional(record, *names)
+    return None if value is None else int(_number(value, int, _field(names, where)))
+
+
+def required_int(record: Mapping[str, Any], *names: str, where: str) -> int:
+    """Like `required`, as an int (`IngestError` for a value that is not one)."""
+    return int(_number(required(record, *names, where=where), int, _field(names, where)))

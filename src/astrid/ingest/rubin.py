@@ -27,7 +27,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from astrid.errors import IngestError
-from astrid.ingest.packet_fields import optional, optional_float, required, required_float
+from astrid.ingest.packet_fields import (
+    optional,
+    optional_float,
+    optional_int,
+    required,
+    required_float,
+    required_int,
+)
 from astrid.ingest.records import SurveyAlert, SurveyPoint
 from astrid.ingest.stamps import CUTOUT_FIELDS, decode_triplet
 from astrid.ingest.times import check_mjd, utc_from_tai
@@ -111,10 +118,11 @@ def _negative(source: Mapping[str, Any], flux: float | None) -> bool:
 
 
 def _exposure(source: Mapping[str, Any], *, where: str) -> str:
-    visit, detector = optional(source, "visit"), optional(source, "detector")
+    visit = optional_int(source, "visit", where=where)
+    detector = optional_int(source, "detector", where=where)
     if visit is not None and detector is not None:
-        return f"{int(visit)}-{int(detector)}"
-    return str(int(required(source, "visit", "ccdVisitId", where=where)))
+        return f"{visit}-{detector}"
+    return str(required_int(source, "visit", "ccdVisitId", where=where))
 
 
 def _object_key(record: Mapping[str, Any], source: Mapping[str, Any]) -> str:
@@ -133,20 +141,20 @@ def _object_key(record: Mapping[str, Any], source: Mapping[str, Any]) -> str:
 
 
 def _point(source: Mapping[str, Any], *, where: str, id_field: str, detected: bool) -> SurveyPoint:
-    flux = optional_float(source, *_FLUX)
+    flux = optional_float(source, *_FLUX, where=where)
     return SurveyPoint(
-        source_id=int(required(source, id_field, where=where)),
+        source_id=required_int(source, id_field, where=where),
         mjd=_mjd(source, where=where),
         band=optional(source, *_BAND),
         flux=flux,
-        flux_err=optional_float(source, *_FLUX_ERR),
+        flux_err=optional_float(source, *_FLUX_ERR, where=where),
         detected=detected,
         is_negative=_negative(source, flux),
     )
 
 
 def _limit(entry: Mapping[str, Any], *, where: str) -> SurveyPoint:
-    noise = optional_float(entry, "diaNoise")
+    noise = optional_float(entry, "diaNoise", where=where)
     limit = (
         _AB_MAG_OF_ONE_NJY - 2.5 * math.log10(_LIMIT_SIGMAS * noise)
         if noise is not None and noise > 0
@@ -180,7 +188,10 @@ def _history(record: Mapping[str, Any]) -> tuple[SurveyPoint, ...]:
 
 
 def _fwhm_px(source: Mapping[str, Any]) -> float | None:
-    ixx, iyy = optional_float(source, "ixxPSF"), optional_float(source, "iyyPSF")
+    ixx, iyy = (
+        optional_float(source, "ixxPSF", where="diaSource"),
+        optional_float(source, "iyyPSF", where="diaSource"),
+    )
     if ixx is None or iyy is None or ixx + iyy <= 0:
         return None
     return _SIGMA_TO_FWHM * math.sqrt((ixx + iyy) / 2.0)
@@ -215,12 +226,12 @@ def read_rubin_packet(
     if not isinstance(source, Mapping):
         raise IngestError("diaSource is not a record", field="diaSource")
     where = "diaSource"
-    source_id = int(required(source, "diaSourceId", where=where))
+    source_id = required_int(source, "diaSourceId", where=where)
     packet_id = optional(record, "alertId", "diaSourceId")
-    flux = optional_float(source, *_FLUX)
-    flux_err = optional_float(source, *_FLUX_ERR)
+    flux = optional_float(source, *_FLUX, where=where)
+    flux_err = optional_float(source, *_FLUX_ERR, where=where)
     mag, mag_err = _magnitude(flux, flux_err)
-    snr = optional_float(source, "snr")
+    snr = optional_float(source, "snr", where=where)
     if snr is None and flux is not None and flux_err:
         snr = abs(flux) / flux_err
     cutouts = [record.get(f) for f in CUTOUT_FIELDS]
@@ -242,7 +253,7 @@ def read_rubin_packet(
         mag_err=mag_err,
         snr=snr,
         is_negative=_negative(source, flux),
-        survey_score=optional_float(source, "reliability"),
+        survey_score=optional_float(source, "reliability", where=where),
         fwhm_px=_fwhm_px(source),
         pixel_scale_arcsec=RUBIN_PIXEL_SCALE_ARCSEC,
         stamps=stamps,

@@ -133,7 +133,18 @@ def _read_fits_image(raw: bytes, *, what: str) -> tuple[np.ndarray, list[str]]:
                     notes.append(f"{what}: HDUs {', '.join(extra)} not kept")
         except IngestError:
             raise
-        except (OSError, ValueError, TypeError, IndexError, KeyError, EOFError) as e:
+        # astropy's errors for corrupt headers and data (AttributeError: a card it cannot
+        # parse leaves an HDU half-built).
+        except (
+            OSError,
+            ValueError,
+            TypeError,
+            IndexError,
+            KeyError,
+            EOFError,
+            AttributeError,
+            fits.VerifyError,
+        ) as e:
             raise IngestError(
                 f"{what}: not a readable FITS image ({e})", field=what, size=len(raw)
             ) from e

@@ -20,7 +20,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from astrid.errors import IngestError
-from astrid.ingest.packet_fields import optional, optional_float, required, required_float
+from astrid.ingest.packet_fields import (
+    optional,
+    optional_float,
+    optional_int,
+    required,
+    required_float,
+    required_int,
+)
 from astrid.ingest.records import SurveyAlert, SurveyPoint
 from astrid.ingest.stamps import CUTOUT_FIELDS, decode_triplet
 from astrid.ingest.times import JD_MINUS_MJD, check_mjd
@@ -63,7 +70,7 @@ def _positive(candidate: Mapping[str, Any], *, where: str) -> bool:
 
 
 def _band(candidate: Mapping[str, Any], *, where: str, notes: list[str]) -> str | None:
-    fid = int(required(candidate, "fid", where=where))
+    fid = required_int(candidate, "fid", where=where)
     if fid not in ZTF_BANDS:
         notes.append(f"{where}.fid {fid} is no ZTF band")
     return ZTF_BANDS.get(fid)
@@ -72,8 +79,8 @@ def _band(candidate: Mapping[str, Any], *, where: str, notes: list[str]) -> str 
 def _history_point(entry: Mapping[str, Any], *, where: str) -> SurveyPoint:
     """One ``prv_candidates`` entry: a detection, or an upper limit when ``candid`` is null."""
     mjd = check_mjd(required_float(entry, "jd", where=where) - JD_MINUS_MJD, field=f"{where}.jd")
-    band = ZTF_BANDS.get(int(optional(entry, "fid") or 0))
-    candid = optional(entry, "candid")
+    band = ZTF_BANDS.get(optional_int(entry, "fid", where=where) or 0)
+    candid = optional_int(entry, "candid", where=where)
     if candid is None:
         return SurveyPoint(
             source_id=None,
@@ -82,9 +89,12 @@ def _history_point(entry: Mapping[str, Any], *, where: str) -> SurveyPoint:
             flux=None,
             flux_err=None,
             detected=False,
-            limit_mag=optional_float(entry, "diffmaglim"),
+            limit_mag=optional_float(entry, "diffmaglim", where=where),
         )
-    magpsf, sigmapsf = optional_float(entry, "magpsf"), optional_float(entry, "sigmapsf")
+    magpsf, sigmapsf = (
+        optional_float(entry, "magpsf", where=where),
+        optional_float(entry, "sigmapsf", where=where),
+    )
     positive = _positive(entry, where=where) if "isdiffpos" in entry else True
     flux: float | None = None
     flux_err: float | None = None
@@ -92,14 +102,14 @@ def _history_point(entry: Mapping[str, Any], *, where: str) -> SurveyPoint:
         flux, flux_err = ztf_flux(magpsf, sigmapsf or 0.0, positive)
         flux_err = flux_err if sigmapsf is not None else None
     return SurveyPoint(
-        source_id=int(candid),
+        source_id=candid,
         mjd=mjd,
         band=band,
         flux=flux,
         flux_err=flux_err,
         detected=True,
         is_negative=not positive,
-        limit_mag=optional_float(entry, "diffmaglim"),
+        limit_mag=optional_float(entry, "diffmaglim", where=where),
     )
 
 
@@ -135,7 +145,7 @@ def read_ztf_packet(record: Mapping[str, Any], *, path: str = "", index: int = 0
         a value is out of range, or a cutout cannot be read (``field`` ``"cutoutScience"``).
     """
     notes: list[str] = []
-    candid = int(required(record, "candid", where=""))
+    candid = required_int(record, "candid", where="")
     candidate = required(record, "candidate", where="")
     if not isinstance(candidate, Mapping):
         raise IngestError("candidate is not a record", field="candidate")
@@ -149,8 +159,8 @@ def read_ztf_packet(record: Mapping[str, Any], *, path: str = "", index: int = 0
     sigmapsf = required_float(candidate, "sigmapsf", where=where)
     positive = _positive(candidate, where=where)
     flux, flux_err = ztf_flux(magpsf, sigmapsf, positive)
-    drb = optional_float(candidate, "drb")
-    fwhm = optional_float(candidate, "fwhm")
+    drb = optional_float(candidate, "drb", where=where)
+    fwhm = optional_float(candidate, "fwhm", where=where)
     prv = record.get("prv_candidates") or []
     history = tuple(
         _history_point(entry, where=f"prv_candidates[{i}]") for i, entry in enumerate(prv)
@@ -174,7 +184,7 @@ def read_ztf_packet(record: Mapping[str, Any], *, path: str = "", index: int = 0
         mag_err=sigmapsf,
         snr=abs(flux) / flux_err if flux_err > 0 else None,
         is_negative=not positive,
-        survey_score=drb if drb is not None else optional_float(candidate, "rb"),
+        survey_score=drb if drb is not None else optional_float(candidate, "rb", where=where),
         fwhm_px=fwhm if fwhm is not None and fwhm > 0 else None,
         pixel_scale_arcsec=ZTF_PIXEL_SCALE_ARCSEC,
         stamps=stamps,
