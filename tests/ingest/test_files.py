@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from astrid.ingest import IngestProblem, SurveyAlert, alert_paths, read_alert_file
-from astrid.ingest.ztf_layout import write_ztf_packets, ztf_packet
+from astrid.ingest.ztf_layout import write_ztf_packets, ztf_packet, ztf_schema
 
 
 @pytest.fixture
@@ -123,3 +123,25 @@ def test_damaged_bytes_never_raise(
     indices = [i.index for i in items if i.index is not None]
     assert indices == sorted(indices) and len(items) <= 4
     assert all(isinstance(i, SurveyAlert | IngestProblem) for i in items)
+
+
+@pytest.mark.parametrize("codec", ["null", "deflate"])
+def test_truncated_single_block_keeps_the_whole_records(tmp_path: Path, codec: str) -> None:
+    # Archives written in one block (fastavro's default for small packets): the records
+    # before the cut are decoded one by one from the bytes there are.
+    rng = np.random.default_rng(7)
+    packets = [ztf_packet(300 + i, stamp=rng.normal(size=(63, 63))) for i in range(5)]
+    whole = tmp_path / "block.avro"
+    with open(whole, "wb") as out:
+        fastavro.writer(
+            out, fastavro.parse_schema(ztf_schema()), packets, codec=codec, sync_interval=1 << 30
+        )
+    with open(whole, "rb") as f:
+        assert [b.num_records for b in fastavro.block_reader(f)] == [5]
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.avro"
+    cut.write_bytes(data[: len(data) // 2])
+    *alerts, problem = read_alert_file(cut)
+    assert [a.packet_id for a in alerts] == ["300", "301"]  # type: ignore[union-attr]
+    assert isinstance(problem, IngestProblem) and problem.index == 2
+    assert problem.extra["records_read"] == 2

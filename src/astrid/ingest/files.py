@@ -11,37 +11,17 @@ for the whole file (``index`` None).
 
 from __future__ import annotations
 
-import os
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import fastavro
-import fastavro.read
-import fastavro.schema
-
 from astrid.errors import IngestError
+from astrid.ingest.containers import DECODE_ERRORS, Damage, container_records
 from astrid.ingest.records import IngestProblem, SurveyAlert
 from astrid.ingest.rubin import read_rubin_packet, rubin_version
 from astrid.ingest.ztf import read_ztf_packet
 
 __all__ = ["alert_paths", "read_alert_file"]
-
-#: What fastavro raises for bytes that do not decode (as opposed to a bug of ours).
-_DECODE_ERRORS = (
-    EOFError,
-    ValueError,
-    IndexError,
-    KeyError,
-    OverflowError,
-    MemoryError,
-    zlib.error,
-    fastavro.read.SchemaResolutionError,
-    # a corrupt header: the embedded schema does not parse
-    fastavro.schema.SchemaParseException,
-    fastavro.schema.UnknownType,
-)
 
 _Parser = Callable[..., SurveyAlert]
 
@@ -121,13 +101,12 @@ def read_alert_file(path: str | Path) -> Iterator[SurveyAlert | IngestProblem]:
 
 
 def _read_stream(stream: Any, name: str) -> Iterator[SurveyAlert | IngestProblem]:
-    size = os.fstat(stream.fileno()).st_size
     try:
-        reader = fastavro.reader(stream)
-    except _DECODE_ERRORS as e:
+        schema, records = container_records(stream)
+    except DECODE_ERRORS as e:
         yield IngestProblem(path=name, index=None, message=f"not an Avro container file: {e}")
         return
-    schema_name = _schema_name(reader.writer_schema)
+    schema_name = _schema_name(schema)
     try:
         parse, options = _parser(schema_name)
     except IngestError as e:
@@ -135,15 +114,9 @@ def _read_stream(stream: Any, name: str) -> Iterator[SurveyAlert | IngestProblem
             path=name, index=None, message=str(e), extra={"schema": schema_name, **e.details}
         )
         return
-    index = 0
-    records = iter(reader)
-    while True:
-        try:
-            record = next(records)
-        except StopIteration:
-            break
-        except _DECODE_ERRORS as e:
-            yield _damaged(name, index, f"{type(e).__name__}: {e}")
+    for index, record in enumerate(records):
+        if isinstance(record, Damage):
+            yield _damaged(name, record.records_read, record.reason)
             return
         try:
             yield parse(record, path=name, index=index, **options)
@@ -156,9 +129,6 @@ def _read_stream(stream: Any, name: str) -> Iterator[SurveyAlert | IngestProblem
                 field=e.details.get("field"),
                 extra={k: v for k, v in e.details.items() if k != "field"},
             )
-        index += 1
-    if stream.tell() < size:
-        yield _damaged(name, index, f"{size - stream.tell()} bytes left unread")
 
 
 def _damaged(name: str, index: int, why: str) -> IngestProblem:

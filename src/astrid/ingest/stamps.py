@@ -134,7 +134,7 @@ def _read_fits_image(raw: bytes, *, what: str) -> tuple[np.ndarray, list[str]]:
         except IngestError:
             raise
         # astropy's errors for corrupt headers and data (AttributeError: a card it cannot
-        # parse leaves an HDU half-built).
+        # parse leaves an HDU half-built; OverflowError: a corrupt NAXISn).
         except (
             OSError,
             ValueError,
@@ -142,6 +142,8 @@ def _read_fits_image(raw: bytes, *, what: str) -> tuple[np.ndarray, list[str]]:
             IndexError,
             KeyError,
             EOFError,
+            OverflowError,
+            MemoryError,
             AttributeError,
             fits.VerifyError,
         ) as e:
