@@ -91,7 +91,7 @@ def test_object_key_falls_back_to_the_source_then_solar_system(
     write_rubin: Callable[..., Path],
 ) -> None:
     own, _ = repaired("11.1", diaObjectId=77)
-    solar, _ = repaired("11.1", ssObjectId=99)
+    solar, _ = repaired("11.1", ssObjectId=99, diaObjectId=0)
     solar["diaObject"] = None
     orphan, _ = repaired("11.1")
     orphan["diaObject"] = None

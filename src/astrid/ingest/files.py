@@ -3,8 +3,9 @@
 `read_alert_file` never raises for bad data: what cannot be read becomes an
 `IngestProblem` and reading goes on where it can. A packet that fails (a required field
 missing, a corrupt cutout) is one problem and the next packets still come; a file damaged
-part-way (truncated, a block corrupt) gives the packets before the damage, then a problem
-naming the record where it stopped; a file that is not an Avro container, or whose schema
+part-way (truncated, a block corrupt) gives the packets before the damage (within a
+damaged block too: `astrid.ingest.containers`), then a problem naming the record where it
+stopped; a file that is not an Avro container, or whose schema
 is neither ZTF's (``ztf.alert``) nor a Rubin one of version 7.0 or later, is one problem
 for the whole file (``index`` None).
 """

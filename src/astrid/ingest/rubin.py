@@ -126,18 +126,23 @@ def _exposure(source: Mapping[str, Any], *, where: str) -> str:
 
 
 def _object_key(record: Mapping[str, Any], source: Mapping[str, Any]) -> str:
+    """The first object id that is set; 0 counts as unset (the APDB's "no object")."""
     dia_object = record.get("diaObject") or {}
     ss = record.get("ssSource") or record.get("ssObject") or {}
-    key = optional(source, "diaObjectId")
-    for record_, name in ((dia_object, "diaObjectId"), (source, "ssObjectId"), (ss, "ssObjectId")):
-        if key is None:
-            key = optional(record_, name)
-    if key is None:
-        raise IngestError(
-            "no object: diaSource.diaObjectId, diaObject and ssObjectId are all missing or null",
-            field="diaSource.diaObjectId",
-        )
-    return str(key)
+    candidates = (
+        (source, "diaObjectId"),
+        (dia_object, "diaObjectId"),
+        (source, "ssObjectId"),
+        (ss, "ssObjectId"),
+    )
+    for holder, name in candidates:
+        key = optional_int(holder, name, where="diaSource")
+        if key:
+            return str(key)
+    raise IngestError(
+        "no object: diaSource.diaObjectId, diaObject and ssObjectId are all missing, null or 0",
+        field="diaSource.diaObjectId",
+    )
 
 
 def _point(source: Mapping[str, Any], *, where: str, id_field: str, detected: bool) -> SurveyPoint:
