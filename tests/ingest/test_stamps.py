@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pytest
 from astropy.io import fits
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rubin_samples import rubin_cutout
 
 from astrid.errors import IngestError
@@ -59,6 +61,25 @@ def test_corrupt_bytes_raise_naming_the_stamp(data: bytes) -> None:
     with pytest.raises(IngestError, match="template stamp") as raised:
         decode_stamp(data, what="template stamp")
     assert raised.value.field == "template stamp"
+
+
+def test_jpeg_stamp_is_named_as_such() -> None:
+    with pytest.raises(IngestError, match="a JPEG image, not FITS"):
+        decode_stamp(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(100), what="science stamp")
+
+
+@settings(max_examples=80, deadline=None)
+@given(ny=st.integers(1, 90), nx=st.integers(1, 90))
+def test_any_stamp_lands_centre_on_centre(ny: int, nx: int) -> None:
+    stamp = np.arange(ny * nx, dtype="f4").reshape(ny, nx)
+    triplet, notes = to_triplet(None, None, stamp)
+    assert triplet.shape == (3, 63, 63)
+    assert triplet[2, 31, 31] == stamp[ny // 2, nx // 2]
+    assert int(np.isfinite(triplet[2]).sum()) == min(ny, 63) * min(nx, 63)
+    # Neighbours keep their places: one step right in the stamp is one step right here.
+    if nx // 2 + 1 < nx:
+        assert triplet[2, 31, 32] == stamp[ny // 2, nx // 2 + 1]
+    assert len(notes) == 2 + ((ny, nx) != (63, 63))
 
 
 def test_fits_without_an_image_raises() -> None:

@@ -45,6 +45,8 @@ STAMP_SIZE = 63
 BLANK_LIMIT = 1e30
 
 _GZIP_MAGIC = b"\x1f\x8b"
+# ZTF's 2017 test packets carried JPEG cutouts.
+_JPEG_MAGIC = b"\xff\xd8\xff"
 _TRIPLET_NAMES = ("science", "template", "difference")
 
 #: The packet fields of the science, template and difference stamps (ZTF and Rubin alike).
@@ -147,9 +149,10 @@ def _read_fits_image(raw: bytes, *, what: str) -> tuple[np.ndarray, list[str]]:
             AttributeError,
             fits.VerifyError,
         ) as e:
-            raise IngestError(
-                f"{what}: not a readable FITS image ({e})", field=what, size=len(raw)
-            ) from e
+            kind = (
+                "a JPEG image, not FITS" if raw[:3] == _JPEG_MAGIC else "not a readable FITS image"
+            )
+            raise IngestError(f"{what}: {kind} ({e})", field=what, size=len(raw)) from e
     for warning in caught:
         first_line = str(warning.message).strip().splitlines()[0] if warning.message else ""
         notes.append(f"{what}: FITS header: {first_line}")
