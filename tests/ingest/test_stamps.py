@@ -13,6 +13,7 @@ from rubin_samples import rubin_cutout
 
 from astrid.errors import IngestError
 from astrid.ingest import decode_stamp, to_triplet
+from astrid.ingest.stamp_fits import read_plain_image
 from astrid.ingest.ztf_layout import ztf_stamp
 
 
@@ -126,3 +127,40 @@ def test_non_square_larger_and_smaller() -> None:
     triplet, notes = to_triplet(np.ones((80, 20)), None, None)
     assert notes[0] == "science stamp 80×20 padded and cropped"
     assert np.isfinite(triplet[0, :, 21:41]).all() and np.isnan(triplet[0, :, :21]).all()
+
+
+def _astropy_pixels(raw: bytes) -> np.ndarray:
+    with fits.open(io.BytesIO(raw)) as hdus:
+        image = next(h for h in hdus if h.data is not None and h.data.ndim == 2)
+        return np.asarray(image.data, dtype=np.float32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    ny=st.integers(1, 70),
+    nx=st.integers(1, 70),
+    dtype=st.sampled_from(["f4", "f8", "i2", "i4", "u1", "i8"]),
+    planes=st.booleans(),
+)
+def test_fast_path_reads_what_astropy_reads(ny: int, nx: int, dtype: str, planes: bool) -> None:
+    data = (np.arange(ny * nx).reshape(ny, nx) % 200 - (0 if dtype == "u1" else 50)).astype(dtype)
+    raw = rubin_cutout(data, with_planes=planes) if planes else _plain_fits(data)
+    plain = read_plain_image(raw)
+    assert plain is not None
+    np.testing.assert_array_equal(plain[0], _astropy_pixels(raw))
+    assert plain[1] == (["MASK", "VARIANCE"] if planes else [])
+
+
+def test_scaled_integers_go_to_astropy() -> None:
+    data = np.arange(12, dtype="i2").reshape(3, 4)
+    raw = _plain_fits(data, BSCALE=2.0, BZERO=10.0)
+    assert read_plain_image(raw) is None
+    pixels, _ = decode_stamp(raw, what="science stamp")
+    np.testing.assert_array_equal(pixels, data * 2.0 + 10.0)
+
+
+def test_cut_short_goes_to_astropy_and_fails_there() -> None:
+    raw = _plain_fits(np.ones((20, 20), dtype="f4"))[:3000]
+    assert read_plain_image(raw) is None
+    with pytest.raises(IngestError, match="science stamp"):
+        decode_stamp(raw, what="science stamp")

@@ -1,7 +1,8 @@
 """Cutout stamps of survey alert packets: FITS bytes in, float32 pixels out.
 
 A stamp's bytes are a FITS file: gzip-compressed for ZTF (recognised by the gzip magic
-``\\x1f\\x8b``, not by the survey), plain for Rubin. Rubin cutouts may hold several HDUs
+``\\x1f\\x8b``, not by the survey), plain for Rubin. Plain files are read by
+`astrid.ingest.stamp_fits`, anything else by astropy. Rubin cutouts may hold several HDUs
 (an empty primary, then image, mask and variance): the first HDU with 2-D image data is
 the stamp, the mask and variance are not kept (yet). Pixels are ``[y, x]``, 0-based.
 
@@ -28,6 +29,7 @@ import numpy as np
 from astropy.io import fits
 
 from astrid.errors import IngestError
+from astrid.ingest.stamp_fits import read_plain_image
 
 __all__ = [
     "BLANK_LIMIT",
@@ -108,6 +110,10 @@ def decode_stamp(data: bytes, *, what: str) -> tuple[np.ndarray, list[str]]:
 
 def _read_fits_image(raw: bytes, *, what: str) -> tuple[np.ndarray, list[str]]:
     """The first 2-D image HDU of FITS bytes as native float32, with notes on what was odd."""
+    plain = read_plain_image(raw)
+    if plain is not None:
+        pixels, others = plain
+        return pixels, ([f"{what}: HDUs {', '.join(others)} not kept"] if others else [])
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
