@@ -71,7 +71,7 @@ def _records(stream: BinaryIO, blocks: Any, start: int) -> Iterator[Any]:
             records = list(block)
         except StopIteration:
             break
-        except DECODE_ERRORS as e:
+        except (*DECODE_ERRORS, OSError) as e:
             salvaged = _salvage(stream, start, blocks.codec, blocks.writer_schema)
             yield from salvaged
             count += len(salvaged)

@@ -136,7 +136,7 @@ def _damaged(name: str, index: int, why: str) -> IngestProblem:
     return IngestProblem(
         path=name,
         index=index,
-        message=f"file truncated or corrupt at record {index} ({index} read before): {why}",
+        message=f"file truncated or corrupt at record {index}: {why}",
         extra={"records_read": index},
     )
 
