@@ -10,7 +10,8 @@ smaller or edge-cut stamp.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -90,4 +91,4 @@ class IngestProblem:
     message: str
     packet_id: str | None = None
     field: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    extra: dict[str, object] = dataclasses.field(default_factory=dict)
