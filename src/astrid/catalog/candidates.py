@@ -88,6 +88,12 @@ class CandidateRecord:
     observation_name: str
     object_name: str | None = None
     features: dict[str, Any] = field(default_factory=dict)
+    # provenance of a candidate ingested from a survey's alert packet (None for AstrID's own)
+    survey: str | None = None
+    source_id: int | None = None
+    packet_id: str | None = None
+    schema_version: str | None = None
+    survey_score: float | None = None
 
     def cutout_key(self, kind: str) -> str | None:
         """The store key of the ``science``, ``reference`` or ``difference`` cutout."""

@@ -207,6 +207,7 @@ class Candidate(Base):
     __tablename__ = "candidates"
     __table_args__ = (
         UniqueConstraint("run_id", "number"),
+        UniqueConstraint("survey", "source_id"),
         CheckConstraint("sign IN (-1, 1)", name="sign"),
         Index("ix_candidates_ra_dec", "ra", "dec"),
     )
@@ -250,6 +251,14 @@ class Candidate(Base):
     object_id: Mapped[int | None] = mapped_column(
         _BigId, ForeignKey("objects.id", ondelete="SET NULL"), index=True
     )
+    # provenance of a candidate ingested from a survey's alert packet (null for AstrID's
+    # own): the survey, its detection id (unique per survey), packet id and schema version,
+    # and the survey's own real/bogus score
+    survey: Mapped[str | None] = mapped_column(String(16))
+    source_id: Mapped[int | None] = mapped_column(BigInteger)
+    packet_id: Mapped[str | None] = mapped_column(String(64))
+    schema_version: Mapped[str | None] = mapped_column(String(16))
+    survey_score: Mapped[float | None] = mapped_column(Float)
 
 
 class SkyObject(Base):

@@ -205,7 +205,7 @@ class WebhookDestination:
             outcome = self._post(client, alert, body)
             outcomes.append(outcome)
             if not outcome.delivered and outcome.retry:
-                log.warning("%s: %s; skipping the rest of the batch", self.name, outcome.error)
+                log.warning("%s; skipping the rest of the batch", outcome.error)
                 skipped = f"not attempted: {self.name} failed earlier in this batch"
                 outcomes.extend(
                     Outcome(a.alert_id, delivered=False, error=skipped, attempted=False)

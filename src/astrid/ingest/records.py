@@ -25,7 +25,8 @@ class SurveyPoint:
     ``detected``: a detection (ZTF ``prv_candidates`` with a ``candid``, Rubin
     ``prvDiaSources``); otherwise forced photometry (Rubin ``prvDiaForcedSources``) or an
     upper limit (ZTF ``prv_candidates`` without ``candid``: ``flux`` None, ``limit_mag``
-    its ``diffmaglim``).
+    its ``diffmaglim``). ``exposure`` names its image like `SurveyAlert.exposure` (None when
+    the packet does not say).
     """
 
     source_id: int | None
@@ -36,6 +37,7 @@ class SurveyPoint:
     detected: bool
     is_negative: bool = False
     limit_mag: float | None = None
+    exposure: str | None = None  # the image it was measured on, as `SurveyAlert.exposure`
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,16 @@ def _point(source: Mapping[str, Any], *, where: str, id_field: str, detected: bo
         flux_err=optional_float(source, *_FLUX_ERR, where=where),
         detected=detected,
         is_negative=_negative(source, flux),
+        exposure=_exposure_of(source, where=where),
     )
+
+
+def _exposure_of(source: Mapping[str, Any], *, where: str) -> str | None:
+    """A history entry's exposure, when it names one."""
+    try:
+        return _exposure(source, where=where)
+    except IngestError:
+        return None
 
 
 def _limit(entry: Mapping[str, Any], *, where: str) -> SurveyPoint:
@@ -173,6 +182,7 @@ def _limit(entry: Mapping[str, Any], *, where: str) -> SurveyPoint:
         flux_err=None,
         detected=False,
         limit_mag=limit,
+        exposure=_exposure_of(entry, where=where),
     )
 
 

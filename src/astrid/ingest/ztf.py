@@ -90,6 +90,7 @@ def _history_point(entry: Mapping[str, Any], *, where: str) -> SurveyPoint:
             flux_err=None,
             detected=False,
             limit_mag=optional_float(entry, "diffmaglim", where=where),
+            exposure=_pid(entry, where=where),
         )
     magpsf, sigmapsf = (
         optional_float(entry, "magpsf", where=where),
@@ -110,7 +111,14 @@ def _history_point(entry: Mapping[str, Any], *, where: str) -> SurveyPoint:
         detected=True,
         is_negative=not positive,
         limit_mag=optional_float(entry, "diffmaglim", where=where),
+        exposure=_pid(entry, where=where),
     )
+
+
+def _pid(entry: Mapping[str, Any], *, where: str) -> str | None:
+    """The exposure (``pid``) of a history entry, when it has one."""
+    pid = optional_int(entry, "pid", where=where)
+    return None if pid is None else str(pid)
 
 
 def _cutout_bytes(record: Mapping[str, Any], field: str) -> bytes | None:

@@ -22,7 +22,9 @@ __all__ = ["CSV_COLUMNS", "write_candidates_csv"]
 #: Columns of candidates.csv, in order: the difference stage's, then the ML scores and the
 #: model version that made them (empty when a candidate was not scored), then the
 #: candidate's catalog id and its observation's MJD, band (filter) and file (as given, or
-#: ``upload:<name>``), as the API's export names them; last the object (source) it joined.
+#: ``upload:<name>``), as the API's export names them; then the object (source) it joined;
+#: last, for a candidate ingested from a survey's alert packet, the survey and the packet's
+#: own detection id (ZTF ``candid``, Rubin ``diaSourceId``; empty for AstrID's own).
 CSV_COLUMNS = (
     "observation",
     *CANDIDATE_COLUMNS,
@@ -34,6 +36,8 @@ CSV_COLUMNS = (
     "observation_file",
     "object_id",
     "object_name",
+    "survey",
+    "source_id",
 )
 
 
@@ -67,6 +71,8 @@ def write_candidates_csv(catalog: Catalog, path: Path, run_keys: Iterable[str]) 
                     obs.get("path", ""),
                     "" if cand.get("object_id") is None else cand["object_id"],
                     cand.get("object_name") or "",
+                    cand.get("survey") or "",
+                    "" if cand.get("source_id") is None else cand["source_id"],
                 ]
             )
     os.replace(temporary, path)

@@ -56,7 +56,7 @@ from astrid.pipeline.forced_points import ProductCache, footprint, measure_point
 from astrid.pipeline.object_context import ContextSources, context_summaries
 from astrid.store import ObjectStore
 
-__all__ = ["MOVING_CLASS", "NIGHT_DAYS", "ObjectsStage", "ObjectsStageReport"]
+__all__ = ["MOVING_CLASS", "NIGHT_DAYS", "ObjectsStage", "ObjectsStageReport", "summary_of_points"]
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class ObjectsStage:
         curves = light_curves(self.catalog, touched)
         summaries: dict[int, dict[str, Any]] = {}
         for obj, points in curves.items():
-            summaries[obj] = _features(points)
+            summaries[obj] = summary_of_points(points)
         records = {i: r for i, r in objects_by_id(self.catalog, detected).items() if not r.moving}
         summaries_ctx = context_summaries(
             self.context,
@@ -356,7 +356,7 @@ def _on_tracks(rows: Sequence[Mapping[str, Any]], times: Mapping[int, float]) ->
     return sorted(obj for obj, flags in on_track.items() if all(flags))
 
 
-def _features(points: Sequence[Any]) -> dict[str, Any]:
+def summary_of_points(points: Sequence[Any]) -> dict[str, Any]:
     """The summary columns of an object from its light-curve points."""
     usable = [p for p in points if p.flux is not None and p.flux_err is not None]
     features = light_curve_features(

@@ -1,0 +1,209 @@
+"""Candidates from survey alert packets: one observation and run per survey exposure.
+
+A survey's exposure (ZTF ``pid``, Rubin ``visit-detector``) has no image here, only the
+packets cut from it; it becomes an `Observation` (named ``<survey> <exposure>``, its
+content hash derived from that name) and a done `ProcessingRun` (key
+``ingest:<survey>:<exposure>``) that hold the exposure's ingested candidates and light-curve
+points. `exposure_runs` gets or creates them (a concurrent ingester creating the same one
+makes the insert fail; the row is then read back). `append_candidates` adds a run's new
+candidates after those it has (numbers continue), skipping any whose (survey, source id)
+is stored already (the unique pair decides: a packet ingested twice is stored once), and
+associates the run with objects in the same transaction, under the association lock.
+
+All functions take the `Catalog` first; times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from astrid.catalog.candidate_rows import candidate_rows
+from astrid.catalog.json_columns import dumps_json
+from astrid.catalog.models import Candidate, Observation, ProcessingRun, utcnow
+from astrid.catalog.objects import associate_run, lock_association
+from astrid.catalog.repository import Catalog, catalog_errors
+from astrid.errors import StorageError
+from astrid.objects import DEFAULT_RADIUS_ARCSEC
+
+__all__ = [
+    "Exposure",
+    "append_candidates",
+    "exposure_runs",
+    "stored_sources",
+]
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """A survey exposure: what identifies it, and what its observation records."""
+
+    survey: str
+    exposure: str
+    mjd: float | None
+    band: str | None
+    path: str
+
+    @property
+    def run_key(self) -> str:
+        return f"ingest:{self.survey}:{self.exposure}"
+
+
+def _content_hash(exposure: Exposure) -> str:
+    return hashlib.sha256(exposure.run_key.encode()).hexdigest()
+
+
+def exposure_runs(
+    catalog: Catalog, exposures: Sequence[Exposure], *, code_version: str
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """``(survey, exposure)`` → (observation id, run id), created where missing."""
+    out: dict[tuple[str, str], tuple[int, int]] = {}
+    for exposure in {(e.survey, e.exposure): e for e in exposures}.values():
+        found = None
+        for _ in range(3):  # a concurrent ingester's insert won: read it back
+            found = _exposure_run(catalog, exposure, code_version)
+            if found is not None:
+                break
+        if found is None:
+            raise StorageError(f"could not register {exposure.run_key}", key=exposure.run_key)
+        out[(exposure.survey, exposure.exposure)] = found
+    return out
+
+
+def _exposure_run(
+    catalog: Catalog, exposure: Exposure, code_version: str
+) -> tuple[int, int] | None:
+    """Get or create; None when a concurrent insert of the same row won."""
+    sha = _content_hash(exposure)
+    with catalog_errors(f"register exposure {exposure.run_key}"), catalog.session() as session:
+        try:
+            return _get_or_create(session, exposure, sha, code_version)
+        except IntegrityError:
+            return None
+
+
+def _get_or_create(
+    session: Session, exposure: Exposure, sha: str, code_version: str
+) -> tuple[int, int]:
+    with session.begin():
+        obs = session.scalar(select(Observation).where(Observation.content_sha256 == sha))
+        if obs is None:
+            obs = Observation(
+                content_sha256=sha,
+                name=f"{exposure.survey} {exposure.exposure}",
+                path=exposure.path,
+                role="science",
+                mjd=exposure.mjd,
+                filter=exposure.band,
+                status="processed",
+                # no image here: its exposure time and gain are unknown (0 and 1), its
+                # shape that of the stamps
+                exptime=0.0,
+                gain=1.0,
+                shape_y=63,
+                shape_x=63,
+            )
+            session.add(obs)
+            session.flush()
+        run = session.scalar(select(ProcessingRun).where(ProcessingRun.key == exposure.run_key))
+        if run is None:
+            now = utcnow()
+            run = ProcessingRun(
+                key=exposure.run_key,
+                science_id=obs.id,
+                reference_id=None,
+                status="done",
+                config_json=dumps_json(
+                    {"ingest": exposure.survey, "exposure": exposure.exposure},
+                    f"config of {exposure.run_key}",
+                ),
+                code_version=code_version,
+                started_at=now,
+                finished_at=now,
+                objects_status="pending",
+            )
+            session.add(run)
+            session.flush()
+        return obs.id, run.id
+
+
+def stored_sources(catalog: Catalog, survey: str, source_ids: Sequence[int]) -> set[int]:
+    """Which of these survey detection ids are stored already."""
+    found: set[int] = set()
+    ids = sorted(set(source_ids))
+    with catalog_errors(f"look up {survey} sources"), catalog.session() as session:
+        for k in range(0, len(ids), 500):
+            found.update(
+                session.scalars(
+                    select(Candidate.source_id).where(
+                        Candidate.survey == survey, Candidate.source_id.in_(ids[k : k + 500])
+                    )
+                )
+            )
+    return found
+
+
+def append_candidates(
+    catalog: Catalog,
+    run_id: int,
+    candidates: Sequence[Mapping[str, Any]],
+    *,
+    radius_arcsec: float = DEFAULT_RADIUS_ARCSEC,
+) -> dict[int, tuple[int, int | None]]:
+    """Add an exposure run's new candidates and associate them; one transaction.
+
+    Each mapping gives `Candidate` columns as for `Catalog.finish_run`, with ``survey`` and
+    ``source_id``. Returns ``source_id`` → (candidate id, object id) of those stored now
+    (a source already stored is skipped).
+    """
+    with catalog_errors(f"append candidates to run {run_id}", run_id=run_id):
+        with catalog.session() as session, session.begin():
+            run = session.get(ProcessingRun, run_id)
+            if run is None:
+                raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
+            lock_association(session)
+            by_survey: dict[str, list[int]] = {}
+            for c in candidates:
+                by_survey.setdefault(str(c["survey"]), []).append(int(c["source_id"]))
+            stored: set[tuple[str, int]] = set()
+            for survey, ids in by_survey.items():
+                for k in range(0, len(ids), 500):
+                    query = select(Candidate.source_id).where(
+                        Candidate.survey == survey, Candidate.source_id.in_(ids[k : k + 500])
+                    )
+                    stored.update((survey, int(i)) for i in session.scalars(query) if i is not None)
+            new = [c for c in candidates if (str(c["survey"]), int(c["source_id"])) not in stored]
+            if not new:
+                return {}
+            first = session.scalar(
+                select(func.coalesce(func.max(Candidate.number), -1)).where(
+                    Candidate.run_id == run_id
+                )
+            )
+            rows = candidate_rows(run_id, run.science_id, new)
+            for row in rows:
+                row["number"] += int(first if first is not None else -1) + 1
+            session.execute(insert(Candidate), rows)
+            associate_run(session, run_id, radius_arcsec)
+            session.execute(
+                update(ProcessingRun)
+                .where(ProcessingRun.id == run_id)
+                .values(n_candidates=ProcessingRun.n_candidates + len(rows))
+            )
+            wanted = [int(c["source_id"]) for c in new]
+            result = session.execute(
+                select(Candidate.source_id, Candidate.id, Candidate.object_id).where(
+                    Candidate.run_id == run_id, Candidate.source_id.in_(wanted)
+                )
+            )
+            return {
+                int(s): (int(i), None if o is None else int(o))
+                for s, i, o in result
+                if s is not None
+            }

@@ -1,0 +1,362 @@
+"""Broker mode: survey alert packets in, scored candidates, objects and light curves out.
+
+`IngestStage.ingest` reads ZTF and Rubin packet files (`astrid.ingest.read_alert_file`)
+in batches and, per batch:
+
+1. re-scores every packet's stamps with AstrID's real/bogus and OOD model (the packet's
+   S/N stands in for S_corr; its FWHM, when given, for the PSF's);
+2. keeps the three stamps in the object store (63×63 float32 FITS, NaN where the packet
+   had none or blanks), as the pipeline keeps its cutouts;
+3. registers each survey exposure the packets name, their own and their history's, as an
+   observation and a done run (`astrid.catalog.ingested.exposure_runs`: no image behind
+   them), appends the packets' detections to their exposure's run as candidates with their
+   provenance (survey, source id, packet id, schema version, survey score) and associates
+   them with objects (`astrid.catalog.ingested.append_candidates`: a detection already
+   stored is skipped, so a file read twice changes nothing);
+4. writes each new detection's object its light curve from the packet: the detection and
+   the history (earlier detections, forced photometry, upper limits: a ZTF
+   ``diffmaglim`` becomes a point with no flux and a 1σ error of a fifth of the limit's
+   flux, so the 5σ limit reads back), fluxes in nJy with zero point 31.4 (so magnitudes
+   are AB);
+5. recomputes the objects' features and catalogue context (no host from an image: there
+   is none) and marks the runs' objects stage done.
+
+A packet that cannot be read is an `astrid.ingest.IngestProblem` in the report (file,
+record, field) and the rest go on; a batch the catalog refuses stops the stage with
+``error`` set (what was stored before stays).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.table import Table
+
+from astrid import __version__
+from astrid.alerts import AB_MAG_OF_ONE_NJY, stamp_fits
+from astrid.catalog import (
+    Catalog,
+    light_curves,
+    objects_by_id,
+    objects_of_runs,
+    record_points,
+    set_objects_stage,
+    update_summaries,
+)
+from astrid.catalog.ingested import Exposure, append_candidates, exposure_runs
+from astrid.errors import AstridError
+from astrid.ingest import IngestProblem, SurveyAlert, alert_paths, read_alert_file
+from astrid.pipeline.object_context import ContextSources, context_summaries
+from astrid.pipeline.objects_stage import summary_of_points
+from astrid.pipeline.scoring import ScoringModel, add_realbogus_scores
+from astrid.store import ObjectStore
+
+__all__ = ["IngestReport", "IngestStage"]
+
+log = logging.getLogger(__name__)
+
+#: Stamps are placed at the centre of the 63×63 canvas: the detection's pixel there.
+_CENTRE = 31.0
+_STAMP_KINDS = (("science", "science"), ("reference", "template"), ("difference", "difference"))
+
+
+@dataclass
+class IngestReport:
+    """What one call did."""
+
+    files: int = 0
+    read: int = 0  # packets read
+    stored: int = 0  # new candidates
+    duplicates: int = 0  # packets whose detection was stored already
+    points: int = 0  # light-curve points written
+    objects: int = 0  # objects whose summary was recomputed
+    run_ids: list[int] = field(default_factory=list)  # the exposure runs touched
+    problems: list[IngestProblem] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def per_second(self) -> float:
+        """Packets read per second of the whole call."""
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+
+class IngestStage:
+    """Ingest survey alert packets into the catalog.
+
+    Parameters
+    ----------
+    catalog, store : Catalog, ObjectStore
+        Where the candidates, objects and stamps go.
+    model : ScoringModel, optional
+        The real/bogus model to score with (None: stored unscored).
+    context : ContextSources, optional
+        Catalogues for the objects' context.
+    batch : int
+        Packets handled together.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: ObjectStore,
+        *,
+        model: ScoringModel | None = None,
+        context: ContextSources | None = None,
+        batch: int = 2000,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.model = model
+        self.context = context or ContextSources(catalogues=[], problems=[])
+        self.batch = batch
+
+    def ingest(self, paths: Iterable[str | Path]) -> IngestReport:
+        """Read, score, store and associate every packet of these files and folders."""
+        start = time.perf_counter()
+        report = IngestReport()
+        files, problems = alert_paths(paths)
+        report.files = len(files)
+        report.problems.extend(problems)
+        runs: set[int] = set()
+        try:
+            for batch in _batches(_alerts(files, report), self.batch):
+                runs |= self._batch(batch, report)
+            report.objects = self._summarise(runs)
+            for run_id in sorted(runs):
+                set_objects_stage(self.catalog, run_id, "done")
+        except AstridError as e:
+            log.error("ingest stopped: %s", e)
+            report.error = str(e)
+        report.run_ids = sorted(runs)
+        report.seconds = time.perf_counter() - start
+        return report
+
+    # -- one batch ------------------------------------------------------------------------
+
+    def _batch(self, alerts: list[SurveyAlert], report: IngestReport) -> set[int]:
+        scores = self._scores(alerts)
+        exposures = _exposures(alerts)
+        ids = exposure_runs(self.catalog, exposures, code_version=__version__)
+        by_run: dict[int, list[dict[str, Any]]] = {}
+        alert_of: dict[tuple[str, int], SurveyAlert] = {}
+        for k, alert in enumerate(alerts):
+            _, run_id = ids[(alert.survey, alert.exposure)]
+            by_run.setdefault(run_id, []).append(self._row(alert, scores, k))
+            alert_of[(alert.survey, alert.source_id)] = alert
+        points: list[dict[str, Any]] = []
+        for run_id, rows in by_run.items():
+            stored = append_candidates(self.catalog, run_id, rows)
+            survey = str(rows[0]["survey"])
+            report.stored += len(stored)
+            report.duplicates += len(rows) - len(stored)
+            for source_id, (candidate_id, object_id) in stored.items():
+                if object_id is None:
+                    continue
+                alert = alert_of[(survey, source_id)]
+                points.extend(_points(alert, object_id, candidate_id, run_id, ids))
+        report.points += record_points(self.catalog, self._keep(points))
+        return {run_id for _, run_id in ids.values()}
+
+    def _keep(self, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One point per (object, run), the best: a packet's own detection, then a history
+        detection, then a non-detection; none replaces a stored detection with less."""
+        best: dict[tuple[int, int], dict[str, Any]] = {}
+        for point in points:
+            key = (int(point["object_id"]), int(point["run_id"]))
+            if key not in best or _rank(point) > _rank(best[key]):
+                best[key] = point
+        stored = light_curves(self.catalog, {obj for obj, _ in best})
+        for obj, curve in stored.items():
+            for old in curve:
+                new = best.get((obj, old.run_id))
+                if new is not None and _rank(vars(old)) > _rank(new):
+                    del best[(obj, old.run_id)]
+        return list(best.values())
+
+    def _scores(self, alerts: Sequence[SurveyAlert]) -> dict[str, np.ndarray]:
+        if self.model is None or not alerts:
+            return {}
+        table = Table(
+            {
+                "sign": [-1 if a.is_negative else 1 for a in alerts],
+                "scorr": [_snr(a) for a in alerts],
+                "snr": [_snr(a) for a in alerts],
+                "fwhm": [_nan(a.fwhm_px) for a in alerts],
+                "psf_fwhm": [_nan(a.fwhm_px) for a in alerts],
+            }
+        )
+        cutouts = np.stack([a.stamps for a in alerts]).astype(np.float32)
+        scored = add_realbogus_scores(self.model, table, cutouts)
+        return {n: np.asarray(scored[n]) for n in scored.colnames if n not in table.colnames}
+
+    def _row(self, alert: SurveyAlert, scores: dict[str, np.ndarray], k: int) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "x": _CENTRE,
+            "y": _CENTRE,
+            "ra": alert.ra,
+            "dec": alert.dec,
+            "sign": -1 if alert.is_negative else 1,
+            "scorr": _snr(alert),
+            "snr": alert.snr,
+            "flux": alert.flux,
+            "flux_err": alert.flux_err,
+            "mag": alert.mag,
+            "mag_err": alert.mag_err,
+            "fwhm": alert.fwhm_px,
+            "n_bad_pixels": int(np.count_nonzero(~np.isfinite(alert.stamps))),
+            "survey": alert.survey,
+            "source_id": alert.source_id,
+            "packet_id": alert.packet_id[:64],
+            "schema_version": alert.schema_version,
+            "survey_score": alert.survey_score,
+            "notes": list(alert.notes),
+            "packet_file": alert.path,
+        }
+        for column, kind in _STAMP_KINDS:
+            plane = alert.stamps[("science", "template", "difference").index(kind)]
+            if np.isfinite(plane).any():
+                row[f"cutout_{column}_key"] = self.store.put_bytes(
+                    stamp_fits(plane, kind, None), suffix=".fits"
+                )
+        for name, values in scores.items():
+            row[name] = float(values[k])
+        if scores and self.model is not None:
+            row["model_version_id"] = self.model.version_id
+        return row
+
+    # -- objects ----------------------------------------------------------------------------
+
+    def _summarise(self, runs: set[int]) -> int:
+        """Features and catalogue context of every object these runs' candidates joined."""
+        if not runs:
+            return 0
+        object_ids = objects_of_runs(self.catalog, runs)
+        curves = light_curves(self.catalog, object_ids)
+        summaries = {obj: summary_of_points(points) for obj, points in curves.items()}
+        records = objects_by_id(self.catalog, object_ids)
+        contexts = context_summaries(
+            self.context,
+            self.catalog,
+            self.store,
+            [records[i] for i in sorted(records)],
+            peak_mags={i: summaries.get(i, {}).get("peak_mag") for i in records},
+            reference_of={},
+        )
+        for obj, values in contexts.items():
+            summaries.setdefault(obj, {}).update(values)
+        return update_summaries(self.catalog, summaries)
+
+
+def _alerts(files: Sequence[Path], report: IngestReport) -> Iterator[SurveyAlert]:
+    for path in files:
+        for item in read_alert_file(path):
+            if isinstance(item, IngestProblem):
+                log.warning("%s: %s", item.path, item.message)
+                report.problems.append(item)
+            else:
+                report.read += 1
+                yield item
+
+
+def _batches(alerts: Iterator[SurveyAlert], size: int) -> Iterator[list[SurveyAlert]]:
+    batch: list[SurveyAlert] = []
+    for alert in alerts:
+        batch.append(alert)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _exposures(alerts: Sequence[SurveyAlert]) -> list[Exposure]:
+    """The exposures of the packets and of their histories, each once."""
+    found: dict[tuple[str, str], Exposure] = {}
+    for alert in alerts:
+        found.setdefault(
+            (alert.survey, alert.exposure),
+            Exposure(alert.survey, alert.exposure, alert.mjd, alert.band, alert.path),
+        )
+        for point in alert.history:
+            if point.exposure is not None:
+                found.setdefault(
+                    (alert.survey, point.exposure),
+                    Exposure(alert.survey, point.exposure, point.mjd, point.band, alert.path),
+                )
+    return list(found.values())
+
+
+def _points(
+    alert: SurveyAlert,
+    object_id: int,
+    candidate_id: int,
+    run_id: int,
+    ids: dict[tuple[str, str], tuple[int, int]],
+) -> list[dict[str, Any]]:
+    """The light-curve points a packet gives its object: the detection and its history."""
+    observation_id = ids[(alert.survey, alert.exposure)][0]
+    out = [
+        _point(object_id, run_id, observation_id, candidate_id, alert.mjd, alert.band)
+        | {"flux": alert.flux, "flux_err": alert.flux_err, "detected": True}
+    ]
+    for p in alert.history:
+        if p.exposure is None or p.exposure == alert.exposure:
+            continue
+        obs_id, hist_run = ids[(alert.survey, p.exposure)]
+        flux, err = p.flux, p.flux_err
+        if flux is None and p.limit_mag is not None:  # an upper limit: 5σ = the limit
+            err = 10.0 ** (-0.4 * (p.limit_mag - AB_MAG_OF_ONE_NJY)) / 5.0
+        out.append(
+            _point(object_id, hist_run, obs_id, None, p.mjd, p.band)
+            | {"flux": flux, "flux_err": err, "detected": p.detected}
+        )
+    return out
+
+
+def _point(
+    object_id: int,
+    run_id: int,
+    observation_id: int,
+    candidate_id: int | None,
+    mjd: float,
+    band: str | None,
+) -> dict[str, Any]:
+    return {
+        "object_id": object_id,
+        "run_id": run_id,
+        "observation_id": observation_id,
+        "candidate_id": candidate_id,
+        "mjd": mjd,
+        "band": band,
+        "x": _CENTRE,
+        "y": _CENTRE,
+        "zero_point": AB_MAG_OF_ONE_NJY,
+    }
+
+
+def _rank(point: dict[str, Any]) -> int:
+    """How much a light-curve point says: 2 a packet's detection, 1 a history detection."""
+    if not point["detected"]:
+        return 0
+    return 2 if point["candidate_id"] is not None else 1
+
+
+def _snr(alert: SurveyAlert) -> float:
+    """The packet's S/N, else |flux| / error, else 0."""
+    if alert.snr is not None and math.isfinite(alert.snr):
+        return float(alert.snr)
+    if alert.flux is not None and alert.flux_err:
+        return abs(alert.flux / alert.flux_err)
+    return 0.0
+
+
+def _nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
