@@ -62,6 +62,8 @@ CATALOG_COLUMNS = [
     "observation_file",
     "object_id",
     "object_name",
+    "survey",
+    "source_id",
 ]
 STAGES = ["read", "validate", "preprocess", "difference", "score", "write"]
 

@@ -5,10 +5,11 @@ packets cut from it; it becomes an `Observation` (named ``<survey> <exposure>``,
 content hash derived from that name) and a done `ProcessingRun` (key
 ``ingest:<survey>:<exposure>``) that hold the exposure's ingested candidates and light-curve
 points. `exposure_runs` gets or creates them (a concurrent ingester creating the same one
-makes the insert fail; the row is then read back). `append_candidates` adds a run's new
-candidates after those it has (numbers continue), skipping any whose (survey, source id)
-is stored already (the unique pair decides: a packet ingested twice is stored once), and
-associates the run with objects in the same transaction, under the association lock.
+makes the insert fail; the row is then read back). `append_candidates` adds runs' new
+candidates after those they have (numbers continue), skipping any whose (survey, source
+id) is stored already (the unique pair decides: a packet ingested twice is stored once),
+and associates the new ones with objects in the same transaction, under the association
+lock.
 
 All functions take the `Catalog` first; times are timezone-aware UTC.
 """
@@ -16,18 +17,24 @@ All functions take the `Catalog` first; times are timezone-aware UTC.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from astrid.catalog.candidate_rows import candidate_rows
 from astrid.catalog.json_columns import dumps_json
-from astrid.catalog.models import Candidate, Observation, ProcessingRun, utcnow
-from astrid.catalog.objects import associate_run, lock_association
+from astrid.catalog.models import (
+    Candidate,
+    LightCurvePoint,
+    Observation,
+    ProcessingRun,
+    utcnow,
+)
+from astrid.catalog.objects import associate_candidates, lock_association
 from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.errors import StorageError
 from astrid.objects import DEFAULT_RADIUS_ARCSEC
@@ -35,6 +42,7 @@ from astrid.objects import DEFAULT_RADIUS_ARCSEC
 __all__ = [
     "Exposure",
     "append_candidates",
+    "detected_pairs",
     "exposure_runs",
     "stored_sources",
 ]
@@ -151,59 +159,83 @@ def stored_sources(catalog: Catalog, survey: str, source_ids: Sequence[int]) -> 
 
 def append_candidates(
     catalog: Catalog,
-    run_id: int,
-    candidates: Sequence[Mapping[str, Any]],
+    rows_by_run: Mapping[int, Sequence[Mapping[str, Any]]],
     *,
     radius_arcsec: float = DEFAULT_RADIUS_ARCSEC,
-) -> dict[int, tuple[int, int | None]]:
-    """Add an exposure run's new candidates and associate them; one transaction.
+) -> dict[tuple[str, int], tuple[int, int, int | None]]:
+    """Add exposure runs' new candidates and associate them; one transaction.
 
     Each mapping gives `Candidate` columns as for `Catalog.finish_run`, with ``survey`` and
-    ``source_id``. Returns ``source_id`` → (candidate id, object id) of those stored now
-    (a source already stored is skipped).
+    ``source_id``. Returns (survey, source id) → (run id, candidate id, object id) of those
+    stored now (a source already stored is skipped).
     """
-    with catalog_errors(f"append candidates to run {run_id}", run_id=run_id):
-        with catalog.session() as session, session.begin():
-            run = session.get(ProcessingRun, run_id)
-            if run is None:
-                raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
+    with catalog_errors("append ingested candidates"), catalog.session() as session:
+        with session.begin():
             lock_association(session)
-            by_survey: dict[str, list[int]] = {}
-            for c in candidates:
-                by_survey.setdefault(str(c["survey"]), []).append(int(c["source_id"]))
-            stored: set[tuple[str, int]] = set()
-            for survey, ids in by_survey.items():
-                for k in range(0, len(ids), 500):
-                    query = select(Candidate.source_id).where(
-                        Candidate.survey == survey, Candidate.source_id.in_(ids[k : k + 500])
-                    )
-                    stored.update((survey, int(i)) for i in session.scalars(query) if i is not None)
-            new = [c for c in candidates if (str(c["survey"]), int(c["source_id"])) not in stored]
-            if not new:
+            stored = _stored(session, [c for rows in rows_by_run.values() for c in rows])
+            inserted: list[int] = []
+            for run_id, candidates in rows_by_run.items():
+                run = session.get(ProcessingRun, run_id)
+                if run is None:
+                    raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
+                new = [
+                    c for c in candidates if (str(c["survey"]), int(c["source_id"])) not in stored
+                ]
+                if not new:
+                    continue
+                last = session.scalar(
+                    select(func.max(Candidate.number)).where(Candidate.run_id == run_id)
+                )
+                rows = candidate_rows(run_id, run.science_id, new)
+                for row in rows:
+                    row["number"] += -1 if last is None else int(last)
+                    row["number"] += 1
+                ids = session.scalars(insert(Candidate).returning(Candidate.id), rows).all()
+                inserted.extend(int(i) for i in ids)
+                run.n_candidates += len(rows)
+            if not inserted:
                 return {}
-            first = session.scalar(
-                select(func.coalesce(func.max(Candidate.number), -1)).where(
-                    Candidate.run_id == run_id
+            associate_candidates(session, inserted, radius_arcsec)
+            out: dict[tuple[str, int], tuple[int, int, int | None]] = {}
+            for k in range(0, len(inserted), 500):
+                result = session.execute(
+                    select(
+                        Candidate.survey,
+                        Candidate.source_id,
+                        Candidate.run_id,
+                        Candidate.id,
+                        Candidate.object_id,
+                    ).where(Candidate.id.in_(inserted[k : k + 500]))
                 )
+                for survey, source, run_id, cid, obj in result:
+                    if survey is not None and source is not None:
+                        out[(survey, int(source))] = (run_id, cid, obj)
+            return out
+
+
+def _stored(session: Session, candidates: Sequence[Mapping[str, Any]]) -> set[tuple[str, int]]:
+    """The (survey, source id) pairs of these candidates that are stored already."""
+    by_survey: dict[str, list[int]] = {}
+    for c in candidates:
+        by_survey.setdefault(str(c["survey"]), []).append(int(c["source_id"]))
+    stored: set[tuple[str, int]] = set()
+    for survey, ids in by_survey.items():
+        for k in range(0, len(ids), 500):
+            query = select(Candidate.source_id).where(
+                Candidate.survey == survey, Candidate.source_id.in_(ids[k : k + 500])
             )
-            rows = candidate_rows(run_id, run.science_id, new)
-            for row in rows:
-                row["number"] += int(first if first is not None else -1) + 1
-            session.execute(insert(Candidate), rows)
-            associate_run(session, run_id, radius_arcsec)
-            session.execute(
-                update(ProcessingRun)
-                .where(ProcessingRun.id == run_id)
-                .values(n_candidates=ProcessingRun.n_candidates + len(rows))
+            stored.update((survey, int(i)) for i in session.scalars(query) if i is not None)
+    return stored
+
+
+def detected_pairs(catalog: Catalog, object_ids: Iterable[int]) -> set[tuple[int, int]]:
+    """The (object, run) pairs of these objects' light-curve points that are detections."""
+    ids = sorted(set(object_ids))
+    found: set[tuple[int, int]] = set()
+    with catalog_errors("read detected points"), catalog.session() as session:
+        for k in range(0, len(ids), 500):
+            query = select(LightCurvePoint.object_id, LightCurvePoint.run_id).where(
+                LightCurvePoint.object_id.in_(ids[k : k + 500]), LightCurvePoint.detected
             )
-            wanted = [int(c["source_id"]) for c in new]
-            result = session.execute(
-                select(Candidate.source_id, Candidate.id, Candidate.object_id).where(
-                    Candidate.run_id == run_id, Candidate.source_id.in_(wanted)
-                )
-            )
-            return {
-                int(s): (int(i), None if o is None else int(o))
-                for s, i, o in result
-                if s is not None
-            }
+            found.update((int(o), int(r)) for o, r in session.execute(query))
+    return found

@@ -17,13 +17,13 @@ ranges covering the run's candidates plus the radius.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import astropy.units as u
 import numpy as np
 from astropy_healpix import HEALPix
-from sqlalchemy import and_, delete, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from astrid.catalog.models import (
@@ -37,7 +37,13 @@ from astrid.catalog.models import (
 from astrid.catalog.sky_index import angular_separation_deg, cone_ranges
 from astrid.objects import associate, object_name, weighted_position
 
-__all__ = ["associate_run", "lock_association", "object_ids_of_run", "refresh_objects"]
+__all__ = [
+    "associate_candidates",
+    "associate_run",
+    "lock_association",
+    "object_ids_of_run",
+    "refresh_objects",
+]
 
 _HEALPIX = HEALPix(nside=HEALPIX_NSIDE, order="nested")
 _MJD_EPOCH = datetime(1858, 11, 17, tzinfo=UTC)
@@ -163,11 +169,28 @@ def associate_run(
     """
     lock_association(session)
     affected = set(detached) | object_ids_of_run(session, run_id)
+    _associate(session, Candidate.run_id == run_id, radius_arcsec, affected)
+
+
+def associate_candidates(
+    session: Session, candidate_ids: Sequence[int], radius_arcsec: float
+) -> None:
+    """Give these candidates (new ones, not yet in an object) their objects, as
+    `associate_run` does for a run's."""
+    lock_association(session)
+    for start in range(0, len(candidate_ids), 500):
+        chunk = list(candidate_ids[start : start + 500])
+        _associate(session, Candidate.id.in_(chunk), radius_arcsec, set())
+
+
+def _associate(
+    session: Session, which: ColumnElement[bool], radius_arcsec: float, affected: set[int]
+) -> None:
     rows = session.execute(
         select(Candidate.id, Candidate.ra, Candidate.dec, Candidate.flux, Observation.mjd)
         .join(Observation, Observation.id == Candidate.observation_id)
-        .where(Candidate.run_id == run_id)
-        .order_by(Candidate.number)
+        .where(which)
+        .order_by(Candidate.run_id, Candidate.number)
     ).all()
     if rows:
         ra = np.array([r[1] for r in rows], dtype=np.float64)

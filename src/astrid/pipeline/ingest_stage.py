@@ -32,6 +32,7 @@ import logging
 import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,13 @@ from astrid.catalog import (
     set_objects_stage,
     update_summaries,
 )
-from astrid.catalog.ingested import Exposure, append_candidates, exposure_runs
+from astrid.catalog.ingested import (
+    Exposure,
+    append_candidates,
+    detected_pairs,
+    exposure_runs,
+    stored_sources,
+)
 from astrid.errors import AstridError
 from astrid.ingest import IngestProblem, SurveyAlert, alert_paths, read_alert_file
 from astrid.pipeline.object_context import ContextSources, context_summaries
@@ -64,6 +71,8 @@ log = logging.getLogger(__name__)
 
 #: Stamps are placed at the centre of the 63×63 canvas: the detection's pixel there.
 _CENTRE = 31.0
+#: Threads writing stamps to the object store.
+_STORE_THREADS = 8
 _STAMP_KINDS = (("science", "science"), ("reference", "template"), ("difference", "difference"))
 
 
@@ -79,6 +88,7 @@ class IngestReport:
     objects: int = 0  # objects whose summary was recomputed
     run_ids: list[int] = field(default_factory=list)  # the exposure runs touched
     problems: list[IngestProblem] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
     seconds: float = 0.0
     error: str | None = None
 
@@ -127,9 +137,13 @@ class IngestStage:
         report.problems.extend(problems)
         runs: set[int] = set()
         try:
+            read = _Clock(report.timings)
             for batch in _batches(_alerts(files, report), self.batch):
+                read.lap("read")
                 runs |= self._batch(batch, report)
+                read.restart()
             report.objects = self._summarise(runs)
+            read.lap("objects")
             for run_id in sorted(runs):
                 set_objects_stage(self.catalog, run_id, "done")
         except AstridError as e:
@@ -142,28 +156,48 @@ class IngestStage:
     # -- one batch ------------------------------------------------------------------------
 
     def _batch(self, alerts: list[SurveyAlert], report: IngestReport) -> set[int]:
+        clock = _Clock(report.timings)
+        alerts = self._new(alerts, report)
+        if not alerts:
+            return set()
         scores = self._scores(alerts)
-        exposures = _exposures(alerts)
-        ids = exposure_runs(self.catalog, exposures, code_version=__version__)
+        clock.lap("score")
+        ids = exposure_runs(self.catalog, _exposures(alerts), code_version=__version__)
+        clock.lap("exposures")
+        with ThreadPoolExecutor(max_workers=_STORE_THREADS) as pool:  # store writes wait on I/O
+            rows = list(pool.map(lambda k: self._row(alerts[k], scores, k), range(len(alerts))))
         by_run: dict[int, list[dict[str, Any]]] = {}
-        alert_of: dict[tuple[str, int], SurveyAlert] = {}
-        for k, alert in enumerate(alerts):
-            _, run_id = ids[(alert.survey, alert.exposure)]
-            by_run.setdefault(run_id, []).append(self._row(alert, scores, k))
-            alert_of[(alert.survey, alert.source_id)] = alert
+        for alert, row in zip(alerts, rows, strict=True):
+            by_run.setdefault(ids[(alert.survey, alert.exposure)][1], []).append(row)
+        clock.lap("stamps")
+        stored = append_candidates(self.catalog, by_run)
+        report.stored += len(stored)
+        report.duplicates += len(alerts) - len(stored)
         points: list[dict[str, Any]] = []
-        for run_id, rows in by_run.items():
-            stored = append_candidates(self.catalog, run_id, rows)
-            survey = str(rows[0]["survey"])
-            report.stored += len(stored)
-            report.duplicates += len(rows) - len(stored)
-            for source_id, (candidate_id, object_id) in stored.items():
-                if object_id is None:
-                    continue
-                alert = alert_of[(survey, source_id)]
+        for alert in alerts:
+            run_id, candidate_id, object_id = stored.get(
+                (alert.survey, alert.source_id), (0, 0, None)
+            )
+            if object_id is not None:
                 points.extend(_points(alert, object_id, candidate_id, run_id, ids))
+        clock.lap("candidates")
         report.points += record_points(self.catalog, self._keep(points))
+        clock.lap("light curves")
         return {run_id for _, run_id in ids.values()}
+
+    def _new(self, alerts: list[SurveyAlert], report: IngestReport) -> list[SurveyAlert]:
+        """The packets whose detection is not stored yet (each once)."""
+        stored: set[tuple[str, int]] = set()
+        for survey in {a.survey for a in alerts}:
+            ids = [a.source_id for a in alerts if a.survey == survey]
+            stored |= {(survey, i) for i in stored_sources(self.catalog, survey, ids)}
+        new: dict[tuple[str, int], SurveyAlert] = {}
+        for alert in alerts:
+            key = (alert.survey, alert.source_id)
+            if key not in stored and key not in new:
+                new[key] = alert
+        report.duplicates += len(alerts) - len(new)
+        return list(new.values())
 
     def _keep(self, points: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One point per (object, run), the best: a packet's own detection, then a history
@@ -173,12 +207,9 @@ class IngestStage:
             key = (int(point["object_id"]), int(point["run_id"]))
             if key not in best or _rank(point) > _rank(best[key]):
                 best[key] = point
-        stored = light_curves(self.catalog, {obj for obj, _ in best})
-        for obj, curve in stored.items():
-            for old in curve:
-                new = best.get((obj, old.run_id))
-                if new is not None and _rank(vars(old)) > _rank(new):
-                    del best[(obj, old.run_id)]
+        for pair in detected_pairs(self.catalog, {obj for obj, _ in best}):
+            if pair in best and _rank(best[pair]) < 2:  # only a packet's own detection replaces
+                del best[pair]
         return list(best.values())
 
     def _scores(self, alerts: Sequence[SurveyAlert]) -> dict[str, np.ndarray]:
@@ -253,6 +284,22 @@ class IngestStage:
         for obj, values in contexts.items():
             summaries.setdefault(obj, {}).update(values)
         return update_summaries(self.catalog, summaries)
+
+
+class _Clock:
+    """Adds the seconds since the last lap to ``timings[name]``."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self.restart()
+
+    def restart(self) -> None:
+        self.start = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = self.timings.get(name, 0.0) + now - self.start
+        self.start = now
 
 
 def _alerts(files: Sequence[Path], report: IngestReport) -> Iterator[SurveyAlert]:
