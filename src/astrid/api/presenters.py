@@ -148,6 +148,11 @@ def _candidate_fields(record: CandidateRecord, agreed: Consensus | None) -> dict
         "observation_name": record.observation_name,
         "object_id": record.object_id,
         "object_name": record.object_name,
+        "survey": record.survey,
+        "source_id": record.source_id,
+        "packet_id": record.packet_id,
+        "schema_version": record.schema_version,
+        "survey_score": record.survey_score,
         "scores": schemas.ScoresPublic(
             rb=record.rb,
             ood=record.ood,

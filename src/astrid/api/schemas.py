@@ -170,6 +170,17 @@ class CandidatePublic(_Public):
     observation_name: str
     object_id: int | None = Field(description="the object (source) this detection belongs to")
     object_name: str | None = Field(description="the object's public name, e.g. ASTRID2026a")
+    survey: str | None = Field(
+        default=None, description="for a candidate ingested from an alert packet: ztf, rubin"
+    )
+    source_id: int | None = Field(
+        default=None, description="the packet's detection id (ZTF candid, Rubin diaSourceId)"
+    )
+    packet_id: str | None = Field(default=None, description="the packet's own id")
+    schema_version: str | None = Field(default=None, description="the packet's schema version")
+    survey_score: float | None = Field(
+        default=None, description="the survey's own real/bogus score (ZTF drb or rb)"
+    )
     scores: ScoresPublic
     consensus: ConsensusPublic
     url: str
