@@ -96,8 +96,8 @@ def test_a_lost_claim_is_fenced(catalog: Catalog) -> None:
     later = utcnow() + timedelta(seconds=30)  # the lease ran out: another sender takes it
     token, again = claim_due(catalog, now=later)
     assert [d.id for d in again] == [d.id for d in held]
-    assert settle(catalog, stale_token, [DeliveryResult(held[0].id, True)]) == 1  # refused
-    assert settle(catalog, token, [DeliveryResult(again[0].id, True)]) == 0
+    assert settle(catalog, stale_token, [DeliveryResult(held[0].id, True)]).refused == 1
+    assert settle(catalog, token, [DeliveryResult(again[0].id, True)]).refused == 0
     (record,) = list_deliveries(catalog)
     assert record.status == "delivered" and record.attempts == 1
 

@@ -34,6 +34,7 @@ __all__ = [
     "DeliveryRecord",
     "DeliveryResult",
     "DueDelivery",
+    "Settled",
     "backoff_seconds",
     "claim_due",
     "delivery_counts",
@@ -81,6 +82,14 @@ class DeliveryResult:
     error: str | None = None
     retry: bool = True
     attempted: bool = True
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What `settle` wrote: results refused (the claim was lost), deliveries given up."""
+
+    refused: int = 0
+    dead: int = 0
 
 
 @dataclass(frozen=True)
@@ -187,10 +196,11 @@ def settle(
     *,
     base_s: float = 30.0,
     now: datetime | None = None,
-) -> int:
-    """Write a sender's results; returns how many were refused (its claim was lost)."""
+) -> Settled:
+    """Write a sender's results; says how many were refused (its claim was lost) and how
+    many deliveries were given up (now ``dead``)."""
     now = now or utcnow()
-    refused = 0
+    refused = dead = 0
     with catalog_errors("record deliveries"), catalog.session() as session:
         with session.begin():
             for result in results:
@@ -210,10 +220,11 @@ def settle(
                 limit = subscription.max_attempts if subscription is not None else 1
                 if not result.retry or row.attempts >= limit:
                     row.status = "dead"
+                    dead += 1
                 else:
                     wait = backoff_seconds(max(1, row.attempts), base_s=base_s)
                     row.next_attempt_at = now + timedelta(seconds=wait)
-    return refused
+    return Settled(refused=refused, dead=dead)
 
 
 def delivery_counts(catalog: Catalog) -> dict[int, dict[str, int]]:

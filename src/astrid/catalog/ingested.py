@@ -143,18 +143,9 @@ def _get_or_create(
 
 def stored_sources(catalog: Catalog, survey: str, source_ids: Sequence[int]) -> set[int]:
     """Which of these survey detection ids are stored already."""
-    found: set[int] = set()
-    ids = sorted(set(source_ids))
+    rows = [{"survey": survey, "source_id": i} for i in source_ids]
     with catalog_errors(f"look up {survey} sources"), catalog.session() as session:
-        for k in range(0, len(ids), 500):
-            found.update(
-                session.scalars(
-                    select(Candidate.source_id).where(
-                        Candidate.survey == survey, Candidate.source_id.in_(ids[k : k + 500])
-                    )
-                )
-            )
-    return found
+        return {source for _, source in _stored(session, rows)}
 
 
 def append_candidates(

@@ -97,13 +97,9 @@ class DeliveryStage:
                     groups[item.subscription_id].append(item)
                 for subscription_id, items in groups.items():
                     results.extend(self._send(subscriptions.get(subscription_id), items, report))
-                report.refused += settle(self.catalog, token, results)
-                dead_now = sum(
-                    1
-                    for r, item in zip(results, due_order(groups), strict=True)
-                    if not r.delivered and _gives_up(r, item, subscriptions)
-                )
-                report.dead += dead_now
+                settled = settle(self.catalog, token, results)
+                report.refused += settled.refused
+                report.dead += settled.dead
         except AstridError as e:
             log.error("delivery stopped: %s", e)
             report.errors["catalog"] = str(e)
@@ -169,16 +165,3 @@ class DeliveryStage:
             fields=item.fields,
             summary=item.fields.get("summary"),
         )
-
-
-def due_order(groups: Mapping[int, Sequence[DueDelivery]]) -> list[DueDelivery]:
-    """The claimed deliveries in the order their results are listed (by subscription)."""
-    return [item for items in groups.values() for item in items]
-
-
-def _gives_up(
-    result: DeliveryResult, item: DueDelivery, subscriptions: Mapping[int, SubscriptionRecord]
-) -> bool:
-    subscription = subscriptions.get(item.subscription_id)
-    limit = subscription.max_attempts if subscription is not None else 1
-    return result.attempted and (not result.retry or item.attempts + 1 >= limit)
