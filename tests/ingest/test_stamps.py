@@ -3,17 +3,19 @@ from __future__ import annotations
 import gzip
 import io
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
 from astropy.io import fits
+from astropy.nddata import CCDData, StdDevUncertainty, VarianceUncertainty
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rubin_samples import rubin_cutout
 
 from astrid.errors import IngestError
 from astrid.ingest import decode_stamp, to_triplet
-from astrid.ingest.stamp_fits import read_plain_image
+from astrid.ingest.stamp_fits import read_plain_planes
 from astrid.ingest.ztf_layout import ztf_stamp
 
 
@@ -51,7 +53,70 @@ def test_rubin_cutout_takes_the_image_extension() -> None:
     image = np.arange(25, dtype="f4").reshape(5, 5)
     pixels, notes = decode_stamp(rubin_cutout(image), what="difference stamp")
     np.testing.assert_array_equal(pixels, image)
-    assert notes == ["difference stamp: HDUs MASK, VARIANCE not kept"]
+    assert notes == []
+
+
+def _ccddata_cutout(image: np.ndarray, uncertainty: Any, mask: np.ndarray | None = None) -> bytes:
+    """A cutout as Rubin's pipeline writes it: astropy CCDData (image, MASK, UNCERT)."""
+    ccd = CCDData(image, unit="nJy", uncertainty=uncertainty, mask=mask)
+    buffer = io.BytesIO()
+    ccd.write(buffer, format="fits")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("make", "bad_value"),
+    [(VarianceUncertainty, 0.0), (StdDevUncertainty, np.nan), (VarianceUncertainty, -1.0)],
+)
+def test_pixels_without_variance_are_masked(make: Any, bad_value: float) -> None:
+    image = np.arange(49, dtype="f8").reshape(7, 7)
+    spread = np.full((7, 7), 4.0)
+    spread[0, :3] = bad_value
+    raw = _ccddata_cutout(image, make(spread), mask=np.zeros((7, 7), bool))
+    pixels, notes = decode_stamp(raw, what="template stamp")
+    assert np.isnan(pixels[0, :3]).all() and np.isfinite(pixels[1:]).all()
+    np.testing.assert_array_equal(pixels[1:], image[1:])
+    assert notes == ["template stamp: 3 pixels with no variance masked"]
+
+
+def test_the_astropy_path_reads_the_variance_too() -> None:
+    image = np.arange(16, dtype="i2").reshape(4, 4)
+    hdus = fits.HDUList(
+        [
+            fits.PrimaryHDU(image, header=fits.Header({"BLANK": -32768})),
+            fits.ImageHDU(np.where(image == 5, 0.0, 1.0).astype("f4"), name="VARIANCE"),
+        ]
+    )
+    buffer = io.BytesIO()
+    hdus.writeto(buffer)
+    assert read_plain_planes(buffer.getvalue()) is None  # BLANK: astropy reads it
+    pixels, notes = decode_stamp(buffer.getvalue(), what="science stamp")
+    assert np.isnan(pixels.flat[5]) and int(np.isnan(pixels).sum()) == 1
+    assert notes == ["science stamp: 1 pixel with no variance masked"]
+
+
+def test_the_no_data_mask_bit_masks_when_the_header_names_it() -> None:
+    image = np.ones((6, 6), dtype="f4")
+    flags = np.zeros((6, 6), dtype="i4")
+    flags[2, 2] = 1 << 8  # NO_DATA
+    flags[3, 3] = 1 << 5  # DETECTED: the source itself, kept
+    planes = [fits.PrimaryHDU(), fits.ImageHDU(image, name="IMAGE")]
+    mask = fits.ImageHDU(flags, name="MASK")
+    mask.header["HIERARCH MP_NO_DATA"] = 8  # as the LSST stack names its mask planes
+    planes.append(mask)
+    buffer = io.BytesIO()
+    fits.HDUList(planes).writeto(buffer)
+    pixels, notes = decode_stamp(buffer.getvalue(), what="difference stamp")
+    assert np.isnan(pixels[2, 2]) and int(np.isnan(pixels).sum()) == 1
+    assert notes == ["difference stamp: 1 pixel with the NO_DATA mask bit masked"]
+
+
+def test_an_unknown_extra_plane_is_noted() -> None:
+    planes = [fits.PrimaryHDU(np.ones((4, 4), "f4")), fits.ImageHDU(np.ones((4, 4)), name="PSF")]
+    buffer = io.BytesIO()
+    fits.HDUList(planes).writeto(buffer)
+    _, notes = decode_stamp(buffer.getvalue(), what="science stamp")
+    assert notes == ["science stamp: HDUs PSF not used"]
 
 
 @pytest.mark.parametrize(
@@ -145,22 +210,22 @@ def _astropy_pixels(raw: bytes) -> np.ndarray:
 def test_fast_path_reads_what_astropy_reads(ny: int, nx: int, dtype: str, planes: bool) -> None:
     data = (np.arange(ny * nx).reshape(ny, nx) % 200 - (0 if dtype == "u1" else 50)).astype(dtype)
     raw = rubin_cutout(data, with_planes=planes) if planes else _plain_fits(data)
-    plain = read_plain_image(raw)
+    plain = read_plain_planes(raw)
     assert plain is not None
-    np.testing.assert_array_equal(plain[0], _astropy_pixels(raw))
-    assert plain[1] == (["MASK", "VARIANCE"] if planes else [])
+    np.testing.assert_array_equal(plain[0].pixels, _astropy_pixels(raw))
+    assert [p.name for p in plain] == (["IMAGE", "MASK", "VARIANCE"] if planes else [""])
 
 
 def test_scaled_integers_go_to_astropy() -> None:
     data = np.arange(12, dtype="i2").reshape(3, 4)
     raw = _plain_fits(data, BSCALE=2.0, BZERO=10.0)
-    assert read_plain_image(raw) is None
+    assert read_plain_planes(raw) is None
     pixels, _ = decode_stamp(raw, what="science stamp")
     np.testing.assert_array_equal(pixels, data * 2.0 + 10.0)
 
 
 def test_cut_short_goes_to_astropy_and_fails_there() -> None:
     raw = _plain_fits(np.ones((20, 20), dtype="f4"))[:3000]
-    assert read_plain_image(raw) is None
+    assert read_plain_planes(raw) is None
     with pytest.raises(IngestError, match="science stamp"):
         decode_stamp(raw, what="science stamp")

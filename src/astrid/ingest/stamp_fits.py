@@ -1,8 +1,9 @@
 """A fast path for the FITS files of alert cutouts: simple headers parsed by hand.
 
 astropy parses every card of every HDU and takes ~1 ms a stamp; alert cutouts are small,
-plain images, so the common case is read here directly: HDUs walked by their sizes, the
-first 2-D image's pixels taken as they are. Anything less plain (scaled or blanked
+plain images, so the common case is read here directly: HDUs walked by their sizes, every
+2-D image's pixels taken as they are (a Rubin cutout holds the image, then its mask and
+variance planes). Anything less plain (scaled or blanked
 integers, a compressed image, a header that does not parse, bytes cut short) returns None
 and astropy reads the file instead, with its checks and messages.
 """
@@ -10,10 +11,11 @@ and astropy reads the file instead, with its checks and messages.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["read_plain_image"]
+__all__ = ["Plane", "read_plain_planes"]
 
 _BLOCK = 2880
 _CARD = 80
@@ -37,6 +39,9 @@ def _header(raw: bytes, start: int) -> tuple[dict[str, str], int] | None:
             if card[8:10] == "= ":
                 value = card[10:].split("/", 1)[0].strip()
                 cards.setdefault(keyword, value)
+            elif keyword == "HIERARCH" and "=" in card:  # long keywords (MP_NO_DATA)
+                name, value = card[9:].split("=", 1)
+                cards.setdefault(name.strip(), value.split("/", 1)[0].strip())
     return None
 
 
@@ -48,10 +53,19 @@ def _int(cards: dict[str, str], keyword: str, default: int | None = None) -> int
     return int(cards[keyword])
 
 
-def read_plain_image(raw: bytes) -> tuple[np.ndarray, list[str]] | None:
-    """The first 2-D image of plain FITS bytes as float32, and the names of the other HDUs.
+class Plane(NamedTuple):
+    """One 2-D image HDU of a cutout file."""
 
-    Returns None where the file is not plain enough (see the module docstring).
+    name: str  # EXTNAME ("" when none), upper case
+    pixels: np.ndarray  # float32 [y, x]
+    cards: dict[str, str]  # keyword -> value text (strings keep their quotes stripped)
+
+
+def read_plain_planes(raw: bytes) -> list[Plane] | None:
+    """Every 2-D image HDU of plain FITS bytes, in file order, pixels as float32.
+
+    Returns None where the file is not plain enough (see the module docstring) or holds no
+    2-D image.
     """
     try:
         return _read(raw)
@@ -59,10 +73,9 @@ def read_plain_image(raw: bytes) -> tuple[np.ndarray, list[str]] | None:
         return None
 
 
-def _read(raw: bytes) -> tuple[np.ndarray, list[str]] | None:
+def _read(raw: bytes) -> list[Plane] | None:
     offset, index = 0, 0
-    image: np.ndarray | None = None
-    others: list[str] = []
+    planes: list[Plane] = []
     if not raw.startswith(b"SIMPLE  ="):
         return None
     while offset < len(raw):
@@ -79,16 +92,14 @@ def _read(raw: bytes) -> tuple[np.ndarray, list[str]] | None:
         if data_start + size > len(raw) or bitpix not in _DTYPES:
             return None
         is_image = index == 0 or cards["XTENSION"].strip("' ") == "IMAGE"
-        if image is None and is_image and naxis == 2 and size:
+        if is_image and naxis == 2 and size:
             if any(k in cards for k in _UNUSUAL):
                 return None
             pixels = np.frombuffer(raw, dtype=_DTYPES[bitpix], count=dims[0] * dims[1],
                                    offset=data_start)  # fmt: skip
-            image = pixels.reshape(dims[1], dims[0]).astype(np.float32)
-        else:
-            name = cards.get("EXTNAME", "").strip("' ")
-            if index > 0 or naxis:
-                others.append(name or str(index))
+            text = {k: v.strip("' ") for k, v in cards.items()}
+            name = text.get("EXTNAME", "").upper()
+            planes.append(Plane(name, pixels.reshape(dims[1], dims[0]).astype(np.float32), text))
         offset = data_start + -(-size // _BLOCK) * _BLOCK
         index += 1
-    return None if image is None else (image, others)
+    return planes or None

@@ -29,7 +29,7 @@ import numpy as np
 from astropy.io import fits
 
 from astrid.errors import IngestError
-from astrid.ingest.stamp_fits import read_plain_image
+from astrid.ingest.stamp_fits import Plane, read_plain_planes
 
 __all__ = [
     "BLANK_LIMIT",
@@ -96,8 +96,9 @@ def decode_stamp(data: bytes, *, what: str) -> tuple[np.ndarray, list[str]]:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as e:
             raise IngestError(f"{what}: corrupt gzip data ({e})", field=what, size=len(data)) from e
-    pixels, fits_notes = _read_fits_image(raw, what=what)
+    planes, fits_notes = _read_planes(raw, what=what)
     notes.extend(fits_notes)
+    pixels = planes[0].pixels
     with np.errstate(invalid="ignore"):
         blank = ~np.isfinite(pixels) | (np.abs(pixels) > BLANK_LIMIT)
     n_blank = int(blank.sum())
@@ -105,39 +106,84 @@ def decode_stamp(data: bytes, *, what: str) -> tuple[np.ndarray, list[str]]:
         pixels[blank] = np.nan
         plural = "" if n_blank == 1 else "s"
         notes.append(f"{what}: {n_blank} blank pixel{plural} masked")
+    used = {0}
+    for index, no_data, how in _no_data(planes):
+        used.add(index)
+        n_new = int((no_data & ~np.isnan(pixels)).sum())
+        pixels[no_data] = np.nan
+        if n_new:
+            plural = "" if n_new == 1 else "s"
+            notes.append(f"{what}: {n_new} pixel{plural} with {how} masked")
+    # A mask without a NO_DATA bit is expected (Rubin's); other planes are worth a note.
+    unused = [p.name or str(i) for i, p in enumerate(planes) if i not in used | {0}]
+    unused = [name for name in unused if name != "MASK"]
+    if unused:
+        notes.append(f"{what}: HDUs {', '.join(unused)} not used")
     return pixels, notes
 
 
-def _read_fits_image(raw: bytes, *, what: str) -> tuple[np.ndarray, list[str]]:
-    """The first 2-D image HDU of FITS bytes as native float32, with notes on what was odd."""
-    plain = read_plain_image(raw)
+def _variance(plane: Plane) -> np.ndarray | None:
+    """The variance a plane holds, if it says it holds one (see the module docstring)."""
+    kind = plane.cards.get("UTYPE", "")
+    if kind == "VarianceUncertainty" or (plane.name == "VARIANCE" and not kind):
+        return plane.pixels
+    if kind == "StdDevUncertainty":
+        return plane.pixels**2
+    if kind == "InverseVariance":
+        with np.errstate(divide="ignore"):
+            return np.where(plane.pixels > 0, 1.0 / plane.pixels, np.nan)
+    return None
+
+
+def _no_data(planes: list[Plane]) -> list[tuple[int, np.ndarray, str]]:
+    """(plane index, pixels without data, why) from the variance and mask planes."""
+    shape = planes[0].pixels.shape
+    found: list[tuple[int, np.ndarray, str]] = []
+    for index, plane in enumerate(planes[1:], start=1):
+        if plane.pixels.shape != shape:
+            continue
+        variance = _variance(plane)
+        if variance is not None:
+            with np.errstate(invalid="ignore"):
+                found.append((index, ~np.isfinite(variance) | (variance <= 0), "no variance"))
+        elif "MP_NO_DATA" in plane.cards:
+            try:
+                bit = int(plane.cards["MP_NO_DATA"])
+            except ValueError:
+                continue
+            if 0 <= bit < 63:
+                flags = np.nan_to_num(plane.pixels).astype(np.int64)
+                found.append((index, (flags >> bit) & 1 == 1, "the NO_DATA mask bit"))
+    return found
+
+
+def _read_planes(raw: bytes, *, what: str) -> tuple[list[Plane], list[str]]:
+    """The 2-D image HDUs of FITS bytes (at least one), and notes on what was odd."""
+    plain = read_plain_planes(raw)
     if plain is not None:
-        pixels, others = plain
-        return pixels, ([f"{what}: HDUs {', '.join(others)} not kept"] if others else [])
+        return plain, []
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             with fits.open(io.BytesIO(raw), memmap=False, lazy_load_hdus=False) as hdus:
-                found = [
-                    (i, hdu)
+                planes = [
+                    Plane(
+                        str(hdu.name or "").upper() if i else "",
+                        np.array(hdu.data, dtype=np.float32),
+                        {k: str(v) for k, v in hdu.header.items() if k},
+                    )
                     for i, hdu in enumerate(hdus)
                     if isinstance(hdu, fits.PrimaryHDU | fits.ImageHDU)
                     and hdu.data is not None
                     and hdu.data.ndim == 2
                 ]
-                if not found:
+                if not planes:
                     raise IngestError(
                         f"{what}: no 2-D image in the FITS file ({len(hdus)} HDUs)",
                         field=what,
                         n_hdus=len(hdus),
                     )
-                index, hdu = found[0]
-                pixels = np.array(hdu.data, dtype=np.float32)
-                others = [h.name or str(i) for i, h in enumerate(hdus) if i != index]
-                extra = [n for n in others if n not in ("PRIMARY", "")]
-                if extra:
-                    notes.append(f"{what}: HDUs {', '.join(extra)} not kept")
         except IngestError:
             raise
         # astropy's errors for corrupt headers and data (AttributeError: a card it cannot
@@ -161,7 +207,7 @@ def _read_fits_image(raw: bytes, *, what: str) -> tuple[np.ndarray, list[str]]:
     for warning in caught:
         first_line = str(warning.message).strip().splitlines()[0] if warning.message else ""
         notes.append(f"{what}: FITS header: {first_line}")
-    return pixels, notes
+    return planes, notes
 
 
 def _place(stamp: np.ndarray, size: int) -> tuple[np.ndarray, str | None]:
