@@ -119,6 +119,16 @@ class Settings(BaseSettings):
     association_radius_arcsec: float = Field(
         default=1.5, gt=0, le=60, description="a candidate joins the nearest object this close"
     )
+    # -- survey alert streams in (astrid ingest-alerts --topic): docs/ingest.md -----------
+    kafka_bootstrap_servers: str | None = Field(
+        default=None, description="Kafka cluster of the alert streams read (host:port,...)"
+    )
+    kafka_group_id: str = Field(
+        default="astrid-ingest", description="consumer group of ingest-alerts --topic"
+    )
+    kafka_options: dict[str, str] = Field(
+        default={}, description="other librdkafka consumer settings (a JSON object)"
+    )
     context_dir: Path | None = Field(
         default=None, description="offline context catalogues; default <data_dir>/context"
     )

@@ -14,10 +14,12 @@ from typer.testing import CliRunner
 from astrid.catalog import Catalog, connect, light_curves, objects_by_id
 from astrid.catalog.alerts import alerts_of_runs
 from astrid.cli import app
+from astrid.ingest.kafka_source import KafkaAlertSource
 from astrid.ingest.ztf_layout import write_ztf_packets, ztf_packet
 from astrid.pipeline.ingest_stage import IngestStage
 from astrid.pipeline.scoring import resolve_model
 from astrid.store import ObjectStore
+from fake_kafka import FakeConsumer, FakeError, FakeMessage
 
 JD0 = 2460000.5
 
@@ -197,3 +199,101 @@ def test_cli_writes_the_run_layout_with_provenance(tmp_path: Path) -> None:
     assert len(list((out / "alerts").glob("*.avro"))) == sum(
         a.sent_at is not None for a in published
     )
+
+
+def _message(tmp_path: Path, packet: dict[str, Any]) -> bytes:
+    path = tmp_path / f"m{packet['candid']}.avro"
+    write_ztf_packets(path, [packet])
+    return path.read_bytes()
+
+
+def test_a_kafka_stream_is_committed_only_once_stored(catalog: Catalog, tmp_path: Path) -> None:
+    messages = [
+        _message(tmp_path, _packet(301 + k, k, object_id="ZTF26k", ra=60.0)) for k in range(4)
+    ]
+    stage = IngestStage(catalog, ObjectStore(str(tmp_path / "store")), batch=2)
+    # a first reader takes two messages and dies before committing anything
+    crashed = FakeConsumer.of(messages)
+    source = KafkaAlertSource(["z"], bootstrap_servers="f:1", consumer=crashed, max_messages=2)
+    first = stage.ingest_items(source.items())
+    assert (first.read, first.stored) == (2, 2) and crashed.commits == []
+    # the group starts again from offset 0: two duplicates, two new, all committed
+    again = FakeConsumer.of(messages)
+    source = KafkaAlertSource(["z"], bootstrap_servers="f:1", consumer=again, max_messages=4)
+    stored_when_committed: list[int] = []
+
+    def commit() -> None:
+        stored_when_committed.append(len(catalog.candidates()))
+        source.commit()
+
+    report = stage.ingest_items(source.items(), after_batch=commit)
+    assert report.error is None
+    assert (report.read, report.stored, report.duplicates) == (4, 2, 2)
+    assert again.commits[-1] == [("alerts", 0, 4)] and source.committed == 4
+    assert stored_when_committed == [2, 4, 4]  # after each stored batch, and at the end
+    assert sorted(c["source_id"] for c in catalog.candidates()) == [301, 302, 303, 304]
+    assert len({c["object_id"] for c in catalog.candidates()}) == 1
+
+
+def test_a_quiet_stream_ingests_what_it_holds_without_waiting(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    consumer = FakeConsumer.of([_message(tmp_path, _packet(401, 0, object_id="Z4", ra=70.0))])
+    consumer.script.append(None)
+    stage = IngestStage(catalog, ObjectStore(str(tmp_path / "store")), batch=1000)
+    source = KafkaAlertSource(["z"], bootstrap_servers="f:1", consumer=consumer, max_messages=1)
+    items = source.items()
+    seen: list[int] = []
+    report = stage.ingest_items(items, after_batch=lambda: seen.append(len(catalog.candidates())))
+    assert report.stored == 1 and seen == [1, 1]
+
+
+def test_a_fatal_stream_error_stops_with_what_was_stored_kept(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    consumer = FakeConsumer.of([_message(tmp_path, _packet(501, 0, object_id="Z5", ra=80.0))])
+    consumer.script += [None, FakeMessage(None, problem=FakeError("TOPIC_AUTHORIZATION_FAILED"))]
+    stage = IngestStage(catalog, ObjectStore(str(tmp_path / "store")))
+    source = KafkaAlertSource(["z"], bootstrap_servers="f:1", consumer=consumer)
+    report = stage.ingest_items(source.items(), after_batch=source.commit)
+    assert report.error is not None and "TOPIC_AUTHORIZATION_FAILED" in report.error
+    assert report.stored == 1 and consumer.commits == [[("alerts", 0, 1)]]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ([], "give packet files or folders, or --topic"),
+        (["--topic", "ztf"], "no bootstrap server"),
+    ],
+)
+def test_cli_refuses_to_read_nothing(tmp_path: Path, arguments: list[str], expected: str) -> None:
+    result = CliRunner().invoke(
+        app, ["ingest-alerts", *arguments, "--data-dir", str(tmp_path / "d")]
+    )
+    assert result.exit_code == 2 and expected in result.output
+
+
+def test_cli_reads_a_topic_until_idle(tmp_path: Path) -> None:
+    pytest.importorskip("confluent_kafka")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = CliRunner().invoke(
+        app,
+        [
+            "ingest-alerts",
+            "--topic",
+            "ztf",
+            "--kafka-bootstrap",
+            f"127.0.0.1:{port}",
+            "--idle-timeout",
+            "1",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "0 packets from 0 file(s)" in result.output

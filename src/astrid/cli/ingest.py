@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from astrid.catalog import connect
+from astrid.catalog import Catalog, connect
 from astrid.cli import (
     Command,
     DatabaseUrl,
@@ -25,10 +25,11 @@ from astrid.cli import (
 from astrid.cli.run import context_sources, print_alerts, print_deliveries
 from astrid.errors import AstridError
 from astrid.ingest import IngestProblem
+from astrid.ingest.kafka_source import KafkaAlertSource
 from astrid.pipeline.alerts_stage import AlertsStage
 from astrid.pipeline.candidates_csv import write_candidates_csv
 from astrid.pipeline.delivery_stage import DeliveryStage
-from astrid.pipeline.ingest_stage import IngestStage
+from astrid.pipeline.ingest_stage import IngestReport, IngestStage
 from astrid.pipeline.object_outputs import write_object_tables
 from astrid.pipeline.scoring import resolve_model
 from astrid.store import ObjectStore
@@ -51,9 +52,30 @@ def write_problems(path: Path, problems: list[IngestProblem]) -> None:
 @app.command("ingest-alerts", cls=Command)
 def ingest_alerts(
     paths: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(help="Avro packet files or folders of them (ZTF, Rubin).", metavar="PATH"),
-    ],
+    ] = None,
+    topic: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--topic",
+            help="Read this Kafka topic (repeatable) from ASTRID_KAFKA_BOOTSTRAP_SERVERS.",
+            metavar="TOPIC",
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        str | None,
+        typer.Option(
+            "--kafka-bootstrap", help="host:port of the Kafka cluster (overrides the setting)."
+        ),
+    ] = None,
+    max_messages: Annotated[
+        int | None, typer.Option(help="Stop after this many messages.", min=1)
+    ] = None,
+    idle_timeout: Annotated[
+        float | None,
+        typer.Option(help="Stop after this many seconds without a message.", min=0.0),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -71,44 +93,89 @@ def ingest_alerts(
     db: DatabaseUrl = None,
     verbose: Verbose = False,
 ) -> None:
-    """Ingest survey alert packets: score, associate into objects, cross-match, forward."""
+    """Ingest survey alert packets: score, associate into objects, cross-match, forward.
+
+    Packets come from files and folders, or from Kafka topics (--topic): ZTF's Avro
+    containers and Rubin's Confluent wire format alike. A topic's offsets are committed
+    only once its packets are stored; reading stops at --max-messages, --idle-timeout or
+    Ctrl-C.
+    """
     setup_logging(verbose)
+    if not paths and not topic:
+        print_error(ValueError("give packet files or folders, or --topic to read a stream"))
+        raise typer.Exit(2)
     with open_settings(data_dir, db) as settings:
         context = context_sources(settings)
         with connect(settings.db_url) as catalog:
             store = ObjectStore(settings.store_root)
             try:
                 model = resolve_model(catalog, store) if score else None
+                source = (
+                    KafkaAlertSource(
+                        topic,
+                        bootstrap_servers=bootstrap or settings.kafka_bootstrap_servers or "",
+                        group_id=settings.kafka_group_id,
+                        options=settings.kafka_options,
+                        idle_timeout_s=idle_timeout,
+                        max_messages=max_messages,
+                    )
+                    if topic
+                    else None
+                )
             except AstridError as e:
                 print_error(e)
                 raise typer.Exit(2) from e
             stage = IngestStage(catalog, store, model=model, context=context)
-            with console.status("ingesting"):
-                report = stage.ingest(paths)
-            console.print(
-                f"{report.read} packets from {report.files} file(s): {report.stored} new, "
-                f"{report.duplicates} already stored, {len(report.problems)} problem(s); "
-                f"{report.objects} objects, {report.points} light-curve points "
-                f"in {report.seconds:.1f} s ({report.per_second:.0f} packets/s)",
-                soft_wrap=True,
-            )
-            for problem in report.problems[:20]:
-                where = problem.path if problem.index is None else f"{problem.path}#{problem.index}"
-                console.print(escape(f"{where}: {problem.message}"), style="yellow", soft_wrap=True)
+            report = _ingest(stage, paths or [], source)
+            _print_report(report)
             if out is not None:
-                out.mkdir(parents=True, exist_ok=True)
-                keys = [r.key for r in catalog.runs() if r.id in set(report.run_ids)]
-                run_ids = write_candidates_csv(catalog, out / "candidates.csv", keys)
-                write_object_tables(catalog, run_ids, out)
-                write_problems(out / "ingest_problems.csv", report.problems)
-                console.print(f"candidates: {out / 'candidates.csv'}", soft_wrap=True)
-                if publish:
-                    alerts = AlertsStage(catalog, store).publish(run_ids, out)
-                    print_alerts(alerts)
-                    if alerts.error is None:
-                        print_deliveries(DeliveryStage(catalog, store).deliver(budget_s=30.0))
+                _write_outputs(catalog, store, report, out, publish=publish)
     if report.error:
         print_error(ValueError(report.error))
         raise typer.Exit(2)
     if report.read == 0 and report.problems:
         raise typer.Exit(1)
+
+
+def _ingest(stage: IngestStage, paths: list[Path], source: KafkaAlertSource | None) -> IngestReport:
+    with console.status("ingesting"):
+        report = stage.ingest(paths) if paths else IngestReport()
+        if source is None or report.error:
+            return report
+        try:
+            stage.ingest_items(source.items(), report=report, after_batch=source.commit)
+        except KeyboardInterrupt:
+            console.print("interrupted: what was stored is committed", style="yellow")
+            source.commit()  # the batch in hand was not stored: it is read again next time
+        finally:
+            source.close()
+    return report
+
+
+def _print_report(report: IngestReport) -> None:
+    console.print(
+        f"{report.read} packets from {report.files} file(s): {report.stored} new, "
+        f"{report.duplicates} already stored, {len(report.problems)} problem(s); "
+        f"{report.objects} objects, {report.points} light-curve points "
+        f"in {report.seconds:.1f} s ({report.per_second:.0f} packets/s)",
+        soft_wrap=True,
+    )
+    for problem in report.problems[:20]:
+        where = problem.path if problem.index is None else f"{problem.path}#{problem.index}"
+        console.print(escape(f"{where}: {problem.message}"), style="yellow", soft_wrap=True)
+
+
+def _write_outputs(
+    catalog: Catalog, store: ObjectStore, report: IngestReport, out: Path, *, publish: bool
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    keys = [r.key for r in catalog.runs() if r.id in set(report.run_ids)]
+    run_ids = write_candidates_csv(catalog, out / "candidates.csv", keys)
+    write_object_tables(catalog, run_ids, out)
+    write_problems(out / "ingest_problems.csv", report.problems)
+    console.print(f"candidates: {out / 'candidates.csv'}", soft_wrap=True)
+    if publish:
+        alerts = AlertsStage(catalog, store).publish(run_ids, out)
+        print_alerts(alerts)
+        if alerts.error is None:
+            print_deliveries(DeliveryStage(catalog, store).deliver(budget_s=30.0))

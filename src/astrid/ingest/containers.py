@@ -62,7 +62,7 @@ def container_records(stream: BinaryIO) -> tuple[Any, Iterator[Any]]:
 
 
 def _records(stream: BinaryIO, blocks: Any, start: int) -> Iterator[Any]:
-    size = os.fstat(stream.fileno()).st_size if hasattr(stream, "fileno") else None
+    size = _size(stream)
     count = 0
     iterator = iter(blocks)
     while True:
@@ -82,6 +82,21 @@ def _records(stream: BinaryIO, blocks: Any, start: int) -> Iterator[Any]:
         start = block.offset + block.size
     if size is not None and start < size:
         yield Damage(count, f"{size - start} bytes after the last whole block")
+
+
+def _size(stream: BinaryIO) -> int | None:
+    """The stream's length in bytes: a file's or an in-memory buffer's (None if unknown)."""
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (OSError, AttributeError, ValueError):  # io.BytesIO has no file descriptor
+        pass
+    try:
+        here = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(here)
+        return end
+    except (OSError, ValueError):
+        return None
 
 
 def _read_long(stream: BinaryIO) -> int:

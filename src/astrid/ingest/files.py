@@ -22,7 +22,7 @@ from astrid.ingest.records import IngestProblem, SurveyAlert
 from astrid.ingest.rubin import read_rubin_packet, rubin_version
 from astrid.ingest.ztf import read_ztf_packet
 
-__all__ = ["alert_paths", "read_alert_file"]
+__all__ = ["alert_paths", "read_alert_file", "read_alert_stream"]
 
 _Parser = Callable[..., SurveyAlert]
 
@@ -96,12 +96,13 @@ def read_alert_file(path: str | Path) -> Iterator[SurveyAlert | IngestProblem]:
         yield IngestProblem(path=name, index=None, message=f"cannot open {name}: {e}")
         return
     try:
-        yield from _read_stream(stream, name)
+        yield from read_alert_stream(stream, name)
     finally:
         stream.close()
 
 
-def _read_stream(stream: Any, name: str) -> Iterator[SurveyAlert | IngestProblem]:
+def read_alert_stream(stream: Any, name: str) -> Iterator[SurveyAlert | IngestProblem]:
+    """The packets of an Avro container read from a binary stream (`read_alert_file`)."""
     try:
         schema, records = container_records(stream)
     except DECODE_ERRORS as e:
@@ -119,17 +120,24 @@ def _read_stream(stream: Any, name: str) -> Iterator[SurveyAlert | IngestProblem
         if isinstance(record, Damage):
             yield _damaged(name, record.records_read, record.reason)
             return
-        try:
-            yield parse(record, path=name, index=index, **options)
-        except IngestError as e:
-            yield IngestProblem(
-                path=name,
-                index=index,
-                message=str(e),
-                packet_id=_packet_id(record),
-                field=e.details.get("field"),
-                extra={k: v for k, v in e.details.items() if k != "field"},
-            )
+        yield parse_record(parse, record, name=name, index=index, **options)
+
+
+def parse_record(
+    parse: _Parser, record: Any, *, name: str, index: int, **options: Any
+) -> SurveyAlert | IngestProblem:
+    """One decoded packet read by its survey's reader, or the problem that stopped it."""
+    try:
+        return parse(record, path=name, index=index, **options)
+    except IngestError as e:
+        return IngestProblem(
+            path=name,
+            index=index,
+            message=str(e),
+            packet_id=_packet_id(record),
+            field=e.details.get("field"),
+            extra={k: v for k, v in e.details.items() if k != "field"},
+        )
 
 
 def _damaged(name: str, index: int, why: str) -> IngestProblem:

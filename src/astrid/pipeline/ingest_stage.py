@@ -18,8 +18,12 @@ in batches and, per batch:
    ``diffmaglim`` becomes a point with no flux and a 1σ error of a fifth of the limit's
    flux, so the 5σ limit reads back), fluxes in nJy with zero point 31.4 (so magnitudes
    are AB);
-5. recomputes the objects' features and catalogue context (no host from an image: there
-   is none) and marks the runs' objects stage done.
+5. recomputes the features and catalogue context of the objects the batch's detections
+   joined (no host from an image: there is none) and marks the runs' objects stage done.
+
+`IngestStage.ingest` reads files; `IngestStage.ingest_items` takes packets from any source
+(`astrid.ingest.kafka_source.KafkaAlertSource` for a Kafka topic), whose quiet moments end a
+batch early and which is told after each stored batch (a stream commits its offsets then).
 
 A packet that cannot be read is an `astrid.ingest.IngestProblem` in the report (file,
 record, field) and the rest go on; a batch the catalog refuses stops the stage with
@@ -31,7 +35,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +50,6 @@ from astrid.catalog import (
     Catalog,
     light_curves,
     objects_by_id,
-    objects_of_runs,
     record_points,
     set_objects_stage,
     update_summaries,
@@ -130,27 +133,49 @@ class IngestStage:
 
     def ingest(self, paths: Iterable[str | Path]) -> IngestReport:
         """Read, score, store and associate every packet of these files and folders."""
-        start = time.perf_counter()
-        report = IngestReport()
         files, problems = alert_paths(paths)
-        report.files = len(files)
+        report = IngestReport(files=len(files))
         report.problems.extend(problems)
+        return self.ingest_items(_file_items(files), report=report)
+
+    def ingest_items(
+        self,
+        items: Iterable[SurveyAlert | IngestProblem | None],
+        *,
+        report: IngestReport | None = None,
+        after_batch: Callable[[], None] | None = None,
+    ) -> IngestReport:
+        """Ingest packets as a source yields them, a batch at a time.
+
+        Parameters
+        ----------
+        items : iterable
+            Packets, problems (recorded in the report) and None (a quiet moment in a
+            stream: the packets held so far are ingested without waiting for a full batch).
+        report : IngestReport, optional
+            Added to (a new one by default).
+        after_batch : callable, optional
+            Called after each batch is in the catalog, and once more when the source is
+            exhausted (a stream commits its offsets there).
+        """
+        start = time.perf_counter()
+        report = report or IngestReport()
         runs: set[int] = set()
         try:
-            read = _Clock(report.timings)
-            for batch in _batches(_alerts(files, report), self.batch):
-                read.lap("read")
+            clock = _Clock(report.timings)
+            for batch in _batches(_counted(items, report), self.batch):
+                clock.lap("read")
                 runs |= self._batch(batch, report)
-                read.restart()
-            report.objects = self._summarise(runs)
-            read.lap("objects")
-            for run_id in sorted(runs):
-                set_objects_stage(self.catalog, run_id, "done")
+                if after_batch is not None:
+                    after_batch()
+                clock.restart()
+            if after_batch is not None:  # the source is done: all it gave is stored
+                after_batch()
         except AstridError as e:
             log.error("ingest stopped: %s", e)
             report.error = str(e)
-        report.run_ids = sorted(runs)
-        report.seconds = time.perf_counter() - start
+        report.run_ids = sorted(set(report.run_ids) | runs)
+        report.seconds += time.perf_counter() - start
         return report
 
     # -- one batch ------------------------------------------------------------------------
@@ -183,7 +208,12 @@ class IngestStage:
         clock.lap("candidates")
         report.points += record_points(self.catalog, self._keep(points))
         clock.lap("light curves")
-        return {run_id for _, run_id in ids.values()}
+        report.objects += self._summarise({obj for _, _, obj in stored.values() if obj})
+        runs = {run_id for _, run_id in ids.values()}
+        for run_id in sorted(runs):
+            set_objects_stage(self.catalog, run_id, "done")
+        clock.lap("objects")
+        return runs
 
     def _new(self, alerts: list[SurveyAlert], report: IngestReport) -> list[SurveyAlert]:
         """The packets whose detection is not stored yet (each once)."""
@@ -265,11 +295,10 @@ class IngestStage:
 
     # -- objects ----------------------------------------------------------------------------
 
-    def _summarise(self, runs: set[int]) -> int:
-        """Features and catalogue context of every object these runs' candidates joined."""
-        if not runs:
+    def _summarise(self, object_ids: set[int]) -> int:
+        """Features and catalogue context of the objects a batch's candidates joined."""
+        if not object_ids:
             return 0
-        object_ids = objects_of_runs(self.catalog, runs)
         curves = light_curves(self.catalog, object_ids)
         summaries = {obj: summary_of_points(points) for obj, points in curves.items()}
         records = objects_by_id(self.catalog, object_ids)
@@ -302,22 +331,32 @@ class _Clock:
         self.start = now
 
 
-def _alerts(files: Sequence[Path], report: IngestReport) -> Iterator[SurveyAlert]:
+def _file_items(files: Sequence[Path]) -> Iterator[SurveyAlert | IngestProblem]:
     for path in files:
-        for item in read_alert_file(path):
-            if isinstance(item, IngestProblem):
-                log.warning("%s: %s", item.path, item.message)
-                report.problems.append(item)
-            else:
-                report.read += 1
-                yield item
+        yield from read_alert_file(path)
 
 
-def _batches(alerts: Iterator[SurveyAlert], size: int) -> Iterator[list[SurveyAlert]]:
+def _counted(
+    items: Iterable[SurveyAlert | IngestProblem | None], report: IngestReport
+) -> Iterator[SurveyAlert | None]:
+    """The packets and quiet moments of a source; its problems go into the report."""
+    for item in items:
+        if isinstance(item, IngestProblem):
+            log.warning("%s: %s", item.path, item.message)
+            report.problems.append(item)
+            continue
+        if item is not None:
+            report.read += 1
+        yield item
+
+
+def _batches(items: Iterator[SurveyAlert | None], size: int) -> Iterator[list[SurveyAlert]]:
+    """Batches of up to ``size`` packets; a quiet moment (None) ends one early."""
     batch: list[SurveyAlert] = []
-    for alert in alerts:
-        batch.append(alert)
-        if len(batch) >= size:
+    for item in items:
+        if item is not None:
+            batch.append(item)
+        if batch and (item is None or len(batch) >= size):
             yield batch
             batch = []
     if batch:
