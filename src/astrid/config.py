@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     association_radius_arcsec: float = Field(
         default=1.5, gt=0, le=60, description="a candidate joins the nearest object this close"
     )
+    summary_rewriter: str | None = Field(
+        default=None,
+        description="'package.module:function' that rewrites alert summaries (e.g. with a "
+        "language model); kept beside the summary only if its numbers are the summary's",
+    )
     # -- survey alert streams in (astrid ingest-alerts --topic): docs/ingest.md -----------
     kafka_bootstrap_servers: str | None = Field(
         default=None, description="Kafka cluster of the alert streams read (host:port,...)"

@@ -121,7 +121,12 @@ def test_an_unknown_extra_plane_is_noted() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"not fits at all", b"\x1f\x8b\x08\x00garbage", gzip.compress(b"SIMPLE  =  nonsense", mtime=0)],
+    [
+        b"",
+        b"not fits at all",
+        b"\x1f\x8b\x08\x00garbage",
+        gzip.compress(b"SIMPLE  =  nonsense", mtime=0),
+    ],
 )
 def test_corrupt_bytes_raise_naming_the_stamp(data: bytes) -> None:
     with pytest.raises(IngestError, match="template stamp") as raised:

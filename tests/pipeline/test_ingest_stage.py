@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from astrid.alerts import PublicationRule
 from astrid.catalog import Catalog, connect, light_curves, objects_by_id
 from astrid.catalog.alerts import alerts_of_runs
 from astrid.cli import app
 from astrid.ingest.kafka_source import KafkaAlertSource
 from astrid.ingest.ztf_layout import write_ztf_packets, ztf_packet
+from astrid.pipeline.alerts_stage import AlertsStage
 from astrid.pipeline.ingest_stage import IngestStage
 from astrid.pipeline.scoring import resolve_model
 from astrid.store import ObjectStore
@@ -297,3 +300,36 @@ def test_cli_reads_a_topic_until_idle(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "0 packets from 0 file(s)" in result.output
+
+
+def test_alerts_carry_a_checked_rewrite_beside_the_summary(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    write_ztf_packets(
+        tmp_path / "r.avro",
+        [_packet(601, 0, object_id="ZR", ra=90.0), _packet(602, 0, object_id="ZS", ra=91.0)],
+    )
+    stage = _stage(catalog, tmp_path)
+    report = stage.ingest([tmp_path / "r.avro"])
+    seen: list[str] = []
+
+    def rewriter(summary: str, fields: Mapping[str, Any]) -> str:
+        seen.append(summary)
+        if fields["dia_source_id"] == candidate_ids[601]:
+            return "In short: " + summary
+        return summary.replace("real/bogus", "real/bogus 0.5, i.e.")  # a number made up
+
+    candidate_ids = {c["source_id"]: c["id"] for c in catalog.candidates()}
+    published = AlertsStage(
+        catalog, stage.store, PublicationRule(min_rb=-1.0), rewriter=rewriter
+    ).publish(report.run_ids, tmp_path / "out")
+    assert published.error is None and len(published.written) == 2
+    assert (published.rewrites.calls, published.rewrites.kept) == (2, 1)
+    sidecars = {}
+    for path in published.written:
+        sidecar = json.loads(path.with_suffix(".astrid.json").read_text())
+        sidecars[sidecar["diaSourceId"]] = sidecar
+    kept = sidecars[candidate_ids[601]]
+    assert kept["summary_rewritten"] == "In short: " + kept["summary"]
+    assert "summary_rewritten" not in sidecars[candidate_ids[602]]
+    assert sorted(seen) == sorted(s["summary"] for s in sidecars.values())

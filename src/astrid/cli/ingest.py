@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from astrid.alerts.summary_rewrite import Rewriter
 from astrid.catalog import Catalog, connect
 from astrid.cli import (
     Command,
@@ -22,7 +23,7 @@ from astrid.cli import (
     print_error,
     setup_logging,
 )
-from astrid.cli.run import context_sources, print_alerts, print_deliveries
+from astrid.cli.run import context_sources, print_alerts, print_deliveries, summary_rewriter
 from astrid.errors import AstridError
 from astrid.ingest import IngestProblem
 from astrid.ingest.kafka_source import KafkaAlertSource
@@ -129,7 +130,8 @@ def ingest_alerts(
             report = _ingest(stage, paths or [], source)
             _print_report(report)
             if out is not None:
-                _write_outputs(catalog, store, report, out, publish=publish)
+                rewriter = summary_rewriter(settings) if publish else None
+                _write_outputs(catalog, store, report, out, publish=publish, rewriter=rewriter)
     if report.error:
         print_error(ValueError(report.error))
         raise typer.Exit(2)
@@ -166,7 +168,13 @@ def _print_report(report: IngestReport) -> None:
 
 
 def _write_outputs(
-    catalog: Catalog, store: ObjectStore, report: IngestReport, out: Path, *, publish: bool
+    catalog: Catalog,
+    store: ObjectStore,
+    report: IngestReport,
+    out: Path,
+    *,
+    publish: bool,
+    rewriter: Rewriter | None,
 ) -> None:
     out.mkdir(parents=True, exist_ok=True)
     keys = [r.key for r in catalog.runs() if r.id in set(report.run_ids)]
@@ -175,7 +183,7 @@ def _write_outputs(
     write_problems(out / "ingest_problems.csv", report.problems)
     console.print(f"candidates: {out / 'candidates.csv'}", soft_wrap=True)
     if publish:
-        alerts = AlertsStage(catalog, store).publish(run_ids, out)
+        alerts = AlertsStage(catalog, store, rewriter=rewriter).publish(run_ids, out)
         print_alerts(alerts)
         if alerts.error is None:
             print_deliveries(DeliveryStage(catalog, store).deliver(budget_s=30.0))

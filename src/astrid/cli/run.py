@@ -13,6 +13,7 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from astrid.alerts.summary_rewrite import Rewriter, load_rewriter
 from astrid.catalog import connect
 from astrid.cli import (
     Command,
@@ -89,6 +90,7 @@ def _pipeline(
     meeting a corrupt image) fails that frame with the signal, never the command.
     """
     context = context_sources(settings)  # before connecting: a bad setting leaves nothing open
+    rewriter = summary_rewriter(settings)
     catalog = connect(settings.db_url)
     store = ObjectStore(settings.store_root)
     return Pipeline(
@@ -101,7 +103,13 @@ def _pipeline(
         isolate=True,
         context=context,
         publish_alerts=alerts,
+        summary_rewriter=rewriter,
     )
+
+
+def summary_rewriter(settings: Settings) -> Rewriter | None:
+    """The configured summary rewriter (None unless ``ASTRID_SUMMARY_REWRITER`` names one)."""
+    return load_rewriter(settings.summary_rewriter) if settings.summary_rewriter else None
 
 
 def context_sources(settings: Settings) -> ContextSources | None:
@@ -164,6 +172,17 @@ def print_alerts(alerts: AlertsStageReport) -> None:
         console.print(escape(f"alerts stopped: {alerts.error}"), style="red", soft_wrap=True)
     if alerts.queued:
         console.print(f"alerts: {alerts.queued} queued for subscriptions")
+    rewrites = alerts.rewrites
+    if rewrites.calls:
+        refused = ", ".join(f"{n} {why}" for why, n in sorted(rewrites.refused.items()))
+        console.print(
+            escape(
+                f"summary rewrites: {rewrites.kept} of {rewrites.calls} kept"
+                + (f" (refused: {refused})" if refused else "")
+                + (" (time budget spent)" if rewrites.exhausted else "")
+            ),
+            soft_wrap=True,
+        )
 
 
 def print_deliveries(sent: DeliveryReport) -> None:

@@ -59,6 +59,7 @@ from astrid.alerts import (
 )
 from astrid.alerts.routing import Router
 from astrid.alerts.summary import plain_summary
+from astrid.alerts.summary_rewrite import RewriteBudget, Rewriter, rewrite_summary
 from astrid.catalog import (
     CandidateRecord,
     Catalog,
@@ -104,6 +105,7 @@ class AlertsStageReport:
     failed: dict[int, str] = field(default_factory=dict)  # alert id → why
     queued: int = 0  # (alert, subscription) deliveries queued
     schema_version: str = ""
+    rewrites: RewriteBudget = field(default_factory=RewriteBudget)  # summary rewrites, if any
     seconds: float = 0.0
     error: str | None = None  # why the stage stopped (the catalog or the folder failing)
 
@@ -126,11 +128,19 @@ class AlertsStage:
     """
 
     def __init__(
-        self, catalog: Catalog, store: ObjectStore, rule: PublicationRule | None = None
+        self,
+        catalog: Catalog,
+        store: ObjectStore,
+        rule: PublicationRule | None = None,
+        *,
+        rewriter: Rewriter | None = None,
+        rewrite_budget_s: float = 10.0,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.rule = rule or PublicationRule()
+        self.rewriter = rewriter
+        self.rewrite_budget_s = rewrite_budget_s
 
     def publish(self, run_ids: Iterable[int], out: Path) -> AlertsStageReport:
         """Publish the new detections of these runs under ``out/alerts/``.
@@ -142,6 +152,7 @@ class AlertsStage:
         """
         start = time.perf_counter()
         report = AlertsStageReport(directory=out / ALERTS_DIRECTORY)
+        report.rewrites.seconds = self.rewrite_budget_s
         try:
             self._publish(sorted(set(run_ids)), report)
         except (AstridError, OSError) as e:
@@ -182,6 +193,12 @@ class AlertsStage:
                     continue
                 fields = alert_fields(packet.record, packet.sidecar)
                 packet.sidecar["summary"] = plain_summary(fields)
+                if self.rewriter is not None:
+                    rewrite = rewrite_summary(
+                        self.rewriter, packet.sidecar["summary"], fields, report.rewrites
+                    )
+                    if rewrite is not None:
+                        packet.sidecar["summary_rewritten"] = rewrite
                 sidecar = packet.sidecar_json()
                 path = report.directory / f"{alert.id}.avro"
                 _write(path, avro)

@@ -53,6 +53,7 @@ from astrid.store import ObjectStore
 
 if TYPE_CHECKING:  # imported when used: frame workers import this module, not the alerts
     from astrid.alerts import PublicationRule
+    from astrid.alerts.summary_rewrite import Rewriter
     from astrid.pipeline.alerts_stage import AlertsStage, AlertsStageReport
     from astrid.pipeline.delivery_stage import DeliveryReport, DeliveryStage
 
@@ -201,6 +202,9 @@ class Pipeline:
         After publishing, send the alerts that matched subscriptions for at most about this
         long (`astrid.pipeline.delivery_stage`; 0: leave them to ``astrid alerts
         deliver``). What is not sent in time stays queued.
+    summary_rewriter : callable, optional
+        Rewrites each alert's plain-language summary (`astrid.alerts.summary_rewrite`;
+        kept beside it when the facts check passes).
 
     The model is not part of a run's key: a new model does not redo the differencing;
     ``astrid rescore`` scores stored candidates with it.
@@ -223,6 +227,7 @@ class Pipeline:
         publish_alerts: bool = True,
         alert_rule: PublicationRule | None = None,
         delivery_budget_s: float = 30.0,
+        summary_rewriter: Rewriter | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -244,7 +249,7 @@ class Pipeline:
             from astrid.pipeline.alerts_stage import AlertsStage
             from astrid.pipeline.delivery_stage import DeliveryStage
 
-            self.alerts = AlertsStage(catalog, store, alert_rule)
+            self.alerts = AlertsStage(catalog, store, alert_rule, rewriter=summary_rewriter)
             if delivery_budget_s > 0:
                 self.deliveries = DeliveryStage(catalog, store)
 
