@@ -42,6 +42,16 @@ def test_positive_detection_maps_every_field(tmp_path: Path) -> None:
     assert (alert.path, alert.index) == (str(path), 0)
 
 
+def test_three_stamps_land_in_their_own_cutouts(tmp_path: Path) -> None:
+    triplet = [np.full((63, 63), value, dtype="f4") for value in (1.0, 2.0, 3.0)]
+    path = tmp_path / "three.avro"
+    write_ztf_packets(path, [ztf_packet(7, stamps=triplet)])
+    (item,) = _read(path)
+    assert [float(plane[0, 0]) for plane in _alert(item).stamps] == [1.0, 2.0, 3.0]
+    with pytest.raises(ValueError, match="science, template and difference"):
+        ztf_packet(8, stamps=triplet[:2])
+
+
 @pytest.mark.parametrize("isdiffpos", ["f", "0"])
 def test_negative_difference_and_rb_without_drb(tmp_path: Path, isdiffpos: str) -> None:
     path = tmp_path / "neg.avro"

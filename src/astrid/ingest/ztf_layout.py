@@ -130,12 +130,14 @@ def ztf_packet(
     candid: int,
     *,
     stamp: np.ndarray | None = None,
+    stamps: Sequence[np.ndarray] | None = None,
     prv_candidates: list[dict[str, Any]] | None = None,
     **candidate: Any,
 ) -> dict[str, Any]:
     """A plausible ZTF packet: a positive r-band detection; ``candidate`` fields override.
 
-    ``stamp`` (63×63 of ones when None) is used for all three cutouts.
+    ``stamp`` (63×63 of ones when None) is used for all three cutouts, unless ``stamps``
+    gives science, template and difference.
     """
     fields = {
         "jd": 2460000.75,
@@ -159,12 +161,19 @@ def ztf_packet(
     }
     fields.update(candidate)
     pixels = np.ones((63, 63), dtype=np.float32) if stamp is None else stamp
+    triplet = (pixels,) * 3 if stamps is None else tuple(stamps)
+    if len(triplet) != 3:
+        raise ValueError(f"stamps: expected science, template and difference, got {len(triplet)}")
     cutouts = {
-        name: {"fileName": f"candid{candid}_{kind}.fits.gz", "stampData": ztf_stamp(pixels)}
-        for name, kind in (
-            ("cutoutScience", "sci"),
-            ("cutoutTemplate", "ref"),
-            ("cutoutDifference", "diff"),
+        name: {"fileName": f"candid{candid}_{kind}.fits.gz", "stampData": ztf_stamp(data)}
+        for (name, kind), data in zip(
+            (
+                ("cutoutScience", "sci"),
+                ("cutoutTemplate", "ref"),
+                ("cutoutDifference", "diff"),
+            ),
+            triplet,
+            strict=True,
         )
     }
     return {
