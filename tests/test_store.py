@@ -160,6 +160,37 @@ def test_failed_write_leaves_no_object(
     assert _files(tmp_path / "store") == []  # the temporary file was removed too
 
 
+@pytest.mark.parametrize("n", [3, 40])  # one object at a time, and one flush for the lot
+def test_put_many_stores_each_as_put_bytes_would(
+    store: ObjectStore, tmp_path: Path, n: int
+) -> None:
+    items = [DATA + bytes([k % 20]) for k in range(n)]  # repeats within the call
+    store.put_bytes(items[1], suffix=".fits")  # and one already stored
+    keys = store.put_many(items, suffix=".fits")
+    assert keys == [store.put_bytes(item, suffix=".fits") for item in items]
+    assert [store.get_bytes(key) for key in keys] == items
+    assert len(_files(tmp_path / "store")) == len(set(items))  # no temporaries left
+
+
+def test_put_many_on_an_fsspec_store(tmp_path: Path) -> None:
+    store = ObjectStore(f"memory://astrid-many-{tmp_path.name}")
+    items = [DATA + bytes([k]) for k in range(10)]
+    assert [store.get_bytes(key) for key in store.put_many(items)] == items
+
+
+@pytest.mark.parametrize("where", ["astrid.store._syncfs", "astrid.store.os.replace"])
+def test_put_many_failing_leaves_no_temporaries(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    def crash(*_args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(where, crash)
+    with pytest.raises(StorageError, match="disk full"):
+        store.put_many([DATA + bytes([k]) for k in range(10)], suffix=".fits")
+    assert _files(tmp_path / "store") == []
+
+
 def test_file_changing_while_stored_is_refused(
     store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,6 +26,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -124,7 +125,20 @@ def stamp_fits(
     scaled = array.astype(np.float32) * np.float32(nanojansky if nanojansky else 1.0)
     # Written directly (header cards, big-endian pixels, 2880-byte blocks): an HDU's
     # writeto costs ten times more, and a packet has three stamps.
-    header = fits.Header(
+    units = "nJy" if nanojansky else "image"
+    if wcs_header is None:
+        head = _stamp_header(kind, units)
+    else:
+        header = _header_cards(kind, units)
+        header.extend(wcs_header.cards)
+        head = header.tostring(padding=True).encode("ascii")
+    pixels = scaled.astype(">f4").tobytes()
+    padding = b"\0" * (-len(pixels) % _FITS_BLOCK)
+    return head + pixels + padding
+
+
+def _header_cards(kind: str, units: str) -> fits.Header:
+    return fits.Header(
         [
             ("SIMPLE", True, "conforms to FITS standard"),
             ("BITPIX", -32, "array data type"),
@@ -132,14 +146,15 @@ def stamp_fits(
             ("NAXIS1", CUTOUT_SIZE),
             ("NAXIS2", CUTOUT_SIZE),
             ("STAMP", kind, "AstrID stamp: science, template or difference"),
-            ("BUNIT", "nJy" if nanojansky else "image", "pixel units"),
+            ("BUNIT", units, "pixel units"),
         ]
     )
-    if wcs_header is not None:
-        header.extend(wcs_header.cards)
-    pixels = scaled.astype(">f4").tobytes()
-    padding = b"\0" * (-len(pixels) % _FITS_BLOCK)
-    return header.tostring(padding=True).encode("ascii") + pixels + padding
+
+
+@lru_cache(maxsize=16)
+def _stamp_header(kind: str, units: str) -> bytes:
+    """The header block of a stamp without WCS: the same bytes for every stamp of a kind."""
+    return _header_cards(kind, units).tostring(padding=True).encode("ascii")
 
 
 def _before(mjd: float | None, ident: int, trigger: Detection) -> bool:

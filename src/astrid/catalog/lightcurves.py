@@ -310,8 +310,9 @@ def light_curves(
         return out
     with catalog_errors("light curves"), catalog.session() as session:
         for start in range(0, len(ids), 500):
+            # Columns, not ORM entities: a batch reads tens of thousands of points.
             query = (
-                select(LightCurvePoint)
+                select(*LightCurvePoint.__table__.columns)
                 .where(LightCurvePoint.object_id.in_(ids[start : start + 500]))
                 .order_by(
                     LightCurvePoint.object_id,
@@ -319,7 +320,7 @@ def light_curves(
                     LightCurvePoint.run_id,
                 )
             )
-            for row in session.scalars(query):
+            for row in session.execute(query):
                 out[row.object_id].append(record_from_row(LightCurvePointRecord, row))
     return out
 

@@ -345,13 +345,13 @@ def update_summaries(catalog: Catalog, summaries: Mapping[int, Mapping[str, Any]
                     select(SkyObject.id).where(SkyObject.id.in_([r["id"] for r in rows]))
                 )
             )
+            by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for row in rows:
                 if row["id"] in alive:
-                    values = {k: v for k, v in row.items() if k != "id"}
-                    session.execute(
-                        update(SkyObject).where(SkyObject.id == row["id"]).values(**values)
-                    )
-                    updated += 1
+                    by_columns.setdefault(tuple(sorted(row)), []).append(row)
+            for same in by_columns.values():  # one executemany per set of columns
+                session.execute(update(SkyObject), same)
+                updated += len(same)
     return updated
 
 

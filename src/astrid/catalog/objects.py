@@ -103,59 +103,80 @@ def _nearby_objects(
     return ids, np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
 
 
-def _new_object(session: Session, ra: float, dec: float, mjd: float | None) -> int:
-    """Insert an object named from its year's counter (bumped under the lock)."""
-    year = _year(mjd)
-    counter = session.get(ObjectNameCounter, year)
-    if counter is None:
-        counter = ObjectNameCounter(year=year, last_sequence=0)
-        session.add(counter)
-    counter.last_sequence += 1
+def _new_objects(
+    session: Session, places: Sequence[tuple[float, float, float | None]]
+) -> list[int]:
+    """Insert objects at (ra, dec, first MJD), named in order from their year's counter
+    (bumped under the lock); their ids in the same order."""
+    if not places:
+        return []
+    years = [_year(mjd) for _, _, mjd in places]
+    sequence: dict[int, int] = {}
+    for year in sorted(set(years)):
+        counter = session.get(ObjectNameCounter, year)
+        if counter is None:
+            counter = ObjectNameCounter(year=year, last_sequence=0)
+            session.add(counter)
+        sequence[year] = counter.last_sequence
+        counter.last_sequence += years.count(year)
     session.flush()
-    object_id = session.scalar(
-        insert(SkyObject)
-        .values(
-            name=object_name(year, counter.last_sequence),
-            ra=ra,
-            dec=dec,
-            healpix=_healpix(ra, dec),
-            n_detections=0,
-            year=year,
-            year_sequence=counter.last_sequence,
-            created_at=utcnow(),
+    rows = []
+    now = utcnow()
+    for (ra, dec, _), year in zip(places, years, strict=True):
+        sequence[year] += 1
+        rows.append(
+            {
+                "name": object_name(year, sequence[year]),
+                "ra": ra,
+                "dec": dec,
+                "healpix": _healpix(ra, dec),
+                "n_detections": 0,
+                "year": year,
+                "year_sequence": sequence[year],
+                "created_at": now,
+            }
         )
-        .returning(SkyObject.id)
-    )
-    assert object_id is not None
-    return int(object_id)
+    ids = session.scalars(
+        insert(SkyObject).returning(SkyObject.id, sort_by_parameter_order=True), rows
+    ).all()
+    return [int(i) for i in ids]
 
 
 def refresh_objects(session: Session, object_ids: Iterable[int]) -> None:
     """Recompute position, count and MJD range; delete objects left with no detection."""
-    for object_id in sorted(set(object_ids)):
-        rows = session.execute(
-            select(Candidate.ra, Candidate.dec, Candidate.flux, Observation.mjd)
-            .join(Observation, Observation.id == Candidate.observation_id)
-            .where(Candidate.object_id == object_id)
-        ).all()
-        if not rows:
-            session.execute(delete(SkyObject).where(SkyObject.id == object_id))
-            continue
-        flux = np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64)
-        ra, dec = weighted_position([r[0] for r in rows], [r[1] for r in rows], flux)
-        mjds = [r[3] for r in rows if r[3] is not None]
-        session.execute(
-            update(SkyObject)
-            .where(SkyObject.id == object_id)
-            .values(
-                ra=ra,
-                dec=dec,
-                healpix=_healpix(ra, dec),
-                n_detections=len(rows),
-                first_mjd=min(mjds) if mjds else None,
-                last_mjd=max(mjds) if mjds else None,
+    ids = sorted(set(object_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        members: dict[int, list[tuple[float, float, float | None, float | None]]] = {}
+        for object_id, *values in session.execute(
+            select(
+                Candidate.object_id, Candidate.ra, Candidate.dec, Candidate.flux, Observation.mjd
             )
-        )
+            .join(Observation, Observation.id == Candidate.observation_id)
+            .where(Candidate.object_id.in_(chunk))
+        ):
+            members.setdefault(int(object_id), []).append(tuple(values))  # type: ignore[arg-type]
+        empty = [i for i in chunk if i not in members]
+        if empty:
+            session.execute(delete(SkyObject).where(SkyObject.id.in_(empty)))
+        updates = []
+        for object_id, rows in members.items():
+            fluxes = np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64)
+            ra, dec = weighted_position([r[0] for r in rows], [r[1] for r in rows], fluxes)
+            mjds = [r[3] for r in rows if r[3] is not None]
+            updates.append(
+                {
+                    "id": object_id,
+                    "ra": ra,
+                    "dec": dec,
+                    "healpix": _healpix(ra, dec),
+                    "n_detections": len(rows),
+                    "first_mjd": min(mjds) if mjds else None,
+                    "last_mjd": max(mjds) if mjds else None,
+                }
+            )
+        if updates:
+            session.execute(update(SkyObject), updates)
 
 
 def associate_run(
@@ -198,12 +219,13 @@ def _associate(
         flux = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=np.float64)
         ids, object_ra, object_dec = _nearby_objects(session, ra, dec, radius_arcsec)
         result = associate(ra, dec, object_ra, object_dec, radius_arcsec)
-        new_ids = []
+        places = []
         for group in range(result.n_new):
             members = np.flatnonzero(result.new_group == group)
             g_ra, g_dec = weighted_position(ra[members], dec[members], flux[members])
             mjds = [float(m) for i in members if (m := rows[int(i)][4]) is not None]
-            new_ids.append(_new_object(session, g_ra, g_dec, min(mjds) if mjds else None))
+            places.append((g_ra, g_dec, min(mjds) if mjds else None))
+        new_ids = _new_objects(session, places)
         assigned = [
             int(ids[e]) if e >= 0 else new_ids[g]
             for e, g in zip(result.existing, result.new_group, strict=True)

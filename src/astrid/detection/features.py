@@ -82,11 +82,10 @@ def normalise_cutouts(cutouts: np.ndarray) -> np.ndarray:
     if n == 0:
         return out
     finite = np.isfinite(data)
-    flat = np.where(finite, data, np.nan).reshape(n, 3, -1)
-    with np.errstate(all="ignore"), _quiet_nan_warnings():
-        median = np.nanmedian(flat, axis=2)
-        mad = np.nanmedian(np.abs(flat - median[..., None]), axis=2) * _MAD_TO_SIGMA
-        std = np.nanstd(flat, axis=2)
+    flat = np.where(finite, data, np.nan).reshape(n * 3, -1)
+    whole = np.asarray(finite.reshape(n * 3, -1).all(axis=1))
+    median, mad, std = _robust_stats(flat, whole)
+    median, mad, std = median.reshape(n, 3), mad.reshape(n, 3), std.reshape(n, 3)
     scale = np.where(np.isfinite(mad) & (mad > 0), mad, std)
     scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0).astype(np.float32)
     median = np.where(np.isfinite(median), median, 0.0).astype(np.float32)
@@ -94,6 +93,28 @@ def normalise_cutouts(cutouts: np.ndarray) -> np.ndarray:
     out[:, :3] = np.where(finite, np.arcsinh(z), 0.0)
     out[:, 3] = (~finite).any(axis=1)
     return out
+
+
+def _robust_stats(flat: np.ndarray, whole: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, MAD (as σ) and standard deviation of each row, NaNs ignored.
+
+    Rows without NaN (``whole``) go through NumPy's vectorised median, several times faster
+    than `numpy.nanmedian`'s row-by-row path, with the same values.
+    """
+    median = np.empty(len(flat), np.float64)
+    mad = np.empty(len(flat), np.float64)
+    std = np.empty(len(flat), np.float64)
+    with np.errstate(all="ignore"), _quiet_nan_warnings():
+        for rows, med, spread, dev in (
+            (whole, np.median, np.median, np.std),
+            (~whole, np.nanmedian, np.nanmedian, np.nanstd),
+        ):
+            if rows.any():
+                part = flat[rows]
+                median[rows] = m = med(part, axis=1)
+                mad[rows] = spread(np.abs(part - m[:, None]), axis=1) * _MAD_TO_SIGMA
+                std[rows] = dev(part, axis=1)
+    return median, mad, std
 
 
 @contextmanager

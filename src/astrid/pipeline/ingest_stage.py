@@ -36,7 +36,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,8 +73,6 @@ log = logging.getLogger(__name__)
 
 #: Stamps are placed at the centre of the 63×63 canvas: the detection's pixel there.
 _CENTRE = 31.0
-#: Threads writing stamps to the object store.
-_STORE_THREADS = 8
 _STAMP_KINDS = (("science", "science"), ("reference", "template"), ("difference", "difference"))
 
 
@@ -189,8 +186,8 @@ class IngestStage:
         clock.lap("score")
         ids = exposure_runs(self.catalog, _exposures(alerts), code_version=__version__)
         clock.lap("exposures")
-        with ThreadPoolExecutor(max_workers=_STORE_THREADS) as pool:  # store writes wait on I/O
-            rows = list(pool.map(lambda k: self._row(alerts[k], scores, k), range(len(alerts))))
+        rows = [self._row(alert, scores, k) for k, alert in enumerate(alerts)]
+        self._store_stamps(alerts, rows)
         by_run: dict[int, list[dict[str, Any]]] = {}
         for alert, row in zip(alerts, rows, strict=True):
             by_run.setdefault(ids[(alert.survey, alert.exposure)][1], []).append(row)
@@ -258,6 +255,19 @@ class IngestStage:
         scored = add_realbogus_scores(self.model, table, cutouts)
         return {n: np.asarray(scored[n]) for n in scored.colnames if n not in table.colnames}
 
+    def _store_stamps(self, alerts: Sequence[SurveyAlert], rows: list[dict[str, Any]]) -> None:
+        """Each packet's stamps as FITS objects (one flush for the batch), keys in its row."""
+        where: list[tuple[int, str]] = []
+        data: list[bytes] = []
+        for k, alert in enumerate(alerts):
+            for j, (column, kind) in enumerate(_STAMP_KINDS):
+                plane = alert.stamps[j]
+                if np.isfinite(plane).any():
+                    where.append((k, f"cutout_{column}_key"))
+                    data.append(stamp_fits(plane, kind, None))
+        for (k, name), key in zip(where, self.store.put_many(data, suffix=".fits"), strict=True):
+            rows[k][name] = key
+
     def _row(self, alert: SurveyAlert, scores: dict[str, np.ndarray], k: int) -> dict[str, Any]:
         row: dict[str, Any] = {
             "x": _CENTRE,
@@ -281,12 +291,6 @@ class IngestStage:
             "notes": list(alert.notes),
             "packet_file": alert.path,
         }
-        for column, kind in _STAMP_KINDS:
-            plane = alert.stamps[("science", "template", "difference").index(kind)]
-            if np.isfinite(plane).any():
-                row[f"cutout_{column}_key"] = self.store.put_bytes(
-                    stamp_fits(plane, kind, None), suffix=".fits"
-                )
         for name, values in scores.items():
             row[name] = float(values[k])
         if scores and self.model is not None:

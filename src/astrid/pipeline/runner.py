@@ -552,17 +552,22 @@ class Pipeline:
 
     def _candidate_rows(self, outcome: FrameOutcome) -> list[dict[str, Any]]:
         assert outcome.candidates is not None and outcome.cutouts is not None
+        kinds = ("science", "reference", "difference")
+        keys = iter(
+            self.store.put_many(
+                [_fits_bytes(triplet[j]) for triplet in outcome.cutouts for j in range(3)],
+                suffix=".fits",
+            )
+        )
         rows = []
-        for k, row in enumerate(outcome.candidates):
+        for row in outcome.candidates:
             record: dict[str, Any] = {}
             for name in outcome.candidates.colnames:
                 value = row[name]
                 record[name] = value.item() if hasattr(value, "item") else value
             if self._model is not None and "rb" in record:
                 record["model_version_id"] = self._model.version_id
-            for j, kind in enumerate(("science", "reference", "difference")):
-                record[f"cutout_{kind}_key"] = self.store.put_bytes(
-                    _fits_bytes(outcome.cutouts[k, j]), suffix=".fits"
-                )
+            for kind in kinds:
+                record[f"cutout_{kind}_key"] = next(keys)
             rows.append(record)
         return rows
