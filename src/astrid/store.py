@@ -208,9 +208,13 @@ class ObjectStore:
                     continue
                 seen.add(final)
                 tmp = self._tmp_path(final)
-                Path(final).parent.mkdir(parents=True, exist_ok=True)
                 pending.append((final, tmp))
-                with open(tmp, "wb") as f:
+                try:
+                    f = open(tmp, "wb")
+                except FileNotFoundError:  # its folder is new (in a big store, most exist)
+                    Path(final).parent.mkdir(parents=True, exist_ok=True)
+                    f = open(tmp, "wb")
+                with f:
                     f.write(data)
             if pending and not _syncfs(self._root):
                 for _, tmp in pending:

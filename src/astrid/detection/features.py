@@ -19,9 +19,8 @@ finite by construction (a missing measurement becomes 0 with its meaning recorde
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -52,15 +51,20 @@ SCALAR_FEATURES = (
     "n_merged",
 )
 _MAD_TO_SIGMA = 1.4826
+#: Triplets normalised at once.
+CHUNK = 64
 
 
-def normalise_cutouts(cutouts: np.ndarray) -> np.ndarray:
+def normalise_cutouts(cutouts: np.ndarray, *, threads: int = 1) -> np.ndarray:
     """``(n, 3, s, s)`` raw triplets → ``(n, 4, s, s)`` float32 network input.
 
     Parameters
     ----------
     cutouts : ndarray
         Science, reference, difference cutouts (NaN = masked / off image).
+    threads : int
+        Threads normalising chunks of `CHUNK` triplets at once (NumPy releases the GIL);
+        the result does not depend on it.
 
     Returns
     -------
@@ -79,8 +83,20 @@ def normalise_cutouts(cutouts: np.ndarray) -> np.ndarray:
         )
     n, _, size, _ = data.shape
     out = np.zeros((n, 4, size, size), dtype=np.float32)
-    if n == 0:
-        return out
+    # In chunks that stay in the CPU's caches: twice as fast as the whole array at once.
+    starts = range(0, n, CHUNK)
+    if threads > 1 and n > CHUNK:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(lambda k: _normalise(data[k : k + CHUNK], out[k : k + CHUNK]), starts))
+    else:
+        for k in starts:
+            _normalise(data[k : k + CHUNK], out[k : k + CHUNK])
+    return out
+
+
+def _normalise(data: np.ndarray, out: np.ndarray) -> None:
+    """`normalise_cutouts` of one chunk, written into ``out``."""
+    n = len(data)
     finite = np.isfinite(data)
     flat = np.where(finite, data, np.nan).reshape(n * 3, -1)
     whole = np.asarray(finite.reshape(n * 3, -1).all(axis=1))
@@ -92,39 +108,29 @@ def normalise_cutouts(cutouts: np.ndarray) -> np.ndarray:
     z = (data - median[..., None, None]) / scale[..., None, None]
     out[:, :3] = np.where(finite, np.arcsinh(z), 0.0)
     out[:, 3] = (~finite).any(axis=1)
-    return out
 
 
 def _robust_stats(flat: np.ndarray, whole: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median, MAD (as σ) and standard deviation of each row, NaNs ignored.
+    """Median, MAD (as σ) and standard deviation of each row, NaNs ignored (NaN for a row
+    with no value).
 
     Rows without NaN (``whole``) go through NumPy's vectorised median, several times faster
-    than `numpy.nanmedian`'s row-by-row path, with the same values.
+    than `numpy.nanmedian`'s row-by-row path, with the same values. Rows with no value are
+    never handed to NumPy's nan-functions, so nothing warns (no warning filters, which
+    threads would race on).
     """
-    median = np.empty(len(flat), np.float64)
-    mad = np.empty(len(flat), np.float64)
-    std = np.empty(len(flat), np.float64)
-    with np.errstate(all="ignore"), _quiet_nan_warnings():
-        for rows, med, spread, dev in (
-            (whole, np.median, np.median, np.std),
-            (~whole, np.nanmedian, np.nanmedian, np.nanstd),
-        ):
+    median = np.full(len(flat), np.nan)
+    mad = np.full(len(flat), np.nan)
+    std = np.full(len(flat), np.nan)
+    partial = ~whole & np.isfinite(flat).any(axis=1)
+    with np.errstate(all="ignore"):
+        for rows, med, dev in ((whole, np.median, np.std), (partial, np.nanmedian, np.nanstd)):
             if rows.any():
                 part = flat[rows]
                 median[rows] = m = med(part, axis=1)
-                mad[rows] = spread(np.abs(part - m[:, None]), axis=1) * _MAD_TO_SIGMA
+                mad[rows] = med(np.abs(part - m[:, None]), axis=1) * _MAD_TO_SIGMA
                 std[rows] = dev(part, axis=1)
     return median, mad, std
-
-
-@contextmanager
-def _quiet_nan_warnings() -> Iterator[None]:
-    """All-NaN slices are expected (a cutout off the image): silence NumPy's warning."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", r"All-NaN slice", RuntimeWarning)
-        warnings.filterwarnings("ignore", r"Degrees of freedom <= 0", RuntimeWarning)
-        warnings.filterwarnings("ignore", r"Mean of empty slice", RuntimeWarning)
-        yield
 
 
 def _getter(candidates: Any) -> tuple[int, Any]:

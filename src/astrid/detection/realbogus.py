@@ -86,8 +86,12 @@ class RealBogusModel:
         Of the file's bytes.
     """
 
-    def __init__(self, path: Path, session: Any, card: dict[str, Any], sha256: str) -> None:
+    def __init__(
+        self, path: Path, session: Any, card: dict[str, Any], sha256: str, threads: int = 0
+    ) -> None:
         self.path = path
+        #: Threads normalising cutouts (0: one per CPU), as onnxruntime's intra-op threads.
+        self.threads = threads
         self._session = session
         self.card = card
         self.sha256 = sha256
@@ -157,7 +161,7 @@ class RealBogusModel:
         _check_dims(file, "cutouts", inputs["cutouts"], (len(INPUT_CHANNELS), size, size))
         _check_dims(file, "scalars", inputs["scalars"], (len(SCALAR_FEATURES),))
         try:
-            return cls(file, session, card, sha256)
+            return cls(file, session, card, sha256, threads)
         except (KeyError, TypeError, ValueError) as e:
             raise ModelError(f"{file}: model card incomplete ({e!r})", path=str(file)) from e
 
@@ -209,4 +213,5 @@ class RealBogusModel:
                 f"{len(cutouts)} cutout triplets for {len(scalars)} candidates",
                 path=str(self.path),
             )
-        return self.score_inputs(normalise_cutouts(cutouts), scalars)
+        threads = self.threads or os.cpu_count() or 1
+        return self.score_inputs(normalise_cutouts(cutouts, threads=threads), scalars)
