@@ -7,7 +7,8 @@ packet, a third of them upper limits) for objects seen on ``--nights`` nights, i
 them and prints packets per second with the seconds of each step, then the same files
 again (every packet a duplicate).
 
-    python benchmarks/alert_ingest.py [--packets 5000] [--history 10] [--nights 5]
+    python benchmarks/alert_ingest.py [--packets 5000] [--history 10] [--nights 5] [--repeat 1]
+                                      [--dir DIR]
 """
 
 from __future__ import annotations
@@ -94,28 +95,35 @@ def main() -> None:
     parser.add_argument("--packets", type=int, default=5000)
     parser.add_argument("--history", type=int, default=10)
     parser.add_argument("--nights", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=1, help="Runs, each on a fresh catalog.")
+    parser.add_argument(
+        "--dir", type=Path, help="Where the catalog, store and packets go (default: the temp dir)."
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        made = packets(args.packets, args.history, args.nights)
-        for k in range(0, len(made), 500):
-            (root / "packets").mkdir(exist_ok=True)
-            write_ztf_packets(root / "packets" / f"{k:06d}.avro", made[k : k + 500])
-        with connect(f"sqlite:///{root / 'astrid.sqlite'}") as catalog:
-            store = ObjectStore(str(root / "store"))
-            stage = IngestStage(catalog, store, model=resolve_model(catalog, store))
-            first = stage.ingest([root / "packets"])
-            again = stage.ingest([root / "packets"])
+    rows = []
+    for run in range(1, args.repeat + 1):
+        with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+            root = Path(tmp)
+            made = packets(args.packets, args.history, args.nights)
+            for k in range(0, len(made), 500):
+                (root / "packets").mkdir(exist_ok=True)
+                write_ztf_packets(root / "packets" / f"{k:06d}.avro", made[k : k + 500])
+            with connect(f"sqlite:///{root / 'astrid.sqlite'}") as catalog:
+                store = ObjectStore(str(root / "store"))
+                stage = IngestStage(catalog, store, model=resolve_model(catalog, store))
+                first = stage.ingest([root / "packets"])
+                again = stage.ingest([root / "packets"])
+        rows += [row(f"{run}: first", first), row(f"{run}: again (all duplicates)", again)]
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}. Command: `python benchmarks/alert_ingest.py --packets "
-        f"{args.packets} --history {args.history} --nights {args.nights}`.",
+        f"{args.packets} --history {args.history} --nights {args.nights} "
+        f"--repeat {args.repeat}" + (f" --dir {args.dir}" if args.dir else "") + "`.",
         "",
-        "| pass | packets | new | seconds | packets/s | seconds per step |",
+        "| run: pass | packets | new | seconds | packets/s | seconds per step |",
         "|---|---|---|---|---|---|",
-        row("first", first),
-        row("again (all duplicates)", again),
+        *rows,
     ]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -14,7 +14,7 @@ All functions take the `Catalog` first; positions are degrees ICRS, times MJD.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,6 @@ from astrid.catalog.models import (
     SkyObject,
     utcnow,
 )
-from astrid.catalog.records import record_from_row
 from astrid.catalog.repository import Catalog, catalog_errors
 from astrid.catalog.sky_index import angular_separation_deg, cone_ranges
 from astrid.errors import StorageError
@@ -87,6 +86,9 @@ class LightCurvePointRecord:
     flux_err: float | None
     zero_point: float | None
     detected: bool
+
+
+_RECORD_COLUMNS = tuple(f.name for f in fields(LightCurvePointRecord))
 
 
 @dataclass(frozen=True)
@@ -311,9 +313,9 @@ def light_curves(
         return out
     with catalog_errors("light curves"), catalog.session() as session:
         for start in range(0, len(ids), 500):
-            # Columns, not ORM entities: a batch reads tens of thousands of points.
+            # The record's columns, not ORM entities: a batch reads tens of thousands of points.
             query = (
-                select(*LightCurvePoint.__table__.columns)
+                select(*(LightCurvePoint.__table__.c[name] for name in _RECORD_COLUMNS))
                 .where(LightCurvePoint.object_id.in_(ids[start : start + 500]))
                 .order_by(
                     LightCurvePoint.object_id,
@@ -321,8 +323,8 @@ def light_curves(
                     LightCurvePoint.run_id,
                 )
             )
-            for row in session.execute(query):
-                out[row.object_id].append(record_from_row(LightCurvePointRecord, row))
+            for row in session.execute(query):  # the record's fields, in order
+                out[row.object_id].append(LightCurvePointRecord(*row))
     return out
 
 

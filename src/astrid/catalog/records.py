@@ -7,6 +7,7 @@ are computed (JSON decoded, a shape from two columns) are passed by name.
 from __future__ import annotations
 
 from dataclasses import fields
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -31,7 +32,13 @@ def record_from_row(record_type: type[R], row: object, **computed: Any) -> R:
     """
     return record_type(
         **{
-            f.name: computed[f.name] if f.name in computed else getattr(row, f.name)
-            for f in fields(record_type)
+            name: computed[name] if name in computed else getattr(row, name)
+            for name in _field_names(record_type)
         }
     )
+
+
+@cache
+def _field_names(record_type: type) -> tuple[str, ...]:
+    """A dataclass's field names (`dataclasses.fields` costs more than reading a row)."""
+    return tuple(f.name for f in fields(record_type))
