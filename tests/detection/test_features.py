@@ -48,3 +48,17 @@ def test_empty_and_malformed_input() -> None:
     assert normalise_cutouts(np.zeros((0, 3, 9, 9))).shape == (0, 4, 9, 9)
     with pytest.raises(ConfigurationError, match="shape"):
         normalise_cutouts(np.zeros((2, 2, 9, 9)))
+
+
+def test_blanks_and_huge_values_are_masked_never_infinite() -> None:
+    cutouts = _triplets(4)
+    cutouts[0, 1, 0, :3] = (3.4e38, -3.4e38, np.inf)  # ZTF's blanks, an infinity
+    cutouts[1, 2] = 0.0
+    cutouts[1, 2, 5, 5] = 1e29  # huge but not blank, on a plane with no spread
+    out = normalise_cutouts(cutouts)
+    assert np.isfinite(out).all()
+    assert out[0, 3, 0, :3].all() and (out[0, 1, 0, :3] == 0).all()
+    clean = _triplets(4)
+    clean[0, 1, 0, :3] = np.nan
+    assert np.array_equal(out[0], normalise_cutouts(clean)[0])  # blanks are exactly NaN
+    assert 0 < out[1, 2, 5, 5] < 100  # asinh of a saturated z, finite

@@ -3,15 +3,18 @@
 Needs only onnxruntime and the shipped model file (`onnx_graphs` writes the foreign files).
 """
 
+import functools
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from astrid.detection.features import SCALAR_FEATURES
 from astrid.detection.onnx_file import METADATA_KEY, open_session
 from astrid.detection.realbogus import RealBogusModel, shipped_model_path
-from astrid.errors import ModelError
+from astrid.errors import ConfigurationError, ModelError
 from onnx_graphs import identity_model, with_card
 
 
@@ -41,6 +44,55 @@ def test_the_shipped_model_scores_in_range(triplets):
     for name, values in scores.columns().items():
         assert values.shape == (len(raw),) and np.all((values >= 0) & (values <= 1)), name
     assert len(model.score({"sign": [], "scorr": []}, np.zeros((0, 3, 63, 63)))) == 0
+
+
+# Values a loader lets through: blanks (ZTF's ±3.4e38), infinities, NaN, huge and tiny.
+_SPECIAL = st.sampled_from(
+    [3.4e38, -3.4e38, np.inf, -np.inf, np.nan, 1e29, -1e29, 1e-38, 0.0, 65504.0]
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    cells=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 62), st.integers(0, 62), _SPECIAL),
+        max_size=40,
+    ),
+    fill=st.one_of(st.none(), _SPECIAL),
+    plane=st.integers(0, 2),
+    sign=st.sampled_from([-1.0, 1.0]),
+    scorr=st.floats(allow_nan=True, allow_infinity=True),
+    fwhm=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.none()),
+)
+def test_no_input_gives_a_nan_score(
+    cells: list[tuple[int, int, int, float]],
+    fill: float | None,
+    plane: int,
+    sign: float,
+    scorr: float,
+    fwhm: float | None,
+) -> None:
+    """Whatever the stamps and measurements hold, rb and ood are numbers in [0, 1], or the
+    candidate is refused with the field named (a non-finite S_corr); never NaN."""
+    rng = np.random.default_rng(len(cells))
+    raw = rng.normal(0, 1, (1, 3, 63, 63)).astype(np.float32)
+    if fill is not None:  # a whole plane blank, missing or saturated
+        raw[0, plane] = np.float32(fill)
+    for p, y, x, value in cells:
+        raw[0, p, y, x] = np.float32(value)
+    columns = {"sign": [sign], "scorr": [scorr], "snr": [scorr], "fwhm": [fwhm]}
+    if not np.isfinite(scorr):
+        with pytest.raises(ConfigurationError, match="finite 'scorr'"):
+            _model().score(columns, raw)
+        return
+    scores = _model().score(columns, raw)
+    for name, values in scores.columns().items():
+        assert np.all(np.isfinite(values) & (values >= 0) & (values <= 1)), (name, values)
+
+
+@functools.cache
+def _model() -> RealBogusModel:
+    return RealBogusModel.load(shipped_model_path(), threads=1)
 
 
 def test_scoring_checks_the_inputs(triplets):

@@ -10,7 +10,8 @@ image. `normalise_cutouts` turns each into four channels:
 - science, reference and difference, each minus its median and divided by its robust
   (MAD) spread over the cutout, then compressed with ``asinh`` (noise stays ≈ linear, a
   saturated star core stays bounded);
-- a mask channel, 1 where any of the three is NaN; NaN pixels are 0 in the others.
+- a mask channel, 1 where any of the three is NaN, infinite or a blank (|value| >
+  `BLANK_LIMIT`, as ZTF's ±3.4e38); such pixels are 0 in the others.
 
 Scalar features (`SCALAR_FEATURES`) come from the candidate table's columns and are
 finite by construction (a missing measurement becomes 0 with its meaning recorded by the
@@ -53,6 +54,9 @@ SCALAR_FEATURES = (
 _MAD_TO_SIGMA = 1.4826
 #: Triplets normalised at once.
 CHUNK = 64
+#: Pixels beyond this magnitude are blanks (ZTF writes ±3.4e38), masked like NaN.
+BLANK_LIMIT = 1e30
+_Z_LIMIT = np.float32(3e38)
 
 
 def normalise_cutouts(cutouts: np.ndarray, *, threads: int = 1) -> np.ndarray:
@@ -97,7 +101,8 @@ def normalise_cutouts(cutouts: np.ndarray, *, threads: int = 1) -> np.ndarray:
 def _normalise(data: np.ndarray, out: np.ndarray) -> None:
     """`normalise_cutouts` of one chunk, written into ``out``."""
     n = len(data)
-    finite = np.isfinite(data)
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(data) & (np.abs(data) <= BLANK_LIMIT)
     flat = np.where(finite, data, np.nan).reshape(n * 3, -1)
     whole = np.asarray(finite.reshape(n * 3, -1).all(axis=1))
     median, mad, std = _robust_stats(flat, whole)
@@ -105,8 +110,11 @@ def _normalise(data: np.ndarray, out: np.ndarray) -> None:
     scale = np.where(np.isfinite(mad) & (mad > 0), mad, std)
     scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0).astype(np.float32)
     median = np.where(np.isfinite(median), median, 0.0).astype(np.float32)
-    z = (data - median[..., None, None]) / scale[..., None, None]
-    out[:, :3] = np.where(finite, np.arcsinh(z), 0.0)
+    with np.errstate(all="ignore"):
+        z = (data - median[..., None, None]) / scale[..., None, None]
+        # |z| beyond float32 (a huge pixel over a tiny spread) saturates: asinh(3e38) ≈ 89
+        np.clip(z, -_Z_LIMIT, _Z_LIMIT, out=z)
+        out[:, :3] = np.where(finite, np.arcsinh(z), 0.0)
     out[:, 3] = (~finite).any(axis=1)
 
 
