@@ -36,6 +36,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,16 +183,25 @@ class IngestStage:
         alerts = self._new(alerts, report)
         if not alerts:
             return set()
-        scores = self._scores(alerts)
-        clock.lap("score")
-        ids = exposure_runs(self.catalog, _exposures(alerts), code_version=__version__)
-        clock.lap("exposures")
-        rows = [self._row(alert, scores, k) for k, alert in enumerate(alerts)]
-        self._store_stamps(alerts, rows)
+        # The model (NumPy and onnxruntime, off the GIL) scores while this thread writes
+        # the exposures and the stamps, which need no score.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            scoring = pool.submit(self._scores, alerts)
+            ids = exposure_runs(self.catalog, _exposures(alerts), code_version=__version__)
+            clock.lap("exposures")
+            rows = [self._row(alert) for alert in alerts]
+            self._store_stamps(alerts, rows)
+            clock.lap("stamps")
+            scores = scoring.result()
+            clock.lap("score wait")
+        for k, row in enumerate(rows):
+            for name, values in scores.items():
+                row[name] = float(values[k])
+            if scores and self.model is not None:
+                row["model_version_id"] = self.model.version_id
         by_run: dict[int, list[dict[str, Any]]] = {}
         for alert, row in zip(alerts, rows, strict=True):
             by_run.setdefault(ids[(alert.survey, alert.exposure)][1], []).append(row)
-        clock.lap("stamps")
         stored = append_candidates(self.catalog, by_run)
         report.stored += len(stored)
         report.duplicates += len(alerts) - len(stored)
@@ -268,7 +278,7 @@ class IngestStage:
         for (k, name), key in zip(where, self.store.put_many(data, suffix=".fits"), strict=True):
             rows[k][name] = key
 
-    def _row(self, alert: SurveyAlert, scores: dict[str, np.ndarray], k: int) -> dict[str, Any]:
+    def _row(self, alert: SurveyAlert) -> dict[str, Any]:
         row: dict[str, Any] = {
             "x": _CENTRE,
             "y": _CENTRE,
@@ -291,10 +301,6 @@ class IngestStage:
             "notes": list(alert.notes),
             "packet_file": alert.path,
         }
-        for name, values in scores.items():
-            row[name] = float(values[k])
-        if scores and self.model is not None:
-            row["model_version_id"] = self.model.version_id
         return row
 
     # -- objects ----------------------------------------------------------------------------
