@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import threading
 import time
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from markdown_report import machine_line, write_report
 
 from astrid.catalog import connect
 from astrid.catalog.deliveries import delivery_counts
@@ -160,9 +159,10 @@ def main() -> None:
     args = parser.parse_args()
     seq = simulate_sequence(config_for(args.size, args.epochs), seed=args.seed)
     lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}. Command: `python benchmarks/alert_delivery.py "
-        f"--size {args.size} --epochs {args.epochs} --seed {args.seed}`.",
+        machine_line(
+            "python benchmarks/alert_delivery.py "
+            f"--size {args.size} --epochs {args.epochs} --seed {args.seed}"
+        ),
         "",
         "| endpoint | alerts delivered | latency median (s) | p95 (s) | max (s) "
         "| after subtraction per frame (s) | of which score+write / objects / alerts / "
@@ -188,10 +188,7 @@ def main() -> None:
             f"| {np.median(result['frame_seconds']):.2f} "
             f"| {json.dumps(result['counts'])} |"
         )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,12 @@ again (every packet a duplicate).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from markdown_report import machine_line, write_report
 
 from astrid.catalog import connect
 from astrid.ingest.ztf_layout import write_ztf_packets, ztf_packet
@@ -116,19 +115,17 @@ def main() -> None:
                 again = stage.ingest([root / "packets"])
         rows += [row(f"{run}: first", first), row(f"{run}: again (all duplicates)", again)]
     lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}. Command: `python benchmarks/alert_ingest.py --packets "
-        f"{args.packets} --history {args.history} --nights {args.nights} "
-        f"--repeat {args.repeat}" + (f" --dir {args.dir}" if args.dir else "") + "`.",
+        machine_line(
+            f"python benchmarks/alert_ingest.py --packets {args.packets} --history "
+            f"{args.history} --nights {args.nights} --repeat {args.repeat}"
+            + (f" --dir {args.dir}" if args.dir else "")
+        ),
         "",
         "| run: pass | packets | new | seconds | packets/s | seconds per step |",
         "|---|---|---|---|---|---|",
         *rows,
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 from astropy.table import Table
+from markdown_report import write_report
 
 from astrid.catalog import connect
 from astrid.catalog.lightcurves import light_curves
@@ -268,10 +269,7 @@ def main() -> None:
     ]
     lines = [f"Machine: {machine}. Command: `{command}`.", "", "| measure | value | target |"]
     lines += ["|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in table]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,11 @@ the Spearman rank correlation of AstrID's rb with ZTF's score over the packets r
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from markdown_report import machine_line, write_report
 from scipy.stats import spearmanr
 
 from astrid.catalog import connect
@@ -40,9 +39,8 @@ def main() -> None:
             )
             rows = sorted(catalog.candidates(), key=lambda c: c["source_id"])
     lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}. Command: `python benchmarks/ztf_real_packets.py "
-        f"{args.folder.name}`. {report.files} files, {report.read} packets read, "
+        machine_line(f"python benchmarks/ztf_real_packets.py {args.folder.name}")
+        + f" {report.files} files, {report.read} packets read, "
         f"{report.stored} distinct, {len(report.problems)} problems.",
         "",
         "| candid | schema | sign | mag | ZTF score | AstrID rb | AstrID ood "
@@ -67,10 +65,7 @@ def main() -> None:
         "Problems:",
         *(f"- {p.path.split('/')[-1]}: {p.message}" for p in report.problems),
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

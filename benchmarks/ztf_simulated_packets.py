@@ -22,8 +22,6 @@ kept and the bogus ones let through.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
+from markdown_report import machine_line, write_report
 from scipy.stats import mannwhitneyu, spearmanr
 
 from astrid.catalog import connect
@@ -146,9 +145,10 @@ def main() -> None:
     frame, packet = frame[keep], packet[keep]
     diff = np.abs(packet - frame)
     lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}. Command: `python benchmarks/ztf_simulated_packets.py "
-        f"--seeds {' '.join(map(str, args.seeds))} --size {args.size}`.",
+        machine_line(
+            "python benchmarks/ztf_simulated_packets.py "
+            f"--seeds {' '.join(map(str, args.seeds))} --size {args.size}"
+        ),
         "",
         f"{report.read} packets from {len(args.seeds)} simulated {args.size}² fields, "
         f"{report.stored} stored, {len(report.problems)} problems; {int(real.sum())} real "
@@ -171,10 +171,7 @@ def main() -> None:
     ]
     if report.problems:
         lines += ["", "Problems:", *(f"- {p.message}" for p in report.problems[:10])]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":
