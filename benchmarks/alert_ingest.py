@@ -14,18 +14,16 @@ again (every packet a duplicate).
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from markdown_report import machine_line, write_report
+from scratch_catalog import scratch_catalog
 
-from astrid.catalog import connect
 from astrid.ingest.ztf_layout import write_ztf_packets, ztf_packet
 from astrid.pipeline.ingest_stage import IngestReport, IngestStage
 from astrid.pipeline.scoring import resolve_model
-from astrid.store import ObjectStore
 
 JD0 = 2460000.5
 
@@ -102,17 +100,14 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for run in range(1, args.repeat + 1):
-        with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-            root = Path(tmp)
+        with scratch_catalog(args.dir) as (catalog, store, root):
             made = packets(args.packets, args.history, args.nights)
+            (root / "packets").mkdir()
             for k in range(0, len(made), 500):
-                (root / "packets").mkdir(exist_ok=True)
                 write_ztf_packets(root / "packets" / f"{k:06d}.avro", made[k : k + 500])
-            with connect(f"sqlite:///{root / 'astrid.sqlite'}") as catalog:
-                store = ObjectStore(str(root / "store"))
-                stage = IngestStage(catalog, store, model=resolve_model(catalog, store))
-                first = stage.ingest([root / "packets"])
-                again = stage.ingest([root / "packets"])
+            stage = IngestStage(catalog, store, model=resolve_model(catalog, store))
+            first = stage.ingest([root / "packets"])
+            again = stage.ingest([root / "packets"])
         rows += [row(f"{run}: first", first), row(f"{run}: again (all duplicates)", again)]
     lines = [
         machine_line(

@@ -12,17 +12,15 @@ the Spearman rank correlation of AstrID's rb with ZTF's score over the packets r
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from markdown_report import machine_line, write_report
 from scipy.stats import spearmanr
+from scratch_catalog import scratch_catalog
 
-from astrid.catalog import connect
 from astrid.pipeline.ingest_stage import IngestStage
 from astrid.pipeline.scoring import resolve_model
-from astrid.store import ObjectStore
 
 
 def main() -> None:
@@ -30,14 +28,11 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        with connect(f"sqlite:///{root / 'astrid.sqlite'}") as catalog:
-            store = ObjectStore(str(root / "store"))
-            report = IngestStage(catalog, store, model=resolve_model(catalog, store)).ingest(
-                [args.folder]
-            )
-            rows = sorted(catalog.candidates(), key=lambda c: c["source_id"])
+    with scratch_catalog() as (catalog, store, _):
+        report = IngestStage(catalog, store, model=resolve_model(catalog, store)).ingest(
+            [args.folder]
+        )
+        rows = sorted(catalog.candidates(), key=lambda c: c["source_id"])
     lines = [
         machine_line(f"python benchmarks/ztf_real_packets.py {args.folder.name}")
         + f" {report.files} files, {report.read} packets read, "

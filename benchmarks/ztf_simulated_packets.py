@@ -22,7 +22,6 @@ kept and the bogus ones let through.
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,8 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from markdown_report import machine_line, write_report
 from scipy.stats import mannwhitneyu, spearmanr
+from scratch_catalog import scratch_catalog
 
-from astrid.catalog import connect
 from astrid.detection.realbogus import RealBogusModel
 from astrid.difference.subtract import subtract
 from astrid.ingest.ztf_layout import write_ztf_packets, ztf_packet
@@ -41,7 +40,6 @@ from astrid.pipeline.ingest_stage import IngestStage
 from astrid.pipeline.scoring import resolve_model
 from astrid.preprocess.pair import prepare_pair
 from astrid.simulation import SimulationConfig, simulate_pair
-from astrid.store import ObjectStore
 
 MATCH_ARCSEC = 1.5
 VARIABLE_ARCSEC = 2.0
@@ -121,21 +119,18 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        with connect(f"sqlite:///{root / 'astrid.sqlite'}") as catalog:
-            store = ObjectStore(str(root / "store"))
-            scoring = resolve_model(catalog, store)
-            model = RealBogusModel.load(Path(scoring.path))
-            truth: dict[int, int] = {}
-            (root / "packets").mkdir()
-            for seed in args.seeds:
-                made = field_packets(seed, args.size, model)
-                truth.update({p["candid"]: p.pop("truth") for p in made})
-                write_ztf_packets(root / "packets" / f"seed{seed}.avro", made)
-            report = IngestStage(catalog, store, model=scoring).ingest([root / "packets"])
-            rows = list(catalog.candidates())
-        threshold = float(model.card.get("operating_threshold") or 0.5)
+    with scratch_catalog() as (catalog, store, root):
+        scoring = resolve_model(catalog, store)
+        model = RealBogusModel.load(Path(scoring.path))
+        truth: dict[int, int] = {}
+        (root / "packets").mkdir()
+        for seed in args.seeds:
+            made = field_packets(seed, args.size, model)
+            truth.update({p["candid"]: p.pop("truth") for p in made})
+            write_ztf_packets(root / "packets" / f"seed{seed}.avro", made)
+        report = IngestStage(catalog, store, model=scoring).ingest([root / "packets"])
+        rows = list(catalog.candidates())
+    threshold = float(model.card.get("operating_threshold") or 0.5)
     source = np.array([int(c["source_id"]) for c in rows])
     frame = np.array([c["survey_score"] for c in rows], float)
     packet = np.array([c["rb"] for c in rows], float)
