@@ -19,7 +19,7 @@ from astrid.cli import app
 from astrid.ingest.kafka_source import KafkaAlertSource
 from astrid.ingest.ztf_layout import write_ztf_packets, ztf_packet
 from astrid.pipeline.alerts_stage import AlertsStage
-from astrid.pipeline.ingest_stage import IngestStage
+from astrid.pipeline.ingest_stage import UNSCORED_NOTE, IngestStage
 from astrid.pipeline.scoring import resolve_model
 from astrid.store import ObjectStore
 from fake_kafka import FakeConsumer, FakeError, FakeMessage
@@ -164,6 +164,26 @@ def test_rubin_and_ztf_together_and_unscored(catalog: Catalog, tmp_path: Path) -
     surveys = {c["survey"] for c in catalog.candidates()}
     assert surveys == {"ztf", "rubin"}
     assert all(c["rb"] is None for c in catalog.candidates())
+
+
+def test_a_packet_with_no_difference_pixel_is_stored_unscored(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    blank = _packet(301, 0, object_id="ZTF26d", ra=40.0)
+    blank["cutoutDifference"] = None
+    whole = _packet(302, 0, object_id="ZTF26e", ra=41.0)
+    write_ztf_packets(tmp_path / "d.avro", [blank, whole])
+    report = _stage(catalog, tmp_path).ingest([tmp_path / "d.avro"])
+    assert report.error is None and report.stored == 2
+    by_id = {c["source_id"]: c for c in catalog.candidates()}
+    assert by_id[301]["rb"] is None and by_id[301]["ood"] is None
+    assert UNSCORED_NOTE in by_id[301]["notes"]
+    assert 0 <= by_id[302]["rb"] <= 1 and UNSCORED_NOTE not in by_id[302]["notes"]
+    # a batch of nothing but such packets stores them all, unscored
+    only = _packet(303, 0, object_id="ZTF26f", ra=42.0)
+    only["cutoutDifference"] = None
+    write_ztf_packets(tmp_path / "o.avro", [only])
+    assert _stage(catalog, tmp_path).ingest([tmp_path / "o.avro"]).stored == 1
 
 
 def test_cli_writes_the_run_layout_with_provenance(tmp_path: Path) -> None:

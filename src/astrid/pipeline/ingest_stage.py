@@ -74,6 +74,8 @@ log = logging.getLogger(__name__)
 
 #: Stamps are placed at the centre of the 63×63 canvas: the detection's pixel there.
 _CENTRE = 31.0
+#: The note of a packet whose difference stamp has no pixel: it is stored without rb/ood.
+UNSCORED_NOTE = "not scored: the difference stamp has no pixel"
 _STAMP_KINDS = (("science", "science"), ("reference", "template"), ("difference", "difference"))
 
 
@@ -195,6 +197,9 @@ class IngestStage:
             scores = scoring.result()
             clock.lap("score wait")
         for k, row in enumerate(rows):
+            if scores and not np.isfinite(scores["rb"][k]):
+                row["notes"].append(UNSCORED_NOTE)
+                continue
             for name, values in scores.items():
                 row[name] = float(values[k])
             if scores and self.model is not None:
@@ -250,8 +255,18 @@ class IngestStage:
         return list(best.values())
 
     def _scores(self, alerts: Sequence[SurveyAlert]) -> dict[str, np.ndarray]:
+        """The model's scores per packet; NaN for a packet with no difference pixel, which
+        is not scored (there is nothing to judge it on)."""
         if self.model is None or not alerts:
             return {}
+        usable = np.array([np.isfinite(a.stamps[2]).any() for a in alerts])
+        if not usable.all():
+            scored = self._scores([a for a, ok in zip(alerts, usable, strict=True) if ok])
+            out = {}
+            for name, values in scored.items():
+                out[name] = np.full(len(alerts), np.nan)
+                out[name][usable] = values
+            return out or {"rb": np.full(len(alerts), np.nan)}
         table = Table(
             {
                 "sign": [-1 if a.is_negative else 1 for a in alerts],
@@ -446,11 +461,14 @@ def _rank(point: dict[str, Any]) -> int:
 
 
 def _snr(alert: SurveyAlert) -> float:
-    """The packet's S/N, else |flux| / error, else 0."""
+    """The packet's S/N, else |flux| / error, else 0 (always finite: the model needs it)."""
     if alert.snr is not None and math.isfinite(alert.snr):
         return float(alert.snr)
     if alert.flux is not None and alert.flux_err:
-        return abs(alert.flux / alert.flux_err)
+        with np.errstate(all="ignore"):
+            snr = abs(float(alert.flux) / float(alert.flux_err))
+        if math.isfinite(snr):
+            return snr
     return 0.0
 
 
