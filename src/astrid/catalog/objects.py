@@ -148,14 +148,15 @@ def refresh_objects(session: Session, object_ids: Iterable[int]) -> None:
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         members: dict[int, list[tuple[float, float, float | None, float | None]]] = {}
-        for object_id, *values in session.execute(
+        for object_id, c_ra, c_dec, c_flux, mjd in session.execute(
             select(
                 Candidate.object_id, Candidate.ra, Candidate.dec, Candidate.flux, Observation.mjd
             )
             .join(Observation, Observation.id == Candidate.observation_id)
             .where(Candidate.object_id.in_(chunk))
         ):
-            members.setdefault(int(object_id), []).append(tuple(values))  # type: ignore[arg-type]
+            assert object_id is not None  # the query asks for objects by id
+            members.setdefault(object_id, []).append((c_ra, c_dec, c_flux, mjd))
         empty = [i for i in chunk if i not in members]
         if empty:
             session.execute(delete(SkyObject).where(SkyObject.id.in_(empty)))

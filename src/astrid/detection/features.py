@@ -104,8 +104,7 @@ def _normalise(data: np.ndarray, out: np.ndarray) -> None:
     with np.errstate(invalid="ignore"):
         finite = np.isfinite(data) & (np.abs(data) <= BLANK_LIMIT)
     flat = np.where(finite, data, np.nan).reshape(n * 3, -1)
-    whole = np.asarray(finite.reshape(n * 3, -1).all(axis=1))
-    median, mad, std = _robust_stats(flat, whole)
+    median, mad, std = _robust_stats(flat, finite.reshape(n * 3, -1))
     median, mad, std = median.reshape(n, 3), mad.reshape(n, 3), std.reshape(n, 3)
     scale = np.where(np.isfinite(mad) & (mad > 0), mad, std)
     scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0).astype(np.float32)
@@ -118,11 +117,13 @@ def _normalise(data: np.ndarray, out: np.ndarray) -> None:
     out[:, 3] = (~finite).any(axis=1)
 
 
-def _robust_stats(flat: np.ndarray, whole: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median, MAD (as σ) and standard deviation of each row, NaNs ignored (NaN for a row
-    with no value).
+def _robust_stats(
+    flat: np.ndarray, finite: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median, MAD (as σ) and standard deviation of each row over its ``finite`` pixels
+    (NaN for a row with none).
 
-    Rows without NaN (``whole``) go through NumPy's vectorised median, several times faster
+    Rows with every pixel finite go through NumPy's vectorised median, several times faster
     than `numpy.nanmedian`'s row-by-row path, with the same values. Rows with no value are
     never handed to NumPy's nan-functions, so nothing warns (no warning filters, which
     threads would race on).
@@ -130,7 +131,8 @@ def _robust_stats(flat: np.ndarray, whole: np.ndarray) -> tuple[np.ndarray, np.n
     median = np.full(len(flat), np.nan)
     mad = np.full(len(flat), np.nan)
     std = np.full(len(flat), np.nan)
-    partial = ~whole & np.isfinite(flat).any(axis=1)
+    whole = finite.all(axis=1)
+    partial = ~whole & finite.any(axis=1)
     with np.errstate(all="ignore"):
         for rows, med, dev in ((whole, np.median, np.std), (partial, np.nanmedian, np.nanstd)):
             if rows.any():

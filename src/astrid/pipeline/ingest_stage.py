@@ -260,13 +260,10 @@ class IngestStage:
         if self.model is None or not alerts:
             return {}
         usable = np.array([np.isfinite(a.stamps[2]).any() for a in alerts])
+        if not usable.any():
+            return {"rb": np.full(len(alerts), np.nan)}
         if not usable.all():
-            scored = self._scores([a for a, ok in zip(alerts, usable, strict=True) if ok])
-            out = {}
-            for name, values in scored.items():
-                out[name] = np.full(len(alerts), np.nan)
-                out[name][usable] = values
-            return out or {"rb": np.full(len(alerts), np.nan)}
+            alerts = [a for a, ok in zip(alerts, usable, strict=True) if ok]
         table = Table(
             {
                 "sign": [-1 if a.is_negative else 1 for a in alerts],
@@ -278,7 +275,12 @@ class IngestStage:
         )
         cutouts = np.stack([a.stamps for a in alerts]).astype(np.float32)
         scored = add_realbogus_scores(self.model, table, cutouts)
-        return {n: np.asarray(scored[n]) for n in scored.colnames if n not in table.colnames}
+        out = {}
+        for name in scored.colnames:
+            if name not in table.colnames:
+                out[name] = np.full(len(usable), np.nan)
+                out[name][usable] = scored[name]
+        return out
 
     def _store_stamps(self, alerts: Sequence[SurveyAlert], rows: list[dict[str, Any]]) -> None:
         """Each packet's stamps as FITS objects (one flush for the batch), keys in its row."""
