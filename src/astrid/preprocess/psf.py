@@ -168,7 +168,11 @@ def _on_stellar_locus(
     for _ in range(8):
         coeffs = np.linalg.lstsq(basis[keep], size[keep], rcond=None)[0]
         resid = size - basis @ coeffs
-        sigma = 1.4826 * np.median(np.abs(resid[keep] - np.median(resid[keep]))) + 1e-3
+        # Galaxies only ever lie above the locus, so its width comes from the side below
+        # the fit, which holds stars alone; a width taken from the clipped set itself
+        # shrinks with every pass and can end on a third of the stars.
+        below = resid[resid <= 0.0]
+        sigma = 1.4826 * np.median(np.abs(below)) + 1e-3 if below.size >= 3 else 1e-3
         new_keep = (resid < 2.0 * sigma) & (resid > -4.0 * sigma)
         if new_keep.sum() < 3 or np.array_equal(new_keep, keep):
             break

@@ -98,13 +98,24 @@ def _sersic_b(n: float) -> float:
     return 2.0 * n - 1.0 / 3.0 + 4.0 / (405.0 * n) + 46.0 / (25515.0 * n * n)
 
 
+# Sub-pixel sampling of the core, innermost first: (half-width in pixels, samples per side).
+# A Sersic cusp (n = 4: the centre is e^{b_n} ~ 2000 times the effective brightness) needs
+# fine sampling in the pixel that holds it: 7x7 samples gave that pixel up to 45 % of the
+# galaxy's total flux too much when a sample fell on the centre, a point-like error that
+# differed between the reference and science grids and left false point sources in the
+# difference. With these levels the error is below 1e-4 of the total for n <= 4, r_eff >= 2.
+_CORE_SAMPLING = ((0, 128), (1, 32), (4, 8))
+
+
 def _sersic_stamp(
     dx: float, dy: float, metric: np.ndarray, n: float, r_eff: float, half: int
 ) -> np.ndarray:
     """Sersic surface brightness on a ``2*half+1`` stamp, centred ``(dx, dy)`` off its centre.
 
-    ``metric`` is the 2x2 matrix of the circularised radius, ``r^2 = d^T metric d``. The core
-    is integrated over 7x7 sub-pixels; the profile is tapered to zero between 4 and 6 r_eff.
+    ``metric`` is the 2x2 matrix of the circularised radius, ``r^2 = d^T metric d``. Pixels
+    are point-sampled at their centres except in the core, which is integrated over finer
+    sub-pixel grids the nearer it is to the centre (`_CORE_SAMPLING`); the profile is
+    tapered to zero between 4 and 6 r_eff.
     """
     b_n = _sersic_b(n)
 
@@ -117,14 +128,15 @@ def _sersic_stamp(
 
     t = np.arange(-half, half + 1, dtype=float)
     image = profile(t[None, :] - dx, t[:, None] - dy)
-    core, os_ = min(4, half), 7
-    sub = (np.arange(os_) + 0.5) / os_ - 0.5
-    tc = (np.arange(-core, core + 1)[:, None] + sub[None, :]).ravel()
-    fine = profile(tc[None, :] - dx, tc[:, None] - dy)
-    side = 2 * core + 1
-    image[half - core : half + core + 1, half - core : half + core + 1] = fine.reshape(
-        side, os_, side, os_
-    ).mean(axis=(1, 3))
+    for core, samples in sorted(_CORE_SAMPLING, reverse=True):
+        core = min(core, half)
+        sub = (np.arange(samples) + 0.5) / samples - 0.5
+        tc = (np.arange(-core, core + 1)[:, None] + sub[None, :]).ravel()
+        fine = profile(tc[None, :] - dx, tc[:, None] - dy)
+        side = 2 * core + 1
+        image[half - core : half + core + 1, half - core : half + core + 1] = fine.reshape(
+            side, samples, side, samples
+        ).mean(axis=(1, 3))
     return image
 
 
