@@ -146,11 +146,11 @@ def test_input_image_not_mutated(scene: Scene) -> None:
 
 def test_result_shapes_and_union(scene: Scene) -> None:
     r = scene.result
-    for array in (r.mask, r.saturated, r.cosmic_rays, r.bad_columns):
+    for array in (r.mask, r.saturated, r.cosmic_rays, r.bad_columns, r.streaks):
         assert array.shape == SHAPE
         assert array.dtype == bool
     assert r.cleaned.dtype == np.float32
-    np.testing.assert_array_equal(r.mask, r.saturated | r.cosmic_rays | r.bad_columns)
+    np.testing.assert_array_equal(r.mask, r.saturated | r.cosmic_rays | r.bad_columns | r.streaks)
     assert r.n_masked == int(r.mask.sum())
     assert r.masked_fraction < 0.03
 

@@ -1,4 +1,4 @@
-"""Bad-pixel masks: saturation and bleed trails, cosmic rays, bad column segments.
+"""Bad-pixel masks: saturation and bleed trails, bad column segments, streaks, cosmic rays.
 
 Conventions: arrays are ``[y, x]``, pixels 0-based, data in ADU; ``True`` in a mask means
 "do not trust this pixel". :func:`build_mask` never modifies its input and returns every
@@ -24,7 +24,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import astroscrappy
@@ -34,6 +34,7 @@ from astropy.stats import mad_std
 from scipy import ndimage
 
 from astrid.observations.image import Image, ImageMeta
+from astrid.preprocess.streaks import Streak, StreakConfig, find_streaks
 
 __all__ = ["MaskConfig", "MaskResult", "build_mask"]
 
@@ -75,6 +76,11 @@ class MaskConfig:
         Length in rows of the blocks in which a column is compared with its neighbours;
         segments shorter than this are not reliably found, and flagged segments may
         extend up to a quarter block beyond the defect.
+    streaks : bool
+        Look for satellite trails and other long straight streaks
+        (`astrid.preprocess.streaks`).
+    streak : StreakConfig
+        Their detection settings.
     """
 
     saturation_fraction: float = 0.95
@@ -88,6 +94,8 @@ class MaskConfig:
     bad_columns: bool = True
     column_sigma: float = 5.0
     column_block_px: int = 64
+    streaks: bool = True
+    streak: StreakConfig = field(default_factory=StreakConfig)
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,6 +112,10 @@ class MaskResult:
         bool, cosmic-ray hits and hot pixels.
     bad_columns : numpy.ndarray
         bool, bad column segments.
+    streaks : numpy.ndarray
+        bool, satellite trails and other long streaks.
+    streak_lines : tuple of Streak
+        The streaks found (ends, half-width, amplitude).
     cleaned : numpy.ndarray
         float32 data with cosmic-ray pixels replaced by astroscrappy's interpolation
         (other pixels are the input data).
@@ -113,6 +125,8 @@ class MaskResult:
     saturated: np.ndarray
     cosmic_rays: np.ndarray
     bad_columns: np.ndarray
+    streaks: np.ndarray
+    streak_lines: tuple[Streak, ...]
     cleaned: np.ndarray
 
     @property
@@ -134,6 +148,11 @@ class MaskResult:
     def n_bad_columns(self) -> int:
         """Pixels masked as bad column segments."""
         return int(np.count_nonzero(self.bad_columns))
+
+    @property
+    def n_streaks(self) -> int:
+        """Pixels masked as streaks."""
+        return int(np.count_nonzero(self.streaks))
 
     @property
     def masked_fraction(self) -> float:
@@ -160,8 +179,8 @@ def build_mask(image: Image, config: MaskConfig = MaskConfig()) -> MaskResult:
     Notes
     -----
     Order matters: saturation first, then bad columns (with saturated pixels ignored),
-    then cosmic rays with both excluded, so a hot column is reported as a column and not
-    "cleaned" as a string of cosmic rays.
+    then streaks, then cosmic rays with all of those excluded, so a hot column is reported
+    as a column and a trail as a trail, not "cleaned" as strings of cosmic rays.
     """
     data = np.asarray(image.data, dtype=np.float32)
     input_bad = np.asarray(image.mask, dtype=bool) | ~np.isfinite(data)
@@ -181,21 +200,30 @@ def build_mask(image: Image, config: MaskConfig = MaskConfig()) -> MaskResult:
     else:
         bad_columns = np.zeros(data.shape, dtype=bool)
 
+    if config.streaks:
+        known = excluded | bad_columns
+        found = find_streaks((work - sky) / np.float32(rms), known, config.streak)
+        streaks, streak_lines = found.mask & ~known, found.streaks
+    else:
+        streaks, streak_lines = np.zeros(data.shape, dtype=bool), ()
+
     if config.cosmic_rays:
         cosmic_rays, clean = _cosmic_rays(
-            work, sky, rms, excluded | bad_columns, image.meta, config
+            work, sky, rms, excluded | bad_columns | streaks, image.meta, config
         )
         cleaned = np.where(cosmic_rays, clean, data).astype(np.float32)
     else:
         cosmic_rays = np.zeros(data.shape, dtype=bool)
         cleaned = data.copy()
 
-    mask = input_bad | saturated | bad_columns | cosmic_rays
+    mask = input_bad | saturated | bad_columns | streaks | cosmic_rays
     return MaskResult(
         mask=mask,
         saturated=saturated,
         cosmic_rays=cosmic_rays,
         bad_columns=bad_columns,
+        streaks=streaks,
+        streak_lines=streak_lines,
         cleaned=cleaned,
     )
 

@@ -290,6 +290,10 @@ def prepare_pair(
         "science_cosmic_ray_pixels": float(masks["science"].cosmic_rays.sum()),
         "science_saturated_pixels": float(masks["science"].saturated.sum()),
         "science_bad_column_pixels": float(masks["science"].bad_columns.sum()),
+        "science_streaks": float(len(masks["science"].streak_lines)),
+        "science_streak_pixels": float(masks["science"].n_streaks),
+        "reference_streaks": float(len(masks["reference"].streak_lines)),
+        "reference_streak_pixels": float(masks["reference"].n_streaks),
     }
     log.info(
         "prepared %s vs %s: %d stars matched, residual %.3f/%.3f px, F_r=%.4f",

@@ -170,9 +170,15 @@ def _on_stellar_locus(
         resid = size - basis @ coeffs
         # Galaxies only ever lie above the locus, so its width comes from the side below
         # the fit, which holds stars alone; a width taken from the clipped set itself
-        # shrinks with every pass and can end on a third of the stars.
+        # shrinks with every pass and can end on a third of the stars. With few objects
+        # below, the clipped set's spread is all there is; and sizes measured on noisy
+        # stamps scatter by a few per cent, so the width is never taken below 4 %.
         below = resid[resid <= 0.0]
-        sigma = 1.4826 * np.median(np.abs(below)) + 1e-3 if below.size >= 3 else 1e-3
+        if below.size >= 5:
+            spread = 1.4826 * float(np.median(np.abs(below)))
+        else:
+            spread = 1.4826 * float(np.median(np.abs(resid[keep] - np.median(resid[keep]))))
+        sigma = max(spread, 0.04 * float(np.median(size[keep])), 1e-3)
         new_keep = (resid < 2.0 * sigma) & (resid > -4.0 * sigma)
         if new_keep.sum() < 3 or np.array_equal(new_keep, keep):
             break
