@@ -194,6 +194,7 @@ def find_streaks(
         alive[run.members] = False
         if streak is None:
             continue
+        streak = _followed(z, excluded, streak)
         streaks.append(streak)
         band = _band(z.shape, streak)
         mask |= band
@@ -388,6 +389,96 @@ def _measure(
         amplitude=float(profile[peak]),
         significance=run.significance,
     )
+
+
+def _followed(
+    z: np.ndarray, excluded: np.ndarray, streak: Streak, piece_px: float = 128.0
+) -> Streak:
+    """The streak extended along its own line for as long as the line goes on.
+
+    A trail's votes can break off (where it crosses a bright star's surroundings, a masked
+    stretch, a fainter part) and the far side alone may be too short or sparse to pass the
+    Hough tests; with the direction known, each further ``piece_px`` of the line is tested
+    on its own: its contrast (centre ±1 px, within 2 px of the line, less the sides at
+    ±(half-width + 6 px)) must be ≥ 5σ and ≥ 0.35 of the streak's amplitude. One failing
+    piece is bridged when the next passes; two in a row end the streak, keeping the longer
+    of the failing piece's first half or quarter that holds (a bright trail's end is found
+    to ~32 px; a faint one's to a piece).
+    """
+    length = streak.length
+    ux, uy = (streak.x1 - streak.x0) / length, (streak.y1 - streak.y0) / length
+    ends = [(streak.x0, streak.y0, -1.0), (streak.x1, streak.y1, 1.0)]
+    reached = []
+    for ex, ey, sign in ends:
+        reach, failed, step = 0.0, 0, 1
+        while failed < 2:
+            start = reach if failed == 0 else reach + piece_px
+            t = np.arange(start, start + piece_px, 1.0) + streak.half_width
+            if _contrast_holds(z, excluded, ex, ey, sign * ux, sign * uy, t, streak):
+                reach, failed = start + piece_px, 0
+            else:
+                if failed == 0:
+                    # The line may end inside this piece: keep the longest part that holds.
+                    for part in (piece_px / 2, piece_px / 4):
+                        if _contrast_holds(
+                            z, excluded, ex, ey, sign * ux, sign * uy, t[: int(part)], streak
+                        ):
+                            reach += part
+                            break
+                failed += 1
+            step += 1
+            if step > 64:
+                break
+        reached.append(reach)
+    return Streak(
+        x0=streak.x0 - ux * reached[0],
+        y0=streak.y0 - uy * reached[0],
+        x1=streak.x1 + ux * reached[1],
+        y1=streak.y1 + uy * reached[1],
+        half_width=streak.half_width,
+        amplitude=streak.amplitude,
+        significance=streak.significance,
+    )
+
+
+def _contrast_holds(
+    z: np.ndarray,
+    excluded: np.ndarray,
+    ex: float,
+    ey: float,
+    ux: float,
+    uy: float,
+    t: np.ndarray,
+    streak: Streak,
+) -> bool:
+    """Whether the line from ``(ex, ey)`` along ``(ux, uy)`` at positions ``t`` holds up."""
+    ny, nx = z.shape
+    side = streak.half_width + 6.0
+
+    def samples(offset: float) -> np.ndarray:
+        px = ex + t * ux - offset * uy
+        py = ey + t * uy + offset * ux
+        on = (px >= 0) & (px <= nx - 1) & (py >= 0) & (py <= ny - 1)
+        ix = np.clip(np.round(px).astype(int), 0, nx - 1)
+        iy = np.clip(np.round(py).astype(int), 0, ny - 1)
+        keep = on & ~excluded[iy, ix]
+        return z[iy[keep], ix[keep]]
+
+    sides = np.concatenate([samples(d) for d in (-side - 2, -side, side, side + 2)])
+    if sides.size < 32:
+        return False
+    level = float(np.median(sides))
+    # The line may drift by a pixel or two over a long extension (its angle is known to a
+    # fraction of a degree): the best of five offsets counts, at a stricter significance.
+    for centre in (-2.0, -1.0, 0.0, 1.0, 2.0):
+        core = np.concatenate([samples(centre + d) for d in (-1.0, 0.0, 1.0)])
+        if core.size < 32:
+            continue
+        contrast = float(np.median(core)) - level
+        noise = 1.2533 * math.sqrt(1.0 / core.size + 1.0 / sides.size)
+        if contrast >= 5.0 * noise and contrast >= 0.35 * streak.amplitude:
+            return True
+    return False
 
 
 def _uniform_along(
