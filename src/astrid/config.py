@@ -66,6 +66,15 @@ class Settings(BaseSettings):
         description="largest image read (pixels, as its header declares); larger ones are "
         "refused before their data are read or decompressed",
     )
+    photometric_catalogue: Path | None = Field(
+        default=None,
+        description="reference stars (AB mags; CSV/FITS/parquet) that calibrate each science "
+        "frame's zero point (docs/photometry.md); unset: zero points from headers",
+    )
+    photometric_band: str | None = Field(
+        default=None,
+        description="the catalogue band to calibrate with (unset: each frame's filter)",
+    )
 
     # -- service (astrid serve): docs/service.md ----------------------------------------
     environment: Literal["local", "production"] = Field(

@@ -12,6 +12,7 @@ __all__ = [
     "AlertError",
     "AlignmentError",
     "AstridError",
+    "CalibrationError",
     "ConfigurationError",
     "ConflictError",
     "DifferencingError",
@@ -85,3 +86,8 @@ class AlertError(AstridError):
 class IngestError(AstridError):
     """A survey alert packet or file cannot be read: truncated, a required field missing,
     a corrupt cutout, an unknown schema."""
+
+
+class CalibrationError(AstridError):
+    """A frame cannot be calibrated photometrically: too few catalogue stars match it, or the
+    catalogue lacks the frame's band. The run goes on without a catalogue zero point."""

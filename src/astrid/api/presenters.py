@@ -53,6 +53,11 @@ def observation_public(
         "content_sha256": record.content_sha256,
         "created_at": record.created_at,
         "file_url": f"{API_PREFIX}/observations/{record.id}/file" if record.store_key else None,
+        "zero_point": record.zero_point,
+        "zero_point_error": record.zero_point_error,
+        "zero_point_stars": record.zero_point_stars,
+        "zero_point_source": record.zero_point_source,
+        "limiting_mag": record.limiting_mag,
     }
     if detail:
         return schemas.ObservationDetail(**fields, wcs_header=record.wcs_header)

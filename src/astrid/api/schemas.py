@@ -79,6 +79,13 @@ class ObservationPublic(_Public):
     content_sha256: str
     created_at: datetime
     file_url: str | None = Field(description="the stored FITS file")
+    zero_point: float | None = Field(
+        None, description="AB magnitude of one unit of the frame's flux (processed frames)"
+    )
+    zero_point_error: float | None = Field(None, description="1 sigma error of zero_point (mag)")
+    zero_point_stars: int | None = Field(None, description="catalogue stars it was fitted to")
+    zero_point_source: str | None = Field(None, description="catalogue, header or reference header")
+    limiting_mag: float | None = Field(None, description="5 sigma point-source limit (AB mag)")
 
 
 class ObservationDetail(ObservationPublic):

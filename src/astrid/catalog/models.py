@@ -45,6 +45,7 @@ __all__ = [
     "OBJECTS_STATUSES",
     "OBSERVATION_ROLES",
     "OBSERVATION_STATUSES",
+    "PHOTOMETRY_COLUMNS",
     "RUN_STATUSES",
     "Alert",
     "ApiKey",
@@ -129,6 +130,16 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
 
 
+#: The photometric calibration a finished run writes on its science observation.
+PHOTOMETRY_COLUMNS = (
+    "zero_point",
+    "zero_point_error",
+    "zero_point_stars",
+    "zero_point_source",
+    "limiting_mag",
+)
+
+
 class Observation(Base):
     """One registered image (science or reference), keyed by the SHA-256 of its file."""
 
@@ -154,6 +165,12 @@ class Observation(Base):
     status: Mapped[str] = mapped_column(String(16), default="registered")
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # photometric calibration of a processed science frame (AB mag of one flux unit)
+    zero_point: Mapped[float | None] = mapped_column(Float)
+    zero_point_error: Mapped[float | None] = mapped_column(Float)
+    zero_point_stars: Mapped[int | None] = mapped_column(Integer)
+    zero_point_source: Mapped[str | None] = mapped_column(String(32))
+    limiting_mag: Mapped[float | None] = mapped_column(Float)
 
 
 class ProcessingRun(Base):

@@ -44,6 +44,11 @@ class ObservationRecord:
     store_key: str | None
     wcs_header: str | None
     created_at: datetime
+    zero_point: float | None = None
+    zero_point_error: float | None = None
+    zero_point_stars: int | None = None
+    zero_point_source: str | None = None
+    limiting_mag: float | None = None
 
 
 def _observation_record(obs: Observation) -> ObservationRecord:

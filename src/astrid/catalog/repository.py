@@ -21,10 +21,11 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from astrid.catalog.candidate_rows import candidate_rows, finite_or_none
-from astrid.catalog.json_columns import dumps_json, loads_json
+from astrid.catalog.json_columns import dumps_json
 from astrid.catalog.models import (
     OBSERVATION_ROLES,
     OBSERVATION_STATUSES,
+    PHOTOMETRY_COLUMNS,
     Candidate,
     Event,
     Observation,
@@ -38,65 +39,19 @@ from astrid.catalog.objects import (
     object_ids_of_run,
     refresh_objects,
 )
-from astrid.catalog.records import record_from_row
+from astrid.catalog.run_records import RunRecord, run_record
 from astrid.errors import StorageError
 from astrid.objects import DEFAULT_RADIUS_ARCSEC
 
-__all__ = ["Catalog", "EventInfo", "RunRecord", "catalog_errors", "run_record"]
+__all__ = [
+    "Catalog",
+    "EventInfo",
+    "RunRecord",
+    "catalog_errors",
+    "run_record",
+]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """A processing run with its statistics and per-stage timings (seconds).
-
-    Attributes
-    ----------
-    id : int
-        Row id.
-    key : str
-        Idempotency key.
-    status : {"queued", "running", "done", "failed"}
-    science_id, reference_id : int, int or None
-        Observation ids of the inputs.
-    n_candidates : int
-        Candidates stored by the last successful `Catalog.finish_run`.
-    failed_stage, error : str or None
-        Where and why the run failed, when it did.
-    code_version : str
-    config, stats, timings, products : dict
-        The run's configuration, statistics, stage seconds and product paths.
-    started_at, finished_at : datetime, datetime or None
-        Timezone-aware UTC.
-    owner : str or None
-        ``host:pid:process start`` of the process that queued or runs it (None for runs
-        made before owners were recorded).
-    """
-
-    id: int
-    key: str
-    status: str
-    science_id: int
-    reference_id: int | None
-    n_candidates: int
-    failed_stage: str | None
-    error: str | None
-    code_version: str
-    config: dict[str, Any]
-    stats: dict[str, Any]
-    timings: dict[str, float]
-    products: dict[str, str]
-    started_at: datetime
-    finished_at: datetime | None
-    owner: str | None
-
-    @property
-    def seconds(self) -> float | None:
-        """Wall-clock seconds from start to finish, None while running."""
-        if self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -419,6 +374,7 @@ class Catalog:
         timings: Mapping[str, Any],
         products: Mapping[str, Any],
         association_radius_arcsec: float | None = DEFAULT_RADIUS_ARCSEC,
+        photometry: Mapping[str, Any] | None = None,
     ) -> None:
         """Store a run's candidates, associate them with objects and mark it done, in one
         transaction (`astrid.catalog.objects.associate_run`, under the association lock).
@@ -430,6 +386,8 @@ class Catalog:
         computed from ``ra``/``dec``, and any other key goes into ``features_json``. The objects
         that replaced candidates belonged to are recomputed (deleted when left empty). With
         ``association_radius_arcsec=None`` the candidates are stored unassociated.
+        ``photometry`` (keys among `PHOTOMETRY_COLUMNS`: the frame's zero point, its error,
+        stars and source, and its limiting magnitude) is written on the science observation.
 
         Raises
         ------
@@ -464,6 +422,10 @@ class Catalog:
                 run.timings_json = timings_json
                 run.products_json = products_json
                 run.finished_at = utcnow()
+                science = session.get(Observation, run.science_id)
+                if photometry and science is not None:
+                    for column in PHOTOMETRY_COLUMNS:
+                        setattr(science, column, photometry.get(column))
             logger.info("run %d done with %d candidates", run_id, len(rows))
 
     def associate_run(self, run_id: int, radius_arcsec: float = DEFAULT_RADIUS_ARCSEC) -> None:
@@ -582,15 +544,3 @@ def _storage_error(action: str, error: SQLAlchemyError, **details: Any) -> Stora
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
-
-
-def run_record(run: ProcessingRun) -> RunRecord:
-    """The `RunRecord` of a run row."""
-    return record_from_row(
-        RunRecord,
-        run,
-        config=loads_json(run.config_json),
-        stats=loads_json(run.stats_json),
-        timings=loads_json(run.timings_json),
-        products=loads_json(run.products_json),
-    )

@@ -35,6 +35,7 @@ from astrid.pipeline.delivery_stage import DeliveryReport
 from astrid.pipeline.object_context import ContextSources
 from astrid.pipeline.report import FRAME_COLUMNS, frame_row, write_report
 from astrid.pipeline.runner import FrameReport, Pipeline, RunReport
+from astrid.preprocess.photometric_catalogue import catalogue_bands
 from astrid.store import ObjectStore
 
 STAGES = ("read", "calibrate", "validate", "preprocess", "difference", "score", "write")
@@ -245,6 +246,21 @@ def run_frames(
             "real/bogus operating point under OUT/alerts/ (docs/alerts.md)."
         ),
     ] = True,
+    photometric_catalogue: Annotated[
+        Path | None,
+        typer.Option(
+            help="Reference stars with AB magnitudes (CSV/FITS/parquet) that calibrate each "
+            "frame's zero point (ASTRID_PHOTOMETRIC_CATALOGUE; docs/photometry.md).",
+            metavar="FILE",
+        ),
+    ] = None,
+    band: Annotated[
+        str | None,
+        typer.Option(
+            help="The catalogue's band to calibrate with (default: each frame's FILTER).",
+            metavar="BAND",
+        ),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Difference FILEs against REFERENCE: candidates.csv, difference/*.fits, report.html.
@@ -256,7 +272,20 @@ def run_frames(
     masters = {"bias": bias, "dark": dark, "flat": flat}
     calibration = {kind: str(path) for kind, path in masters.items() if path is not None}
     with open_settings(data_dir, db, workers=workers) as settings:
-        config = PipelineConfig.from_settings(settings, threshold=threshold, detector=detector)
+        try:
+            config = PipelineConfig.from_settings(
+                settings,
+                threshold=threshold,
+                detector=detector,
+                photometric_catalogue=photometric_catalogue,
+                photometric_band=band,
+            )
+            if config.photometric_catalogue is not None:
+                spec = config.photometric_catalogue
+                catalogue_bands(spec.path, spec.band)
+        except AstridError as e:
+            print_error(e)
+            raise typer.Exit(2) from e
         pipeline = _pipeline(
             settings, config, score=score, model_version=model_version, alerts=alerts
         )

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from astrid.context.catalogues import BUILTIN_CATALOGUES, Catalogue, CatalogueSpec, Kind
-from astrid.context.readers import coordinate_column, read_table
 from astrid.context.registry import save_catalogue
 from astrid.errors import ConfigurationError
+from astrid.observations.tables import coordinate_column, read_table
 
 
 @dataclass

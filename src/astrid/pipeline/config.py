@@ -5,14 +5,46 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from astrid.config import Settings
 from astrid.difference.subtract import SubtractConfig
+from astrid.errors import ConfigurationError
 from astrid.observations.fits_reader import DEFAULT_MAX_PIXELS
+from astrid.observations.hashing import file_sha256
 from astrid.preprocess.pair import PrepareConfig
+from astrid.preprocess.zero_point import BANDS
 
-__all__ = ["PipelineConfig"]
+__all__ = ["PhotometricCatalogueSpec", "PipelineConfig"]
+
+
+@dataclass(frozen=True)
+class PhotometricCatalogueSpec:
+    """A reference-star file to calibrate zero points against
+    (`astrid.preprocess.photometric_catalogue`): its path, the SHA-256 of its content
+    (what the run key holds, so a changed file makes new runs and a moved one does not)
+    and its band (None: each frame's own, from its filter)."""
+
+    path: str
+    sha256: str
+    band: str | None = None
+
+    @classmethod
+    def of_file(cls, path: str | Path, band: str | None = None) -> PhotometricCatalogueSpec:
+        """The spec of ``path``, hashed now.
+
+        Raises
+        ------
+        ConfigurationError
+            Naming the file when it does not exist.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigurationError(f"{path}: photometric catalogue file not found")
+        if band is not None and band.lower() not in BANDS:
+            raise ConfigurationError(f"{path}: unknown band {band!r} (use one of {BANDS})")
+        return cls(str(path.resolve()), file_sha256(path), None if band is None else band.lower())
 
 
 @dataclass(frozen=True)
@@ -31,6 +63,7 @@ class PipelineConfig:
     subtract: SubtractConfig = field(default_factory=SubtractConfig)
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     association_radius_arcsec: float = 1.5
+    photometric_catalogue: PhotometricCatalogueSpec | None = None
 
     @classmethod
     def from_settings(
@@ -39,6 +72,8 @@ class PipelineConfig:
         *,
         threshold: float | None = None,
         detector: str | None = None,
+        photometric_catalogue: Path | None = None,
+        photometric_band: str | None = None,
     ) -> PipelineConfig:
         """The configuration every entry point (CLI, service worker) runs with.
 
@@ -48,8 +83,14 @@ class PipelineConfig:
             Gives the |S_corr| threshold (``ASTRID_THRESHOLD``), the candidate detector
             (``ASTRID_DETECTOR``), the pixel budget (``ASTRID_MAX_IMAGE_PIXELS``) and the
             association radius (``ASTRID_ASSOCIATION_RADIUS_ARCSEC``).
-        threshold, detector : optional
-            Overrides from the caller (command-line flags); None keeps the setting.
+        threshold, detector, photometric_catalogue, photometric_band : optional
+            Overrides from the caller (command-line flags); None keeps the setting
+            (``ASTRID_PHOTOMETRIC_CATALOGUE``, ``ASTRID_PHOTOMETRIC_BAND``).
+
+        Raises
+        ------
+        ConfigurationError
+            When the photometric catalogue file does not exist or the band is unknown.
         """
         base = cls()
         subtract = replace(
@@ -57,8 +98,13 @@ class PipelineConfig:
             threshold=settings.threshold if threshold is None else threshold,
             detector=settings.detector if detector is None else detector,
         )
+        catalogue = photometric_catalogue or settings.photometric_catalogue
+        band = photometric_band or settings.photometric_band
         return replace(
             base,
+            photometric_catalogue=(
+                None if catalogue is None else PhotometricCatalogueSpec.of_file(catalogue, band)
+            ),
             subtract=subtract,
             max_image_pixels=settings.max_image_pixels,
             association_radius_arcsec=settings.association_radius_arcsec,
@@ -71,6 +117,10 @@ class PipelineConfig:
         data["subtract"]["zogy"].pop("workers", None)
         data.pop("max_image_pixels", None)
         data.pop("association_radius_arcsec", None)
+        if data.get("photometric_catalogue") is None:
+            data.pop("photometric_catalogue", None)  # run keys without one stay as they were
+        else:
+            data["photometric_catalogue"].pop("path")
         return json.loads(json.dumps(data, default=str))
 
     def digest(self) -> str:

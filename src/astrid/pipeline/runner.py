@@ -537,6 +537,7 @@ class Pipeline:
                 timings=outcome.timings,
                 products=products,
                 association_radius_arcsec=self.config.association_radius_arcsec,
+                photometry=outcome.photometry,
             )
         except AstridError as e:
             report.status, report.failed_stage, report.error = "failed", "store", str(e)

@@ -15,7 +15,7 @@ from astropy.stats import SigmaClip
 from photutils.background import Background2D, MeanBackground
 from scipy import ndimage
 
-from astrid.errors import IncompatibleImagesError
+from astrid.errors import CalibrationError, IncompatibleImagesError
 from astrid.observations.image import Image
 from astrid.observations.validate import check_usable
 from astrid.preprocess.align import AlignConfig, Alignment, align_reference
@@ -23,6 +23,13 @@ from astrid.preprocess.background import BackgroundConfig, estimate_background
 from astrid.preprocess.masks import MaskConfig, build_mask
 from astrid.preprocess.photometric import FluxRatio, measure_flux_ratio
 from astrid.preprocess.psf import PSFConfig, PSFModel, StarList, find_stars, measure_psf
+from astrid.preprocess.zero_point import (
+    PhotometricCatalogue,
+    ZeroPoint,
+    ZeroPointConfig,
+    band_of,
+    calibrate_zero_point,
+)
 from astrid.timing import Stopwatch
 
 __all__ = ["PrepareConfig", "PreparedPair", "prepare_pair"]
@@ -38,6 +45,7 @@ class PrepareConfig:
     background: BackgroundConfig = field(default_factory=BackgroundConfig)
     psf: PSFConfig = field(default_factory=PSFConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
+    zero_point: ZeroPointConfig = field(default_factory=ZeroPointConfig)
     star_threshold: float = 5.0
     alignment_min_snr: float = 20.0
 
@@ -67,7 +75,13 @@ class PreparedPair:
     reference_sources_xy : ndarray
         ``(n, 2)`` positions of sources detected on the aligned reference (science pixels).
     zero_point : float or None
-        Science zero point (mag of 1 unit of flux), from its header or the reference's.
+        Science zero point (AB mag of 1 unit of flux): from the photometric catalogue when
+        one is given and calibrates the frame, else from the science header, else from the
+        reference's header through F_r.
+    zero_point_source : str or None
+        Where it came from: ``"catalogue"``, ``"header"``, ``"reference header"``.
+    calibration : ZeroPoint or None
+        The catalogue calibration (error, stars, colour term) when it was made.
     stats : dict
         Numbers worth recording (noise, star counts, residuals, masked fractions).
     """
@@ -87,6 +101,8 @@ class PreparedPair:
     alignment: Alignment
     reference_sources_xy: np.ndarray
     zero_point: float | None
+    zero_point_source: str | None
+    calibration: ZeroPoint | None
     stats: dict[str, float]
 
 
@@ -128,8 +144,40 @@ def _background_offset(
     return np.asarray(bkg.background, dtype=np.float32)
 
 
+def _catalogue_zero_point(
+    science: Image,
+    data: np.ndarray,
+    mask: np.ndarray,
+    psf: PSFModel,
+    stars: StarList,
+    noise: float,
+    catalogue: PhotometricCatalogue,
+    config: ZeroPointConfig,
+) -> ZeroPoint | None:
+    """The catalogue zero point of the science frame, or None (with a warning) when the
+    frame's band is another or too few stars match: the run goes on without it."""
+    assert science.wcs is not None
+    band = band_of(science.meta.filter)
+    try:
+        if band is not None and band != catalogue.band:
+            raise CalibrationError(
+                f"{science.label}: its filter {science.meta.filter!r} is band {band}, "
+                f"the catalogue {catalogue.name} gives band {catalogue.band}"
+            )
+        return calibrate_zero_point(
+            data, mask, psf, stars, science.wcs, noise, catalogue, config, label=science.label
+        )
+    except CalibrationError as e:
+        log.warning("no catalogue zero point: %s", e)
+        return None
+
+
 def prepare_pair(
-    science: Image, reference: Image, config: PrepareConfig = PrepareConfig()
+    science: Image,
+    reference: Image,
+    config: PrepareConfig = PrepareConfig(),
+    *,
+    catalogue: PhotometricCatalogue | None = None,
 ) -> PreparedPair:
     """Mask, background-subtract, align and characterise a science/reference pair.
 
@@ -139,6 +187,9 @@ def prepare_pair(
         Images as read from disk (background included), each with a celestial WCS.
     config : PrepareConfig
         Settings of every step.
+    catalogue : PhotometricCatalogue, optional
+        Reference stars to calibrate the science frame's zero point against
+        (`astrid.preprocess.zero_point`); a frame it cannot calibrate keeps its header's.
 
     Raises
     ------
@@ -258,11 +309,27 @@ def prepare_pair(
     reference_var = (
         sigma_r**2 + np.clip(ref_aligned, 0, None) / gain_r + alignment.lost_variance
     ).astype(np.float32)
-    zero_point = science.meta.zero_point
-    if zero_point is None and reference.meta.zero_point is not None:
+    watch.lap("noise_model")
+    calibration = None
+    if catalogue is not None:
+        calibration = _catalogue_zero_point(
+            science,
+            sub["science"],
+            mask,
+            science_psf,
+            sci_stars,
+            sigma_n,
+            catalogue,
+            config.zero_point,
+        )
+    zero_point, zero_point_source = science.meta.zero_point, "header"
+    if calibration is not None:
+        zero_point, zero_point_source = calibration.value, "catalogue"
+    elif zero_point is None and reference.meta.zero_point is not None:
         # mag = zp_ref - 2.5 log10(F_r f_sci): the science zero point follows from F_r.
         zero_point = reference.meta.zero_point - 2.5 * float(np.log10(ratio.ratio))
-    watch.lap("noise_model")
+        zero_point_source = "reference header"
+    watch.lap("zero_point")
     stats = {
         **watch.as_stats(),
         "science_sigma": sigma_n,
@@ -294,6 +361,7 @@ def prepare_pair(
         "science_streak_pixels": float(masks["science"].n_streaks),
         "reference_streaks": float(len(masks["reference"].streak_lines)),
         "reference_streak_pixels": float(masks["reference"].n_streaks),
+        **({} if calibration is None else calibration.as_stats()),
     }
     log.info(
         "prepared %s vs %s: %d stars matched, residual %.3f/%.3f px, F_r=%.4f",
@@ -319,5 +387,7 @@ def prepare_pair(
         alignment=alignment,
         reference_sources_xy=np.column_stack([ref_stars_aligned.x, ref_stars_aligned.y]),
         zero_point=zero_point,
+        zero_point_source=None if zero_point is None else zero_point_source,
+        calibration=calibration,
         stats=stats,
     )

@@ -1,4 +1,4 @@
-"""Read catalogue tables (parquet, FITS, CSV, ECSV) and their RA/Dec columns."""
+"""Read tables (parquet, FITS, CSV, ECSV) of catalogues and their RA/Dec columns."""
 
 from __future__ import annotations
 
