@@ -71,6 +71,14 @@ class Settings(BaseSettings):
         description="reference stars (AB mags; CSV/FITS/parquet) that calibrate each science "
         "frame's zero point (docs/photometry.md); unset: zero points from headers",
     )
+    photometric_service: Literal["ps1"] | None = Field(
+        default=None,
+        description="online survey whose stars calibrate zero points when no catalogue file "
+        "is given (ps1: Pan-STARRS1 DR1 through VizieR TAP, cached per field); unset: none",
+    )
+    photometric_timeout_s: float = Field(
+        default=60.0, gt=0, description="seconds allowed for one field's reference stars"
+    )
     photometric_band: str | None = Field(
         default=None,
         description="the catalogue band to calibrate with (unset: each frame's filter)",

@@ -254,6 +254,15 @@ def run_frames(
             metavar="FILE",
         ),
     ] = None,
+    photometric_service: Annotated[
+        str | None,
+        typer.Option(
+            help="Without a catalogue file: calibrate against this survey's stars of each "
+            "field, asked for once and cached (ps1; needs the network and the online extra; "
+            "ASTRID_PHOTOMETRIC_SERVICE).",
+            metavar="NAME",
+        ),
+    ] = None,
     band: Annotated[
         str | None,
         typer.Option(
@@ -279,6 +288,7 @@ def run_frames(
                 detector=detector,
                 photometric_catalogue=photometric_catalogue,
                 photometric_band=band,
+                photometric_service=photometric_service,
             )
             if config.photometric_catalogue is not None:
                 spec = config.photometric_catalogue

@@ -16,7 +16,24 @@ from astrid.observations.hashing import file_sha256
 from astrid.preprocess.pair import PrepareConfig
 from astrid.preprocess.zero_point import BANDS
 
-__all__ = ["PhotometricCatalogueSpec", "PipelineConfig"]
+__all__ = ["PhotometricCatalogueSpec", "PhotometricServiceSpec", "PipelineConfig"]
+
+#: Survey catalogues zero points can be calibrated against online.
+PHOTOMETRIC_SERVICES = ("ps1",)
+
+
+@dataclass(frozen=True)
+class PhotometricServiceSpec:
+    """An online survey whose stars of each field calibrate zero points
+    (`astrid.context.online.reference_stars`): its name (what the run key holds), its TAP
+    endpoint (None: the public one), the request timeout, the folder its answers are cached
+    in, and the band (None: each frame's own)."""
+
+    name: str
+    cache_dir: str
+    url: str | None = None
+    timeout_s: float = 60.0
+    band: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,7 @@ class PipelineConfig:
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     association_radius_arcsec: float = 1.5
     photometric_catalogue: PhotometricCatalogueSpec | None = None
+    photometric_service: PhotometricServiceSpec | None = None
 
     @classmethod
     def from_settings(
@@ -74,6 +92,7 @@ class PipelineConfig:
         detector: str | None = None,
         photometric_catalogue: Path | None = None,
         photometric_band: str | None = None,
+        photometric_service: str | None = None,
     ) -> PipelineConfig:
         """The configuration every entry point (CLI, service worker) runs with.
 
@@ -83,14 +102,16 @@ class PipelineConfig:
             Gives the |S_corr| threshold (``ASTRID_THRESHOLD``), the candidate detector
             (``ASTRID_DETECTOR``), the pixel budget (``ASTRID_MAX_IMAGE_PIXELS``) and the
             association radius (``ASTRID_ASSOCIATION_RADIUS_ARCSEC``).
-        threshold, detector, photometric_catalogue, photometric_band : optional
+        threshold, detector, photometric_catalogue, photometric_band, photometric_service
             Overrides from the caller (command-line flags); None keeps the setting
-            (``ASTRID_PHOTOMETRIC_CATALOGUE``, ``ASTRID_PHOTOMETRIC_BAND``).
+            (``ASTRID_PHOTOMETRIC_CATALOGUE``, ``ASTRID_PHOTOMETRIC_BAND``,
+            ``ASTRID_PHOTOMETRIC_SERVICE``). A catalogue file wins over a service.
 
         Raises
         ------
         ConfigurationError
-            When the photometric catalogue file does not exist or the band is unknown.
+            When the photometric catalogue file does not exist, or the band or the service
+            is unknown.
         """
         base = cls()
         subtract = replace(
@@ -100,11 +121,28 @@ class PipelineConfig:
         )
         catalogue = photometric_catalogue or settings.photometric_catalogue
         band = photometric_band or settings.photometric_band
+        service = photometric_service or settings.photometric_service
+        if service is not None and service not in PHOTOMETRIC_SERVICES:
+            raise ConfigurationError(
+                f"photometric service {service!r} is unknown (use one of {PHOTOMETRIC_SERVICES})"
+            )
+        if band is not None and band.lower() not in BANDS:
+            raise ConfigurationError(f"unknown band {band!r} (use one of {BANDS})")
+        online = None
+        if service is not None and catalogue is None:
+            online = PhotometricServiceSpec(
+                service,
+                cache_dir=str(settings.data_dir.resolve() / "reference_stars"),
+                url=settings.context_vizier_url,
+                timeout_s=settings.photometric_timeout_s,
+                band=None if band is None else band.lower(),
+            )
         return replace(
             base,
             photometric_catalogue=(
                 None if catalogue is None else PhotometricCatalogueSpec.of_file(catalogue, band)
             ),
+            photometric_service=online,
             subtract=subtract,
             max_image_pixels=settings.max_image_pixels,
             association_radius_arcsec=settings.association_radius_arcsec,
@@ -121,6 +159,12 @@ class PipelineConfig:
             data.pop("photometric_catalogue", None)  # run keys without one stay as they were
         else:
             data["photometric_catalogue"].pop("path")
+        if data.get("photometric_service") is None:
+            data.pop("photometric_service", None)
+        else:  # where it is asked and cached does not change the stars
+            data["photometric_service"] = {
+                k: data["photometric_service"][k] for k in ("name", "band")
+            }
         return json.loads(json.dumps(data, default=str))
 
     def digest(self) -> str:

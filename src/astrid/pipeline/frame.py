@@ -30,15 +30,14 @@ from astrid.detection.unet_detect import UNetDetector
 from astrid.difference.products import DifferenceProduct
 from astrid.difference.psf_variation import correct_flux_for_psf_variation
 from astrid.difference.subtract import subtract
-from astrid.errors import AstridError, ConfigurationError
+from astrid.errors import AstridError
 from astrid.observations.validate import check_compatible
-from astrid.pipeline.config import PhotometricCatalogueSpec, PipelineConfig
+from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.inputs import FrameSource
+from astrid.pipeline.photometric_reference import frame_catalogue, frame_photometry
 from astrid.pipeline.scoring import ScoringModel, add_realbogus_scores
 from astrid.preprocess.master_files import read_masters
-from astrid.preprocess.pair import PreparedPair, prepare_pair
-from astrid.preprocess.photometric_catalogue import read_photometric_catalogue
-from astrid.preprocess.zero_point import PhotometricCatalogue, band_of
+from astrid.preprocess.pair import prepare_pair
 
 __all__ = ["FrameOutcome", "process_frame", "unet_detector"]
 
@@ -83,54 +82,6 @@ class _Timer:
 def unet_detector(threads: int = 0) -> UNetDetector:
     """The shipped U-Net (the ``"unet"`` detector), loaded once per process."""
     return UNetDetector.load(threads=threads)
-
-
-@lru_cache(maxsize=4)
-def _catalogue(path: str, sha256: str, band: str) -> PhotometricCatalogue:
-    """A photometric catalogue file read once per process (``sha256`` keys a changed file)."""
-    return read_photometric_catalogue(path, band)
-
-
-def _frame_catalogue(
-    spec: PhotometricCatalogueSpec | None, filter_name: str | None, label: str
-) -> PhotometricCatalogue | None:
-    """The catalogue to calibrate a frame of ``filter_name`` with, or None (and a warning)
-    when there is none or the band is unknown."""
-    if spec is None:
-        return None
-    band = spec.band or band_of(filter_name)
-    if band is None:
-        log.warning(
-            "%s: filter %r names no band; give the catalogue's band to calibrate it",
-            label,
-            filter_name,
-        )
-        return None
-    try:
-        return _catalogue(spec.path, spec.sha256, band)
-    except ConfigurationError as e:
-        # a catalogue that cannot serve this band must not cost the frame its candidates
-        log.warning("%s: not calibrated against the photometric catalogue: %s", label, e)
-        return None
-
-
-def _photometry(pair: PreparedPair, flux_err: np.ndarray) -> dict[str, Any]:
-    """The frame's zero point, where it came from, and its 5σ limiting magnitude (from the
-    median error of a point-source flux over the unmasked frame)."""
-    if pair.zero_point is None:
-        return {}
-    errors = flux_err[~pair.mask & np.isfinite(flux_err) & (flux_err > 0)]
-    limit = (
-        pair.zero_point - 2.5 * float(np.log10(5.0 * np.median(errors))) if errors.size else None
-    )
-    cal = pair.calibration
-    return {
-        "zero_point": pair.zero_point,
-        "zero_point_error": None if cal is None else cal.error,
-        "zero_point_stars": None if cal is None else cal.n_stars,
-        "zero_point_source": pair.zero_point_source,
-        "limiting_mag": limit,
-    }
 
 
 def _write_map(path: Path, data: np.ndarray, header: fits.Header, kind: str) -> None:
@@ -194,9 +145,7 @@ def process_frame(
         with timer("validate"):
             check_compatible(science, reference)
         with timer("preprocess"):
-            catalogue = _frame_catalogue(
-                config.photometric_catalogue, science.meta.filter, science.label
-            )
+            catalogue = frame_catalogue(config, science)
             pair = prepare_pair(science, reference, config.prepare, catalogue=catalogue)
         zogy_config = replace(config.subtract.zogy, workers=threads)
         with timer("difference"):
@@ -225,7 +174,7 @@ def process_frame(
             DifferenceProduct.from_maps(
                 alpha.flux, alpha.flux_err, pair.mask, header, pair.zero_point
             ).write(products["flux"])
-            photometry = _photometry(pair, alpha.flux_err)
+            photometry = frame_photometry(pair, alpha.flux_err)
     except AstridError as e:
         log.warning("%s failed at %s: %s", science_source.label, timer.stage, e)
         return FrameOutcome(

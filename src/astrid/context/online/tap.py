@@ -33,6 +33,7 @@ __all__ = [
     "TapTable",
     "ned_table",
     "require_pyvo",
+    "run_adql",
     "run_tap",
     "simbad_table",
     "vizier_table",
@@ -303,30 +304,42 @@ def run_tap(
         On a timeout, an HTTP or TAP error, or a VOTable that cannot be parsed; the
         message names the service and the URL.
     """
-    pyvo = require_pyvo(table.service)
+    adql = table.adql(ra, dec, radius_arcsec)
+    return run_adql(table.service, table.url, adql, timeout_s, what=table.table)
+
+
+def run_adql(service: str, url: str, adql: str, timeout_s: float, *, what: str) -> Table:
+    """Run one ADQL query on the TAP service at ``url`` synchronously; its answer.
+
+    Raises
+    ------
+    OnlineServiceError
+        On a timeout, an HTTP or TAP error, or a VOTable that cannot be parsed; the
+        message names the service, ``what`` was queried and the URL.
+    """
+    pyvo = require_pyvo(service)
     import requests
 
     session = _session(timeout_s)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            service = pyvo.dal.TAPService(table.url, session=session)
-            answer: Table = service.run_sync(table.adql(ra, dec, radius_arcsec)).to_table()
+            tap = pyvo.dal.TAPService(url, session=session)
+            answer: Table = tap.run_sync(adql).to_table()
     except (pyvo.dal.DALAccessError, requests.RequestException, OSError, ValueError) as e:
         if _timed_out(e):
             raise OnlineServiceError(
-                f"{table.service}: no answer from {table.url} within {timeout_s:g} s",
-                service=table.service,
+                f"{service}: no answer from {url} within {timeout_s:g} s",
+                service=service,
                 timeout_s=timeout_s,
             ) from e
         text = " ".join(str(e).split())[:300]
         raise OnlineServiceError(
-            f"{table.service}: query of {table.table} at {table.url} failed: "
-            f"{type(e).__name__}: {text}",
-            service=table.service,
+            f"{service}: query of {what} at {url} failed: {type(e).__name__}: {text}",
+            service=service,
         ) from e
     finally:
         session.close()
     for w in caught:
-        log.debug("%s: %s", table.service, w.message)
+        log.debug("%s: %s", service, w.message)
     return answer
