@@ -7,6 +7,12 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get > /dev
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
 fi
+# The PostgreSQL tests start a throw-away server from Debian's binaries (initdb, pg_ctl).
+if ! ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 && [ "$(id -u)" = 0 ] \
+    && command -v apt-get > /dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql > /dev/null
+fi
 python -m pip install --quiet --upgrade pip
 # The train extra (PyTorch CPU, onnx) so the training tests run too.
 python -m pip install --quiet -e '.[test,train]'

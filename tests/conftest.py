@@ -11,6 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from postgres_server import postgres_server  # noqa: E402  (a fixture for every test folder)
+
+__all__ = ["postgres_server"]
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("ASTRID_FAIL_ON_SKIP") != "1":

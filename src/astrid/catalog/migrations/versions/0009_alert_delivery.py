@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from astrid.catalog.migration_helpers import recreate_mode
+
 revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
@@ -27,8 +29,8 @@ _WHEN = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    # recreated (not ALTER TABLE ... ADD COLUMN) so SQLite's stored DDL equals create_all's
-    with op.batch_alter_table("alerts", recreate="always") as batch:
+    # SQLite: recreated so its stored DDL equals create_all's; elsewhere ALTER TABLE
+    with op.batch_alter_table("alerts", recreate=recreate_mode()) as batch:
         batch.add_column(sa.Column("avro_key", sa.String(length=255), nullable=True))
         batch.add_column(sa.Column("sidecar_key", sa.String(length=255), nullable=True))
         batch.add_column(sa.Column("fields_json", sa.Text(), nullable=True))

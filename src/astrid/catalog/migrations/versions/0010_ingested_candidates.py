@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from astrid.catalog.migration_helpers import recreate_mode
+
 revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
@@ -24,8 +26,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # recreated (not ALTER TABLE ... ADD COLUMN) so SQLite's stored DDL equals create_all's
-    with op.batch_alter_table("candidates", recreate="always") as batch:
+    # SQLite: recreated so its stored DDL equals create_all's; elsewhere ALTER TABLE
+    with op.batch_alter_table("candidates", recreate=recreate_mode()) as batch:
         batch.add_column(sa.Column("survey", sa.String(length=16), nullable=True))
         batch.add_column(sa.Column("source_id", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("packet_id", sa.String(length=64), nullable=True))
@@ -37,7 +39,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("candidates", recreate="always") as batch:
+    with op.batch_alter_table("candidates", recreate=recreate_mode()) as batch:
         batch.drop_constraint(op.f("uq_candidates_survey_source_id"), type_="unique")
         batch.drop_column("survey_score")
         batch.drop_column("schema_version")

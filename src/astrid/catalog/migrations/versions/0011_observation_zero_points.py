@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from astrid.catalog.migration_helpers import recreate_mode
+
 revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
@@ -32,8 +34,8 @@ _COLUMNS = (
 
 
 def upgrade() -> None:
-    # recreated (not ALTER TABLE ... ADD COLUMN) so SQLite's stored DDL equals create_all's
-    with op.batch_alter_table("observations", recreate="always") as batch:
+    # SQLite: recreated so its stored DDL equals create_all's; elsewhere ALTER TABLE
+    with op.batch_alter_table("observations", recreate=recreate_mode()) as batch:
         batch.add_column(sa.Column("zero_point", sa.Float(), nullable=True))
         batch.add_column(sa.Column("zero_point_error", sa.Float(), nullable=True))
         batch.add_column(sa.Column("zero_point_stars", sa.Integer(), nullable=True))
@@ -42,6 +44,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("observations", recreate="always") as batch:
+    with op.batch_alter_table("observations", recreate=recreate_mode()) as batch:
         for column in reversed(_COLUMNS):
             batch.drop_column(column)
