@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from postgres_server import postgres_server  # noqa: E402  (a fixture for every test folder)
+from postgres_server import postgres_server  # a fixture for every test folder
 
 __all__ = ["postgres_server"]
 
