@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         description="reference stars (AB mags; CSV/FITS/parquet) that calibrate each science "
         "frame's zero point (docs/photometry.md); unset: zero points from headers",
     )
+    run_lease_s: float = Field(
+        default=120.0,
+        gt=1,
+        description="a run is claimed for this long, renewed every third of it while it "
+        "computes; a dead process's runs are taken over after it",
+    )
     photometric_service: Literal["ps1"] | None = Field(
         default=None,
         description="online survey whose stars calibrate zero points when no catalogue file "

@@ -13,6 +13,7 @@ __all__ = [
     "AlignmentError",
     "AstridError",
     "CalibrationError",
+    "ClaimLostError",
     "ConfigurationError",
     "ConflictError",
     "DifferencingError",
@@ -58,6 +59,11 @@ class DifferencingError(AstridError):
 
 class StorageError(AstridError):
     """The object store or catalog could not read or write an object."""
+
+
+class ClaimLostError(StorageError):
+    """A write refused because the run was claimed by another process since this one
+    claimed it (its fencing token is stale): the other process's result stands."""
 
 
 class ConflictError(StorageError):

@@ -155,7 +155,7 @@ class JobWorker:
         )
         report = pipeline.run(reference_id, [science_id], self.work_dir / f"job-{job.id}")
         frame = report.frames[0]
-        if frame.status in ("done", "skipped", "duplicate"):
+        if frame.status in ("done", "skipped", "duplicate", "superseded"):
             self.metrics.observe_frame(frame.timings, frame.n_candidates)
             return "done", frame.run_id, None
         self.metrics.observe_frame(frame.timings, 0)

@@ -212,6 +212,11 @@ class ProcessingRun(Base):
     footprint_ra: Mapped[float | None] = mapped_column(Float)
     footprint_dec: Mapped[float | None] = mapped_column(Float, index=True)
     footprint_radius: Mapped[float | None] = mapped_column(Float)
+    # The claim on a queued or running run (astrid.catalog.claims): the owner holds it
+    # until lease_expires_at (renewed by heartbeat); fence counts the claims, and a write
+    # of the result carrying an older fence is refused (a stale worker's).
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Candidate(Base):

@@ -40,7 +40,7 @@ from astrid.catalog.objects import (
     refresh_objects,
 )
 from astrid.catalog.run_records import RunRecord, run_record
-from astrid.errors import StorageError
+from astrid.errors import ClaimLostError, StorageError
 from astrid.objects import DEFAULT_RADIUS_ARCSEC
 
 __all__ = [
@@ -337,22 +337,29 @@ class Catalog:
                 raise _storage_error(f"start run {key!r}", e) from e
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def begin_run(self, run_id: int, *, owner: str | None = None) -> None:
+    def begin_run(self, run_id: int, *, owner: str | None = None, fence: int | None = None) -> None:
         """Mark a queued run running: a worker begins it now (``owner``, when given).
 
         Raises
         ------
+        ClaimLostError
+            If ``fence`` is given and the run has been claimed again since (`claims`).
         StorageError
             If the run does not exist or the write fails.
         """
         values: dict[str, Any] = {"status": "running", "started_at": utcnow()}
         if owner is not None:
             values["owner"] = owner
+        query = update(ProcessingRun).where(ProcessingRun.id == run_id)
+        if fence is not None:
+            query = query.where(ProcessingRun.fence == fence)
         with _errors(f"begin run {run_id}", run_id=run_id), self._sessionmaker.begin() as session:
-            result = session.execute(
-                update(ProcessingRun).where(ProcessingRun.id == run_id).values(**values)
-            )
+            result = session.execute(query.values(**values))
             if _rowcount(result) == 0:
+                if fence is not None and session.get(ProcessingRun, run_id) is not None:
+                    raise ClaimLostError(
+                        f"run {run_id} was claimed by another process", run_id=run_id
+                    )
                 raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
 
     def unfinished_runs(self) -> list[RunRecord]:
@@ -375,6 +382,7 @@ class Catalog:
         products: Mapping[str, Any],
         association_radius_arcsec: float | None = DEFAULT_RADIUS_ARCSEC,
         photometry: Mapping[str, Any] | None = None,
+        fence: int | None = None,
     ) -> None:
         """Store a run's candidates, associate them with objects and mark it done, in one
         transaction (`astrid.catalog.objects.associate_run`, under the association lock).
@@ -388,9 +396,13 @@ class Catalog:
         ``association_radius_arcsec=None`` the candidates are stored unassociated.
         ``photometry`` (keys among `PHOTOMETRY_COLUMNS`: the frame's zero point, its error,
         stars and source, and its limiting magnitude) is written on the science observation.
+        With ``fence`` (a claim's token, `astrid.catalog.claims`) the write happens only if
+        the run was not claimed again since.
 
         Raises
         ------
+        ClaimLostError
+            If ``fence`` is stale: another process holds the run now; nothing is written.
         StorageError
             If the run does not exist, a candidate lacks a required value or has one of the
             wrong type, or the write fails; the catalog is then left as it was.
@@ -405,6 +417,14 @@ class Catalog:
                     raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
                 rows = candidate_rows(run_id, run.science_id, candidates)
                 lock_association(session)
+                if fence is not None:
+                    session.refresh(run, with_for_update=True)
+                    if run.fence != fence:
+                        raise ClaimLostError(
+                            f"run {run_id} was claimed by another process (fence {run.fence}, "
+                            f"this result's {fence}); its result is not stored",
+                            run_id=run_id,
+                        )
                 detached = object_ids_of_run(session, run_id)
                 session.execute(delete(Candidate).where(Candidate.run_id == run_id))
                 if rows:
@@ -440,21 +460,33 @@ class Catalog:
             with self._sessionmaker.begin() as session:
                 associate_run(session, run_id, radius_arcsec)
 
-    def fail_run(self, run_id: int, *, stage: str, error: str) -> None:
+    def fail_run(self, run_id: int, *, stage: str, error: str, fence: int | None = None) -> None:
         """Mark a run failed at ``stage`` with the error message ``error``.
+
+        With ``fence`` (a claim's token) only while that claim holds and the run is not
+        done: a stale holder's failure never overwrites the current holder's run.
 
         Raises
         ------
+        ClaimLostError
+            If ``fence`` is stale or the run is done; nothing is written.
         StorageError
             If the run does not exist or the write fails.
         """
+        query = update(ProcessingRun).where(ProcessingRun.id == run_id)
+        if fence is not None:
+            query = query.where(ProcessingRun.fence == fence, ProcessingRun.status != "done")
         with _errors(f"fail run {run_id}", run_id=run_id), self._sessionmaker.begin() as session:
             result = session.execute(
-                update(ProcessingRun)
-                .where(ProcessingRun.id == run_id)
-                .values(status="failed", failed_stage=stage, error=error, finished_at=utcnow())
+                query.values(status="failed", failed_stage=stage, error=error, finished_at=utcnow())
             )
             if _rowcount(result) == 0:
+                if fence is not None and session.get(ProcessingRun, run_id) is not None:
+                    raise ClaimLostError(
+                        f"run {run_id} was claimed by another process or is done; "
+                        f"not marked failed ({stage}: {error})",
+                        run_id=run_id,
+                    )
                 raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
         logger.info("run %d failed at %s: %s", run_id, stage, error)
 

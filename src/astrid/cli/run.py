@@ -105,6 +105,7 @@ def _pipeline(
         context=context,
         publish_alerts=alerts,
         summary_rewriter=rewriter,
+        lease_s=settings.run_lease_s,
     )
 
 

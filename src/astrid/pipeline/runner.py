@@ -25,28 +25,31 @@ import io
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from astropy.io import fits
 
 from astrid import __version__
 from astrid.catalog import Catalog
-from astrid.errors import AstridError, InvalidImageError
+from astrid.catalog.claims import DEFAULT_LEASE_S
+from astrid.errors import AstridError, ClaimLostError, InvalidImageError
 from astrid.observations.fits_reader import read_image
 from astrid.observations.hashing import file_sha256
 from astrid.pipeline.candidates_csv import write_candidates_csv
+from astrid.pipeline.claiming import RunClaims, Wanted
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import FrameOutcome, process_frame, unet_detector
 from astrid.pipeline.frame_process import FrameFunction, FrameProcesses, FrameTask
 from astrid.pipeline.inputs import FrameSource, register_observation, stored_observation
 from astrid.pipeline.object_context import ContextSources
 from astrid.pipeline.object_outputs import write_object_tables
-from astrid.pipeline.objects_stage import ObjectsStage, ObjectsStageReport
+from astrid.pipeline.objects_stage import ObjectsStage
 from astrid.pipeline.output_index import OutputIndex
 from astrid.pipeline.recovery import DEFAULT_STALE_TEMP_SECONDS, current_owner, recover
+from astrid.pipeline.run_reports import FrameInput, FrameReport, RunReport
 from astrid.pipeline.scoring import ScoringModel, resolve_model
 from astrid.preprocess.master_files import read_masters
 from astrid.store import ObjectStore
@@ -54,55 +57,12 @@ from astrid.store import ObjectStore
 if TYPE_CHECKING:  # imported when used: frame workers import this module, not the alerts
     from astrid.alerts import PublicationRule
     from astrid.alerts.summary_rewrite import Rewriter
-    from astrid.pipeline.alerts_stage import AlertsStage, AlertsStageReport
-    from astrid.pipeline.delivery_stage import DeliveryReport, DeliveryStage
+    from astrid.pipeline.alerts_stage import AlertsStage
+    from astrid.pipeline.delivery_stage import DeliveryStage
 
 __all__ = ["FrameInput", "FrameReport", "Pipeline", "RunReport"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class FrameReport:
-    """The fate of one science frame in a batch."""
-
-    path: str  # the file as given, or "observation <id> (<name>)"
-    status: str  # "done", "skipped" (already done), "duplicate" (earlier in the batch), "failed"
-    observation_id: int | None = None
-    run_id: int | None = None
-    n_candidates: int = 0
-    failed_stage: str | None = None
-    error: str | None = None
-    stats: dict[str, float] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    products_local: dict[str, str] = field(default_factory=dict)
-    product_stem: str | None = None
-    run_key: str | None = None
-    frame_key: str | None = None  # "<science sha256>:<reference sha256>"
-
-
-@dataclass
-class RunReport:
-    """Everything `Pipeline.run` did, frame by frame."""
-
-    frames: list[FrameReport]
-    candidates_csv: Path | None
-    objects_csv: Path | None = None
-    lightcurves_csv: Path | None = None
-    objects: ObjectsStageReport | None = None
-    alerts_dir: Path | None = None  # OUT/alerts: <alertId>.avro + <alertId>.astrid.json
-    alerts: AlertsStageReport | None = None
-    deliveries: DeliveryReport | None = None  # what the subscriptions were sent
-
-    @property
-    def failed(self) -> list[FrameReport]:
-        """Frames that failed."""
-        return [f for f in self.frames if f.status == "failed"]
-
-
-#: A frame to process: a FITS file, or the id of an observation already registered (read
-#: from the object store where it is kept, never copied or hashed again).
-FrameInput: TypeAlias = str | os.PathLike[str] | int
 
 
 @dataclass(frozen=True)
@@ -205,6 +165,11 @@ class Pipeline:
     summary_rewriter : callable, optional
         Rewrites each alert's plain-language summary (`astrid.alerts.summary_rewrite`;
         kept beside it when the facts check passes).
+    lease_s, poll_s : float
+        Each run is claimed before it is computed (`astrid.catalog.claims`) for ``lease_s``
+        seconds, renewed by a heartbeat (`astrid.pipeline.claiming`); a run another
+        process holds is not computed again but polled every ``poll_s`` seconds until it is
+        done (reported as skipped) or its claim lapses (then this process takes it over).
 
     The model is not part of a run's key: a new model does not redo the differencing;
     ``astrid rescore`` scores stored candidates with it.
@@ -228,6 +193,8 @@ class Pipeline:
         alert_rule: PublicationRule | None = None,
         delivery_budget_s: float = 30.0,
         summary_rewriter: Rewriter | None = None,
+        lease_s: float = DEFAULT_LEASE_S,
+        poll_s: float = 1.0,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -241,6 +208,9 @@ class Pipeline:
         self.stale_temp_seconds = stale_temp_seconds
         self._model: ScoringModel | None = None
         self._owner = current_owner()
+        self.lease_s = lease_s
+        self.poll_s = poll_s
+        self._claims = RunClaims(catalog, self._owner, lease_s, poll_s)
         self.objects = ObjectsStage(catalog, store, context)
         self.alerts: AlertsStage | None = None
         self.deliveries: DeliveryStage | None = None
@@ -321,6 +291,7 @@ class Pipeline:
 
         reports: list[FrameReport] = []
         pending: list[tuple[FrameReport, FrameSource]] = []
+        waiting: list[Wanted] = []
         seen: dict[str, FrameReport] = {}
         for science in sciences:
             report = FrameReport(path=_label(science), status="pending")
@@ -344,38 +315,41 @@ class Pipeline:
             seen[key] = report
             report.run_key = key
             report.product_stem = f"{frame.name}.{key[:8]}"
-            existing = self.catalog.find_run(key=key)
-            if existing is not None and existing.status == "done":
-                report.status, report.run_id = "skipped", existing.id
-                report.n_candidates = existing.n_candidates
-                if on_frame:
-                    on_frame(report)
-                continue
-            report.run_id = self.catalog.start_run(
-                key=key,
-                science_id=frame.observation_id,
-                reference_id=ref.observation_id,
-                config=run_config,
-                code_version=__version__,
-                status="queued",
-                owner=self._owner,
-            )
-            pending.append((report, frame.source))
+            wanted = Wanted(report, frame.source, key, frame.observation_id)
+            if self._claims.claim(wanted, ref.observation_id, run_config):
+                pending.append((report, frame.source))
+            elif report.status == "waiting":
+                waiting.append(wanted)
+            elif on_frame:
+                on_frame(report)
 
         unfinished = {report.run_id: report for report, _ in pending}
         try:
-            for report, outcome in self._execute(pending, ref.source, out, on_stage, master_paths):
-                self._record(report, outcome)
-                unfinished.pop(report.run_id, None)
-                if on_frame:
-                    on_frame(report)
+            with self._claims.heartbeat():
+                while pending or waiting:
+                    frames = self._execute(pending, ref.source, out, on_stage, master_paths)
+                    for report, outcome in frames:
+                        self._record(report, outcome)
+                        unfinished.pop(report.run_id, None)
+                        self._claims.release(report.run_id)
+                        if on_frame:
+                            on_frame(report)
+                    pending = self._claims.await_free(
+                        waiting, ref.observation_id, run_config, on_frame
+                    )
+                    unfinished.update({report.run_id: report for report, _ in pending})
         except BaseException as e:
             # A run must not stay queued or running behind a caller that goes on.
             for run_id in unfinished:
                 assert run_id is not None
+                fence = self._claims.fence(run_id)
+                self._claims.release(run_id)
                 try:
                     self.catalog.fail_run(
-                        run_id, stage="interrupted", error=f"interrupted: {type(e).__name__}: {e}"
+                        run_id,
+                        stage="interrupted",
+                        error=f"interrupted: {type(e).__name__}: {e}",
+                        fence=fence,
                     )
                 except AstridError as again:  # the catalog itself failing: recovery's job
                     log.error("run %d left unfinished: %s", run_id, again)
@@ -465,7 +439,9 @@ class Pipeline:
             for report, source in pending:
                 callback = (lambda stage, p=report.path: on_stage(p, stage)) if on_stage else None
                 assert report.run_id is not None
-                self.catalog.begin_run(report.run_id, owner=self._owner)
+                if not self._claims.begin(report.run_id):
+                    report.status = "superseded"
+                    continue
                 yield (
                     report,
                     self.frame_function(
@@ -496,7 +472,7 @@ class Pipeline:
             tasks.append(FrameTask(label=report.path, args=args, kwargs=kwargs, id=report.run_id))
 
         def started(task: FrameTask, pid: int) -> None:
-            self.catalog.begin_run(task.id, owner=self._owner)
+            self._claims.begin(task.id)
             log.info("%s: run %d begins in process %d", task.label, task.id, pid)
 
         def stage(task: FrameTask, name: str) -> None:
@@ -508,6 +484,14 @@ class Pipeline:
             yield reports[task.id], outcome
 
     def _record(self, report: FrameReport, outcome: FrameOutcome) -> None:
+        try:
+            self._store_outcome(report, outcome, self._claims.fence(report.run_id))
+        except ClaimLostError as e:
+            # another process took the run over (this one's lease lapsed): its result stands
+            report.status, report.error = "superseded", str(e)
+            log.warning("%s: %s", report.path, e)
+
+    def _store_outcome(self, report: FrameReport, outcome: FrameOutcome, fence: int | None) -> None:
         assert report.run_id is not None and report.observation_id is not None
         report.timings = outcome.timings
         if not outcome.ok or outcome.candidates is None or outcome.cutouts is None:
@@ -517,7 +501,10 @@ class Pipeline:
                 outcome.error,
             )
             self.catalog.fail_run(
-                report.run_id, stage=outcome.failed_stage or "?", error=outcome.error or ""
+                report.run_id,
+                stage=outcome.failed_stage or "?",
+                error=outcome.error or "",
+                fence=fence,
             )
             self.catalog.mark_observation(
                 report.observation_id, status="failed", error=outcome.error
@@ -538,10 +525,13 @@ class Pipeline:
                 products=products,
                 association_radius_arcsec=self.config.association_radius_arcsec,
                 photometry=outcome.photometry,
+                fence=fence,
             )
+        except ClaimLostError:
+            raise
         except AstridError as e:
             report.status, report.failed_stage, report.error = "failed", "store", str(e)
-            self.catalog.fail_run(report.run_id, stage="store", error=str(e))
+            self.catalog.fail_run(report.run_id, stage="store", error=str(e), fence=fence)
             return
         self.catalog.mark_observation(report.observation_id, status="processed")
         self.catalog.record_event(
