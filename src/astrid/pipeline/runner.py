@@ -488,7 +488,7 @@ class Pipeline:
             self._store_outcome(report, outcome, self._claims.fence(report.run_id))
         except ClaimLostError as e:
             # another process took the run over (this one's lease lapsed): its result stands
-            report.status, report.error = "superseded", str(e)
+            report.status, report.failed_stage, report.error = "superseded", "claim", str(e)
             log.warning("%s: %s", report.path, e)
 
     def _store_outcome(self, report: FrameReport, outcome: FrameOutcome, fence: int | None) -> None:
