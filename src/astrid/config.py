@@ -130,7 +130,10 @@ class Settings(BaseSettings):
         default=1, ge=1, description="labels (curators) after which a candidate leaves review"
     )
     job_lease_minutes: float = Field(
-        default=60.0, gt=0, description="a job 'running' longer is requeued (worker died)"
+        default=2.0,
+        gt=0,
+        description="a running job's lease, renewed every third of it while it runs; a job "
+        "whose lease lapsed (its worker died or hung) is requeued",
     )
     job_max_attempts: int = Field(
         default=3, ge=1, description="claims before a job whose worker keeps dying is failed"

@@ -6,9 +6,12 @@ them straight from the object store and records the run on the job. The frame ru
 child process (`astrid.pipeline.frame_process`), so a native crash in it (a segfault in a
 C extension) fails that job with the signal named, never the server. It is woken when a
 job is queued and otherwise polls, so jobs queued by another process sharing the catalog
-are picked up too. Jobs left running by a worker that died are requeued after the lease;
-the pipeline's run keys make the retry safe. A job claimed ``max_attempts`` times without
-ever finishing (it kills each worker that runs it) is marked failed instead.
+are picked up too. A running job's lease is renewed by heartbeat, so a long job is never
+taken from a live worker; jobs left running by a worker that died are requeued once their
+lease lapses, and the stale worker's outcome is refused (the claim's attempt number fences
+it); the pipeline's run keys and claims make the retry safe. A job claimed
+``max_attempts`` times without ever finishing (it kills each worker that runs it) is
+marked failed instead.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from astrid.catalog import Catalog
-from astrid.catalog.jobs import JobRecord, claim_job, finish_job, requeue_stale_jobs
-from astrid.errors import AstridError
+from astrid.catalog.jobs import JobRecord, claim_job, finish_job, renew_job, requeue_stale_jobs
+from astrid.errors import AstridError, ClaimLostError
+from astrid.pipeline.claiming import Heartbeat, shared_memory_catalog
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import process_frame
 from astrid.pipeline.frame_process import FrameFunction
@@ -49,7 +53,8 @@ class JobWorker:
     metrics : Metrics
         Gets stage durations and candidate counts.
     lease : timedelta
-        A job running longer than this is taken to be orphaned and requeued.
+        A job is claimed for this long and its lease renewed every third of it while it
+        runs; a job whose lease lapsed (its worker died or hung) is requeued.
     max_attempts : int
         Claims of a job before one whose lease expired is given up (``failed``).
     poll_seconds : float
@@ -67,7 +72,7 @@ class JobWorker:
         *,
         work_dir: Path,
         metrics: Metrics,
-        lease: timedelta = timedelta(hours=1),
+        lease: timedelta = timedelta(minutes=2),
         max_attempts: int = 3,
         poll_seconds: float = 5.0,
         frame_function: FrameFunction = process_frame,
@@ -122,12 +127,20 @@ class JobWorker:
 
     def run_once(self) -> bool:
         """Claim and run one job; False when none was queued."""
-        job = claim_job(self.catalog, kinds=(PROCESS_JOB,), max_attempts=self.max_attempts)
+        job = claim_job(
+            self.catalog, kinds=(PROCESS_JOB,), max_attempts=self.max_attempts, lease=self.lease
+        )
         if job is None:
             return False
         self.metrics.jobs_running.inc()
+        heartbeat = Heartbeat(
+            lambda: self._renew(job),
+            self.lease.total_seconds() / 3.0,
+            enabled=not shared_memory_catalog(self.catalog),
+        )
         try:
-            status, run_id, error = self._process(job)
+            with heartbeat:
+                status, run_id, error = self._process(job)
         except AstridError as e:
             status, run_id, error = "failed", None, str(e)
         except Exception as e:  # a broken job must not kill the worker; it is recorded
@@ -135,10 +148,25 @@ class JobWorker:
             status, run_id, error = "failed", None, f"{type(e).__name__}: {e}"
         finally:
             self.metrics.jobs_running.dec()
-        finish_job(self.catalog, job.id, status=status, run_id=run_id, error=error)
+        try:
+            finish_job(
+                self.catalog,
+                job.id,
+                status=status,
+                run_id=run_id,
+                error=error,
+                attempt=job.attempts,
+            )
+        except ClaimLostError as e:  # another worker took it over: its outcome stands
+            logger.warning("%s", e)
+            return True
         self.metrics.jobs.labels(kind=job.kind, status=status).inc()
         logger.info("job %d %s (run %s)", job.id, status, run_id)
         return True
+
+    def _renew(self, job: JobRecord) -> None:
+        if not renew_job(self.catalog, job.id, job.attempts, self.lease):
+            logger.warning("job %d: lease lost (requeued or taken over)", job.id)
 
     def _process(self, job: JobRecord) -> tuple[str, int | None, str | None]:
         science_id = int(job.payload["observation_id"])

@@ -2,8 +2,11 @@
 
 A job is claimed by flipping its status from ``queued`` to ``running`` in one conditional
 UPDATE, so two workers never run the same job; each claim counts one attempt. A job left
-``running`` longer than the lease (its worker died) is put back in the queue; the
-pipeline's run keys make the retry idempotent. A job whose lease expired on each of its
+``running`` past its lease (its worker died or hung: a live worker renews the lease while
+the job runs, `renew_job`) is put back in the queue; the pipeline's run keys and claims make
+the retry idempotent. The attempt number of a claim is its fencing token: `finish_job` with
+it is refused once the job was claimed again, so a stale worker never overwrites the
+outcome of the one that took over. A job whose lease expired on each of its
 ``max_attempts`` claims (it crashes every worker that takes it) is not retried again: it
 is marked ``failed`` with the reason `gave_up_reason` gives.
 """
@@ -15,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from astrid.catalog.access import audit_entry
@@ -24,7 +27,7 @@ from astrid.catalog.models import Job, utcnow
 from astrid.catalog.query_params import newest_first
 from astrid.catalog.records import record_from_row
 from astrid.catalog.repository import Catalog, catalog_errors
-from astrid.errors import StorageError
+from astrid.errors import ClaimLostError, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ __all__ = [
     "job",
     "jobs",
     "open_job_for",
+    "renew_job",
     "requeue_stale_jobs",
 ]
 
@@ -115,13 +119,18 @@ def open_job_for(catalog: Catalog, *, kind: str, observation_id: int) -> JobReco
 
 
 def claim_job(
-    catalog: Catalog, *, kinds: tuple[str, ...], max_attempts: int | None = None
+    catalog: Catalog,
+    *,
+    kinds: tuple[str, ...],
+    max_attempts: int | None = None,
+    lease: timedelta | None = None,
 ) -> JobRecord | None:
     """Take the oldest queued job of one of ``kinds``, marking it running; None if none.
 
-    The claim counts one attempt. With ``max_attempts``, a queued job that was already
-    claimed that often (a lowered setting, or a requeue by an older worker) is marked
-    ``failed`` instead of being run again.
+    The claim counts one attempt (the record's ``attempts`` is its fencing token). With
+    ``max_attempts``, a queued job that was already claimed that often (a lowered setting,
+    or a requeue by an older worker) is marked ``failed`` instead of being run again. With
+    ``lease``, the claim holds until now + lease unless renewed (`renew_job`).
     """
     with catalog_errors("claim a job"), catalog.session() as session:
         for _ in range(5):
@@ -144,6 +153,7 @@ def claim_job(
                         started_at=utcnow(),
                         error=None,
                         attempts=Job.attempts + 1,
+                        lease_expires_at=None if lease is None else utcnow() + lease,
                     )
                 )
                 if int(getattr(taken, "rowcount", 0)) == 1:
@@ -155,26 +165,55 @@ def claim_job(
 
 
 def finish_job(
-    catalog: Catalog, job_id: int, *, status: str, run_id: int | None, error: str | None
+    catalog: Catalog,
+    job_id: int,
+    *,
+    status: str,
+    run_id: int | None,
+    error: str | None,
+    attempt: int | None = None,
 ) -> None:
     """Mark a running job ``done`` or ``failed``.
 
+    With ``attempt`` (the claim's ``attempts``), only while that claim holds.
+
     Raises
     ------
+    ClaimLostError
+        If ``attempt`` is given and the job was requeued or claimed again since.
     StorageError
         For another status or an unknown job.
     """
     if status not in ("done", "failed"):
         raise StorageError(f"a job finishes done or failed, not {status!r}", job_id=job_id)
+    query = update(Job).where(Job.id == job_id)
+    if attempt is not None:
+        query = query.where(Job.attempts == attempt, Job.status == "running")
     with catalog_errors(f"finish job {job_id}"), catalog.session() as session:
         with session.begin():
             result = session.execute(
-                update(Job)
-                .where(Job.id == job_id)
-                .values(status=status, run_id=run_id, error=error, finished_at=utcnow())
+                query.values(status=status, run_id=run_id, error=error, finished_at=utcnow())
             )
             if int(getattr(result, "rowcount", 0)) == 0:
+                if attempt is not None and session.get(Job, job_id) is not None:
+                    raise ClaimLostError(
+                        f"job {job_id} was taken over since attempt {attempt}; "
+                        f"this worker's outcome ({status}) is not recorded",
+                        job_id=job_id,
+                    )
                 raise StorageError(f"no job with id {job_id}", job_id=job_id)
+
+
+def renew_job(catalog: Catalog, job_id: int, attempt: int, lease: timedelta) -> bool:
+    """Extend the lease of a running job's claim; False when the claim was lost."""
+    with catalog_errors(f"renew job {job_id}"), catalog.session() as session:
+        with session.begin():
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.attempts == attempt, Job.status == "running")
+                .values(lease_expires_at=utcnow() + lease)
+            )
+            return int(getattr(result, "rowcount", 0)) == 1
 
 
 def _give_up(session: Session, *conditions: ColumnElement[bool]) -> int:
@@ -193,25 +232,26 @@ def _give_up(session: Session, *conditions: ColumnElement[bool]) -> int:
 def requeue_stale_jobs(
     catalog: Catalog, *, lease: timedelta, max_attempts: int | None = None
 ) -> int:
-    """Put back in the queue the jobs running for longer than ``lease``; how many.
+    """Put back in the queue the running jobs whose lease lapsed; how many.
 
-    With ``max_attempts``, a stale job already claimed that often is marked ``failed``
-    (`gave_up_reason`) instead, and not counted.
+    A job claimed with a lease is stale once ``lease_expires_at`` has passed (its worker
+    stopped renewing it); one claimed without (an older worker) once it has run for longer
+    than ``lease``. With ``max_attempts``, a stale job already claimed that often is marked
+    ``failed`` (`gave_up_reason`) instead, and not counted.
     """
-    cutoff = utcnow() - lease
+    now = utcnow()
+    stale = or_(
+        and_(Job.lease_expires_at.is_not(None), Job.lease_expires_at < now),
+        and_(Job.lease_expires_at.is_(None), Job.started_at < now - lease),
+    )
     with catalog_errors("requeue stale jobs"), catalog.session() as session:
         with session.begin():
             if max_attempts is not None:
-                _give_up(
-                    session,
-                    Job.status == "running",
-                    Job.started_at < cutoff,
-                    Job.attempts >= max_attempts,
-                )
+                _give_up(session, Job.status == "running", stale, Job.attempts >= max_attempts)
             result = session.execute(
                 update(Job)
-                .where(Job.status == "running", Job.started_at < cutoff)
-                .values(status="queued", started_at=None)
+                .where(Job.status == "running", stale)
+                .values(status="queued", started_at=None, lease_expires_at=None)
             )
             return int(getattr(result, "rowcount", 0))
 

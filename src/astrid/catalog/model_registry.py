@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from astrid.catalog.json_columns import dumps_json
 from astrid.catalog.models import Candidate, ModelVersion
@@ -84,6 +85,27 @@ def register_model(
     """
     metrics_json = dumps_json(metrics, f"metrics of model {name}")
     card_json = dumps_json(card, f"card of model {name}")
+    for attempt in range(5):
+        try:
+            return _register(catalog, name, file_key, data_hash, metrics_json, card_json, activate)
+        except StorageError as e:
+            # two processes numbering a version at once (two service replicas registering
+            # the shipped model): the loser's insert breaks the unique (name, version);
+            # looking again finds the winner's row for this file, or the next number
+            if attempt == 4 or not isinstance(e.__cause__, IntegrityError):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _register(
+    catalog: Catalog,
+    name: str,
+    file_key: str,
+    data_hash: str,
+    metrics_json: str,
+    card_json: str,
+    activate: bool,
+) -> ModelRecord:
     with catalog_errors(f"register model {name}", name=name):
         with catalog.session() as session, session.begin():
             row = session.scalars(

@@ -519,8 +519,11 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
-    # Claims so far; a job whose worker died (lease expired) this often is given up.
+    # Claims so far; a job whose worker died (lease expired) this often is given up. The
+    # attempt number is also the claim's fencing token: only its holder finishes the job.
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Until when the worker holds it (renewed by heartbeat while the job runs).
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
 
 
 class WebSession(Base):

@@ -24,46 +24,38 @@ from astrid.errors import AstridError, ClaimLostError
 from astrid.pipeline.inputs import FrameSource
 from astrid.pipeline.run_reports import FrameReport
 
-__all__ = ["Heartbeat", "RunClaims", "Wanted"]
+__all__ = ["Heartbeat", "RunClaims", "Wanted", "shared_memory_catalog"]
 
 log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """Renews the claims in ``claims`` (run id → claim) every ``lease_s / 3`` seconds.
+    """Calls ``beat`` every ``interval_s`` seconds from a background thread while open.
 
-    The runner adds claims as it takes runs and removes them as they finish; a claim found
-    lost (the run was taken over, or finished) is dropped and logged. On an in-memory SQLite
-    catalog (one shared connection, one process) there is no one to lose a claim to and no
-    thread is started.
+    A failing beat (the database away for a moment) is logged and tried again next time.
+    With ``enabled=False`` (an in-memory SQLite catalog: one shared connection, one process,
+    no one to lose a claim to) no thread is started.
     """
 
-    def __init__(self, catalog: Catalog, claims: dict[int, Claim], lease_s: float) -> None:
-        self.catalog = catalog
-        self.claims = claims
-        self.lease_s = lease_s
-        self.lock = threading.Lock()
+    def __init__(
+        self, beat: Callable[[], None], interval_s: float, *, enabled: bool = True
+    ) -> None:
+        self.beat = beat
+        self.interval_s = interval_s
+        self.enabled = enabled
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def _beat(self) -> None:
-        while not self._stop.wait(self.lease_s / 3.0):
-            with self.lock:
-                held = list(self.claims.values())
-            for claim in held:
-                try:
-                    if not renew_claim(self.catalog, claim, self.lease_s):
-                        log.warning("run %d: claim lost (taken over or finished)", claim.run_id)
-                        with self.lock:
-                            self.claims.pop(claim.run_id, None)
-                except AstridError as e:  # the database away for a moment: try next beat
-                    log.warning("run %d: claim not renewed: %s", claim.run_id, e)
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.beat()
+            except AstridError as e:
+                log.warning("heartbeat: %s", e)
 
     def __enter__(self) -> Heartbeat:
-        url = self.catalog.engine.url
-        in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
-        if not in_memory:
-            self._thread = threading.Thread(target=self._beat, name="astrid-heartbeat", daemon=True)
+        if self.enabled:
+            self._thread = threading.Thread(target=self._run, name="astrid-heartbeat", daemon=True)
             self._thread.start()
         return self
 
@@ -76,6 +68,12 @@ class Heartbeat:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def shared_memory_catalog(catalog: Catalog) -> bool:
+    """Whether ``catalog`` is an in-memory SQLite database (one process holds it all)."""
+    url = catalog.engine.url
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 @dataclass(frozen=True)
@@ -110,8 +108,16 @@ class RunClaims:
         self.held: dict[int, Claim] = {}
 
     def heartbeat(self) -> Heartbeat:
-        """A heartbeat over these claims (a context manager)."""
-        return Heartbeat(self.catalog, self.held, self.lease_s)
+        """A heartbeat renewing these claims every third of the lease (a context manager)."""
+        return Heartbeat(
+            self._renew, self.lease_s / 3.0, enabled=not shared_memory_catalog(self.catalog)
+        )
+
+    def _renew(self) -> None:
+        for claim in list(self.held.values()):
+            if not renew_claim(self.catalog, claim, self.lease_s):
+                log.warning("run %d: claim lost (taken over or finished)", claim.run_id)
+                self.held.pop(claim.run_id, None)
 
     def fence(self, run_id: int | None) -> int | None:
         """The fencing token of this process's claim on a run (None when it holds none)."""
