@@ -81,7 +81,7 @@ def test_a_run_held_elsewhere_is_waited_for_and_taken_over_when_its_lease_lapses
     with pipeline.catalog:
         # register the science frame first so the foreign claim can point at it
         pipeline.catalog.register_observation(
-            content_sha256="0" * 64, name="placeholder", path="p", role="science", mjd=None,
+            content_sha256="0" * 64, name="foreign-frame", path="p", role="science", mjd=None,
             filter=None, exptime=1.0, gain=1.0, shape=(8, 8), wcs_header=None,
         )  # fmt: skip
         run_id = _hold(pipeline.catalog, key, lease_s=2.0)
