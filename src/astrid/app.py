@@ -22,6 +22,7 @@ from astrid import __version__
 from astrid.api import router as api_router
 from astrid.api.worker import JobWorker
 from astrid.catalog import connect
+from astrid.catalog.queue_stats import queue_stats
 from astrid.config import Settings
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.object_context import ContextSources
@@ -66,6 +67,7 @@ def open_service(settings: Settings, *, jwks_fetcher: Fetcher | None = None) -> 
         session_seconds=settings.session_hours * 3600.0,
     )
     metrics = Metrics()
+    metrics.watch_queues(lambda: queue_stats(catalog))
     work_dir = settings.data_dir / "jobs"
     worker = JobWorker(
         catalog,

@@ -109,3 +109,55 @@ def test_admin_key_validation(env: Env) -> None:
     keys = env.client.get(f"{API}/keys", headers=h).json()
     assert {k["role"] for k in keys} == {"viewer", "curator", "admin"}
     assert all("key" not in k and "key_sha256" not in k for k in keys)
+
+
+def _gauge(text: str, name: str) -> float:
+    (line,) = [ln for ln in text.splitlines() if ln.startswith(name + " ")]
+    return float(line.split()[-1])
+
+
+def test_every_replica_reports_the_queues_as_the_catalog_holds_them(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from astrid.catalog.jobs import enqueue_job
+    from astrid.catalog.models import Job
+
+    first = build_env(tmp_path / "s")
+    env = next(first)
+    # a second replica on the same data dir (catalog and store)
+    second = build_env(tmp_path / "s", seed_catalog=False)
+    replica = next(second)
+    try:
+        for _ in range(3):
+            enqueue_job(env.service.catalog, kind="process", payload={}, observation_id=None,
+                        actor="test")  # fmt: skip
+        with env.service.catalog.session() as session, session.begin():
+            session.execute(update(Job).values(created_at=utcnow() - timedelta(minutes=5)))
+        texts = [e.client.get("/metrics").text for e in (env, replica)]
+        for text in texts:
+            assert _gauge(text, "astrid_catalog_up") == 1.0
+            assert _gauge(text, 'astrid_queue_jobs{status="queued"}') == 3.0
+            assert _gauge(text, 'astrid_queue_jobs{status="running"}') == 0.0
+            assert 290 <= _gauge(text, "astrid_queue_oldest_queued_job_age_seconds") < 400
+            done = _gauge(text, 'astrid_runs{status="done"}')
+            assert done == len(env.seeded.run_ids)
+        assert texts[0].count("astrid_queue_jobs{") == len(("queued", "running", "done", "failed"))
+    finally:
+        second.close()
+        first.close()
+
+
+def test_the_grafana_dashboard_uses_only_metrics_the_service_exposes(env: Env) -> None:
+    import re
+
+    dashboard = json.loads(
+        (Path(__file__).parents[2] / "docs" / "grafana" / "astrid-service.json").read_text()
+    )
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"astrid_[a-z_]+", e)}
+    text = env.client.get("/metrics").text
+    declared = {ln.split()[2] for ln in text.splitlines() if ln.startswith("# TYPE ")}
+    exposed = declared | {f"{n}_total" for n in declared} | {f"{n}_bucket" for n in declared}
+    assert used and used <= exposed, used - exposed

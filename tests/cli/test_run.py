@@ -310,12 +310,12 @@ def test_rescore_with_a_bad_model_file_exits_2(tmp_path: Path) -> None:
 
 def test_run_isolates_every_frame(tmp_path: Path) -> None:
     # one frame or many, a native crash fails the frame, not the command
-    from astrid.cli.run import _pipeline
+    from astrid.cli.run import open_pipeline
     from astrid.config import Settings
     from astrid.pipeline.config import PipelineConfig
 
     settings = Settings(data_dir=tmp_path / "data")
-    pipeline = _pipeline(settings, PipelineConfig.from_settings(settings))
+    pipeline = open_pipeline(settings, PipelineConfig.from_settings(settings))
     try:
         assert pipeline.isolate
     finally:

@@ -77,7 +77,7 @@ def _progress(
         yield on_stage, on_frame
 
 
-def _pipeline(
+def open_pipeline(
     settings: Settings,
     config: PipelineConfig,
     *,
@@ -297,7 +297,7 @@ def run_frames(
         except AstridError as e:
             print_error(e)
             raise typer.Exit(2) from e
-        pipeline = _pipeline(
+        pipeline = open_pipeline(
             settings, config, score=score, model_version=model_version, alerts=alerts
         )
         with pipeline.catalog:
@@ -437,7 +437,7 @@ def demo(
 
     setup_logging(verbose)
     with open_settings(data_dir or out / "data", db, workers=workers) as settings:
-        pipeline = _pipeline(settings, PipelineConfig.from_settings(settings))
+        pipeline = open_pipeline(settings, PipelineConfig.from_settings(settings))
         with pipeline.catalog:
             try:
                 with _progress(1) as (on_stage, on_frame):

@@ -7,15 +7,24 @@ path, so the number of series stays bounded.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "MetricsMiddleware"]
+from astrid.catalog.models import JOB_STATUSES, RUN_STATUSES
+from astrid.catalog.queue_stats import QueueStats
+from astrid.errors import AstridError
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "MetricsMiddleware", "QueueCollector"]
+
+log = logging.getLogger(__name__)
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _STAGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
@@ -67,9 +76,63 @@ class Metrics:
             self.stage_seconds.labels(stage=stage).observe(float(seconds))
         self.candidates.inc(n_candidates)
 
+    def watch_queues(self, read: Callable[[], QueueStats]) -> None:
+        """Report the queues as ``read`` finds them in the catalog at each scrape."""
+        self.registry.register(QueueCollector(read))
+
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+class QueueCollector(Collector):
+    """Gauges of the work queues read from the catalog when scraped (`queue_stats`), so
+    every replica reports the same numbers; ``astrid_catalog_up`` is 0 (and the queue
+    gauges absent) while the database cannot be read."""
+
+    def __init__(self, read: Callable[[], QueueStats]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("astrid_catalog_up", "Whether the catalog could be read.")
+        try:
+            stats = self.read()
+        except AstridError as e:
+            log.warning("metrics: %s", e)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        jobs = GaugeMetricFamily(
+            "astrid_queue_jobs", "Jobs by status, from the catalog.", labels=["status"]
+        )
+        for status in JOB_STATUSES:
+            jobs.add_metric([status], stats.jobs.get(status, 0))
+        yield jobs
+        runs = GaugeMetricFamily(
+            "astrid_runs", "Processing runs by status, from the catalog.", labels=["status"]
+        )
+        for status in RUN_STATUSES:
+            runs.add_metric([status], stats.runs.get(status, 0))
+        yield runs
+        failed = GaugeMetricFamily(
+            "astrid_runs_failed_by_stage", "Failed runs by the stage they failed at.",
+            labels=["stage"],
+        )  # fmt: skip
+        for stage, n in sorted(stats.failed_runs_by_stage.items()):
+            failed.add_metric([stage], n)
+        yield failed
+        yield GaugeMetricFamily(
+            "astrid_queue_oldest_queued_job_age_seconds",
+            "Age of the oldest queued job (0 when none waits).",
+            value=stats.oldest_queued_job_s,
+        )
+        yield GaugeMetricFamily(
+            "astrid_runs_oldest_unfinished_age_seconds",
+            "Age of the oldest queued or running run (0 when none).",
+            value=stats.oldest_unfinished_run_s,
+        )
 
 
 def _route_label(scope: Scope, prefixed: Mapping[int, str]) -> str:
