@@ -34,36 +34,23 @@ from markdown_report import machine_line, write_report
 from astrid.difference.subtract import subtract
 from astrid.evaluation.scoring import match_to_truth
 from astrid.preprocess.pair import prepare_pair
+from astrid.preprocess.photometric_catalogue import photometric_catalogue_from_table
 from astrid.preprocess.zero_point import PhotometricCatalogue
 from astrid.simulation import SimulatedPair, SimulationConfig, simulate_pair
 from astrid.simulation.config import SCIENCE_ZERO_POINT
+from astrid.simulation.reference_stars import reference_star_table
 
 NOISE_MAG = 0.02
 OUTLIER_FRACTION = 0.05
 COLOUR_TERM = 0.10
 
 
-def catalogue(stars: Table, seed: int, colour_term: float | None) -> PhotometricCatalogue:
+def catalogue(truth: Table, seed: int, colour_term: float | None) -> PhotometricCatalogue:
     """The stars' true magnitudes with noise, outliers and (optionally) a colour term."""
-    rng = np.random.default_rng(seed)
-    n = len(stars)
-    mag = np.asarray(stars["mag"], float) + rng.normal(0.0, NOISE_MAG, n)
-    bad = rng.random(n) < OUTLIER_FRACTION
-    mag[bad] += rng.choice([-1.0, 1.0], int(bad.sum())) * rng.uniform(0.5, 1.0, int(bad.sum()))
-    colour = None
-    if colour_term is not None:
-        colour = rng.normal(0.6, 0.3, n)
-        mag += colour_term * colour
-    return PhotometricCatalogue(
-        ra=np.asarray(stars["ra"], float),
-        dec=np.asarray(stars["dec"], float),
-        mag=mag,
-        mag_err=np.full(n, NOISE_MAG),
-        colour=colour,
-        band="r",
-        colour_name=None if colour is None else "g-r",
-        name="truth catalogue",
+    table = reference_star_table(
+        truth, seed=seed, noise=NOISE_MAG, outliers=OUTLIER_FRACTION, colour_term=colour_term
     )
+    return photometric_catalogue_from_table(table, "r", "truth catalogue")
 
 
 def _bare(sim: SimulatedPair) -> SimulatedPair:
@@ -129,9 +116,8 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for seed in args.seeds:
         sim = simulate_pair(config, seed=seed)
-        stars = sim.truth[sim.truth["kind"] == "star"]
         for label, term in (("same band", None), ("colour term 0.10", COLOUR_TERM)):
-            row = one_case(sim, catalogue(stars, seed, term), term)
+            row = one_case(sim, catalogue(sim.truth, seed, term), term)
             row |= {"seed": seed, "catalogue": label}
             rows.append(row)
             print(row, flush=True)

@@ -18,9 +18,11 @@ from astropy.table import Table
 
 from astrid.preprocess.pair import PreparedPair, prepare_pair
 from astrid.preprocess.photometric import psf_flux
+from astrid.preprocess.photometric_catalogue import photometric_catalogue_from_table
 from astrid.preprocess.zero_point import PhotometricCatalogue, band_of
 from astrid.simulation import SimulatedPair, SimulationConfig, simulate_pair
 from astrid.simulation.config import SCIENCE_ZERO_POINT
+from astrid.simulation.reference_stars import reference_star_table
 
 FIELD = SimulationConfig(
     shape=(512, 512), n_stars=300, n_galaxies=20, n_transients=10, n_transients_on_galaxies=5
@@ -38,35 +40,17 @@ def _stars(sim: SimulatedPair) -> Table:
 
 
 def _catalogue(
-    stars: Table,
+    sim: SimulatedPair,
     *,
     seed: int = 0,
-    noise: float = 0.02,
     outliers: float = 0.0,
     colour_term: float | None = None,
     band: str = "r",
 ) -> PhotometricCatalogue:
-    """The true magnitudes with catalogue noise, a fraction of stars off by 0.5–1 mag
-    (variables, blends) and, optionally, a colour term."""
-    rng = np.random.default_rng(seed)
-    n = len(stars)
-    mag = np.asarray(stars["mag"], float) + rng.normal(0.0, noise, n)
-    bad = rng.random(n) < outliers
-    mag[bad] += rng.choice([-1, 1], bad.sum()) * rng.uniform(0.5, 1.0, bad.sum())
-    colour = None
-    if colour_term is not None:
-        colour = rng.normal(0.6, 0.3, n)
-        mag += colour_term * colour
-    return PhotometricCatalogue(
-        ra=np.asarray(stars["ra"], float),
-        dec=np.asarray(stars["dec"], float),
-        mag=mag,
-        mag_err=np.full(n, noise),
-        colour=colour,
-        band=band,
-        colour_name=None if colour is None else "g-r",
-        name="test catalogue",
-    )
+    """The simulated stars as a catalogue (`reference_star_table`), named for the messages."""
+    table = reference_star_table(sim.truth, seed=seed, outliers=outliers, colour_term=colour_term)
+    catalogue = photometric_catalogue_from_table(table, "r", "test catalogue")
+    return replace(catalogue, band=band)
 
 
 def _effective_zero_point(pair: PreparedPair, stars: Table) -> float:
@@ -109,7 +93,7 @@ def test_band_of_a_filter_name(name: str | None, band: str | None) -> None:
 
 def test_zero_point_from_a_catalogue_with_outliers_matches_the_truth(sim: SimulatedPair) -> None:
     bare = _without_zero_point(sim)
-    catalogue = _catalogue(_stars(sim), outliers=0.1)
+    catalogue = _catalogue(sim, outliers=0.1)
     pair = prepare_pair(bare.science, bare.reference, catalogue=catalogue)
     cal = pair.calibration
     assert cal is not None and pair.zero_point_source == "catalogue"
@@ -128,7 +112,7 @@ def test_a_colour_term_is_fitted_and_the_zero_point_quoted_at_the_median_colour(
     sim: SimulatedPair,
 ) -> None:
     bare = _without_zero_point(sim)
-    catalogue = _catalogue(_stars(sim), seed=1, colour_term=0.15)
+    catalogue = _catalogue(sim, seed=1, colour_term=0.15)
     pair = prepare_pair(bare.science, bare.reference, catalogue=catalogue)
     cal = pair.calibration
     assert cal is not None and cal.colour_term is not None and cal.colour_zero is not None
@@ -140,7 +124,7 @@ def test_a_colour_term_is_fitted_and_the_zero_point_quoted_at_the_median_colour(
 def test_a_catalogue_of_another_field_leaves_the_header_zero_point(
     sim: SimulatedPair, caplog: pytest.LogCaptureFixture
 ) -> None:
-    catalogue = _catalogue(_stars(sim))
+    catalogue = _catalogue(sim)
     elsewhere = replace(catalogue, dec=catalogue.dec + 1.0)
     with caplog.at_level(logging.WARNING):
         pair = prepare_pair(sim.science, sim.reference, catalogue=elsewhere)
@@ -153,7 +137,7 @@ def test_a_catalogue_of_another_band_is_not_used(
     sim: SimulatedPair, caplog: pytest.LogCaptureFixture
 ) -> None:
     bare = _without_zero_point(sim)
-    catalogue = _catalogue(_stars(sim), band="g")  # the simulated frames are r
+    catalogue = _catalogue(sim, band="g")  # the simulated frames are r
     with caplog.at_level(logging.WARNING):
         pair = prepare_pair(bare.science, bare.reference, catalogue=catalogue)
     assert pair.calibration is None and pair.zero_point is None
