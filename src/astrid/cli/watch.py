@@ -30,7 +30,10 @@ from astrid.pipeline.watch import FolderWatcher, WatchConfig
 @app.command("watch", cls=Command)
 def watch(
     source: Annotated[
-        str, typer.Argument(help="Folder or fsspec URL (s3://bucket/prefix) to watch.")
+        str,
+        typer.Argument(
+            help="Folder or fsspec URL (s3://bucket/prefix) to watch.", metavar="DIR_OR_URL"
+        ),
     ],
     reference: Annotated[
         Path, typer.Option("--reference", "-r", help="Reference FITS file.", metavar="FILE")
