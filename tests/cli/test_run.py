@@ -331,3 +331,24 @@ def test_run_with_unusable_online_context_settings_stops_with_why(
     assert result.exit_code == 2, result.output
     assert "tns_api_key" in result.output.replace("\n", "")
     assert not (tmp_path / "astrid.sqlite").exists()  # stopped before connecting
+
+
+def test_an_unreachable_database_is_one_line_naming_it_without_the_password(
+    pair: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql+psycopg://astrid:s3cret@127.0.0.1:{port}/astrid"
+    monkeypatch.setenv("ASTRID_DATABASE_URL", url)
+    args = ["run", "-r", str(pair["reference"]), "-o", str(tmp_path / "out")]
+    result = runner.invoke(app, [*args, "--data-dir", str(tmp_path), str(pair["science"])])
+    output = result.output.replace("\n", "")
+    assert result.exit_code == 2, result.output
+    assert (
+        f"cannot reach the catalog database at postgresql+psycopg://astrid:***@127.0.0.1:{port}/astrid"
+        in output
+    )
+    assert "s3cret" not in output and "Traceback" not in output

@@ -21,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from astrid.catalog.repository import Catalog
@@ -112,6 +112,9 @@ def connect(url: str) -> Catalog:
                 raise StorageError(
                     f"cannot create the catalog directory {parent}: {e}", url=url
                 ) from e
+    else:
+        # a server connection that dropped (a restart, a proxy timeout) is replaced, not used
+        engine_kwargs.update(pool_pre_ping=True)
     try:
         engine = create_engine(sa_url, **engine_kwargs)
     except (SQLAlchemyError, ImportError) as e:
@@ -185,6 +188,14 @@ def _upgrade(engine: Engine) -> None:
     """Run ``alembic upgrade head`` on ``engine``; a no-op when already at head."""
     config = alembic_config()
     is_sqlite = engine.dialect.name == "sqlite"
+    shown = engine.url.render_as_string(hide_password=True)
+    try:
+        engine.connect().close()
+    except OperationalError as e:
+        reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        raise StorageError(
+            f"cannot reach the catalog database at {shown}: {reason}", url=shown
+        ) from e
     try:
         with engine.connect() as conn:
             if is_sqlite:
@@ -211,7 +222,6 @@ def _upgrade(engine: Engine) -> None:
                     conn.commit()
     except SQLAlchemyError as e:
         raise StorageError(
-            f"cannot migrate the catalog at {engine.url!r} to the latest schema: {e}",
-            url=str(engine.url),
+            f"cannot migrate the catalog at {shown} to the latest schema: {e}", url=shown
         ) from e
     logger.debug("catalog at %r is at the latest schema", engine.url)

@@ -23,6 +23,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from astrid import __version__
 from astrid.config import Settings
+from astrid.errors import AstridError
 
 __all__ = ["app", "console", "context", "models", "run", "service"]
 
@@ -135,11 +136,18 @@ def make_settings(data_dir: Path | None = None, db: str | None = None, **fields:
 def open_settings(
     data_dir: Path | None = None, db: str | None = None, **fields: Any
 ) -> Iterator[Settings]:
-    """`make_settings`, and say so when the data directory did not exist and now does."""
+    """`make_settings`, and say so when the data directory did not exist and now does.
+
+    An `AstridError` the command does not handle itself (a catalog or store that cannot be
+    reached, say) is printed as one line and exits with status 2, never a traceback.
+    """
     settings = make_settings(data_dir, db, **fields)
     existed = settings.data_dir.exists()
     try:
         yield settings
+    except AstridError as e:
+        print_error(e)
+        raise typer.Exit(2) from e
     finally:
         if not existed and settings.data_dir.is_dir():
             where = escape(str(settings.data_dir.resolve()))
