@@ -8,7 +8,7 @@ number of service replicas and `astrid run` processes report the same truth.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 
@@ -66,17 +66,6 @@ def queue_stats(catalog: Catalog) -> QueueStats:
         jobs={str(k): int(v) for k, v in jobs.items()},
         runs={str(k): int(v) for k, v in runs.items()},
         failed_runs_by_stage={str(k or "unknown"): int(v) for k, v in stages.items()},
-        oldest_queued_job_s=_age(now, _aware(oldest_job)),
-        oldest_unfinished_run_s=_age(now, _aware(oldest_run)),
+        oldest_queued_job_s=_age(now, oldest_job),
+        oldest_unfinished_run_s=_age(now, oldest_run),
     )
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """An aggregate's datetime (SQLite returns text or naive values for MIN) as aware UTC."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value

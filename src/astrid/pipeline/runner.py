@@ -208,8 +208,6 @@ class Pipeline:
         self.stale_temp_seconds = stale_temp_seconds
         self._model: ScoringModel | None = None
         self._owner = current_owner()
-        self.lease_s = lease_s
-        self.poll_s = poll_s
         self._claims = RunClaims(catalog, self._owner, lease_s, poll_s)
         self.objects = ObjectsStage(catalog, store, context)
         self.alerts: AlertsStage | None = None
