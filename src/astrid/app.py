@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from astrid import __version__
 from astrid.api import router as api_router
 from astrid.api.worker import JobWorker
-from astrid.catalog import connect
+from astrid.catalog import Catalog, connect
 from astrid.catalog.queue_stats import queue_stats
 from astrid.config import Settings
 from astrid.pipeline.config import PipelineConfig
@@ -37,7 +37,24 @@ from astrid.service.state import Service, service_secret
 from astrid.store import ObjectStore
 from astrid.web import site as web_site
 
-__all__ = ["create_app", "open_service"]
+__all__ = ["create_app", "job_worker", "open_service"]
+
+
+def job_worker(
+    settings: Settings, catalog: Catalog, store: ObjectStore, metrics: Metrics
+) -> JobWorker:
+    """The job worker the settings describe (science config, lease, attempts, work dir,
+    context catalogues): the thread of ``astrid serve`` or the loop of ``astrid worker``."""
+    return JobWorker(
+        catalog,
+        store,
+        PipelineConfig.from_settings(settings),
+        work_dir=settings.data_dir / "jobs",
+        metrics=metrics,
+        lease=timedelta(minutes=settings.job_lease_minutes),
+        max_attempts=settings.job_max_attempts,
+        context=ContextSources.from_settings(settings),
+    )
 
 
 def open_service(settings: Settings, *, jwks_fetcher: Fetcher | None = None) -> Service:
@@ -68,17 +85,7 @@ def open_service(settings: Settings, *, jwks_fetcher: Fetcher | None = None) -> 
     )
     metrics = Metrics()
     metrics.watch_queues(lambda: queue_stats(catalog))
-    work_dir = settings.data_dir / "jobs"
-    worker = JobWorker(
-        catalog,
-        store,
-        PipelineConfig.from_settings(settings),
-        work_dir=work_dir,
-        metrics=metrics,
-        lease=timedelta(minutes=settings.job_lease_minutes),
-        max_attempts=settings.job_max_attempts,
-        context=ContextSources.from_settings(settings),
-    )
+    worker = job_worker(settings, catalog, store, metrics)
     return Service(
         settings=settings,
         catalog=catalog,
@@ -114,7 +121,9 @@ def create_app(
     jwks_fetcher : callable, optional
         Fetches the OIDC JWKS document; tests inject one.
     run_worker : bool
-        Start the job worker thread with the app (off in tests that drive it by hand).
+        Start the job worker thread with the app (off in tests that drive it by hand, and
+        in ``astrid serve`` when ``ASTRID_SERVE_WORKER`` is false: `astrid worker`
+        processes then run the jobs).
 
     Returns
     -------

@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(
         default=3, ge=1, description="claims before a job whose worker keeps dying is failed"
     )
+    serve_worker: bool = Field(
+        default=True,
+        description="astrid serve also runs queued jobs; false: it only enqueues them and "
+        "`astrid worker` processes (any number, any host sharing catalog and store) run them",
+    )
     export_max_rows: int = Field(default=200_000, gt=0, description="rows per export")
     neighbour_radius_arcsec: float = Field(
         default=2.0, gt=0, le=3600, description="candidates this close are 'the same position'"

@@ -16,7 +16,7 @@ TINY = TrainingSetConfig(
 def test_the_digest_is_pinned() -> None:
     # A changed digest means every stored set is rebuilt: bump GENERATOR_VERSION on purpose.
     config = TrainingSetConfig(n_train=1, n_val=0, n_test=1, shape=(256, 256), seed=3)
-    assert config.digest()[:16] == "4d630f14f50d921c"
+    assert config.digest()[:16] == "fbc7388a34b38df6"
     assert TINY.digest() != config.digest()
 
 
@@ -26,9 +26,18 @@ def test_field_specs_are_seeded_and_split_by_field() -> None:
     assert [s.split for s in specs] == ["train", "val", "test"]
     assert field_specs(TINY) == specs
     assert field_specs(TrainingSetConfig(n_train=1, n_val=1, n_test=1, seed=4)) != specs
-    # Test fields draw their PSF from the band no training field has.
+    # Test fields draw their PSF from the band no training field has, then in turn from
+    # the undersampled and the wide band; training fields cover 1.2-8 px around that gap.
     (test,) = (s for s in specs if s.split == "test")
     assert 3.2 <= test.params["science_fwhm"][0] <= 3.9
+    many = field_specs(TrainingSetConfig(n_train=40, n_val=0, n_test=4, seed=1))
+    fwhm = {s.split: [] for s in many}
+    for s in many:
+        fwhm[s.split].append(s.params["science_fwhm"][0])
+    assert [3.2 <= f <= 3.9 for f in fwhm["test"]] == [True, True, False, False]
+    assert 1.2 <= min(fwhm["test"][2:]) <= 2.3 and 5.0 <= max(fwhm["test"][2:]) <= 8.0
+    assert not any(3.2 < f < 3.9 for f in fwhm["train"])
+    assert min(fwhm["train"]) < 2.3 and max(fwhm["train"]) > 5.0
 
 
 def test_the_same_spec_builds_the_same_candidates() -> None:

@@ -132,3 +132,25 @@ def test_the_vit_backbone_trains_exports_and_loads(tmp_path):
     model = RealBogusModel.load(path)
     same = model.score_inputs(data.cutouts.astype(np.float32), data.scalars)
     np.testing.assert_allclose(same.rb, predict(trained.model, data)["rb"], atol=2e-5)
+
+
+def test_partial_stamps_mask_a_border_or_keep_a_centred_square():
+    from astrid.training.cnn import partial_stamps
+
+    batch = torch.randn(64, 4, 63, 63)
+    batch[:, 3] = 0.0
+    assert partial_stamps(batch, np.random.default_rng(0), 0.0) is batch
+    out = partial_stamps(batch, np.random.default_rng(0), 1.0)
+    missing = out[:, 3] == 1.0
+    assert bool(missing.flatten(1).any(dim=1).all())  # every stamp lost pixels
+    assert not bool(missing[:, 31, 31].any())  # never the candidate at the centre
+    # Missing pixels are what normalise_cutouts makes of NaN: 0 in the data channels.
+    assert float(out[:, :3][missing.unsqueeze(1).expand(-1, 3, -1, -1)].abs().max()) == 0.0
+    kept = ~missing.unsqueeze(1).expand(-1, 3, -1, -1)
+    assert torch.equal(out[:, :3][kept], batch[:, :3][kept])
+    assert not bool((batch[:, 3] == 1.0).any())  # the input batch is not modified
+    # Both shapes occur: a centred square (all four borders gone) and one side cut.
+    borders = torch.stack(
+        [missing[:, 0, 31], missing[:, 62, 31], missing[:, 31, 0], missing[:, 31, 62]], dim=1
+    ).sum(dim=1)
+    assert set(borders.tolist()) == {1, 4}

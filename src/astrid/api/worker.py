@@ -1,6 +1,9 @@
-"""The in-process worker of the embedded service: runs queued jobs one at a time.
+"""The job worker: runs queued jobs one at a time, in the service or as `astrid worker`.
 
-A daemon thread claims the oldest queued ``process`` job (an uploaded science image and
+In the embedded default it is a daemon thread of ``astrid serve``; a fleet sets
+``ASTRID_SERVE_WORKER=false`` so that the web replicas only enqueue, and runs any number
+of ``astrid worker`` processes on any hosts that share the catalog and the store. Either way
+it claims the oldest queued ``process`` job (an uploaded science image and
 its reference, both registered observations), runs `astrid.pipeline.runner.Pipeline` on
 them straight from the object store and records the run on the job. The frame runs in a
 child process (`astrid.pipeline.frame_process`), so a native crash in it (a segfault in a
@@ -95,7 +98,9 @@ class JobWorker:
     def start(self) -> None:
         """Start the thread (once)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="astrid-worker", daemon=True)
+            self._thread = threading.Thread(
+                target=self.run_forever, name="astrid-worker", daemon=True
+            )
             self._thread.start()
 
     def wake(self) -> None:
@@ -110,20 +115,33 @@ class JobWorker:
             self._thread.join(timeout)
             self._thread = None
 
-    def _loop(self) -> None:
+    def run_forever(self) -> None:
+        """Run jobs until `stop`: requeue lapsed ones, drain the queue, wait to be woken."""
         while not self._stop.is_set():
             try:
-                requeued = requeue_stale_jobs(
-                    self.catalog, lease=self.lease, max_attempts=self.max_attempts
-                )
-                if requeued:
-                    logger.warning("requeued %d jobs whose worker stopped", requeued)
-                while not self._stop.is_set() and self.run_once():
-                    pass
+                self.drain()
             except AstridError as e:
                 logger.error("job worker: %s", e)
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
+
+    def drain(self) -> int:
+        """Requeue jobs whose lease lapsed, then run queued jobs until none is left (or
+        `stop`); the number run."""
+        requeued = requeue_stale_jobs(
+            self.catalog, lease=self.lease, max_attempts=self.max_attempts
+        )
+        if requeued:
+            logger.warning("requeued %d jobs whose worker stopped", requeued)
+        n = 0
+        while not self._stop.is_set() and self.run_once():
+            n += 1
+        return n
+
+    def request_stop(self) -> None:
+        """Stop after the current job, without waiting (a signal handler's call)."""
+        self._stop.set()
+        self._wake.set()
 
     def run_once(self) -> bool:
         """Claim and run one job; False when none was queued."""

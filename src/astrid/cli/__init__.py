@@ -165,4 +165,4 @@ def version() -> None:
 
 
 # The command groups register themselves on `app`.
-from astrid.cli import alerts, context, ingest, models, run, service, watch  # noqa: E402, F401
+from astrid.cli import alerts, context, ingest, models, run, service, watch, worker  # noqa: E402, F401

@@ -58,9 +58,11 @@ def train(
         Path | None,
         typer.Option(help="Where training sets live (default DATA_DIR/training).", metavar="DIR"),
     ] = None,
-    n_train: Annotated[int, typer.Option(help="Simulated training fields.")] = 40,
+    n_train: Annotated[int, typer.Option(help="Simulated training fields.")] = 48,
     n_val: Annotated[int, typer.Option(help="Simulated validation fields.")] = 8,
-    n_test: Annotated[int, typer.Option(help="Simulated test fields (held-out PSFs).")] = 12,
+    n_test: Annotated[
+        int, typer.Option(help="Simulated test fields (half in a held-out PSF band).")
+    ] = 16,
     size: Annotated[int, typer.Option(help="Side of the simulated fields (pixels).")] = 1024,
     seed: Annotated[int, typer.Option(help="Seed of the data and of the training.")] = 0,
     real_pair: Annotated[

@@ -35,7 +35,9 @@ def serve(
 ) -> None:
     """Serve the API (/api/v1, /openapi.json) and the review web page (/) in one process.
 
-    On first start an admin API key is created and printed once: log in with it.
+    On first start an admin API key is created and printed once: log in with it. Uploaded
+    frames are processed by a worker thread of this process unless ASTRID_SERVE_WORKER is
+    false; then run `astrid worker` processes.
     """
     import uvicorn
     from pydantic import ValidationError
@@ -59,7 +61,7 @@ def serve(
         console.print(first_key, soft_wrap=True, markup=False, highlight=False)
     console.print(f"AstrID on http://{host}:{port}/ (API schema: /openapi.json)", soft_wrap=True)
     uvicorn.run(
-        create_app(service=service),
+        create_app(service=service, run_worker=settings.serve_worker),
         host=host,
         port=port,
         log_level="info" if verbose else "warning",

@@ -12,7 +12,8 @@ sharp too and are flagged with the cosmic rays, which is what we want.
 Examples
 --------
 >>> import numpy as np
->>> from astrid.observations.image import Image, ImageMeta
+>>> from astrid.observations.image import Image
+from astrid.preprocess.cosmic_rays import find_cosmic_rays
 >>> rng = np.random.default_rng(1)
 >>> data = rng.normal(1000.0, 30.0, (128, 128)).astype(np.float32)
 >>> data[40, 50] += 5000.0  # a cosmic-ray hit
@@ -27,13 +28,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import astroscrappy
 import numpy as np
 import sep
 from astropy.stats import mad_std
 from scipy import ndimage
 
-from astrid.observations.image import Image, ImageMeta
+from astrid.observations.image import Image
+from astrid.preprocess.cosmic_rays import find_cosmic_rays
 from astrid.preprocess.streaks import Streak, StreakConfig, find_streaks
 
 __all__ = ["MaskConfig", "MaskResult", "build_mask"]
@@ -61,7 +62,8 @@ class MaskConfig:
         L.A.Cosmic Laplacian-to-noise detection limit.
     cr_objlim : float
         L.A.Cosmic contrast limit between Laplacian and fine-structure images; raise it if
-        star cores are flagged.
+        star cores are flagged. On undersampled images the limit used is at least the
+        contrast of the image's own PSF (`astrid.preprocess.cosmic_rays`).
     cr_niter : int
         L.A.Cosmic iterations; 2 finds practically all hits on imaging data, at half the
         cost of astroscrappy's default 4.
@@ -119,6 +121,9 @@ class MaskResult:
     cleaned : numpy.ndarray
         float32 data with cosmic-ray pixels replaced by astroscrappy's interpolation
         (other pixels are the input data).
+    cr_objlim : float
+        The L.A.Cosmic contrast limit used: the configured one, or the image PSF's own when
+        the image is undersampled (`astrid.preprocess.cosmic_rays`); NaN when off.
     """
 
     mask: np.ndarray
@@ -128,6 +133,7 @@ class MaskResult:
     streaks: np.ndarray
     streak_lines: tuple[Streak, ...]
     cleaned: np.ndarray
+    cr_objlim: float = float("nan")
 
     @property
     def n_masked(self) -> int:
@@ -208,13 +214,22 @@ def build_mask(image: Image, config: MaskConfig = MaskConfig()) -> MaskResult:
         streaks, streak_lines = np.zeros(data.shape, dtype=bool), ()
 
     if config.cosmic_rays:
-        cosmic_rays, clean = _cosmic_rays(
-            work, sky, rms, excluded | bad_columns | streaks, image.meta, config
+        cosmic_rays, clean, objlim = find_cosmic_rays(
+            work,
+            sky,
+            rms,
+            excluded | bad_columns | streaks,
+            image.meta,
+            sigclip=config.cr_sigclip,
+            objlim=config.cr_objlim,
+            niter=config.cr_niter,
+            fsmode=config.cr_fsmode,
         )
         cleaned = np.where(cosmic_rays, clean, data).astype(np.float32)
     else:
         cosmic_rays = np.zeros(data.shape, dtype=bool)
         cleaned = data.copy()
+        objlim = float("nan")
 
     mask = input_bad | saturated | bad_columns | streaks | cosmic_rays
     return MaskResult(
@@ -225,6 +240,7 @@ def build_mask(image: Image, config: MaskConfig = MaskConfig()) -> MaskResult:
         streaks=streaks,
         streak_lines=streak_lines,
         cleaned=cleaned,
+        cr_objlim=objlim,
     )
 
 
@@ -369,35 +385,3 @@ def _robust_std(values: np.ndarray) -> float:
     step = max(1, values.size // 1_000_000)
     std = float(mad_std(values[::step]))
     return std if np.isfinite(std) and std > 0 else 1.0
-
-
-def _cosmic_rays(
-    work: np.ndarray,
-    sky: np.ndarray,
-    rms: float,
-    excluded: np.ndarray,
-    meta: ImageMeta,
-    config: MaskConfig,
-) -> tuple[np.ndarray, np.ndarray]:
-    """L.A.Cosmic on ``work`` with a measured noise model; returns (mask, cleaned ADU)."""
-    gain = float(meta.gain) if np.isfinite(meta.gain) and meta.gain > 0 else 1.0
-    # Variance in ADU²: measured sky noise plus the Poisson noise of sources above it.
-    variance = (np.float32(rms * rms) + np.maximum(work - sky, 0.0) / np.float32(gain)).astype(
-        np.float32
-    )
-    satlevel = float(meta.saturation) * gain  # astroscrappy compares in electrons
-    crmask, clean = astroscrappy.detect_cosmics(
-        work,
-        inmask=excluded,
-        invar=variance,
-        sigclip=config.cr_sigclip,
-        objlim=config.cr_objlim,
-        gain=gain,
-        readnoise=float(meta.read_noise),
-        satlevel=satlevel if np.isfinite(satlevel) else float(np.finfo(np.float32).max),
-        niter=config.cr_niter,
-        fsmode=config.cr_fsmode,
-        sepmed=True,
-        cleantype="meanmask",
-    )
-    return np.asarray(crmask, dtype=bool) & ~excluded, np.asarray(clean, dtype=np.float32)

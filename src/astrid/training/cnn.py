@@ -23,7 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ExportedModel", "FeatureHead", "RealBogusNet", "dihedral", "two_scales"]
+__all__ = [
+    "ExportedModel",
+    "FeatureHead",
+    "RealBogusNet",
+    "dihedral",
+    "partial_stamps",
+    "two_scales",
+]
 
 
 def _block(c_in: int, c_out: int, *, pool: bool = True) -> nn.Sequential:
@@ -171,3 +178,40 @@ def dihedral(batch: torch.Tensor, k: int) -> torch.Tensor:
     """One of the eight rotations/flips (``k`` in 0..7) of a batch of square images."""
     out = torch.rot90(batch, k % 4, dims=(2, 3))
     return torch.flip(out, dims=(3,)) if k >= 4 else out
+
+
+def partial_stamps(batch: torch.Tensor, rng: np.random.Generator, fraction: float) -> torch.Tensor:
+    """Stamps as alert streams deliver some of them: smaller and padded, or cut at an edge.
+
+    A `fraction` of the (normalised) batch loses pixels, which become what
+    `astrid.detection.features.normalise_cutouts` makes of missing ones (0 in the data
+    channels, 1 in the last, mask, channel): half keep only a centred square of 15 to
+    54 px (a 30×30 stamp padded to 63×63), half lose 4 to 27 rows or columns from one side
+    (a chip edge). The candidate at the centre is always kept.
+    """
+    n, channels, size, _ = batch.shape
+    chosen = np.flatnonzero(rng.random(n) < fraction)
+    if len(chosen) == 0:
+        return batch
+    out = batch.clone()
+    for i in chosen:
+        missing = torch.ones(size, size, dtype=torch.bool)
+        if rng.random() < 0.5:
+            side = int(rng.integers(15, size - 8))
+            lo = (size - side) // 2
+            missing[lo : lo + side, lo : lo + side] = False
+        else:
+            missing[:] = False
+            depth = int(rng.integers(4, size // 2 - 4))
+            edge = int(rng.integers(0, 4))
+            if edge == 0:
+                missing[:depth, :] = True
+            elif edge == 1:
+                missing[size - depth :, :] = True
+            elif edge == 2:
+                missing[:, :depth] = True
+            else:
+                missing[:, size - depth :] = True
+        out[i, : channels - 1, missing] = 0.0
+        out[i, channels - 1, missing] = 1.0
+    return out

@@ -10,10 +10,14 @@
   saturated-star residuals and bleed trails, misregistration dipoles and PSF-mismatch
   rings (`astrid.training.perturb`).
 
-In a real pair, injected fakes are the real class and only candidates on known stars (or
-on added artifacts) are labelled bogus: the other candidates of a real pair may be real
-changes, so they are left out rather than guessed. A real pair is split by position (rows
-below 60 % of its height train, 60-70 % validate, the rest test).
+Real also includes sources that faded: present in the reference, gone from the science
+image (`astrid.training.fading`), isolated and on galaxies, so negative differences of
+real changes are learned as real.
+
+In a real pair, injected fakes (new and fading) are the real class and only candidates on
+known stars (or on added artifacts) are labelled bogus: the other candidates of a real
+pair may be real changes, so they are left out rather than guessed. A real pair is split
+by position (rows below 60 % of its height train, 60-70 % validate, the rest test).
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ from astrid.simulation import (
     quiet_sky,
     simulate_pair,
 )
-from astrid.training.labels import REAL_KINDS, KnownSources, label_candidates
+from astrid.training.fading import real_fading, simulated_fading
+from astrid.training.labels import FADING_KINDS, REAL_KINDS, KnownSources, label_candidates
 from astrid.training.perturb import mismatch_psf, misregister
 from astrid.training.recipe import FieldSpec, TrainingSetConfig
 
@@ -227,7 +232,13 @@ def _simulated_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np
             "snr": snr,
         }
     )
-    truth = vstack([truth[["kind", "x", "y", "snr", "length", "angle"]], extra])
+    reference = sim.reference
+    parts = [truth[["kind", "x", "y", "snr", "length", "angle"]], extra]
+    if config.fading:
+        fading = simulated_fading(sim, science, rng, n_isolated=n(40), n_on_galaxies=n(15))
+        reference = fading.reference
+        parts.append(fading.truth)
+    truth = vstack(parts)
     known = KnownSources(truth)
     samples = _Samples(np.random.default_rng([spec.seed, 1]), config.bogus_cap)
     maps: dict[str, np.ndarray] = {}
@@ -243,14 +254,16 @@ def _simulated_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np
             maps["difference"] = np.clip(result.zogy.difference, -6e4, 6e4).astype(np.float16)
             maps["mask"] = pair.mask | ~pair.footprint
 
-    plain = prepare_pair(science, sim.reference, PrepareConfig())
+    plain = prepare_pair(science, reference, PrepareConfig())
     _run_variants(spec, plain, config.variants, record)
     if "unmasked" in config.variants:
-        pair = prepare_pair(science, sim.reference, PrepareConfig(masks=_UNMASKED))
+        pair = prepare_pair(science, reference, PrepareConfig(masks=_UNMASKED))
         record("unmasked", subtract(pair, _subtract_config()), pair)
     out = samples.arrays()
     if maps:
-        real = truth[np.isin(np.asarray(truth["kind"]).astype(str), REAL_KINDS)]
+        # The U-Net's targets stay the positive changes it detects in S_corr.
+        positive = [k for k in REAL_KINDS if k not in FADING_KINDS]
+        real = truth[np.isin(np.asarray(truth["kind"]).astype(str), positive)]
         out.update({f"map_{k}": v for k, v in maps.items()})
         out["map_truth_xy"] = np.column_stack(
             [np.asarray(real["x"], float), np.asarray(real["y"], float)]
@@ -360,6 +373,21 @@ def _real_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np.ndar
             f"fakes{round_no}",
             _split_by_position(y, ny),
             _true_snr(x, y, truth),
+            keep=np.isin(kinds, REAL_KINDS),
+        )
+    for round_no in range(config.real_fading_rounds if config.fading else 0):
+        fading = real_fading(science, reference, plain, rng, config.real_fakes_per_round // 2)
+        pair = prepare_pair(science, fading.reference, PrepareConfig())
+        result = subtract(pair, _subtract_config())
+        cand = result.candidates
+        x, y = np.asarray(cand["x"], float), np.asarray(cand["y"], float)
+        kinds = label_candidates(x, y, KnownSources(vstack([fading.truth, base_truth])))
+        samples.add(
+            result,
+            kinds,
+            f"fading{round_no}",
+            _split_by_position(y, ny),
+            _true_snr(x, y, fading.truth),
             keep=np.isin(kinds, REAL_KINDS),
         )
 

@@ -1,7 +1,8 @@
 """Labelling candidates against what is known to be in the images.
 
 A training candidate is *real* when it sits on an injected or simulated astrophysical
-change (a transient, one on a galaxy or next to a star, a variable star) and *bogus*
+change (a transient, one on a galaxy or next to a star, a variable star, a source that
+faded from the reference) and *bogus*
 otherwise; bogus candidates are further named by the artifact that made them, so the
 classifier's rejection can be measured per kind and the out-of-distribution score tested
 on kinds left out of training.
@@ -29,13 +30,22 @@ from scipy.spatial import cKDTree
 
 __all__ = [
     "BOGUS_KINDS",
+    "FADING_KINDS",
     "REAL_KINDS",
     "REAL_RADIUS",
     "KnownSources",
     "label_candidates",
 ]
 
-REAL_KINDS = ("transient", "transient_on_galaxy", "transient_near_star", "variable")
+#: Real changes with a negative difference (`astrid.training.fading`).
+FADING_KINDS = ("fading", "fading_on_galaxy")
+REAL_KINDS = (
+    "transient",
+    "transient_on_galaxy",
+    "transient_near_star",
+    "variable",
+    *FADING_KINDS,
+)
 BOGUS_KINDS = (
     "cosmic_ray",
     "hot_pixel",

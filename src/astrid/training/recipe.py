@@ -24,10 +24,12 @@ __all__ = ["GENERATOR_VERSION", "SPLITS", "FieldSpec", "TrainingSetConfig", "fie
 
 SPLITS = ("train", "val", "test")
 #: Version of the generator: part of the digest, bumped when the recipe changes.
-GENERATOR_VERSION = 1
-# PSF widths (science FWHM at the chip centre, px): test fields draw from the held-out band.
-_FWHM_TRAIN = ((2.3, 3.2), (3.9, 5.0))
-_FWHM_TEST = (3.2, 3.9)
+GENERATOR_VERSION = 2
+# PSF widths (science FWHM at the chip centre, px), from undersampled to 8 px. Test fields
+# draw in turn from these bands: the held-out band no train or val field has (twice as
+# often), then the undersampled and the wide band (new fields, regimes seen in training).
+_FWHM_TRAIN = ((1.2, 2.3), (2.3, 3.2), (3.9, 5.0), (5.0, 8.0))
+_FWHM_TEST = ((3.2, 3.9), (3.2, 3.9), (1.2, 2.3), (5.0, 8.0))
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,15 @@ class TrainingSetConfig:
         Which runs make candidates: ``plain``, ``unmasked``, ``dipole``, ``psf_ring``.
     keep_maps : bool
         Also keep S_corr and D of the plain run of simulated fields (U-Net training).
+    fading : bool
+        Add sources that fade (reference only) as real (`astrid.training.fading`).
+    real_fading_rounds : int
+        Rounds of fading sources (half a round of fakes each) per real pair.
     """
 
-    n_train: int = 40
+    n_train: int = 48
     n_val: int = 8
-    n_test: int = 12
+    n_test: int = 16
     shape: tuple[int, int] = (1024, 1024)
     seed: int = 0
     real_pairs: tuple[tuple[str, str], ...] = ()
@@ -65,6 +71,8 @@ class TrainingSetConfig:
     bogus_cap: int = 50
     variants: tuple[str, ...] = ("plain", "unmasked", "dipole", "psf_ring")
     keep_maps: bool = True
+    fading: bool = True
+    real_fading_rounds: int = 2
 
     def __post_init__(self) -> None:
         unknown = set(self.variants) - {"plain", "unmasked", "dipole", "psf_ring"}
@@ -106,20 +114,20 @@ class FieldSpec:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def _simulation_params(rng: np.random.Generator, split: str) -> dict[str, Any]:
-    """Seeing, PSF shape, depth and crowding of one simulated field."""
+def _simulation_params(rng: np.random.Generator, split: str, index: int = 0) -> dict[str, Any]:
+    """Seeing, PSF shape, depth and crowding of one simulated field (`index` in its split)."""
     if split == "test":
-        fwhm = rng.uniform(*_FWHM_TEST)
+        band = _FWHM_TEST[index % len(_FWHM_TEST)]
     else:
         band = _FWHM_TRAIN[int(rng.integers(0, len(_FWHM_TRAIN)))]
-        fwhm = rng.uniform(*band)
+    fwhm = rng.uniform(*band)
     corner = fwhm * rng.uniform(1.0, 1.25)
     ref_ratio = rng.uniform(0.7, 1.0)
     return {
         "science_fwhm": (round(fwhm, 4), round(corner, 4)),
         "reference_fwhm": (round(fwhm * ref_ratio, 4), round(corner * ref_ratio, 4)),
         "moffat_beta": round(float(rng.uniform(2.5, 5.0)), 3),
-        "ellipticity": round(float(rng.uniform(0.0, 0.15)), 3),
+        "ellipticity": round(float(rng.uniform(0.0, 0.3)), 3),
         "reference_depth": round(float(rng.uniform(1.5, 5.0)), 3),
         "n_stars": int(rng.integers(300, 900)),
         "n_galaxies": int(rng.integers(60, 160)),
@@ -142,7 +150,7 @@ def field_specs(config: TrainingSetConfig) -> list[FieldSpec]:
     for split, n in zip(SPLITS, (config.n_train, config.n_val, config.n_test), strict=True):
         for i in range(n):
             seed = int(seeds[k])
-            params = _simulation_params(np.random.default_rng(seed), split)
+            params = _simulation_params(np.random.default_rng(seed), split, i)
             specs.append(FieldSpec(f"sim-{split}-{i:03d}", "simulated", split, seed, params))
             k += 1
     for i, (ref, sci) in enumerate(config.real_pairs):

@@ -6,7 +6,9 @@ Recipe (every choice is recorded in the model card):
   replacement, so that real and bogus weigh equally and, within each, every kind weighs
   equally (a rare artifact kind is not drowned by noise peaks); plain cross-entropy;
 - augmentation: one of the eight rotations/flips per batch (the cutouts have no preferred
-  orientation; the scalar features are orientation-free);
+  orientation; the scalar features are orientation-free), and a fraction of each batch made
+  partial (`astrid.training.cnn.partial_stamps`: a smaller stamp padded, or one cut at a
+  chip edge), so a partial stamp is scored on what it has;
 - AdamW, cosine learning-rate decay, early stopping on the validation loss (with the same
   balanced weights), keeping the best epoch;
 - calibration on the validation split: a temperature for ``rb`` (Guo et al. 2017), the
@@ -39,7 +41,7 @@ from astrid.detection.features import INPUT_CHANNELS, NORMALISATION_VERSION, SCA
 from astrid.detection.ood import OodCalibration, ood_scores, softmax
 from astrid.detection.realbogus import RealBogusModel
 from astrid.errors import ModelError
-from astrid.training.cnn import ExportedModel, RealBogusNet, dihedral
+from astrid.training.cnn import ExportedModel, RealBogusNet, dihedral, partial_stamps
 from astrid.training.export import export_onnx
 from astrid.training.labels import BOGUS_KINDS, REAL_KINDS
 from astrid.training.metrics import (
@@ -91,6 +93,8 @@ class RealBogusTrainConfig:
     backbone : str
         ``"cnn"`` (`astrid.training.cnn`, the default) or ``"vit"``
         (`astrid.training.vit`, the comparison in docs/models.md).
+    partial_fraction : float
+        Share of each batch made partial by `partial_stamps` (0 turns it off).
     """
 
     epochs: int = 20
@@ -105,6 +109,7 @@ class RealBogusTrainConfig:
     max_train: int | None = None
     exclude_kinds: tuple[str, ...] = ()
     backbone: str = "cnn"
+    partial_fraction: float = 0.15
 
     def __post_init__(self) -> None:
         if self.backbone not in ("cnn", "vit"):
@@ -270,6 +275,7 @@ def train_realbogus(
             idx = np.sort(order[step * config.batch_size : (step + 1) * config.batch_size])
             cut, sca = _tensors(train, idx)
             cut = dihedral(cut, int(rng.integers(0, 8)))
+            cut = partial_stamps(cut, rng, config.partial_fraction)
             target = torch.from_numpy(train.label[idx])
             optimiser.zero_grad()
             logits, _ = net(cut, sca)

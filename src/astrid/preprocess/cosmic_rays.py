@@ -1,0 +1,138 @@
+"""Cosmic rays and hot pixels by L.A.Cosmic (``astroscrappy``), safe on undersampled images.
+
+L.A.Cosmic tells a cosmic ray from a star by the contrast between its Laplacian and a
+fine-structure image (``objlim``): a hit is sharper than any point source. That holds only
+while the PSF is resolved. Below a FWHM of about 2 px a star's core is as sharp as a hit:
+at the usual ``objlim`` of 5 most bright stars of a 1.4 px image and every one of a
+1.2 px image are flagged (measured on simulated fields), the stars are masked and the frame
+loses its PSF stars, its photometric scaling and its transients.
+
+So the limit is checked against the image's own stars: after the run at the configured
+limit, the bright, round sources of the image (`bright_sources`) are looked at; when more
+than `MAX_STARS_FLAGGED` of them carry a flagged pixel, the limit is raised by steps of
+×1.5 on the central 1024² until they do not, and the whole image is run again at that
+limit (`find_cosmic_rays`). A well-sampled image costs one source extraction and nothing
+else. The price on undersampled images is physical, not a choice: a faint hit no sharper
+than a star cannot be told from one in a single exposure, so fewer faint hits are found.
+When no limit up to ×1.5⁶ spares the stars (FWHM ≈ 1 px: a star's fine-structure image
+vanishes and its contrast is unbounded), no sharpness test is run at all and hits are left
+to the real/bogus model, which is trained on them (``cosmic_ray``, ``hot_pixel``); the
+limit reported is then ``inf``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import astroscrappy
+import numpy as np
+import sep
+
+from astrid.observations.image import ImageMeta
+
+__all__ = ["MAX_STARS_FLAGGED", "bright_sources", "find_cosmic_rays"]
+
+#: Largest share of the bright, round sources that may carry a flagged pixel.
+MAX_STARS_FLAGGED = 0.05
+_STEP = 1.5
+_STEPS = 6
+_MIN_SOURCES = 10
+
+
+def bright_sources(
+    residual: np.ndarray, rms: float, excluded: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integer ``(x, y)`` peaks of the bright (20σ), round, unflagged sources of the central
+    1024² of a background-subtracted image, and the crop's ``(y0, x0)`` corner.
+
+    Cosmic rays are mostly 1-3 px (below ``minarea`` = 5 on the unfiltered image) or
+    elongated tracks (dropped by the roundness cut), so these are stars and compact
+    galaxies.
+    """
+    ny, nx = residual.shape
+    hy, hx = min(ny, 1024) // 2, min(nx, 1024) // 2
+    y0, x0 = ny // 2 - hy, nx // 2 - hx
+    crop = np.ascontiguousarray(residual[y0 : y0 + 2 * hy, x0 : x0 + 2 * hx], dtype=np.float32)
+    mask = np.ascontiguousarray(excluded[y0 : y0 + 2 * hy, x0 : x0 + 2 * hx])
+    corner = np.array([y0, x0])
+    try:
+        # Unfiltered, so a one-to-three-pixel hit stays below `minarea`.
+        objects = sep.extract(crop, 20.0, err=float(rms), mask=mask, minarea=5, filter_kernel=None)
+    except Exception:  # sep's buffer limits on a pathological image: no sources
+        return np.empty((0, 2), int), corner
+    a, b = objects["a"], objects["b"]
+    good = (objects["flag"] == 0) & (b > 0) & (b / np.maximum(a, 1e-6) > 0.6)
+    xy = np.column_stack([objects["xpeak"][good], objects["ypeak"][good]]).astype(int)
+    return xy + corner[::-1], corner
+
+
+def _flagged_share(mask: np.ndarray, xy: np.ndarray) -> float:
+    """Share of the sources with a flagged pixel in the 3×3 box around their peak."""
+    ny, nx = mask.shape
+    hit = 0
+    for x, y in xy:
+        box = mask[max(0, y - 1) : min(ny, y + 2), max(0, x - 1) : min(nx, x + 2)]
+        hit += bool(box.any())
+    return hit / max(len(xy), 1)
+
+
+def find_cosmic_rays(
+    work: np.ndarray,
+    sky: np.ndarray,
+    rms: float,
+    excluded: np.ndarray,
+    meta: ImageMeta,
+    *,
+    sigclip: float,
+    objlim: float,
+    niter: int,
+    fsmode: Literal["median", "convolve"],
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """L.A.Cosmic with a measured noise model and a contrast limit that spares the stars.
+
+    Returns
+    -------
+    (mask, cleaned, objlim)
+        Hits (and hot pixels), the data with hits interpolated (ADU), and the contrast
+        limit used (``inf`` when the image is too undersampled for the test, which then
+        flags nothing).
+    """
+    gain = float(meta.gain) if np.isfinite(meta.gain) and meta.gain > 0 else 1.0
+    residual = work - sky
+    # Variance in ADU²: measured sky noise plus the Poisson noise of sources above it.
+    variance = (np.float32(rms * rms) + np.maximum(residual, 0.0) / np.float32(gain)).astype(
+        np.float32
+    )
+    satlevel = float(meta.saturation) * gain  # astroscrappy compares in electrons
+
+    def run(box: tuple[slice, slice], limit: float) -> tuple[np.ndarray, np.ndarray]:
+        crmask, clean = astroscrappy.detect_cosmics(
+            np.ascontiguousarray(work[box]),
+            inmask=np.ascontiguousarray(excluded[box]),
+            invar=np.ascontiguousarray(variance[box]),
+            sigclip=sigclip,
+            objlim=limit,
+            gain=gain,
+            readnoise=float(meta.read_noise),
+            satlevel=satlevel if np.isfinite(satlevel) else float(np.finfo(np.float32).max),
+            niter=niter,
+            fsmode=fsmode,
+            sepmed=True,
+            cleantype="meanmask",
+        )
+        return np.asarray(crmask, dtype=bool) & ~excluded[box], np.asarray(clean, np.float32)
+
+    whole = (slice(None), slice(None))
+    crmask, clean = run(whole, objlim)
+    xy, (y0, x0) = bright_sources(residual, rms, excluded)
+    if len(xy) < _MIN_SOURCES or _flagged_share(crmask, xy) <= MAX_STARS_FLAGGED:
+        return crmask, clean, float(objlim)
+    ny, nx = work.shape
+    crop = (slice(y0, ny - y0), slice(x0, nx - x0))
+    local = xy - np.array([x0, y0])
+    for k in range(1, _STEPS + 1):
+        limit = objlim * _STEP**k
+        if _flagged_share(run(crop, limit)[0], local) <= MAX_STARS_FLAGGED:
+            crmask, clean = run(whole, limit)
+            return crmask, clean, float(limit)
+    return np.zeros(work.shape, dtype=bool), np.asarray(work, np.float32), float("inf")
