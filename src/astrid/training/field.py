@@ -207,12 +207,18 @@ def _simulated_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np
         n_satellite_trails=2,
         trail_sigma=(1.0, 6.0),
     )
-    try:
-        sim = simulate_pair(sim_config, seed=spec.seed)
-    except ConfigurationError:
-        # A crowded field with few galaxies cannot host 30 transients on them: use 15.
-        sim_config = replace(sim_config, n_transients_on_galaxies=n(30) // 2)
-        sim = simulate_pair(sim_config, seed=spec.seed)
+    while True:
+        try:
+            sim = simulate_pair(sim_config, seed=spec.seed)
+            break
+        except ConfigurationError:
+            # A crowded field with few galaxies (or wide PSFs: more room needed around each)
+            # cannot host 30 transients on them: halve until it can.
+            if sim_config.n_transients_on_galaxies == 0:
+                raise
+            sim_config = replace(
+                sim_config, n_transients_on_galaxies=sim_config.n_transients_on_galaxies // 2
+            )
     truth = sim.truth
     # Transients next to stars: bright but unsaturated stars, the simulator's own PSF.
     kind = np.asarray(truth["kind"]).astype(str)

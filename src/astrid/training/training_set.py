@@ -153,6 +153,7 @@ def build_training_set(
     (directory / "fields").mkdir(parents=True, exist_ok=True)
     specs = field_specs(config)
     todo = [s for s in specs if not (directory / "fields" / f"{s.name}.npz").exists()]
+    todo.sort(key=lambda s: s.kind != "real")  # the long real pairs first, beside the rest
     log.info("training set %s: %d of %d units to build", digest[:16], len(todo), len(specs))
     failures: list[str] = []
     if workers <= 1 or len(todo) <= 1:
