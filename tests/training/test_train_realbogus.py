@@ -154,3 +154,18 @@ def test_partial_stamps_mask_a_border_or_keep_a_centred_square():
         [missing[:, 0, 31], missing[:, 62, 31], missing[:, 31, 0], missing[:, 31, 62]], dim=1
     ).sum(dim=1)
     assert set(borders.tolist()) == {1, 4}
+
+
+def test_left_out_sources_and_kinds_are_dropped_by_name_or_prefix(tmp_path):
+    from astrid.training.train_realbogus import RealBogusTrainConfig, _kept
+
+    data, _, _ = _synthetic_set(12, 1, tmp_path)
+    data.source[:] = ["sim-train-000"] * 4 + ["real-00"] * 4 + ["real-01-r2"] * 4
+    assert _kept(data, RealBogusTrainConfig()).all()
+    only_sim = _kept(data, RealBogusTrainConfig(exclude_sources=("real-*",)))
+    assert only_sim.tolist() == [True] * 4 + [False] * 8
+    exact = _kept(data, RealBogusTrainConfig(exclude_sources=("real-00",)))
+    assert exact.tolist() == [True] * 4 + [False] * 4 + [True] * 4
+    no_trails = _kept(data, RealBogusTrainConfig(exclude_kinds=("satellite_trail",)))
+    assert not (no_trails & (data.kind == "satellite_trail")).any()
+    assert no_trails[data.kind == "transient"].all()

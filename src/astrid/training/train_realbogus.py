@@ -90,6 +90,9 @@ class RealBogusTrainConfig:
         Use at most this many training candidates (a random subset), for quick runs.
     exclude_kinds : tuple of str
         Kinds dropped from training and validation (leave-one-kind-out).
+    exclude_sources : tuple of str
+        Units dropped from training and validation, by name or by a prefix ending in ``*``
+        (leave-one-instrument-out: ``("real-*",)`` trains without the real pairs).
     backbone : str
         ``"cnn"`` (`astrid.training.cnn`, the default) or ``"vit"``
         (`astrid.training.vit`, the comparison in docs/models.md).
@@ -108,6 +111,7 @@ class RealBogusTrainConfig:
     epoch_size: int | None = 30_000
     max_train: int | None = None
     exclude_kinds: tuple[str, ...] = ()
+    exclude_sources: tuple[str, ...] = ()
     backbone: str = "cnn"
     partial_fraction: float = 0.15
 
@@ -131,6 +135,15 @@ class TrainedModel:
     counts: dict[str, dict[str, int]]
     seconds: float
     card: dict[str, Any] = field(default_factory=dict)
+
+
+def _kept(data: TrainingSet, config: RealBogusTrainConfig) -> np.ndarray:
+    """Candidates not left out by ``exclude_kinds`` / ``exclude_sources``."""
+    keep = ~np.isin(data.kind, list(config.exclude_kinds))
+    source = data.source.astype(str)
+    for name in config.exclude_sources:
+        keep &= ~(np.char.startswith(source, name[:-1]) if name.endswith("*") else source == name)
+    return keep
 
 
 def _balanced_weights(label: np.ndarray, kind: np.ndarray) -> np.ndarray:
@@ -225,7 +238,7 @@ def train_realbogus(
     torch.manual_seed(config.seed)
     torch.set_num_threads(max(1, config.threads))
     rng = np.random.default_rng(config.seed)
-    keep = ~np.isin(data.kind, list(config.exclude_kinds))
+    keep = _kept(data, config)
     train = data.subset((data.split == "train") & keep)
     val = data.subset((data.split == "val") & keep)
     if config.max_train is not None and len(train) > config.max_train:
@@ -472,7 +485,7 @@ def train_and_export(
         The ONNX file and its model card.
     """
     trained = train_realbogus(data, config, on_epoch=on_epoch)
-    keep = ~np.isin(data.kind, list(config.exclude_kinds))
+    keep = _kept(data, config)
     val = data.subset((data.split == "val") & keep)
     test = data.subset(data.split == "test")
     val_metrics = evaluate_split(predict(trained.model, val), val, trained.calibration)
@@ -489,8 +502,9 @@ def train_and_export(
     }
     metrics: dict[str, Any] = {"val": val_metrics, "test": test_metrics}
     version = f"{datetime.now(UTC):%Y%m%d}-{data.digest[:8]}-s{config.seed}"
-    if config.exclude_kinds:
-        version += "-without-" + "-".join(config.exclude_kinds)
+    left_out = (*config.exclude_kinds, *(n.rstrip("*") for n in config.exclude_sources))
+    if left_out:
+        version += "-without-" + "-".join(left_out)
     card = realbogus_card(trained, metrics, version=version, data_config=data_config)
     path = export_realbogus(trained, out, card)
 
