@@ -54,3 +54,19 @@ def test_bad_recipes_are_refused() -> None:
         TrainingSetConfig(variants=("dipole",))
     with pytest.raises(ConfigurationError, match=">= 0"):
         TrainingSetConfig(n_val=-1)
+
+
+def test_a_field_that_cannot_host_every_transient_gets_fewer_not_an_error() -> None:
+    from astrid.simulation import SimulationConfig
+    from astrid.training.field import _fewer_transients
+
+    config = SimulationConfig(n_transients=100, n_transients_on_galaxies=30)
+    isolated = ConfigurationError("x", placed=77, requested=100, where="isolated")
+    assert _fewer_transients(config, isolated).n_transients == 77
+    galaxies = ConfigurationError("x", placed=3, requested=30, where="galaxies")
+    assert _fewer_transients(config, galaxies).n_transients_on_galaxies == 15
+    other = ConfigurationError("bad PSF")
+    with pytest.raises(ConfigurationError, match="bad PSF"):
+        _fewer_transients(config, other)
+    with pytest.raises(ConfigurationError):
+        _fewer_transients(config, ConfigurationError("x", placed=0, requested=9, where="isolated"))

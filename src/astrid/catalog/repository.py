@@ -493,9 +493,13 @@ class Catalog:
     # -- candidates -----------------------------------------------------------------------
 
     def candidates(
-        self, *, run_id: int | None = None, observation_id: int | None = None
+        self,
+        *,
+        run_id: int | None = None,
+        observation_id: int | None = None,
+        ids: Sequence[int] | None = None,
     ) -> list[dict[str, Any]]:
-        """Candidates as plain dicts, by run then number, optionally filtered.
+        """Candidates as plain dicts, by run then number, optionally filtered (``ids``: these).
 
         Each dict has every column except ``features_json``, whose keys are merged in, and
         ``object_name``, the name of the object the candidate belongs to (or None).
@@ -509,6 +513,8 @@ class Catalog:
             query = query.where(Candidate.run_id == run_id)
         if observation_id is not None:
             query = query.where(Candidate.observation_id == observation_id)
+        if ids is not None:
+            query = query.where(Candidate.id.in_(list(ids)))
         with _errors("read candidates"), self._sessionmaker() as session:
             rows = session.execute(query).mappings().all()
         out = []

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.table import Table as RichTable
 
@@ -24,6 +25,10 @@ from astrid.cli import (
 )
 from astrid.errors import AstridError
 from astrid.store import ObjectStore
+
+#: Fine-tuning: a tenth of the training learning rate, and at least this many draws an epoch.
+FINETUNE_LR = 3e-4
+FINETUNE_MIN_EPOCH = 4096
 
 
 def _goto_pair() -> tuple[str, str] | None:
@@ -82,16 +87,41 @@ def train(
     ] = None,
     activate: Annotated[bool, typer.Option(help="Make the new version the active one.")] = True,
     workers: Annotated[int, typer.Option(help="Processes building the data (0 = cores).")] = 0,
+    with_labels: Annotated[
+        bool,
+        typer.Option(
+            "--with-labels",
+            help="Fine-tune the active model on the curators' labels instead (see below).",
+        ),
+    ] = False,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --with-labels: a training set folder whose train/val candidates are "
+            "mixed in, so the model keeps what it knew.",
+            metavar="DIR",
+        ),
+    ] = None,
+    held_out: Annotated[
+        float, typer.Option(help="With --with-labels: share of the labels held out to judge.")
+    ] = 0.25,
     data_dir: DataDir = None,
     db: DatabaseUrl = None,
     verbose: Verbose = False,
 ) -> None:
     """Build (or reuse) the training set, train, evaluate, export ONNX, register a version.
 
-    Needs the ``train`` extra (PyTorch). With MLFLOW_TRACKING_URI set, the run is also
-    logged to MLflow (params, metrics, the model file).
+    With --with-labels, fine-tune the active model instead on the candidates the curators
+    agree on (a stable share held out), and register the result only if it beats the
+    active model on the held-out labels. Needs the ``train`` extra (PyTorch). With
+    MLFLOW_TRACKING_URI set, the run is also logged to MLflow (params, metrics, the file).
     """
     setup_logging(verbose)
+    if with_labels:
+        _finetune_on_labels(
+            data_dir, db, out=out, replay=replay, held_out=held_out, seed=seed, epochs=epochs
+        )
+        return
     try:
         from astrid.training import (
             RealBogusTrainConfig,
@@ -173,6 +203,82 @@ def train(
     console.print(table)
     state = "active" if record.active else "not active"
     console.print(f"model: {path} (registered as v{record.version}, {state})", soft_wrap=True)
+
+
+def _finetune_on_labels(
+    data_dir: Path | None,
+    db: str | None,
+    *,
+    out: Path | None,
+    replay: Path | None,
+    held_out: float,
+    seed: int,
+    epochs: int,
+) -> None:
+    """``astrid train --with-labels``: fine-tune the active model on curator labels."""
+    try:
+        from astrid.training import RealBogusTrainConfig, load_training_set, train_and_export
+        from astrid.training.finetune import compare_models, concat_sets, labelled_set
+    except ImportError as e:
+        raise _needs_train_extra("train --with-labels", e) from e
+    from astrid.pipeline.labelled import labelled_candidates
+    from astrid.pipeline.scoring import register_model_file, resolve_model
+
+    with open_settings(data_dir, db) as settings, connect(settings.db_url) as catalog:
+        store = ObjectStore(settings.store_root)
+        try:
+            base = resolve_model(catalog, store)
+            found = labelled_candidates(catalog, store)
+            directory = settings.data_dir / "training" / "labels"
+            labels = labelled_set(
+                found.rows,
+                found.triplets,
+                found.label,
+                found.kind,
+                directory=directory,
+                held_out=held_out,
+                seed=seed,
+            )
+            console.print(
+                f"{len(labels)} labelled candidates ({int(labels.label.sum())} real; "
+                f"{found.missing_cutouts} left out without cutouts); split "
+                + ", ".join(
+                    f"{k} {int(np.sum(labels.split == k))}" for k in ("train", "val", "test")
+                ),
+                soft_wrap=True,
+            )
+            data = labels
+            if replay is not None:
+                old = load_training_set(replay)
+                data = concat_sets(labels, old.subset(old.split != "test"), directory=directory)
+            config = RealBogusTrainConfig(
+                epochs=epochs,
+                lr=FINETUNE_LR,
+                min_epoch_size=FINETUNE_MIN_EPOCH,
+                seed=seed,
+                init_from=str(base.path),
+            )
+            target = (
+                out or settings.data_dir / "models" / f"realbogus-labels-{labels.digest[:12]}.onnx"
+            )
+            with console.status("fine-tuning on the labels"):
+                path, _ = train_and_export(data, target, config)
+            verdict = compare_models(base.path, path, labels.subset(labels.split == "test"))
+        except AstridError as e:
+            print_error(e)
+            raise typer.Exit(2) from e
+        table = RichTable(title=f"held-out labels ({verdict['n']}, {verdict['n_real']} real)")
+        table.add_column("metric")
+        table.add_column(f"active v{base.version}", justify="right")
+        table.add_column("fine-tuned", justify="right")
+        for name in ("auc", "fnr_at_fpr_1pct", "fpr_at_operating", "fnr_at_operating"):
+            table.add_row(name, f"{verdict['base'][name]:.4f}", f"{verdict['new'][name]:.4f}")
+        console.print(table)
+        if not verdict["better"]:
+            console.print(f"not registered: it does not beat the active model ({path} kept)")
+            return
+        record = register_model_file(catalog, store, path, activate=True)
+        console.print(f"model: {path} (registered as v{record.version}, active)", soft_wrap=True)
 
 
 @app.command("train-unet", cls=Command)

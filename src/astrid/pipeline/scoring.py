@@ -45,6 +45,7 @@ __all__ = [
     "register_model_file",
     "rescore",
     "resolve_model",
+    "stored_cutouts",
     "version_labels",
 ]
 
@@ -159,7 +160,7 @@ def add_realbogus_scores(
     return out
 
 
-def _stored_cutouts(store: ObjectStore, rows: Sequence[dict[str, object]]) -> np.ndarray:
+def stored_cutouts(store: ObjectStore, rows: Sequence[dict[str, object]]) -> np.ndarray:
     """``(n, 3, s, s)`` triplets of catalog candidate rows, from the store."""
     stacks = []
     for row in rows:
@@ -192,7 +193,7 @@ def rescore(
         rows = catalog.candidates(run_id=run_id)
         if not rows:
             continue
-        scores = scorer.score(rows, _stored_cutouts(store, rows))
+        scores = scorer.score(rows, stored_cutouts(store, rows))
         total += update_scores(
             catalog, [int(r["id"]) for r in rows], scores.columns(), model.version_id
         )

@@ -160,6 +160,7 @@ def place_transients(
             "and each other; use fewer transients or stars, or a larger image",
             placed=k,
             requested=n_on_galaxies,
+            where="galaxies",
         )
     misses, max_misses = 0, 5000
     while k < n:
@@ -170,6 +171,7 @@ def place_transients(
                 "transients, stars or galaxies, or a larger image",
                 placed=k - n_on_galaxies,
                 requested=n - n_on_galaxies,
+                where="isolated",
             )
         x = rng.uniform(EDGE_MARGIN, nx - 1 - EDGE_MARGIN)
         y = rng.uniform(EDGE_MARGIN, ny - 1 - EDGE_MARGIN)

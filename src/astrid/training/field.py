@@ -211,14 +211,8 @@ def _simulated_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np
         try:
             sim = simulate_pair(sim_config, seed=spec.seed)
             break
-        except ConfigurationError:
-            # A crowded field with few galaxies (or wide PSFs: more room needed around each)
-            # cannot host 30 transients on them: halve until it can.
-            if sim_config.n_transients_on_galaxies == 0:
-                raise
-            sim_config = replace(
-                sim_config, n_transients_on_galaxies=sim_config.n_transients_on_galaxies // 2
-            )
+        except ConfigurationError as e:
+            sim_config = _fewer_transients(sim_config, e)
     truth = sim.truth
     # Transients next to stars: bright but unsaturated stars, the simulator's own PSF.
     kind = np.asarray(truth["kind"]).astype(str)
@@ -428,6 +422,20 @@ def _real_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np.ndar
             keep=known_only(kinds),
         )
     return samples.arrays()
+
+
+def _fewer_transients(config: SimulationConfig, error: ConfigurationError) -> SimulationConfig:
+    """After a failed placement: as many isolated transients as fitted, or half on galaxies.
+
+    A crowded field with few galaxies (or wide PSFs: more room needed around each) cannot
+    host every requested transient.
+    """
+    placed, requested = error.details.get("placed", 0), error.details.get("requested", 0)
+    if error.details.get("where") == "isolated" and placed > 0:
+        return replace(config, n_transients=config.n_transients - (requested - placed))
+    if error.details.get("where") == "galaxies" and config.n_transients_on_galaxies > 0:
+        return replace(config, n_transients_on_galaxies=config.n_transients_on_galaxies // 2)
+    raise error
 
 
 def build_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np.ndarray]:

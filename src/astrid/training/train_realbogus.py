@@ -43,6 +43,7 @@ from astrid.detection.realbogus import RealBogusModel
 from astrid.errors import ModelError
 from astrid.training.cnn import ExportedModel, RealBogusNet, dihedral, partial_stamps
 from astrid.training.export import export_onnx
+from astrid.training.finetune import freeze_batch_norm, network_from_onnx
 from astrid.training.labels import BOGUS_KINDS, REAL_KINDS
 from astrid.training.metrics import (
     fnr_at_fpr,
@@ -85,7 +86,10 @@ class RealBogusTrainConfig:
     threads : int
         PyTorch intra-op threads.
     epoch_size : int, optional
-        Candidates drawn per epoch (default: as many as the training split holds).
+        Most candidates drawn per epoch (default and cap: as many as the split holds).
+    min_epoch_size : int
+        Fewest candidates drawn per epoch (with replacement): a few hundred labels still
+        give a fine-tuning run enough optimiser steps.
     max_train : int, optional
         Use at most this many training candidates (a random subset), for quick runs.
     exclude_kinds : tuple of str
@@ -96,6 +100,9 @@ class RealBogusTrainConfig:
     backbone : str
         ``"cnn"`` (`astrid.training.cnn`, the default) or ``"vit"``
         (`astrid.training.vit`, the comparison in docs/models.md).
+    init_from : str or None
+        Fine-tune: start from this exported CNN model (`astrid.training.finetune`) with its
+        batch-norm statistics frozen, instead of from random weights.
     partial_fraction : float
         Share of each batch made partial by `partial_stamps` (0 turns it off).
     """
@@ -109,11 +116,13 @@ class RealBogusTrainConfig:
     seed: int = 0
     threads: int = 2
     epoch_size: int | None = 30_000
+    min_epoch_size: int = 0
     max_train: int | None = None
     exclude_kinds: tuple[str, ...] = ()
     exclude_sources: tuple[str, ...] = ()
     backbone: str = "cnn"
     partial_fraction: float = 0.15
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.backbone not in ("cnn", "vit"):
@@ -251,7 +260,9 @@ def train_realbogus(
     weights = _balanced_weights(train.label, train.kind)
     val_weights = _balanced_weights(val.label, val.kind)
     net: nn.Module
-    if config.backbone == "vit":
+    if config.init_from is not None:
+        net = network_from_onnx(config.init_from)
+    elif config.backbone == "vit":
         from astrid.training.vit import RealBogusViT
 
         net = RealBogusViT(
@@ -269,7 +280,7 @@ def train_realbogus(
             width=config.width,
         )
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    epoch_size = min(len(train), config.epoch_size or len(train))
+    epoch_size = max(min(len(train), config.epoch_size or len(train)), config.min_epoch_size)
     steps_per_epoch = math.ceil(epoch_size / config.batch_size)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimiser, T_max=config.epochs * steps_per_epoch
@@ -282,6 +293,8 @@ def train_realbogus(
     for epoch in range(config.epochs):
         t0 = time.perf_counter()
         net.train()
+        if config.init_from is not None:
+            freeze_batch_norm(net)
         order = rng.choice(len(train), size=steps_per_epoch * config.batch_size, p=p)
         total = 0.0
         for step in range(steps_per_epoch):
