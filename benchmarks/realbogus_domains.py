@@ -12,6 +12,8 @@ its validation split), and reports:
   sources that faded from the reference (``fading``, ``fading_on_galaxy``: negative);
 - how well ``ood`` separates the undersampled and wide fields from the held-out band
   (AUROC): for a model trained on 2.3-5 px only, that is a leave-PSF-regime-out test;
+  and the real GOTO rows from the simulated test fields (for a model trained without the
+  real pairs, ``exclude_sources=("real-*",)``, a leave-one-instrument-out test);
 - the same candidates with partial stamps: only a centred 31×31 square kept (a 30×30
   stamp padded to 63×63, as another survey's stream delivers it) and 16 rows cut at one
   edge (a chip edge). The pixels are removed from the *normalised* input (the set keeps no
@@ -116,6 +118,11 @@ def main() -> None:
         sel = outside | inside
         res["ood: undersampled+wide vs held-out band"] = {
             "auroc": roc_auc(outside[sel].astype(int), scores.ood[sel]),
+        }
+        # Leave-one-instrument-out, for a model trained without the real pairs.
+        goto = groups["real GOTO rows"]
+        res["ood: real GOTO rows vs simulated test"] = {
+            "auroc": roc_auc(goto.astype(int), scores.ood)
         }
         for how in ("centre31", "edge16"):
             cut = model.score_inputs(partial(cutouts, how), test.scalars)

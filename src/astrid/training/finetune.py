@@ -172,7 +172,8 @@ def labelled_set(
 ) -> TrainingSet:
     """Curator-labelled candidates (catalog rows and raw cutout triplets) as a training set.
 
-    Each candidate's split follows from a hash of its id and `seed` (``test`` with
+    Kinds are the curators' labels prefixed ``labelled:``, so that mixed with a replayed
+    training set they weigh as kinds of their own. Each candidate's split follows from a hash of its id and `seed` (``test`` with
     probability `held_out`, ``val`` with `val`, else ``train``), so a candidate stays in its
     split as more labels arrive: a model fine-tuned on today's training labels is never
     judged on them tomorrow.
@@ -199,7 +200,7 @@ def labelled_set(
         cutouts=normalise_cutouts(np.asarray(triplets, np.float32)).astype(np.float16),
         scalars=scalar_features(list(rows)),
         label=np.asarray(label, np.int64),
-        kind=np.asarray(kind, dtype=str),
+        kind=np.char.add("labelled:", np.asarray(kind, dtype=str)),
         variant=np.full(n, "curator"),
         split=split,
         source=np.array([f"run-{r.get('run_id')}" for r in rows], dtype=str),
