@@ -70,7 +70,9 @@ def choose(
     if strategy == "random":
         return rng.choice(len(rb), budget, replace=False)
     weights = ReviewWeights(1.0, 0.0 if strategy == "uncertainty" else 1.0)
-    priority = np.array([review_priority(float(r), float(o), weights) for r, o in zip(rb, ood)])
+    priority = np.array(
+        [review_priority(float(r), float(o), weights) for r, o in zip(rb, ood, strict=True)]
+    )
     # ties (many candidates at rb ~ 0 or 1) broken at random, as a queue's id order would
     return np.lexsort((rng.random(len(rb)), -priority))[:budget]
 

@@ -173,8 +173,9 @@ def labelled_set(
     """Curator-labelled candidates (catalog rows and raw cutout triplets) as a training set.
 
     Kinds are the curators' labels prefixed ``labelled:``, so that mixed with a replayed
-    training set they weigh as kinds of their own. Each candidate's split follows from a hash of its id and `seed` (``test`` with
-    probability `held_out`, ``val`` with `val`, else ``train``), so a candidate stays in its
+    training set they weigh as kinds of their own. Each candidate's split follows from a
+    hash of its id and `seed` (``test`` with probability `held_out`, ``val`` with `val`,
+    else ``train``), so a candidate stays in its
     split as more labels arrive: a model fine-tuned on today's training labels is never
     judged on them tomorrow.
     """
