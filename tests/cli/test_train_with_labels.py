@@ -3,12 +3,10 @@ is registered only when it beats the active one on the held-out labels."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
-from astropy.io import fits
 from typer.testing import CliRunner
 
 from astrid.catalog import Catalog, connect
@@ -18,17 +16,12 @@ from astrid.cli import app
 from astrid.config import Settings
 from astrid.pipeline.labelled import labelled_candidates
 from astrid.store import ObjectStore
+from service_catalog import _fits
 
 pytest.importorskip("torch")
 pytest.importorskip("onnx")
 runner = CliRunner()
 N = 240
-
-
-def _fits(data: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    fits.PrimaryHDU(data=data.astype(np.float32)).writeto(buffer)
-    return buffer.getvalue()
 
 
 def _triplet(rng: np.random.Generator, blob: bool) -> list[np.ndarray]:
