@@ -29,6 +29,7 @@ import argparse
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +83,6 @@ def labelled(pool: TrainingSet, picked: np.ndarray) -> TrainingSet:
     sub = pool.subset(np.isin(np.arange(len(pool)), picked))
     split = np.where(np.arange(len(sub)) % 5 == 0, "val", "train")
     kind = np.char.add("labelled:", np.where(sub.label == 1, "real", "bogus"))
-    from dataclasses import replace
-
     return replace(sub, split=split, kind=kind)
 
 

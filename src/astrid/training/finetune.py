@@ -40,7 +40,7 @@ from astrid.detection.realbogus import RealBogusModel
 from astrid.errors import ModelError
 from astrid.training.cnn import RealBogusNet
 from astrid.training.metrics import fnr_at_fpr, roc_auc
-from astrid.training.training_set import TrainingSet
+from astrid.training.training_set import PER_CANDIDATE, TrainingSet
 
 __all__ = [
     "compare_models",
@@ -51,10 +51,6 @@ __all__ = [
 ]
 
 _BN_EPS = nn.BatchNorm2d(1).eps  # the eps of every batch norm of RealBogusNet
-_COLUMNS = (
-    *("cutouts", "scalars", "label", "kind", "variant", "split", "source"),
-    *("snr_true", "scorr", "x", "y"),
-)
 
 
 def _initializers(path: Path) -> tuple[dict[str, np.ndarray], list[tuple[str, str | None]]]:
@@ -147,7 +143,7 @@ def concat_sets(*sets: TrainingSet, directory: Path) -> TrainingSet:
     if not sets:
         raise ValueError("concat_sets needs at least one set")
     digest = hashlib.sha256("".join(s.digest for s in sets).encode()).hexdigest()
-    joined = {n: np.concatenate([getattr(s, n) for s in sets]) for n in _COLUMNS}
+    joined = {n: np.concatenate([getattr(s, n) for s in sets]) for n in PER_CANDIDATE}
     for name in ("kind", "variant", "split", "source"):
         joined[name] = joined[name].astype(str)
     return replace(sets[0], **joined, digest=digest, directory=directory)

@@ -50,6 +50,13 @@ def _build_one(spec: FieldSpec, config: TrainingSetConfig, path: str) -> tuple[s
     return spec.name, len(arrays.get("label", ())), time.perf_counter() - start
 
 
+#: The `TrainingSet` fields with one entry per candidate.
+PER_CANDIDATE = (
+    *("cutouts", "scalars", "label", "kind", "variant", "split", "source"),
+    *("snr_true", "scorr", "x", "y"),
+)
+
+
 # -- the whole set ------------------------------------------------------------------------
 
 
@@ -93,11 +100,7 @@ class TrainingSet:
 
     def subset(self, mask: np.ndarray) -> TrainingSet:
         """The rows where `mask` is True."""
-        names = (
-            *("cutouts", "scalars", "label", "kind", "variant", "split", "source"),
-            *("snr_true", "scorr", "x", "y"),
-        )
-        return replace(self, **{n: getattr(self, n)[mask] for n in names})
+        return replace(self, **{n: getattr(self, n)[mask] for n in PER_CANDIDATE})
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Candidates per split and kind."""
