@@ -1,19 +1,21 @@
-"""Real/bogus across domains: PSF regimes, fading sources, partial stamps, the real GOTO rows.
+"""Real/bogus across domains: PSF regimes, fading sources, partial stamps, real instruments.
 
 Scores the **test split** of a training set (`astrid train`'s folder) with one or more
 ONNX models side by side, each at its own operating point (the card's threshold, chosen on
 its validation split), and reports:
 
 - per PSF regime of the test fields (the held-out band 3.2-3.9 px that no training field
-  of the current recipe has, undersampled 1.2-2.3 px, wide 5-8 px) and the GOTO rows:
-  AUC, FNR at FPR = 1 %, FPR and FNR at the operating point, and the share with
-  ``ood > 0.99``;
+  of the current recipe has, undersampled 1.2-2.3 px, wide 5-8 px) and the rows of each
+  real instrument's pairs (named by the science file's TELESCOP, else its folder): AUC,
+  FNR at FPR = 1 %, FPR and FNR at the operating point, and the share with ``ood > 0.99``;
 - recall of real detections by sign at the operating point: new sources (positive) against
   sources that faded from the reference (``fading``, ``fading_on_galaxy``: negative);
 - how well ``ood`` separates the undersampled and wide fields from the held-out band
   (AUROC): for a model trained on 2.3-5 px only, that is a leave-PSF-regime-out test;
-  and the real GOTO rows from the simulated test fields (for a model trained without the
-  real pairs, ``exclude_sources=("real-*",)``, a leave-one-instrument-out test);
+  and each instrument's rows of every split from the simulated test fields;
+- each instrument's rows of every split (train and val included): a leave-one-instrument-
+  out test for a model trained without that instrument's units (``exclude_sources``),
+  in-sample for the others;
 - the same candidates with partial stamps: only a centred 31×31 square kept (a 30×30
   stamp padded to 63×63, as another survey's stream delivers it) and 16 rows cut at one
   edge (a chip edge). The pixels are removed from the *normalised* input (the set keeps no
@@ -30,6 +32,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
 from markdown_report import machine_line, write_report
 
 from astrid.detection.realbogus import RealBogusModel
@@ -51,6 +54,22 @@ def _unit_fwhm(directory: Path) -> dict[str, float]:
         for u in manifest["units"]
         if u["kind"] == "simulated"
     }
+
+
+def _instruments(directory: Path) -> dict[str, str]:
+    """Unit name -> instrument of each real pair: TELESCOP of its science file, else folder."""
+    manifest = json.loads((directory / "manifest.json").read_text())
+    out = {}
+    for u in manifest["units"]:
+        if u["kind"] != "real":
+            continue
+        science = Path(u["science"])
+        try:
+            telescope = fits.getheader(science).get("TELESCOP")
+        except OSError:
+            telescope = None
+        out[u["name"]] = str(telescope or science.parent.name)
+    return out
 
 
 def partial(cutouts: np.ndarray, how: str) -> np.ndarray:
@@ -91,7 +110,17 @@ def main() -> None:
     fwhm = _unit_fwhm(args.set_dir)
     unit_fwhm = np.array([fwhm.get(str(s), np.nan) for s in test.source])
     groups = {name: (unit_fwhm >= lo) & (unit_fwhm <= hi) for name, (lo, hi) in REGIMES.items()}
-    groups["real GOTO rows"] = np.char.startswith(test.source.astype(str), "real-")
+    instrument = _instruments(args.set_dir)
+    test_instrument = np.array([instrument.get(str(s), "") for s in test.source])
+    for inst in sorted(set(instrument.values())):
+        groups[f"real {inst} rows"] = test_instrument == inst
+    # Every row of each instrument (all splits): fair only for a model that never saw it.
+    every = {
+        inst: data.subset(
+            np.isin(data.source.astype(str), [u for u, i in instrument.items() if i == inst])
+        )
+        for inst in sorted(set(instrument.values()))
+    }
     groups["all test"] = np.ones(len(test), bool)
     cutouts = np.asarray(test.cutouts, np.float32)
     real = test.label == 1
@@ -119,11 +148,16 @@ def main() -> None:
         res["ood: undersampled+wide vs held-out band"] = {
             "auroc": roc_auc(outside[sel].astype(int), scores.ood[sel]),
         }
-        # Leave-one-instrument-out, for a model trained without the real pairs.
-        goto = groups["real GOTO rows"]
-        res["ood: real GOTO rows vs simulated test"] = {
-            "auroc": roc_auc(goto.astype(int), scores.ood)
-        }
+        # Leave-one-instrument-out: fair for a model trained without that instrument.
+        simulated = test_instrument == ""
+        for inst, rows in every.items():
+            seen = model.score_inputs(np.asarray(rows.cutouts, np.float32), rows.scalars)
+            res[f"real {inst}, all splits"] = _rates(rows.label, seen.rb, seen.ood, op)
+            ood = np.concatenate([seen.ood, scores.ood[simulated]])
+            is_inst = np.r_[np.ones(len(rows)), np.zeros(int(simulated.sum()))].astype(int)
+            res[f"ood: real {inst} (all splits) vs simulated test"] = {
+                "auroc": roc_auc(is_inst, ood)
+            }
         for how in ("centre31", "edge16"):
             cut = model.score_inputs(partial(cutouts, how), test.scalars)
             res[f"partial {how}"] = _rates(test.label, cut.rb, cut.ood, op)

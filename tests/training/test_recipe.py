@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from astrid.errors import ConfigurationError
 from astrid.training import TrainingSetConfig, build_field, field_specs
+from astrid.training.field import real_pair_scale
 
 TINY = TrainingSetConfig(
     n_train=1, n_val=1, n_test=1, shape=(256, 256), seed=3, variants=("plain",)
@@ -70,3 +73,30 @@ def test_a_field_that_cannot_host_every_transient_gets_fewer_not_an_error() -> N
         _fewer_transients(config, other)
     with pytest.raises(ConfigurationError):
         _fewer_transients(config, ConfigurationError("x", placed=0, requested=9, where="isolated"))
+
+
+DECAM = Path(__file__).resolve().parents[3] / "shared" / "data" / "decam"
+
+
+def test_a_small_real_frame_gets_fakes_by_area_and_a_survey_chip_the_recipe() -> None:
+    config = TrainingSetConfig()
+    assert real_pair_scale((1850, 1850), config) == (250, 1)  # GOTO: the recipe as written
+    per_round, factor = real_pair_scale((256, 256), config)
+    assert per_round == 16 and factor == 4  # a 256² cutout: 16 a round, 4× the rounds
+
+
+@pytest.mark.slow
+def test_a_real_decam_pair_becomes_a_unit_of_fakes_fading_sources_and_artifacts() -> None:
+    if not DECAM.is_dir():
+        pytest.skip(f"real DECam frames not available at {DECAM}")
+    pair = (str(DECAM / "DEC-OBS18c.fits"), str(DECAM / "DEC-OBS18b.fits"))
+    config = TrainingSetConfig(n_train=0, n_val=0, n_test=0, real_pairs=(pair,))
+    (spec,) = field_specs(config)
+    assert (spec.name, spec.kind) == ("real-00", "real")
+    unit = build_field(spec, config)
+    kinds = set(unit["kind"].tolist())
+    # Its few stars stay usable for alignment and PSF with fakes beside some of them.
+    assert {"transient", "transient_near_star", "fading"} <= kinds
+    assert kinds & {"cosmic_ray", "dipole", "psf_ring", "bad_column"}
+    assert set(unit["split"].tolist()) == {"train", "val", "test"}
+    assert np.isfinite(unit["cutouts"]).all()

@@ -73,7 +73,9 @@ def train(
     real_pair: Annotated[
         list[str] | None,
         typer.Option(
-            help="REF.fits,SCI.fits of a real pair to inject into (repeatable).", metavar="REF,SCI"
+            help="REF.fits,SCI.fits of a real pair to inject into (repeatable); units are "
+            "named real-00, real-01, ... in this order, the GOTO pair last.",
+            metavar="REF,SCI",
         ),
     ] = None,
     goto: Annotated[
@@ -84,6 +86,14 @@ def train(
     exclude_kind: Annotated[
         list[str] | None,
         typer.Option(help="Leave this kind out of training (repeatable).", metavar="KIND"),
+    ] = None,
+    exclude_source: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Leave this unit out of training, e.g. real-00 or real-* (leave one "
+            "instrument out; repeatable).",
+            metavar="UNIT",
+        ),
     ] = None,
     activate: Annotated[bool, typer.Option(help="Make the new version the active one.")] = True,
     workers: Annotated[int, typer.Option(help="Processes building the data (0 = cores).")] = 0,
@@ -157,6 +167,7 @@ def train(
                 epoch_size=epoch_size,
                 seed=seed,
                 exclude_kinds=tuple(exclude_kind or ()),
+                exclude_sources=tuple(exclude_source or ()),
             )
             root = sets_dir or settings.data_dir / "training"
             with console.status("building the training set (resumes if interrupted)") as status:

@@ -22,6 +22,7 @@ by position (rows below 60 % of its height train, 60-70 % validate, the rest tes
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,7 @@ from scipy import ndimage
 
 from astrid.detection.features import normalise_cutouts, scalar_features
 from astrid.difference.subtract import SubtractConfig, Subtraction, subtract
-from astrid.errors import ConfigurationError
+from astrid.errors import AlignmentError, ConfigurationError, PSFError
 from astrid.observations.fits_reader import read_image
 from astrid.observations.image import Image
 from astrid.preprocess.masks import MaskConfig
@@ -55,6 +56,7 @@ __all__ = ["build_field"]
 
 _UNMASKED = MaskConfig(cosmic_rays=False, bad_columns=False, saturation_fraction=1e6)
 # Real pairs: rows below these fractions of the height go to train, then val, then test.
+log = logging.getLogger(__name__)
 _REAL_SPLIT = (0.6, 0.7)
 
 
@@ -289,12 +291,34 @@ def _split_by_position(y: np.ndarray, ny: int) -> np.ndarray:
     return np.where(frac < _REAL_SPLIT[0], "train", np.where(frac < _REAL_SPLIT[1], "val", "test"))
 
 
+def real_pair_scale(shape: tuple[int, ...], config: TrainingSetConfig) -> tuple[int, int]:
+    """Fakes per round for a real pair of this size, and by how much to multiply the rounds.
+
+    The recipe's numbers are for a survey chip (GOTO's 1850², DECam's 2046×4094); a small
+    frame (a 256² cutout) cannot host 250 separated fakes, so it gets as many per round as
+    its area allows against a 1024² frame (at least 12) and up to four times the rounds.
+    """
+    area = float(shape[0] * shape[1])
+    per_round = min(
+        config.real_fakes_per_round,
+        max(12, round(config.real_fakes_per_round * area / 1024**2)),
+    )
+    factor = min(4, math.ceil(config.real_fakes_per_round / per_round))
+    return per_round, factor
+
+
 def _real_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np.ndarray]:
     p = spec.params
     science = read_image(p["science"])
     reference = read_image(p["reference"])
     ny = science.shape[0]
     plain = prepare_pair(science, reference, PrepareConfig())
+    # A small frame aligns on a handful of stars; fakes next to them (or a faded one) can
+    # push one out of the match, so the injected runs accept two fewer than the plain one.
+    align = replace(
+        PrepareConfig().align, min_matches=min(6, max(3, plain.alignment.n_matched - 2))
+    )
+    injected = PrepareConfig(align=align)
     stars_xy = plain.reference_sources_xy
     sat_xy = _saturated_xy(science)
     base_truth = Table(
@@ -331,15 +355,20 @@ def _real_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np.ndar
     sigma = plain.science_sigma
     rng = np.random.default_rng(spec.seed)
     quiet = quiet_sky(plain.science, plain.mask, sigma)
-    bright = stars_xy[: max(1, len(stars_xy) // 2)]
-    for round_no in range(config.real_rounds):
-        n = config.real_fakes_per_round
+    n, factor = real_pair_scale(science.shape, config)
+    hosts = stars_xy[: max(1, len(stars_xy) // 2)]
+    if factor > 1:
+        # A small frame aligns on its few bright stars: put fakes next to the fainter half.
+        ix = np.clip(np.round(stars_xy).astype(int), 0, np.array(science.shape[::-1]) - 1)
+        peak = plain.reference[ix[:, 1], ix[:, 0]]
+        hosts = stars_xy[np.argsort(peak)[: max(1, len(stars_xy) // 2)]]
+    for round_no in range(config.real_rounds * factor):
         seed = int(rng.integers(0, 2**31))
         inj = inject_fakes(
             science, plain.science, sigma, plain.science_psf, n=n * 2 // 3, allowed=quiet, seed=seed
         )
         near = _near_star_positions(
-            rng, bright, science.shape, n - len(inj.truth), blocked=plain.mask
+            rng, hosts, science.shape, n - len(inj.truth), blocked=plain.mask
         )
         snr = np.exp(rng.uniform(math.log(3.0), math.log(40.0), len(near)))
         norms = np.array(
@@ -361,7 +390,7 @@ def _real_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np.ndar
                 ),
             ]
         )
-        pair = prepare_pair(image, reference, PrepareConfig())
+        pair = prepare_pair(image, reference, injected)
         result = subtract(pair, _subtract_config())
         cand = result.candidates
         x, y = np.asarray(cand["x"], float), np.asarray(cand["y"], float)
@@ -375,9 +404,9 @@ def _real_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np.ndar
             _true_snr(x, y, truth),
             keep=np.isin(kinds, REAL_KINDS),
         )
-    for round_no in range(config.real_fading_rounds if config.fading else 0):
-        fading = real_fading(science, reference, plain, rng, config.real_fakes_per_round // 2)
-        pair = prepare_pair(science, fading.reference, PrepareConfig())
+    for round_no in range(config.real_fading_rounds * factor if config.fading else 0):
+        fading = real_fading(science, reference, plain, rng, n // 2)
+        pair = prepare_pair(science, fading.reference, injected)
         result = subtract(pair, _subtract_config())
         cand = result.candidates
         x, y = np.asarray(cand["x"], float), np.asarray(cand["y"], float)
@@ -392,36 +421,74 @@ def _real_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np.ndar
         )
 
     if "unmasked" in config.variants:
-        art_image, art_truth = add_artifacts(
-            science,
-            ArtifactConfig(
-                n_cosmic_rays=150,
-                n_hot_pixels=100,
-                n_bad_columns=6,
-                n_satellite_trails=3,
-                trail_sigma=(1.0, 6.0),
-            ),
-            sigma=sigma,
-            avoid_xy=stars_xy,
-            seed=rng,
-        )
-        pair = prepare_pair(art_image, reference, PrepareConfig(masks=_UNMASKED))
-        result = subtract(pair, _subtract_config())
-        cand = result.candidates
-        x, y = np.asarray(cand["x"], float), np.asarray(cand["y"], float)
-        known = KnownSources(
-            vstack([art_truth[["kind", "x", "y", "snr", "length", "angle"]], base_truth])
-        )
-        kinds = label_candidates(x, y, known)
-        samples.add(
-            result,
-            kinds,
-            "unmasked",
-            _split_by_position(y, ny),
-            np.full(len(cand), np.nan),
-            keep=known_only(kinds),
-        )
+        _unmasked_run(science, reference, plain, base_truth, samples, rng, n, factor, config)
     return samples.arrays()
+
+
+_ARTIFACT_DRAWS = 3
+
+
+def _unmasked_run(
+    science: Image,
+    reference: Image,
+    plain: PreparedPair,
+    base_truth: Table,
+    samples: _Samples,
+    rng: np.random.Generator,
+    n: int,
+    factor: int,
+    config: TrainingSetConfig,
+) -> None:
+    """Artifacts added to a real science image, left unmasked: their candidates as bogus.
+
+    A small frame has a handful of stars for its PSF and photometric scaling; a draw of
+    artifacts that leaves it too few is drawn again (three tries), else the unit goes
+    without this run (logged).
+    """
+    share = 1.0 if factor == 1 else n / config.real_fakes_per_round
+    # For a survey chip; a small frame gets its share by area and no hot pixels:
+    # unmasked, they pass for stars and spoil the PSF of its few real ones.
+    artifacts = ArtifactConfig(
+        n_cosmic_rays=max(1, round(150 * share)),
+        n_hot_pixels=100 if factor == 1 else 0,
+        n_bad_columns=max(1, round(6 * share)),
+        n_satellite_trails=round(3 * share),
+        trail_sigma=(1.0, 6.0),
+    )
+    stars_xy = plain.reference_sources_xy
+    align = replace(
+        PrepareConfig().align, min_matches=min(6, max(3, plain.alignment.n_matched - 2))
+    )
+    pair = None
+    for _ in range(1 if factor == 1 else _ARTIFACT_DRAWS):
+        art_image, art_truth = add_artifacts(
+            science, artifacts, sigma=plain.science_sigma, avoid_xy=stars_xy, seed=rng
+        )
+        try:
+            pair = prepare_pair(art_image, reference, PrepareConfig(masks=_UNMASKED, align=align))
+            break
+        except (AlignmentError, PSFError) as e:
+            if factor == 1:
+                raise
+            log.warning("%s: artifacts drawn again (%s)", science.label, e)
+    if pair is None:
+        log.warning("%s: no unmasked-artifact run after %d draws", science.label, _ARTIFACT_DRAWS)
+        return
+    result = subtract(pair, _subtract_config())
+    cand = result.candidates
+    x, y = np.asarray(cand["x"], float), np.asarray(cand["y"], float)
+    known = KnownSources(
+        vstack([art_truth[["kind", "x", "y", "snr", "length", "angle"]], base_truth])
+    )
+    kinds = label_candidates(x, y, known)
+    samples.add(
+        result,
+        kinds,
+        "unmasked",
+        _split_by_position(y, science.shape[0]),
+        np.full(len(cand), np.nan),
+        keep=kinds != "noise",
+    )
 
 
 def _fewer_transients(config: SimulationConfig, error: ConfigurationError) -> SimulationConfig:
