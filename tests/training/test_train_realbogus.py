@@ -169,3 +169,17 @@ def test_left_out_sources_and_kinds_are_dropped_by_name_or_prefix(tmp_path):
     no_trails = _kept(data, RealBogusTrainConfig(exclude_kinds=("satellite_trail",)))
     assert not (no_trails & (data.kind == "satellite_trail")).any()
     assert no_trails[data.kind == "transient"].all()
+
+
+def test_a_set_without_a_test_split_trains_and_exports_checked_on_val(tmp_path):
+    # Curator labels mixed with a replay (astrid train --with-labels, the active-learning
+    # benchmark) are judged elsewhere: no test split, and no NaN metric in the card.
+    from astrid.training.train_realbogus import RealBogusTrainConfig, train_and_export
+
+    data, _, _ = _synthetic_set(240, 2, tmp_path)
+    data = data.subset(data.split != "test")
+    config = RealBogusTrainConfig(epochs=1, batch_size=32, epoch_size=256, threads=1)
+    path, card = train_and_export(data, tmp_path / "no-test.onnx", config)
+    assert "test" not in card["metrics"] and card["metrics"]["val"]["auc"] > 0.5
+    assert card["metrics"]["onnx_max_abs_rb_difference"] < 1e-3
+    assert RealBogusModel.load(path).card["metrics"]["val"]["n"] == int(np.sum(data.split == "val"))

@@ -203,8 +203,9 @@ def train(
         except AstridError as e:
             print_error(e)
             raise typer.Exit(2) from e
-    test = card["metrics"]["test"]
-    table = RichTable(title=f"realbogus v{record.version} ({card['version']}) on the test set")
+    split = "test" if "test" in card["metrics"] else "val"
+    test = card["metrics"][split]
+    table = RichTable(title=f"realbogus v{record.version} ({card['version']}) on the {split} set")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name in ("auc", "fnr_at_operating", "fpr_at_operating", "fnr_at_fpr_1pct"):

@@ -502,18 +502,22 @@ def train_and_export(
     val = data.subset((data.split == "val") & keep)
     test = data.subset(data.split == "test")
     val_metrics = evaluate_split(predict(trained.model, val), val, trained.calibration)
+    metrics: dict[str, Any] = {"val": val_metrics}
+    if not len(test):  # e.g. curator labels judged elsewhere: the export is checked on val
+        test = val
     test_scores = predict(trained.model, test)
-    test_metrics = evaluate_split(
-        test_scores,
-        test,
-        trained.calibration,
-        threshold=val_metrics["threshold_at_fpr_1pct"],
-    )
-    test_metrics["at_own_fpr_1pct"] = {
-        "fnr": test_metrics["fnr_at_fpr_1pct"],
-        "threshold": test_metrics["threshold_at_fpr_1pct"],
-    }
-    metrics: dict[str, Any] = {"val": val_metrics, "test": test_metrics}
+    if test is not val:
+        test_metrics = evaluate_split(
+            test_scores,
+            test,
+            trained.calibration,
+            threshold=val_metrics["threshold_at_fpr_1pct"],
+        )
+        test_metrics["at_own_fpr_1pct"] = {
+            "fnr": test_metrics["fnr_at_fpr_1pct"],
+            "threshold": test_metrics["threshold_at_fpr_1pct"],
+        }
+        metrics["test"] = test_metrics
     version = f"{datetime.now(UTC):%Y%m%d}-{data.digest[:8]}-s{config.seed}"
     left_out = (*config.exclude_kinds, *(n.rstrip("*") for n in config.exclude_sources))
     if left_out:
