@@ -6,9 +6,9 @@ made, so a model regression fails a test instead of hiding behind the numbers in
 
 The set is made by the training-set builder (`astrid.training`) from units of
 the **test split** of the recipe the shipped model was trained on
-(``TrainingSetConfig(real_pairs=(GOTO,))``, master seed 0; its digest is checked against the
-model card's ``data.digest``), so no candidate comes from a field the model or its
-calibration saw:
+(``TrainingSetConfig(real_pairs=(GOTO, *others))``, master seed 0, the other pairs given
+with ``--real-pair``; its digest is checked against the model card's ``data.digest``), so
+no candidate comes from a field the model or its calibration saw:
 
 - simulated test fields (``sim-test-000``, ...: PSF widths 3.2-3.9 px, a band no training
   field has, and seeds of their own);
@@ -61,16 +61,22 @@ def goto_pair() -> tuple[str, str]:
     return str(folder / "1.fits"), str(folder / "2.fits")
 
 
+def _recipe(args: argparse.Namespace) -> TrainingSetConfig:
+    """The shipped model's recipe: the GOTO pair (real-00), then ``--real-pair`` ones."""
+    extra = tuple(tuple(text.split(",", 1)) for text in args.real_pair or [])
+    return TrainingSetConfig(real_pairs=(goto_pair(), *extra))
+
+
 def build_units(args: argparse.Namespace) -> list[tuple[str, str, dict[str, np.ndarray]]]:
     """(unit name, source, arrays) of the chosen test-split units (cached in --cache)."""
-    recipe = TrainingSetConfig(real_pairs=(goto_pair(),))
+    recipe = _recipe(args)
     expected = RealBogusModel.load().card["data"]["digest"]
     if recipe.digest() != expected:
         sys.exit(f"recipe digest {recipe.digest()[:16]} is not the shipped model's {expected[:16]}")
     specs = field_specs(recipe)
     chosen = [s for s in specs if s.kind == "simulated" and s.split == "test"][: args.fields]
     if args.goto:
-        chosen += [s for s in specs if s.kind == "real"]
+        chosen += [s for s in specs if s.kind == "real" and s.name == "real-00"]
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     units = []
@@ -145,6 +151,12 @@ def main() -> None:
     parser.add_argument("--goto-bogus-per-kind", type=int, default=12, help="GOTO, per bogus kind")
     parser.add_argument("--seed", type=int, default=0, help="seed of the subsample")
     parser.add_argument("--cache", default="/tmp/heldout_units", help="built units kept here")
+    parser.add_argument(
+        "--real-pair",
+        action="append",
+        metavar="REF,SCI",
+        help="the recipe's other real pairs, in order (real-01, ...; only for its digest)",
+    )
     args = parser.parse_args()
     units = build_units(args)
     quotas = {
@@ -154,7 +166,7 @@ def main() -> None:
         ("goto", False): args.goto_bogus_per_kind,
     }
     arrays = subsample(units, quotas, args.seed)
-    arrays["digest"] = np.array(TrainingSetConfig(real_pairs=(goto_pair(),)).digest())
+    arrays["digest"] = np.array(_recipe(args).digest())
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, **arrays)  # type: ignore[arg-type]

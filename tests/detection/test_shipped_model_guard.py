@@ -104,28 +104,26 @@ def measure(held: HeldOut, scores: Scores, threshold: float) -> dict[str, float]
     return out
 
 
-# (lowest, highest) allowed. Measured with the shipped model on this set (407 candidates:
-# 170 real, 237 bogus; the set over-represents the hard real kinds — on galaxies, next to
-# stars, variables — against the card's test split, so FNR is above the card's 3.2 %):
-# AUC 0.9976, FNR at FPR = 1 % 0.047 (8 of 170 reals), at the card's operating point
-# FPR 0.017 (4 of 237) and FNR 0.047; ood > 0.99 on 0.0147 and > 0.95 on 0.0688 of these
-# in-distribution candidates (nominal 0.01 / 0.05); simulated rows AUC 0.9979, FNR 0.083
-# (10 of 120); GOTO rows AUC 0.9984, FNR 0.10 (5 of 50).
-# Degraded models measured on the same set (all fail): difference channel zeroed AUC 0.914,
-# FNR 0.41; scalar features zeroed AUC 0.9935, FNR 0.082, ood > 0.99 on 0.11; cutouts with
-# added noise (σ = 0.3) AUC 0.9938, FNR 0.094; logits scaled by 0.3 (a broken temperature)
-# ood > 0.95 on 0.17, by 3 on 0.027; shuffled scores AUC 0.47. Models trained briefly
-# (`train_and_export` on `TrainingSetConfig(n_train=3, n_val=1, n_test=1, seed=123)`):
-# 1 epoch × 2 000 candidates AUC 0.882, FNR 0.66; 3 epochs × 6 000 AUC 0.948, FNR 0.52.
+# (lowest, highest) allowed. Measured with the shipped model on this set (412 candidates:
+# 230 real, 182 bogus; the set over-represents the hard real kinds — fading sources, on
+# galaxies, next to stars, variables — against the card's test split): AUC 0.9944, FNR at
+# FPR = 1 % 0.096 (22 of 230 reals), at the card's operating point FPR 0.0055 (1 of 182)
+# and FNR 0.096; ood > 0.99 on 0.012 and > 0.95 on 0.058 of these in-distribution
+# candidates (nominal 0.01 / 0.05); simulated rows AUC 0.9953, FNR 0.093 (14 of 150); GOTO
+# rows AUC 0.9956, FNR 0.088 (7 of 80).
+# Degraded models measured on the same set (all fail): difference channel zeroed AUC 0.956,
+# FNR 0.31; scalar features zeroed AUC 0.991, ood > 0.99 on 0.044; cutouts with added
+# noise (σ = 0.3) AUC 0.9925, FNR 0.109; shuffled scores AUC ≈ 0.5; logits scaled by 0.3
+# or 3 (a broken temperature) move the ood rates out of their bounds.
 BOUNDS: dict[str, tuple[float, float]] = {
-    "auc": (0.995, 1.0),
-    "fnr_at_fpr_1pc": (0.0, 0.075),
-    "fpr_at_operating_point": (0.0, 0.035),
-    "fnr_at_operating_point": (0.0, 0.075),
+    "auc": (0.993, 1.0),
+    "fnr_at_fpr_1pc": (0.0, 0.125),
+    "fpr_at_operating_point": (0.0, 0.03),
+    "fnr_at_operating_point": (0.0, 0.13),
     "ood_gt_0.99": (0.0, 0.035),
-    "ood_gt_0.95": (0.035, 0.11),
-    "auc_simulated": (0.995, 1.0),
-    "fnr_at_fpr_1pc_simulated": (0.0, 0.13),
+    "ood_gt_0.95": (0.03, 0.11),
+    "auc_simulated": (0.993, 1.0),
+    "fnr_at_fpr_1pc_simulated": (0.0, 0.14),
     "auc_goto": (0.99, 1.0),
     "fnr_at_fpr_1pc_goto": (0.0, 0.2),
 }

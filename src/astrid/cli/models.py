@@ -74,7 +74,7 @@ def train(
         list[str] | None,
         typer.Option(
             help="REF.fits,SCI.fits of a real pair to inject into (repeatable); units are "
-            "named real-00, real-01, ... in this order, the GOTO pair last.",
+            "named real-NN in this order, after the GOTO pair (real-00) when used.",
             metavar="REF,SCI",
         ),
     ] = None,
@@ -144,14 +144,15 @@ def train(
         raise _needs_train_extra("train", e) from e
     from astrid.pipeline.scoring import register_model_file
 
+    # The GOTO pair first (unit real-00), then the given ones: real-01, real-02, ...
     pairs: list[tuple[str, str]] = []
+    if goto and (pair := _goto_pair()) is not None:
+        pairs.append(pair)
     for text in real_pair or []:
         ref, _, sci = text.partition(",")
         if not sci:
             raise typer.BadParameter(f"--real-pair {text!r}: give REF.fits,SCI.fits")
         pairs.append((ref, sci))
-    if goto and (pair := _goto_pair()) is not None:
-        pairs.append(pair)
     with open_settings(data_dir, db) as settings:
         try:
             set_config = TrainingSetConfig(
