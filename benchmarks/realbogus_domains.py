@@ -16,6 +16,8 @@ its validation split), and reports:
 - each instrument's rows of every split (train and val included): a leave-one-instrument-
   out test for a model trained without that instrument's units (``exclude_sources``),
   in-sample for the others;
+- rb's error rates (all test rows) in bands of ``ood`` (< 0.5, 0.5-0.9, 0.9-0.99, ≥ 0.99):
+  how far to trust rb when ``ood`` is high;
 - the same candidates with partial stamps: only a centred 31×31 square kept (a 30×30
   stamp padded to 63×63, as another survey's stream delivers it) and 16 rows cut at one
   edge (a chip edge). The pixels are removed from the *normalised* input (the set keeps no
@@ -39,6 +41,9 @@ from astrid.detection.realbogus import RealBogusModel
 from astrid.training import load_training_set
 from astrid.training.labels import FADING_KINDS
 from astrid.training.metrics import fnr_at_fpr, roc_auc
+
+#: ``ood`` bands in which rb's error rates are reported (when not to trust rb).
+OOD_BANDS = ((0.0, 0.5), (0.5, 0.9), (0.9, 0.99), (0.99, 1.0))
 
 REGIMES = {
     "held-out band 3.2-3.9 px": (3.2, 3.9),
@@ -142,6 +147,11 @@ def main() -> None:
                 "n": int(sel.sum()),
                 "recall": float(np.mean(scores.rb[sel] > op)) if sel.any() else float("nan"),
             }
+        for lo, hi in OOD_BANDS:
+            band = (scores.ood >= lo) & ((scores.ood < hi) if hi < 1 else True)
+            res[f"rb where {lo} <= ood < {hi}"] = _rates(
+                test.label[band], scores.rb[band], scores.ood[band], op
+            )
         outside = groups["undersampled 1.2-2.3 px"] | groups["wide 5-8 px"]
         inside = groups["held-out band 3.2-3.9 px"]
         sel = outside | inside
