@@ -5,6 +5,7 @@ ZOGY images D, S, S_corr, the candidate table with the `CANDIDATE_COLUMNS`, the 
 science / reference / difference cutout triplets). Its steps are public too: `zogy`
 (tiled; `zogy_tile` for one tile), `find_peaks` (|S_corr| ≥ threshold, both signs),
 `measure_candidates` (PSF-fit flux and position on D, shape) and `cutout_triplets`.
+`proper_coadd` stacks aligned frames optimally (Zackay & Ofek 2017), a reference for ZOGY.
 
 Examples
 --------
@@ -14,6 +15,7 @@ Examples
 >>> result.candidates["ra", "dec", "snr"]  # doctest: +SKIP
 """
 
+from astrid.difference.coadd import ProperCoadd, proper_coadd
 from astrid.difference.cutouts import (
     CUTOUT_SIZE,
     cutout,
@@ -45,6 +47,7 @@ __all__ = [
     "Measurements",
     "Peaks",
     "ProbabilityMap",
+    "ProperCoadd",
     "SubtractConfig",
     "Subtraction",
     "ZogyConfig",
@@ -57,6 +60,7 @@ __all__ = [
     "cutout_wcs",
     "find_peaks",
     "measure_candidates",
+    "proper_coadd",
     "subtract",
     "wcs_from_header",
     "zogy",

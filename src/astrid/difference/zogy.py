@@ -36,7 +36,7 @@ from scipy import fft as sfft
 
 from astrid.errors import DifferencingError
 
-__all__ = ["ZogyConfig", "ZogyInputs", "ZogyResult", "zogy", "zogy_tile"]
+__all__ = ["ZogyConfig", "ZogyInputs", "ZogyResult", "embed_centred", "zogy", "zogy_tile"]
 
 PSFAt = Callable[[float, float], np.ndarray]
 
@@ -132,9 +132,9 @@ class TileKernels:
         """D produced by a unit-flux source with PSF `science_psf` (centred stamp)."""
         size = self.science_psf.shape[0]
         shape = (sfft.next_fast_len(2 * size, real=True),) * 2
-        pn_tile = sfft.rfft2(_embed(self.science_psf, shape))
-        pr_tile = sfft.rfft2(_embed(self.reference_psf, shape))
-        pn_true = sfft.rfft2(_embed(science_psf, shape))
+        pn_tile = sfft.rfft2(embed_centred(self.science_psf, shape))
+        pr_tile = sfft.rfft2(embed_centred(self.reference_psf, shape))
+        pn_true = sfft.rfft2(embed_centred(science_psf, shape))
         fr = self.flux_ratio
         denom2 = (
             self.sigma_n**2 * fr**2 * np.abs(pr_tile) ** 2 + self.sigma_r**2 * np.abs(pn_tile) ** 2
@@ -181,7 +181,9 @@ class ZogyResult:
         )
 
 
-def _embed(stamp: np.ndarray, shape: tuple[int, int], dtype: type = np.float64) -> np.ndarray:
+def embed_centred(
+    stamp: np.ndarray, shape: tuple[int, int], dtype: type = np.float64
+) -> np.ndarray:
     """Put a centred stamp into an array of `shape` with its centre at pixel (0, 0)."""
     out: np.ndarray = np.zeros(shape, dtype=dtype)
     h = stamp.shape[0] // 2
@@ -217,8 +219,8 @@ def _small_kernels(
     size = max(pn.shape[0], pr.shape[0])
     m = sfft.next_fast_len(2 * size, real=True)
     shape = (m, m)
-    pn_hat = sfft.rfft2(_embed(pn, shape))
-    pr_hat = sfft.rfft2(_embed(pr, shape))
+    pn_hat = sfft.rfft2(embed_centred(pn, shape))
+    pr_hat = sfft.rfft2(embed_centred(pr, shape))
     denom2 = sigma_n**2 * fr**2 * np.abs(pr_hat) ** 2 + sigma_r**2 * np.abs(pn_hat) ** 2
     denom2 = np.maximum(denom2, 1e-30 * max(sigma_n, sigma_r) ** 2)
     f_d = fr / np.sqrt(sigma_n**2 * fr**2 + sigma_r**2)
@@ -273,8 +275,8 @@ def zogy_tile(
     small = _small_kernels(pn, pr, sigma_n, sigma_r, fr)
     # Kernels in double precision: single-precision PSF transforms are rounding noise at
     # high frequencies, and D's kernel is a ratio of them.
-    pn_hat = rfft(_embed(pn, shape))
-    pr_hat = rfft(_embed(pr, shape))
+    pn_hat = rfft(embed_centred(pn, shape))
+    pr_hat = rfft(embed_centred(pr, shape))
     apn2 = pn_hat.real**2 + pn_hat.imag**2
     apr2 = pr_hat.real**2 + pr_hat.imag**2
     denom2 = sigma_n**2 * fr**2 * apr2 + sigma_r**2 * apn2
@@ -295,8 +297,8 @@ def zogy_tile(
         s = s_n - s_r
     else:
         s = irfft(kn_hat * n_hat - kr_hat * r_hat)
-    kn2_hat = rfft(_embed(small.kn2, shape, np.float32))
-    kr2_hat = rfft(_embed(small.kr2, shape, np.float32))
+    kn2_hat = rfft(embed_centred(small.kn2, shape, np.float32))
+    kr2_hat = rfft(embed_centred(small.kr2, shape, np.float32))
     v_s = np.maximum(irfft(rfft(vn) * kn2_hat + rfft(vr) * kr2_hat), 0)
     if astrometric:
         for comp in (s_n, s_r):
