@@ -55,8 +55,8 @@ from astrid.training.recipe import FieldSpec, TrainingSetConfig
 __all__ = ["build_field"]
 
 _UNMASKED = MaskConfig(cosmic_rays=False, bad_columns=False, saturation_fraction=1e6)
-# Real pairs: rows below these fractions of the height go to train, then val, then test.
 log = logging.getLogger(__name__)
+# Real pairs: rows below these fractions of the height go to train, then val, then test.
 _REAL_SPLIT = (0.6, 0.7)
 
 
@@ -291,6 +291,11 @@ def _split_by_position(y: np.ndarray, ny: int) -> np.ndarray:
     return np.where(frac < _REAL_SPLIT[0], "train", np.where(frac < _REAL_SPLIT[1], "val", "test"))
 
 
+def _known_only(kinds: np.ndarray) -> np.ndarray:
+    """Candidates of a real pair on something known: off it, one may be a real change."""
+    return kinds != "noise"
+
+
 def real_pair_scale(shape: tuple[int, ...], config: TrainingSetConfig) -> tuple[int, int]:
     """Fakes per round for a real pair of this size, and by how much to multiply the rounds.
 
@@ -331,10 +336,6 @@ def _real_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np.ndar
     )
     samples = _Samples(np.random.default_rng([spec.seed, 1]), config.bogus_cap)
 
-    def known_only(kinds: np.ndarray) -> np.ndarray:
-        # Off known stars a candidate of a real pair may be a real change: leave it out.
-        return kinds != "noise"
-
     def record_plain(variant: str, result: Subtraction, pair: PreparedPair) -> None:
         cand = result.candidates
         x, y = np.asarray(cand["x"], float), np.asarray(cand["y"], float)
@@ -346,7 +347,7 @@ def _real_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np.ndar
             variant,
             _split_by_position(y, ny),
             np.full(len(cand), np.nan),
-            keep=known_only(kinds),
+            keep=_known_only(kinds),
         )
 
     _run_variants(spec, plain, config.variants, record_plain)
@@ -421,7 +422,9 @@ def _real_field(spec: FieldSpec, config: TrainingSetConfig) -> dict[str, np.ndar
         )
 
     if "unmasked" in config.variants:
-        _unmasked_run(science, reference, plain, base_truth, samples, rng, n, factor, config)
+        _unmasked_run(
+            science, reference, plain, injected, base_truth, samples, rng, n, factor, config
+        )
     return samples.arrays()
 
 
@@ -432,6 +435,7 @@ def _unmasked_run(
     science: Image,
     reference: Image,
     plain: PreparedPair,
+    injected: PrepareConfig,
     base_truth: Table,
     samples: _Samples,
     rng: np.random.Generator,
@@ -456,16 +460,13 @@ def _unmasked_run(
         trail_sigma=(1.0, 6.0),
     )
     stars_xy = plain.reference_sources_xy
-    align = replace(
-        PrepareConfig().align, min_matches=min(6, max(3, plain.alignment.n_matched - 2))
-    )
     pair = None
     for _ in range(1 if factor == 1 else _ARTIFACT_DRAWS):
         art_image, art_truth = add_artifacts(
             science, artifacts, sigma=plain.science_sigma, avoid_xy=stars_xy, seed=rng
         )
         try:
-            pair = prepare_pair(art_image, reference, PrepareConfig(masks=_UNMASKED, align=align))
+            pair = prepare_pair(art_image, reference, replace(injected, masks=_UNMASKED))
             break
         except (AlignmentError, PSFError) as e:
             if factor == 1:
@@ -487,7 +488,7 @@ def _unmasked_run(
         "unmasked",
         _split_by_position(y, science.shape[0]),
         np.full(len(cand), np.nan),
-        keep=kinds != "noise",
+        keep=_known_only(kinds),
     )
 
 

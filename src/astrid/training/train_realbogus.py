@@ -501,11 +501,13 @@ def train_and_export(
     keep = _kept(data, config)
     val = data.subset((data.split == "val") & keep)
     test = data.subset(data.split == "test")
-    val_metrics = evaluate_split(predict(trained.model, val), val, trained.calibration)
+    val_scores = predict(trained.model, val)
+    val_metrics = evaluate_split(val_scores, val, trained.calibration)
     metrics: dict[str, Any] = {"val": val_metrics}
-    if not len(test):  # e.g. curator labels judged elsewhere: the export is checked on val
-        test = val
-    test_scores = predict(trained.model, test)
+    if len(test):
+        test_scores = predict(trained.model, test)
+    else:  # e.g. curator labels judged elsewhere: the export is checked on val
+        test, test_scores = val, val_scores
     if test is not val:
         test_metrics = evaluate_split(
             test_scores,
