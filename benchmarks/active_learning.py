@@ -40,16 +40,10 @@ from astrid.curation.queue import ReviewWeights, review_priority
 from astrid.detection.realbogus import RealBogusModel
 from astrid.training import RealBogusTrainConfig, load_training_set, train_and_export
 from astrid.training.finetune import concat_sets
-from astrid.training.metrics import fnr_at_fpr, roc_auc
+from astrid.training.metrics import fnr_at_fpr, roc_auc, tpr_at_fpr
 from astrid.training.training_set import TrainingSet
 
 STRATEGIES = ("random", "uncertainty", "review queue")
-
-
-def tpr_at_fpr(label: np.ndarray, score: np.ndarray, fpr: float) -> float:
-    """True-positive rate at the threshold that lets ``fpr`` of the negatives through."""
-    threshold = np.quantile(score[label == 0], 1.0 - fpr)
-    return float(np.mean(score[label == 1] > threshold))
 
 
 def judge(model: RealBogusModel, test: TrainingSet) -> dict[str, float]:

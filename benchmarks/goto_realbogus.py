@@ -34,7 +34,7 @@ from astrid.difference.subtract import subtract
 from astrid.observations.fits_reader import read_image
 from astrid.preprocess.pair import PreparedPair, prepare_pair
 from astrid.simulation import inject_fakes
-from astrid.training.metrics import roc_auc
+from astrid.training.metrics import roc_auc, tpr_at_fpr
 
 MATCH_PX = 3.0
 
@@ -54,11 +54,6 @@ def new_sources(pair: PreparedPair) -> np.ndarray:
     )
     lonely = dist > MATCH_PX
     return np.column_stack([sci["x"][lonely], sci["y"][lonely]])
-
-
-def tpr_at_fpr(real: np.ndarray, score: np.ndarray, fpr: float) -> float:
-    threshold = np.quantile(score[~real], 1.0 - fpr)
-    return float(np.mean(score[real] > threshold))
 
 
 def main() -> None:

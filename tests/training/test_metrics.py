@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from astrid.training.metrics import fnr_at_fpr, fpr_at_fnr, per_kind_rates, reliability, roc_auc
+from astrid.training.metrics import (
+    fnr_at_fpr,
+    fpr_at_fnr,
+    per_kind_rates,
+    reliability,
+    roc_auc,
+    tpr_at_fpr,
+)
 
 
 def test_auc():
@@ -27,6 +34,8 @@ def test_error_rates_at_fixed_operating_points():
     fpr, t2 = fpr_at_fnr(labels, scores, 0.01)
     assert np.mean(real <= t2) <= 0.01
     assert fpr == pytest.approx(np.mean(bogus > t2))
+    # Above the 98th percentile of the bogus (0.9702): reals from 0.98 up, 52 of 100.
+    assert tpr_at_fpr(labels, scores, 0.02) == pytest.approx(0.52)
     with pytest.raises(ValueError, match="shape"):
         roc_auc([1, 0], [0.1])
 

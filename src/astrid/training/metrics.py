@@ -17,6 +17,7 @@ __all__ = [
     "per_kind_rates",
     "reliability",
     "roc_auc",
+    "tpr_at_fpr",
 ]
 
 
@@ -47,6 +48,13 @@ def fnr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr: float = 0.01) -> tup
     allowed = int(np.floor(fpr * len(neg)))  # bogus allowed above the threshold
     threshold = neg[len(neg) - allowed - 1]
     return float(np.mean(pos <= threshold)), float(threshold)
+
+
+def tpr_at_fpr(labels: np.ndarray, scores: np.ndarray, fpr: float) -> float:
+    """True-positive rate above the ``1 - fpr`` quantile of the negatives' scores."""
+    pos, neg = _split(labels, scores)
+    threshold = np.quantile(neg, 1.0 - fpr)
+    return float(np.mean(pos > threshold))
 
 
 def fpr_at_fnr(labels: np.ndarray, scores: np.ndarray, fnr: float = 0.01) -> tuple[float, float]:
