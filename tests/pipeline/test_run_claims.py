@@ -101,9 +101,11 @@ _contested: list[str] = []
 
 def _contest_midway(science: FrameSource, *args: Any, **kwargs: Any) -> FrameOutcome:
     """`process_frame`, after another process tried to claim the run once the first lease
-    would have lapsed had nobody renewed it."""
-    time.sleep(2.5)
+    would have lapsed twice had nobody renewed it. The contender connects first: opening
+    (and migrating) a catalog may hold the database for a moment, and that moment must not
+    fall in the window the heartbeat is tested in."""
     catalog = connect(_contest_url[0])
+    time.sleep(3.5)
     with catalog:
         for run in catalog.runs():
             result = claim_run(
@@ -122,7 +124,7 @@ def test_a_frame_longer_than_its_lease_keeps_its_claim_by_heartbeat(
 ) -> None:
     _contest_url[:] = [f"sqlite:///{tmp_path / 'astrid.sqlite'}"]
     _contested.clear()
-    pipeline = _pipeline(tmp_path, frame_function=_contest_midway, lease_s=1.2)
+    pipeline = _pipeline(tmp_path, frame_function=_contest_midway, lease_s=1.5)
     with pipeline.catalog:
         report = pipeline.run(pair["reference"], [pair["science"]], tmp_path / "out")
     assert _contested == ["held"]
