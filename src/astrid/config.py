@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         description="a run is claimed for this long, renewed every third of it while it "
         "computes; a dead process's runs are taken over after it",
     )
+    scheduler_address: str | None = Field(
+        default=None,
+        description="a Dask distributed scheduler (tcp://host:8786) whose workers compute "
+        "the frames, reading them from the store and putting their products there "
+        "(docs/scaling.md); unset: local processes",
+    )
     photometric_service: Literal["ps1"] | None = Field(
         default=None,
         description="online survey whose stars calibrate zero points when no catalogue file "

@@ -132,6 +132,12 @@ class ObjectStore:
         """The store's root path as the filesystem sees it (no protocol)."""
         return self._root
 
+    @property
+    def url_root(self) -> str:
+        """The store as an fsspec URL (``file:///…``, ``s3://bucket/prefix``): what
+        ``ObjectStore(url_root)`` opens in another process or on another host."""
+        return str(self._fs.unstrip_protocol(self._root))
+
     def __repr__(self) -> str:
         return f"ObjectStore({self._fs.unstrip_protocol(self._root)!r})"
 

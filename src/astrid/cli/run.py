@@ -106,6 +106,7 @@ def open_pipeline(
         publish_alerts=alerts,
         summary_rewriter=rewriter,
         lease_s=settings.run_lease_s,
+        scheduler=settings.scheduler_address,
     )
 
 
@@ -216,6 +217,14 @@ def run_frames(
         float | None, typer.Option(help="|S_corr| detection threshold (ASTRID_THRESHOLD).")
     ] = None,
     workers: Workers = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the frames on this Dask scheduler's workers, e.g. tcp://host:8786 "
+            "(ASTRID_SCHEDULER_ADDRESS; docs/scaling.md).",
+            metavar="ADDRESS",
+        ),
+    ] = None,
     bias: Annotated[
         Path | None,
         typer.Option(help="Master bias (ADU) subtracted from each science frame.", metavar="FILE"),
@@ -281,7 +290,7 @@ def run_frames(
     setup_logging(verbose)
     masters = {"bias": bias, "dark": dark, "flat": flat}
     calibration = {kind: str(path) for kind, path in masters.items() if path is not None}
-    with open_settings(data_dir, db, workers=workers) as settings:
+    with open_settings(data_dir, db, workers=workers, scheduler_address=scheduler) as settings:
         try:
             config = PipelineConfig.from_settings(
                 settings,

@@ -55,6 +55,9 @@ class FrameOutcome:
     candidates: Table | None = None
     cutouts: np.ndarray | None = None
     products: dict[str, str] = field(default_factory=dict)
+    # products already in the object store (from a Dask worker): name → key; ``products``
+    # then holds each one's path relative to the output folder
+    product_keys: dict[str, str] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     photometry: dict[str, Any] = field(default_factory=dict)

@@ -9,7 +9,9 @@ store's file, a remote store's object streamed), never copied, re-hashed or re-r
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +19,20 @@ import fsspec
 
 from astrid.catalog import Catalog
 from astrid.catalog.observations import ObservationRecord, observation
-from astrid.errors import AstridError
+from astrid.errors import AstridError, InvalidImageError
 from astrid.observations.fits_reader import DEFAULT_MAX_PIXELS, read_image
+from astrid.observations.hashing import file_sha256
 from astrid.observations.image import Image
+from astrid.preprocess.master_files import read_masters
 from astrid.store import ObjectStore
 
-__all__ = ["FrameSource", "register_observation", "stored_observation"]
+__all__ = [
+    "FrameSource",
+    "hash_masters",
+    "register_failed",
+    "register_observation",
+    "stored_observation",
+]
 
 
 @dataclass(frozen=True)
@@ -133,3 +143,38 @@ def stored_observation(
             f"{label}: its file {record.store_key} is not in the store", observation_id=record.id
         )
     return record, FrameSource(label=label, url=store.url(record.store_key), name=record.name)
+
+
+def register_failed(catalog: Catalog, path: Path, sha: str | None, role: str, error: str) -> int:
+    """Record a file that could not be read as a failed observation; its id."""
+    digest = sha or hashlib.sha256(f"unreadable:{path}".encode()).hexdigest()
+    obs = catalog.register_observation(
+        content_sha256=digest,
+        name=path.name,
+        path=str(path),
+        role=role,
+        mjd=None,
+        filter=None,
+        exptime=0.0,
+        gain=0.0,
+        shape=(0, 0),
+        wcs_header=None,
+    )
+    catalog.mark_observation(obs, status="failed", error=error)
+    return obs
+
+
+def hash_masters(
+    calibration: Mapping[str, str | os.PathLike[str]] | None,
+) -> dict[str, tuple[str, str]]:
+    """``kind -> (path, sha256)`` of each master file, after checking it can be read."""
+    paths = {kind: os.fspath(path) for kind, path in sorted((calibration or {}).items())}
+    read_masters(paths)  # an unknown kind or unreadable master stops the batch here
+    masters: dict[str, tuple[str, str]] = {}
+    for kind, label in paths.items():
+        try:
+            sha = file_sha256(label)
+        except OSError as e:
+            raise InvalidImageError(f"{label}: cannot read master {kind} ({e})", path=label) from e
+        masters[kind] = (label, sha)
+    return masters

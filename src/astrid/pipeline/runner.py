@@ -41,9 +41,16 @@ from astrid.observations.hashing import file_sha256
 from astrid.pipeline.candidates_csv import write_candidates_csv
 from astrid.pipeline.claiming import RunClaims, Wanted
 from astrid.pipeline.config import PipelineConfig
+from astrid.pipeline.dask_frames import DaskFrames
 from astrid.pipeline.frame import FrameOutcome, process_frame, unet_detector
 from astrid.pipeline.frame_process import FrameFunction, FrameProcesses, FrameTask
-from astrid.pipeline.inputs import FrameSource, register_observation, stored_observation
+from astrid.pipeline.inputs import (
+    FrameSource,
+    hash_masters,
+    register_failed,
+    register_observation,
+    stored_observation,
+)
 from astrid.pipeline.object_context import ContextSources
 from astrid.pipeline.object_outputs import write_object_tables
 from astrid.pipeline.objects_stage import ObjectsStage
@@ -51,7 +58,6 @@ from astrid.pipeline.output_index import OutputIndex
 from astrid.pipeline.recovery import DEFAULT_STALE_TEMP_SECONDS, current_owner, recover
 from astrid.pipeline.run_reports import FrameInput, FrameReport, RunReport
 from astrid.pipeline.scoring import ScoringModel, resolve_model
-from astrid.preprocess.master_files import read_masters
 from astrid.store import ObjectStore
 
 if TYPE_CHECKING:  # imported when used: frame workers import this module, not the alerts
@@ -77,40 +83,6 @@ class _Frame:
 
 def _label(frame: FrameInput) -> str:
     return f"observation {frame}" if isinstance(frame, int) else os.fspath(frame)
-
-
-def _register_failed(catalog: Catalog, path: Path, sha: str | None, role: str, error: str) -> int:
-    digest = sha or hashlib.sha256(f"unreadable:{path}".encode()).hexdigest()
-    obs = catalog.register_observation(
-        content_sha256=digest,
-        name=path.name,
-        path=str(path),
-        role=role,
-        mjd=None,
-        filter=None,
-        exptime=0.0,
-        gain=0.0,
-        shape=(0, 0),
-        wcs_header=None,
-    )
-    catalog.mark_observation(obs, status="failed", error=error)
-    return obs
-
-
-def _hash_masters(
-    calibration: Mapping[str, str | os.PathLike[str]] | None,
-) -> dict[str, tuple[str, str]]:
-    """``kind -> (path, sha256)`` of each master file, after checking it can be read."""
-    paths = {kind: os.fspath(path) for kind, path in sorted((calibration or {}).items())}
-    read_masters(paths)  # an unknown kind or unreadable master stops the batch here
-    masters: dict[str, tuple[str, str]] = {}
-    for kind, label in paths.items():
-        try:
-            sha = file_sha256(label)
-        except OSError as e:
-            raise InvalidImageError(f"{label}: cannot read master {kind} ({e})", path=label) from e
-        masters[kind] = (label, sha)
-    return masters
 
 
 def _fits_bytes(data: np.ndarray) -> bytes:
@@ -170,6 +142,10 @@ class Pipeline:
         seconds, renewed by a heartbeat (`astrid.pipeline.claiming`); a run another
         process holds is not computed again but polled every ``poll_s`` seconds until it is
         done (reported as skipped) or its claim lapses (then this process takes it over).
+    scheduler : str, optional
+        The address of a Dask distributed scheduler: frames run on its workers, which read
+        the stored frames and put their products into the store (`astrid.pipeline.
+        dask_frames`); None runs them here (inline or in local processes).
 
     The model is not part of a run's key: a new model does not redo the differencing;
     ``astrid rescore`` scores stored candidates with it.
@@ -195,6 +171,7 @@ class Pipeline:
         summary_rewriter: Rewriter | None = None,
         lease_s: float = DEFAULT_LEASE_S,
         poll_s: float = 1.0,
+        scheduler: str | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -209,6 +186,8 @@ class Pipeline:
         self._model: ScoringModel | None = None
         self._owner = current_owner()
         self._claims = RunClaims(catalog, self._owner, lease_s, poll_s)
+        self.scheduler = scheduler or None
+        self._cluster: DaskFrames | None = None
         self.objects = ObjectsStage(catalog, store, context)
         self.alerts: AlertsStage | None = None
         self.deliveries: DeliveryStage | None = None
@@ -267,13 +246,31 @@ class Pipeline:
         ModelError
             If the model to score with is missing or unusable (nothing is processed then).
         """
+        if self.scheduler is None:
+            return self._run(reference, sciences, out_dir, on_stage, on_frame, calibration)
+        with DaskFrames.connect(self.scheduler, self.store, self.frame_function) as cluster:
+            self._cluster = cluster
+            try:
+                return self._run(reference, sciences, out_dir, on_stage, on_frame, calibration)
+            finally:
+                self._cluster = None
+
+    def _run(
+        self,
+        reference: FrameInput,
+        sciences: Sequence[FrameInput],
+        out_dir: str | os.PathLike[str],
+        on_stage: Callable[[str, str], None] | None,
+        on_frame: Callable[[FrameReport], None] | None,
+        calibration: Mapping[str, str | os.PathLike[str]] | None,
+    ) -> RunReport:
         if self.recover_on_start:
             recover(self.catalog, self.store, stale_temp_seconds=self.stale_temp_seconds)
         if self.score and self._model is None:
             self._model = resolve_model(self.catalog, self.store, version=self.model_version)
         if self.config.subtract.detector == "unet":
             unet_detector()  # a missing or broken U-Net stops the batch here, not per frame
-        masters = _hash_masters(calibration)
+        masters = hash_masters(calibration)
         master_paths = {kind: path for kind, (path, _) in masters.items()}
         run_config = self.config.as_dict()
         key_suffix = ""
@@ -325,7 +322,7 @@ class Pipeline:
         try:
             with self._claims.heartbeat():
                 while pending or waiting:
-                    frames = self._execute(pending, ref.source, out, on_stage, master_paths)
+                    frames = self._execute(pending, ref, out, on_stage, master_paths)
                     for report, outcome in frames:
                         self._record(report, outcome)
                         unfinished.pop(report.run_id, None)
@@ -378,7 +375,7 @@ class Pipeline:
                 image = read_image(path, max_pixels=self.config.max_image_pixels)
             except (InvalidImageError, OSError) as e:
                 message = str(e)
-                _register_failed(self.catalog, path, sha, "reference", message)
+                register_failed(self.catalog, path, sha, "reference", message)
                 self.catalog.record_event(
                     "ObservationRejected", {"path": str(path), "error": message}
                 )
@@ -412,7 +409,7 @@ class Pipeline:
             image = read_image(path, max_pixels=self.config.max_image_pixels)
         except (InvalidImageError, OSError) as e:
             report.status, report.failed_stage, report.error = "failed", "read", str(e)
-            report.observation_id = _register_failed(self.catalog, path, sha, "science", str(e))
+            report.observation_id = register_failed(self.catalog, path, sha, "science", str(e))
             self.catalog.record_event("ObservationRejected", {"path": str(path), "error": str(e)})
             return None
         obs_id = register_observation(
@@ -427,12 +424,14 @@ class Pipeline:
     def _execute(
         self,
         pending: list[tuple[FrameReport, FrameSource]],
-        reference: FrameSource,
+        ref: _Frame,
         out: Path,
         on_stage: Callable[[str, str], None] | None,
         calibration: dict[str, str],
     ) -> Iterable[tuple[FrameReport, FrameOutcome]]:
-        inline = not self.isolate and (len(pending) <= 1 or self.workers == 1)
+        reference = ref.source
+        cluster = self._cluster
+        inline = cluster is None and not self.isolate and (len(pending) <= 1 or self.workers == 1)
         if inline:
             for report, source in pending:
                 callback = (lambda stage, p=report.path: on_stage(p, stage)) if on_stage else None
@@ -457,28 +456,39 @@ class Pipeline:
         n = min(self.workers, len(pending))
         reports: dict[int, FrameReport] = {}
         tasks = []
+        if cluster is not None:  # the workers read the stored frames, not the client's files
+            reference = cluster.source(self.catalog, reference, ref.observation_id)
         for report, source in pending:
-            assert report.run_id is not None
+            assert report.run_id is not None and report.observation_id is not None
             reports[report.run_id] = report
             kwargs = {
                 "threads": 1 if n > 1 else -1,
                 "product_stem": report.product_stem,
-                "calibration": calibration,
+                "calibration": {} if cluster is not None else calibration,
                 "model": self._model,
             }
+            if cluster is not None:
+                source = cluster.source(self.catalog, source, report.observation_id)
             args = (source, reference, str(out), self.config)
             tasks.append(FrameTask(label=report.path, args=args, kwargs=kwargs, id=report.run_id))
 
-        def started(task: FrameTask, pid: int) -> None:
+        def started(task: FrameTask, where: int | str) -> None:
             self._claims.begin(task.id)
-            log.info("%s: run %d begins in process %d", task.label, task.id, pid)
+            log.info("%s: run %d begins in %s", task.label, task.id, where)
 
         def stage(task: FrameTask, name: str) -> None:
             if on_stage is not None:
                 on_stage(task.label, name)
 
-        processes = FrameProcesses(n, self.frame_function)
-        for task, outcome in processes.run(tasks, on_start=started, on_stage=stage):
+        if cluster is not None:
+            done = cluster.run(
+                tasks, calibration, self._model, out, on_start=started, on_stage=stage
+            )
+        else:
+            done = FrameProcesses(n, self.frame_function).run(
+                tasks, on_start=lambda t, pid: started(t, f"process {pid}"), on_stage=stage
+            )
+        for task, outcome in done:
             yield reports[task.id], outcome
 
     def _record(self, report: FrameReport, outcome: FrameOutcome) -> None:
@@ -513,7 +523,9 @@ class Pipeline:
             )
             return
         try:
-            products = {name: self.store.put_file(path) for name, path in outcome.products.items()}
+            products = outcome.product_keys or {
+                name: self.store.put_file(path) for name, path in outcome.products.items()
+            }
             rows = self._candidate_rows(outcome)
             self.catalog.finish_run(
                 report.run_id,

@@ -62,6 +62,7 @@ class ScoringModel:
     sha256: str
     version_id: int
     version: int
+    file_key: str | None = None  # its object in the store (a Dask worker fetches it)
 
     @property
     def label(self) -> str:
@@ -138,7 +139,7 @@ def resolve_model(
     path = _local_copy(store, record, cache_dir)
     # Validated through the per-process cache, so an inline run does not load it again.
     model = _load(str(path), file_sha256(path), 0)
-    return ScoringModel(str(path), model.sha256, record.id, record.version)
+    return ScoringModel(str(path), model.sha256, record.id, record.version, record.file_key)
 
 
 @lru_cache(maxsize=4)
