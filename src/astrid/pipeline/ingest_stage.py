@@ -62,8 +62,7 @@ from astrid.catalog.ingested import (
     stored_sources,
 )
 from astrid.errors import AstridError
-from astrid.ingest import IngestProblem, SurveyAlert, alert_paths
-from astrid.ingest.prefetch import read_alert_files
+from astrid.ingest import IngestProblem, SurveyAlert, alert_paths, read_alert_file
 from astrid.pipeline.object_context import ContextSources, context_summaries
 from astrid.pipeline.objects_stage import summary_of_points
 from astrid.pipeline.scoring import ScoringModel, add_realbogus_scores
@@ -115,9 +114,6 @@ class IngestStage:
         Catalogues for the objects' context.
     batch : int
         Packets handled together.
-    read_processes : int
-        Child processes reading files ahead while this one stores (0: read here;
-        `astrid.ingest.prefetch`).
     """
 
     def __init__(
@@ -128,22 +124,19 @@ class IngestStage:
         model: ScoringModel | None = None,
         context: ContextSources | None = None,
         batch: int = 2000,
-        read_processes: int = 1,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.model = model
         self.context = context or ContextSources(catalogues=[], problems=[])
         self.batch = batch
-        self.read_processes = read_processes
 
     def ingest(self, paths: Iterable[str | Path]) -> IngestReport:
         """Read, score, store and associate every packet of these files and folders."""
         files, problems = alert_paths(paths)
         report = IngestReport(files=len(files))
         report.problems.extend(problems)
-        items = read_alert_files(files, processes=self.read_processes)
-        return self.ingest_items(items, report=report)
+        return self.ingest_items(_file_items(files), report=report)
 
     def ingest_items(
         self,
@@ -363,6 +356,11 @@ class _Clock:
         now = time.perf_counter()
         self.timings[name] = self.timings.get(name, 0.0) + now - self.start
         self.start = now
+
+
+def _file_items(files: Sequence[Path]) -> Iterator[SurveyAlert | IngestProblem]:
+    for path in files:
+        yield from read_alert_file(path)
 
 
 def _counted(
