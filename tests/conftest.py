@@ -12,8 +12,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from postgres_server import postgres_server  # a fixture for every test folder
+from s3_server import s3_server  # likewise
 
-__all__ = ["postgres_server"]
+__all__ = ["postgres_server", "s3_server"]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

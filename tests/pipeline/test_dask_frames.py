@@ -20,6 +20,7 @@ from astrid.pipeline.runner import Pipeline
 from astrid.simulation import simulate_pair
 from astrid.store import ObjectStore
 from crashing_frames import crash_on_marked_frames
+from s3_server import S3Server
 from small_field import SMALL_FIELD
 
 distributed = pytest.importorskip("distributed")
@@ -27,8 +28,9 @@ import dask  # noqa: E402  (installed with distributed)
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A 2-worker `LocalCluster` (processes) whose workers run in their own folder."""
+def cluster(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Iterator[str]:
+    """A 2-worker `LocalCluster` (processes) whose workers run in their own folder (and
+    reach the S3 server: they start after its settings are in the environment)."""
     elsewhere = tmp_path_factory.mktemp("workers")
     here = os.getcwd()
     os.chdir(elsewhere)  # the worker processes start (and stay) in another directory
@@ -60,12 +62,10 @@ def frames(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _run(
-    root: Path, frames: dict[str, Path], stages: list[str], **kwargs: Any
+    root: Path, frames: dict[str, Path], stages: list[str], store: str, **kwargs: Any
 ) -> tuple[Any, list[dict[str, Any]]]:
     with connect(f"sqlite:///{root / 'astrid.sqlite'}") as catalog:
-        pipeline = Pipeline(
-            catalog, ObjectStore(str(root / "store")), publish_alerts=False, **kwargs
-        )
+        pipeline = Pipeline(catalog, ObjectStore(store), publish_alerts=False, **kwargs)
         report = pipeline.run(
             frames["reference"],
             [frames["science"]],
@@ -80,12 +80,15 @@ def _same(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_frames_on_a_dask_cluster_give_the_local_candidates(
-    cluster: str, frames: dict[str, Path], tmp_path: Path
+    cluster: str, s3_server: S3Server, frames: dict[str, Path], tmp_path: Path
 ) -> None:
+    """The local run keeps a local store; the cluster's frames go through S3 only."""
     local_stages: list[str] = []
-    local, expected = _run(tmp_path / "local", frames, local_stages, workers=1)
+    local_store = str(tmp_path / "local" / "store")
+    local, expected = _run(tmp_path / "local", frames, local_stages, local_store, workers=1)
     stages: list[str] = []
-    remote, got = _run(tmp_path / "dask", frames, stages, scheduler=cluster)
+    s3_store = s3_server.new_store_url()
+    remote, got = _run(tmp_path / "dask", frames, stages, s3_store, scheduler=cluster)
     assert stages == local_stages  # the workers' stage messages reach the client
     (frame,) = remote.frames
     assert frame.status == "done", frame.error
@@ -99,7 +102,7 @@ def test_frames_on_a_dask_cluster_give_the_local_candidates(
     with connect(f"sqlite:///{tmp_path / 'dask' / 'astrid.sqlite'}") as catalog:
         (run,) = catalog.runs()
         assert run.status == "done" and run.n_candidates == frame.n_candidates
-        store = ObjectStore(str(tmp_path / "dask" / "store"))
+        store = ObjectStore(s3_store)
         assert all(store.exists(key) for key in run.products.values())
 
 
