@@ -54,6 +54,7 @@ def job_worker(
         lease=timedelta(minutes=settings.job_lease_minutes),
         max_attempts=settings.job_max_attempts,
         context=ContextSources.from_settings(settings),
+        scheduler=settings.scheduler_address,
     )
 
 

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         "the frames, reading them from the store and putting their products there "
         "(docs/scaling.md); unset: local processes",
     )
+    metrics_textfile: Path | None = Field(
+        default=None,
+        description="astrid run writes its frames' outcomes and stage durations here in "
+        "Prometheus text format when it ends (node_exporter's textfile collector; "
+        "docs/service.md); unset: not written",
+    )
     photometric_service: Literal["ps1"] | None = Field(
         default=None,
         description="online survey whose stars calibrate zero points when no catalogue file "

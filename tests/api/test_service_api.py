@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from astrid.catalog.models import ModelVersion, utcnow
+from astrid.pipeline import dask_frames
 from service_env import Env, build_env
 
 API = "/api/v1"
@@ -161,3 +164,25 @@ def test_the_grafana_dashboard_uses_only_metrics_the_service_exposes(env: Env) -
     declared = {ln.split()[2] for ln in text.splitlines() if ln.startswith("# TYPE ")}
     exposed = declared | {f"{n}_total" for n in declared} | {f"{n}_bucket" for n in declared}
     assert used and used <= exposed, used - exposed
+
+
+def test_ready_checks_the_dask_scheduler_when_frames_run_on_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(dask_frames, "CONNECT_TIMEOUT_S", 1.0)
+    unreachable = "tcp://127.0.0.1:9"  # the discard port: nothing listens
+    for env in build_env(tmp_path / "gone", seed_catalog=False, scheduler_address=unreachable):
+        r = env.client.get(f"{API}/ready")
+        assert r.status_code == 503
+        assert r.json()["checks"] == {
+            "database": "ok",
+            "store": "ok",
+            "scheduler": "error: unreachable",
+        }
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        address = str(cluster.scheduler_address)
+        for env in build_env(tmp_path / "up", seed_catalog=False, scheduler_address=address):
+            r = env.client.get(f"{API}/ready")
+            assert r.status_code == 200, r.json()
+            assert r.json()["checks"]["scheduler"] == "ok"

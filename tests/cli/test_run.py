@@ -352,3 +352,41 @@ def test_an_unreachable_database_is_one_line_naming_it_without_the_password(
         in output
     )
     assert "s3cret" not in output and "Traceback" not in output
+
+
+def test_run_writes_prometheus_metrics_for_a_textfile_collector(
+    pair: dict[str, Path], tmp_path: Path
+) -> None:
+    metrics = tmp_path / "textfile" / "astrid.prom"
+    metrics.parent.mkdir()
+    args = ["run", "-r", str(pair["reference"]), "-o", str(tmp_path / "out")]
+    args += ["--data-dir", str(tmp_path / "data"), "--no-alerts", "--metrics-file", str(metrics)]
+    unreadable = tmp_path / "unreadable.fits"
+    unreadable.write_text("not FITS")
+    result = runner.invoke(app, [*args, str(pair["science"]), str(unreadable)])
+    assert result.exit_code == 1, result.output  # one frame failed
+    samples = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in metrics.read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert samples['astrid_frames_total{failed_stage="",status="done"}'] == 1
+    assert samples['astrid_frames_total{failed_stage="read",status="failed"}'] == 1
+    assert samples['astrid_pipeline_stage_duration_seconds_count{stage="difference"}'] == 1
+    assert samples["astrid_candidates_processed_total"] >= 1
+    assert samples["astrid_batch_last_run_timestamp_seconds"] > 1.7e9
+    assert not list(metrics.parent.glob("*.tmp*")), "written atomically"
+
+
+def test_run_on_an_unreachable_scheduler_is_one_line(
+    pair: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from astrid.pipeline import dask_frames
+
+    monkeypatch.setattr(dask_frames, "CONNECT_TIMEOUT_S", 1.0)
+    args = ["run", "-r", str(pair["reference"]), "-o", str(tmp_path / "out")]
+    args += ["--data-dir", str(tmp_path / "data"), "--scheduler", "tcp://127.0.0.1:9"]
+    result = runner.invoke(app, [*args, str(pair["science"])])
+    assert result.exit_code == 2, result.output
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in result.output
+    assert "Traceback" not in result.output

@@ -65,6 +65,11 @@ class JobWorker:
     frame_function : callable
         What a frame runs in its child process (default
         `astrid.pipeline.frame.process_frame`; tests inject faults here).
+    context : ContextSources, optional
+        Catalogues of the objects stage.
+    scheduler : str, optional
+        A Dask scheduler's address: each job's frame runs on its workers
+        (`astrid.pipeline.dask_frames`).
     """
 
     def __init__(
@@ -80,8 +85,10 @@ class JobWorker:
         poll_seconds: float = 5.0,
         frame_function: FrameFunction = process_frame,
         context: ContextSources | None = None,
+        scheduler: str | None = None,
     ) -> None:
         self.catalog = catalog
+        self.scheduler = scheduler
         self.context = context
         self.store = store
         self.work_dir = work_dir
@@ -198,11 +205,14 @@ class JobWorker:
             frame_function=self.frame_function,
             recover_on_start=False,  # done once when the service opened
             context=self.context,  # catalogues loaded once, reference sources kept
+            scheduler=self.scheduler,
         )
         report = pipeline.run(reference_id, [science_id], self.work_dir / f"job-{job.id}")
         frame = report.frames[0]
         if frame.status in ("done", "skipped", "duplicate", "superseded"):
-            self.metrics.observe_frame(frame.timings, frame.n_candidates)
+            self.metrics.observe_frame(frame.timings, frame.n_candidates, status=frame.status)
             return "done", frame.run_id, None
-        self.metrics.observe_frame(frame.timings, 0)
+        self.metrics.observe_frame(
+            frame.timings, 0, status=frame.status, failed_stage=frame.failed_stage
+        )
         return "failed", frame.run_id, f"{frame.failed_stage}: {frame.error}"

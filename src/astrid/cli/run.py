@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -75,6 +75,23 @@ def _progress(
                 progress.update(stages, completed=len(STAGES), description="stages: done")
 
         yield on_stage, on_frame
+
+
+def _write_metrics(frames: Sequence[FrameReport], path: Path) -> None:
+    """The run's frames as Prometheus metrics in ``path``; a failure to write is reported,
+    never fatal (the run's results are stored)."""
+    from astrid.service.metrics import Metrics
+
+    metrics = Metrics()
+    for frame in frames:
+        n = frame.n_candidates or 0
+        metrics.observe_frame(
+            frame.timings, n, status=frame.status, failed_stage=frame.failed_stage
+        )
+    try:
+        metrics.write_textfile(path)
+    except AstridError as e:
+        print_error(e)
 
 
 def open_pipeline(
@@ -217,6 +234,14 @@ def run_frames(
         float | None, typer.Option(help="|S_corr| detection threshold (ASTRID_THRESHOLD).")
     ] = None,
     workers: Workers = None,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the frames' outcomes and stage durations here for Prometheus "
+            "(node_exporter textfile collector; ASTRID_METRICS_TEXTFILE).",
+            metavar="FILE",
+        ),
+    ] = None,
     scheduler: Annotated[
         str | None,
         typer.Option(
@@ -290,7 +315,8 @@ def run_frames(
     setup_logging(verbose)
     masters = {"bias": bias, "dark": dark, "flat": flat}
     calibration = {kind: str(path) for kind, path in masters.items() if path is not None}
-    with open_settings(data_dir, db, workers=workers, scheduler_address=scheduler) as settings:
+    overrides = {"scheduler_address": scheduler, "metrics_textfile": metrics_file}
+    with open_settings(data_dir, db, workers=workers, **overrides) as settings:
         try:
             config = PipelineConfig.from_settings(
                 settings,
@@ -324,6 +350,8 @@ def run_frames(
                 print_error(e)
                 raise typer.Exit(2) from e
             print_frames(report)
+            if settings.metrics_textfile is not None:
+                _write_metrics(report.frames, settings.metrics_textfile)
             with console.status("writing the report"):
                 page = write_report(
                     out / "report.html",

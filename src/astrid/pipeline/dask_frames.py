@@ -43,7 +43,7 @@ from astrid.pipeline.inputs import FrameSource, stored_observation
 from astrid.pipeline.scoring import ScoringModel
 from astrid.store import ObjectStore
 
-__all__ = ["DaskFrames", "connect_scheduler", "run_on_worker"]
+__all__ = ["DaskFrames", "connect_scheduler", "run_on_worker", "scheduler_workers"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,21 @@ def connect_scheduler(address: str, timeout_s: float | None = None) -> Any:
         raise ConfigurationError(
             f"cannot reach the Dask scheduler at {address}: {e}", scheduler=address
         ) from e
+
+
+def scheduler_workers(address: str, timeout_s: float = 2.0) -> int:
+    """How many workers the scheduler at ``address`` has (a readiness probe).
+
+    Raises
+    ------
+    ConfigurationError
+        As `connect_scheduler`: not installed, or not reached in ``timeout_s`` seconds.
+    """
+    client = connect_scheduler(address, timeout_s)
+    try:
+        return len(client.scheduler_info().get("workers", {}))
+    finally:
+        client.close()
 
 
 def _fetch(url: str, folder: Path, name: str) -> str:

@@ -8,11 +8,19 @@ path, so the number of series stays bounded.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    write_to_textfile,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -20,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from astrid.catalog.models import JOB_STATUSES, RUN_STATUSES
 from astrid.catalog.queue_stats import QueueStats
-from astrid.errors import AstridError
+from astrid.errors import AstridError, ConfigurationError
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "MetricsMiddleware", "QueueCollector"]
 
@@ -69,12 +77,44 @@ class Metrics:
         self.jobs_running = Gauge(
             "astrid_jobs_running", "Jobs being processed now.", registry=self.registry
         )
+        self.frames = Counter(
+            "astrid_frames",
+            "Frames by outcome (done, skipped, failed...) and the stage a failed one failed at.",
+            ["status", "failed_stage"],
+            registry=self.registry,
+        )
 
-    def observe_frame(self, timings: Mapping[str, float], n_candidates: int) -> None:
-        """Record one processed frame's stage durations and candidate count."""
+    def observe_frame(
+        self,
+        timings: Mapping[str, float],
+        n_candidates: int,
+        *,
+        status: str = "done",
+        failed_stage: str | None = None,
+    ) -> None:
+        """Record one frame's outcome, stage durations and candidate count."""
         for stage, seconds in timings.items():
             self.stage_seconds.labels(stage=stage).observe(float(seconds))
         self.candidates.inc(n_candidates)
+        self.frames.labels(status=status, failed_stage=failed_stage or "").inc()
+
+    def write_textfile(self, path: str | os.PathLike[str]) -> None:
+        """Write the metrics for node_exporter's textfile collector (atomically: a
+        temporary file renamed over ``path``), with the time of writing as
+        ``astrid_batch_last_run_timestamp_seconds``: how a batch command that exits
+        before any scrape reports (``astrid run --metrics-file``)."""
+        stamp = Gauge(
+            "astrid_batch_last_run_timestamp_seconds",
+            "When the batch command wrote these metrics (Unix time).",
+            registry=self.registry,
+        )
+        stamp.set(time.time())
+        try:
+            write_to_textfile(os.fspath(path), self.registry)
+        except OSError as e:
+            raise ConfigurationError(f"cannot write the metrics file {path}: {e}") from e
+        finally:
+            self.registry.unregister(stamp)
 
     def watch_queues(self, read: Callable[[], QueueStats]) -> None:
         """Report the queues as ``read`` finds them in the catalog at each scrape."""

@@ -10,7 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from astrid import __version__
 from astrid.api.deps import ViewerDep
 from astrid.api.schemas import Health, Me, Readiness
-from astrid.errors import StorageError
+from astrid.errors import ConfigurationError, StorageError
+from astrid.pipeline.dask_frames import scheduler_workers
 from astrid.service.deps import ServiceDep
 from astrid.service.metrics import CONTENT_TYPE_LATEST
 
@@ -32,7 +33,8 @@ def health() -> Health:
     responses={503: {"model": Readiness, "description": "a dependency is down"}},
 )
 def ready(service: ServiceDep) -> Response:
-    """Readiness: the database answers a query and the object store can be listed."""
+    """Readiness: the database answers a query, the object store writes and reads back, and
+    the Dask scheduler (when frames run on one) answers and has workers."""
     checks: dict[str, str] = {}
     try:
         with service.catalog.engine.connect() as conn:
@@ -48,6 +50,13 @@ def ready(service: ServiceDep) -> Response:
         checks["store"] = "ok"
     except (StorageError, OSError) as e:
         checks["store"] = f"error: {type(e).__name__}"
+    address = service.settings.scheduler_address
+    if address:  # frames run on a Dask cluster: it must answer and have workers
+        try:
+            n = scheduler_workers(address)
+            checks["scheduler"] = "ok" if n > 0 else "error: the scheduler has no workers"
+        except ConfigurationError:
+            checks["scheduler"] = "error: unreachable"
     ok = all(v == "ok" for v in checks.values())
     body = Readiness(status="ready" if ok else "not ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
