@@ -93,6 +93,21 @@ def test_filters(env: Env) -> None:
     assert {c["run_id"] for c in _all(env, mjd_max=60300.5)} == {run_a}
 
 
+def test_filter_by_a_stored_feature(env: Env) -> None:
+    chi2 = {int(c["id"]): c["psf_chi2"] for c in env.service.catalog.candidates()}
+    wide = {c["id"] for c in _all(env, feature="psf_chi2>1.25")}
+    assert wide == {i for i, v in chi2.items() if v > 1.25}
+    assert 0 < len(wide) < len(chi2)
+    both = {c["id"] for c in _all(env, feature=["psf_chi2>1.25", "psf_chi2<=1.45"])}
+    assert both == {i for i, v in chi2.items() if 1.25 < v <= 1.45} != set()
+    assert _all(env, feature="no_such_feature>0") == []
+    h = env.headers("viewer")
+    r = env.client.get(f"{API}/candidates", params={"feature": "psf_chi2>>1"}, headers=h)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["query", "feature"]
+    assert "feature filter 'psf_chi2>>1'" in r.json()["detail"][0]["msg"]
+
+
 def test_contradictory_or_bad_filters_are_422(env: Env) -> None:
     h = env.headers("viewer")
     for params in (

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from astrid.catalog.json_columns import JsonText
 from astrid.catalog.models import Base, _BigId, _in, utcnow
 
 __all__ = [
@@ -66,7 +67,7 @@ class AlertSubscription(Base):
     )
     kind: Mapped[str] = mapped_column(String(16))
     target: Mapped[str] = mapped_column(Text)
-    options_json: Mapped[str | None] = mapped_column(Text)
+    options_json: Mapped[str | None] = mapped_column(JsonText)
     secret: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     max_attempts: Mapped[int] = mapped_column(Integer, default=8)

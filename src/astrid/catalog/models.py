@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from astrid.catalog.json_columns import JsonText
 from astrid.curation.labels import LABELS, OBJECT_CLASSES
 from astrid.roles import ROLES
 
@@ -193,12 +194,12 @@ class ProcessingRun(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")
     failed_stage: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
-    config_json: Mapped[str] = mapped_column(Text)
+    config_json: Mapped[str] = mapped_column(JsonText)
     code_version: Mapped[str] = mapped_column(String(64))
     n_candidates: Mapped[int] = mapped_column(Integer, default=0)
-    stats_json: Mapped[str | None] = mapped_column(Text)
-    timings_json: Mapped[str | None] = mapped_column(Text)
-    products_json: Mapped[str | None] = mapped_column(Text)
+    stats_json: Mapped[str | None] = mapped_column(JsonText)
+    timings_json: Mapped[str | None] = mapped_column(JsonText)
+    products_json: Mapped[str | None] = mapped_column(JsonText)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
     # The process that queued or runs it, "host:pid:start" (astrid.pipeline.recovery).
@@ -256,7 +257,7 @@ class Candidate(Base):
     elongation: Mapped[float | None] = mapped_column(Float)
     n_bad_pixels: Mapped[int] = mapped_column(Integer, default=0)
     dist_nearest_ref_source_arcsec: Mapped[float | None] = mapped_column(Float)
-    features_json: Mapped[str | None] = mapped_column(Text)
+    features_json: Mapped[str | None] = mapped_column(JsonText)
     cutout_science_key: Mapped[str | None] = mapped_column(String(255))
     cutout_reference_key: Mapped[str | None] = mapped_column(String(255))
     cutout_difference_key: Mapped[str | None] = mapped_column(String(255))
@@ -312,11 +313,11 @@ class SkyObject(Base):
     peak_band: Mapped[str | None] = mapped_column(String(32))
     rise_rate: Mapped[float | None] = mapped_column(Float)
     decline_rate: Mapped[float | None] = mapped_column(Float)
-    features_json: Mapped[str | None] = mapped_column(Text)
+    features_json: Mapped[str | None] = mapped_column(JsonText)
     # context (astrid.context): the class, why, the deciding match and the host
     context_class: Mapped[str | None] = mapped_column(String(32), index=True)
     context_reason: Mapped[str | None] = mapped_column(Text)
-    context_json: Mapped[str | None] = mapped_column(Text)
+    context_json: Mapped[str | None] = mapped_column(JsonText)
     xmatch_catalog: Mapped[str | None] = mapped_column(String(64))
     xmatch_name: Mapped[str | None] = mapped_column(String(128))
     xmatch_type: Mapped[str | None] = mapped_column(String(64))
@@ -397,7 +398,7 @@ class Alert(Base):
     error: Mapped[str | None] = mapped_column(Text)
     avro_key: Mapped[str | None] = mapped_column(String(255))
     sidecar_key: Mapped[str | None] = mapped_column(String(255))
-    fields_json: Mapped[str | None] = mapped_column(Text)
+    fields_json: Mapped[str | None] = mapped_column(JsonText)
 
 
 class ObjectLabel(Base):
@@ -440,8 +441,8 @@ class ModelVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     file_key: Mapped[str] = mapped_column(String(255))
     data_hash: Mapped[str] = mapped_column(String(64))
-    metrics_json: Mapped[str] = mapped_column(Text)
-    card_json: Mapped[str | None] = mapped_column(Text)
+    metrics_json: Mapped[str] = mapped_column(JsonText)
+    card_json: Mapped[str | None] = mapped_column(JsonText)
     active: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -499,7 +500,7 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String(255), index=True)
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(255))
-    detail_json: Mapped[str | None] = mapped_column(Text)
+    detail_json: Mapped[str | None] = mapped_column(JsonText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
@@ -512,7 +513,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
-    payload_json: Mapped[str] = mapped_column(Text)
+    payload_json: Mapped[str] = mapped_column(JsonText)
     observation_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id"))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("processing_runs.id"))
     error: Mapped[str | None] = mapped_column(Text)
@@ -545,5 +546,5 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True)
     type: Mapped[str] = mapped_column(String(64), index=True)
-    payload_json: Mapped[str] = mapped_column(Text)
+    payload_json: Mapped[str] = mapped_column(JsonText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -13,13 +13,15 @@ import base64
 import binascii
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from astrid.catalog.json_columns import JsonNumber
 from astrid.catalog.models import Candidate, Label, Observation
 from astrid.catalog.sky_index import angular_separation_deg, cone_ranges
 from astrid.curation.labels import LABELS
@@ -30,6 +32,7 @@ S = TypeVar("S", bound="Select[Any]")
 __all__ = [
     "SORT_KEYS",
     "CandidateFilters",
+    "FeatureBound",
     "InvalidQueryError",
     "SortKey",
     "check_limit",
@@ -46,9 +49,64 @@ class InvalidQueryError(StorageError):
     """A query parameter (filter, sort key, cursor) is invalid; ``field`` names it."""
 
 
+_FEATURE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]{0,63})\s*(>=|<=|>|<|=)\s*(\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class FeatureBound:
+    """A comparison of one of a candidate's features (``features_json``) with a number:
+    ``psf_fwhm>2.5``, ``ood_mahalanobis<=3``. A candidate without that feature, or whose
+    value is not a number, does not match."""
+
+    name: str
+    op: Literal[">=", "<=", ">", "<", "="]
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> FeatureBound:
+        """``NAME OP NUMBER`` (OP one of ``>= <= > < =``).
+
+        Raises
+        ------
+        InvalidQueryError
+            Naming the ``feature`` parameter and what is wrong with ``text``.
+        """
+        match = _FEATURE.match(text)
+        if match is None:
+            raise InvalidQueryError(
+                f"feature filter {text[:80]!r}: expected NAME OP NUMBER, e.g. psf_fwhm>2.5 "
+                "(NAME letters, digits and _; OP one of >= <= > < =)",
+                field="feature",
+            )
+        name, op, number = match.groups()
+        try:
+            value = float(number)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise InvalidQueryError(
+                f"feature filter {text[:80]!r}: {number[:40]!r} is not a finite number",
+                field="feature",
+            )
+        return cls(name, op, value)  # type: ignore[arg-type]
+
+    def clause(self) -> ColumnElement[bool]:
+        """The SQL condition (`JsonNumber`: jsonb on PostgreSQL, JSON1 on SQLite)."""
+        number = JsonNumber(Candidate.features_json, literal(self.name))
+        compare = {
+            ">=": number >= self.value,
+            "<=": number <= self.value,
+            ">": number > self.value,
+            "<": number < self.value,
+            "=": number == self.value,
+        }
+        return compare[self.op]
+
+
 @dataclass(frozen=True)
 class CandidateFilters:
     """Filters of a candidate listing; None means "any". Ranges are inclusive.
+    ``features`` are comparisons of stored features (`FeatureBound`), all of which match.
 
     ``model_version_id`` matches candidates scored by that model version. ``label``
     matches candidates that any curator gave that label; ``reviewed`` those
@@ -67,6 +125,7 @@ class CandidateFilters:
     sign: int | None = None
     label: str | None = None
     reviewed: bool | None = None
+    features: tuple[FeatureBound, ...] = ()
 
     def __post_init__(self) -> None:
         if self.sign not in (None, -1, 1):
@@ -159,6 +218,7 @@ def filter_clauses(filters: CandidateFilters) -> list[ColumnElement[bool]]:
         clauses.append(exists(labelled))
     elif filters.reviewed is False:
         clauses.append(~exists(labelled))
+    clauses.extend(bound.clause() for bound in filters.features)
     return clauses
 
 

@@ -8,7 +8,12 @@ from typing import Annotated, Literal
 from fastapi import Depends, HTTPException, Path, Query
 
 from astrid.catalog.object_records import ObjectFilters
-from astrid.catalog.query_params import SORT_KEYS, CandidateFilters, InvalidQueryError
+from astrid.catalog.query_params import (
+    SORT_KEYS,
+    CandidateFilters,
+    FeatureBound,
+    InvalidQueryError,
+)
 from astrid.curation.labels import LabelName
 
 __all__ = [
@@ -58,9 +63,19 @@ def candidate_filters(
     sign: Annotated[int | None, Query(ge=-1, le=1, description="+1 brighter, -1 fainter")] = None,
     label: Annotated[LabelName | None, Query(description="labelled so by any curator")] = None,
     reviewed: Annotated[bool | None, Query(description="has any label")] = None,
+    feature: Annotated[
+        list[str] | None,
+        Query(
+            max_length=100,
+            description="a stored feature compared with a number, e.g. psf_fwhm>2.5 "
+            "(repeatable; all must hold; a candidate without the feature does not match)",
+        ),
+    ] = None,
 ) -> CandidateFilters:
-    """The candidate filters of a request (422 for contradictory ranges)."""
+    """The candidate filters of a request (422 for contradictory ranges or a bad feature)."""
     try:
+        if len(feature or []) > 10:
+            raise InvalidQueryError("at most 10 feature filters", field="feature")
         return CandidateFilters(
             run_id=run_id,
             observation_id=observation_id,
@@ -74,6 +89,7 @@ def candidate_filters(
             sign=sign,
             label=label,
             reviewed=reviewed,
+            features=tuple(FeatureBound.parse(text) for text in feature or []),
         )
     except InvalidQueryError as e:
         raise query_error(e) from e

@@ -240,7 +240,7 @@ def _filter_query(filters: CandidateFilters) -> dict[str, str]:
     out: dict[str, str] = {}
     for name in CandidateFilters.__dataclass_fields__:
         value = getattr(filters, name)
-        if value is not None:
+        if value is not None and not isinstance(value, tuple):  # features: not on the page
             out[name] = str(value).lower() if isinstance(value, bool) else str(value)
     return out
 
