@@ -20,7 +20,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
@@ -72,6 +72,9 @@ def current_revision(engine: Engine) -> str | None:
 def connect(url: str) -> Catalog:
     """Open (creating if needed) the catalog at ``url`` and migrate it to the latest schema.
 
+    A server database's connection pool is set from the URL's query string
+    (`POOL_OPTIONS`: ``?pool_size=10&max_overflow=20&pool_timeout=30&pool_recycle=1800``;
+    SQLAlchemy's defaults otherwise), and a dropped connection is replaced before use.
     For SQLite the parent directory of the file is created, and every connection gets
     ``foreign_keys=ON``, ``journal_mode=WAL`` (readers do not block the writer) and a busy
     timeout so concurrent writers wait instead of failing. ``sqlite://`` (in memory) keeps
@@ -115,6 +118,8 @@ def connect(url: str) -> Catalog:
     else:
         # a server connection that dropped (a restart, a proxy timeout) is replaced, not used
         engine_kwargs.update(pool_pre_ping=True)
+        sa_url, pool = _pool_options(sa_url, url)
+        engine_kwargs.update(pool)
     try:
         engine = create_engine(sa_url, **engine_kwargs)
     except (SQLAlchemyError, ImportError) as e:
@@ -127,6 +132,44 @@ def connect(url: str) -> Catalog:
         engine.dispose()
         raise
     return Catalog(engine)
+
+
+#: Connection-pool settings read from a server URL's query string (then removed from it),
+#: with their bounds: ``postgresql+psycopg://h/astrid?pool_size=10&max_overflow=20``.
+POOL_OPTIONS = {
+    "pool_size": (1, 1000),
+    "max_overflow": (0, 1000),
+    "pool_timeout": (1, 3600),
+    "pool_recycle": (-1, 86400),
+}
+
+
+def _pool_options(sa_url: URL, url: str) -> tuple[URL, dict[str, int]]:
+    """The URL without its pool settings, and those settings (`POOL_OPTIONS`).
+
+    Raises
+    ------
+    StorageError
+        Naming the setting, when it is not a whole number within its bounds.
+    """
+    options: dict[str, int] = {}
+    for name, (low, high) in POOL_OPTIONS.items():
+        raw = sa_url.query.get(name)
+        if raw is None:
+            continue
+        text = raw if isinstance(raw, str) else raw[-1]
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise StorageError(
+                f"database URL setting {name}={text!r}: expected a whole number "
+                f"from {low} to {high}",
+                setting=name,
+            )
+        options[name] = value
+    return sa_url.difference_update_query(list(options)), options
 
 
 def _create_private(path: Path) -> None:

@@ -1,5 +1,6 @@
-"""Candidates filtered by a stored feature in SQL (issue 17 item 4), on SQLite and on
-PostgreSQL, where the JSON columns are ``jsonb``."""
+"""PostgreSQL done properly (issue 17 item 4): candidates filtered by a stored feature in
+SQL on SQLite and on PostgreSQL, where the JSON columns are ``jsonb``; the connection pool
+set from the database URL."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from astrid.catalog import Catalog, connect
 from astrid.catalog.candidates import count_candidates, list_candidates
 from astrid.catalog.query_params import CandidateFilters, FeatureBound, InvalidQueryError
+from astrid.errors import StorageError
 from postgres_server import PostgresServer
 
 
@@ -92,3 +94,18 @@ def test_a_bad_feature_filter_names_the_parameter(bad: str) -> None:
     with pytest.raises(InvalidQueryError, match="feature filter") as caught:
         FeatureBound.parse(bad)
     assert caught.value.details["field"] == "feature"
+
+
+def test_the_pool_is_set_from_the_database_url(postgres_server: PostgresServer) -> None:
+    url = postgres_server.new_database() + "?pool_size=3&max_overflow=1&pool_recycle=600"
+    with connect(url) as catalog:
+        pool: Any = catalog.engine.pool
+        assert (pool.size(), pool._max_overflow, pool._recycle) == (3, 1, 600)
+        assert "pool_size" not in str(catalog.engine.url)  # not passed on to the driver
+        assert catalog.runs() == []
+
+
+@pytest.mark.parametrize("query", ["pool_size=0", "pool_size=many", "max_overflow=-2"])
+def test_a_bad_pool_setting_is_named(postgres_server: PostgresServer, query: str) -> None:
+    with pytest.raises(StorageError, match=f"database URL setting {query.split('=')[0]}="):
+        connect(postgres_server.new_database() + "?" + query)
