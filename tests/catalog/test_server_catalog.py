@@ -141,7 +141,7 @@ def test_a_cone_search_on_postgresql_can_use_the_healpix_index(
             plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, params).scalar()
         nodes = list(_plan_nodes(plan[0]["Plan"]))
         indexes = {node["Index Name"] for node in nodes if "Index Name" in node}
-        assert indexes == {"ix_candidates_healpix"}, nodes
+        assert "ix_candidates_healpix" in indexes, nodes
         scans = {n["Node Type"] for n in nodes if n.get("Relation Name") == "candidates"}
         assert scans and "Seq Scan" not in scans, nodes
 
