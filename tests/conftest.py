@@ -13,8 +13,22 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from postgres_server import postgres_server  # a fixture for every test folder
 from s3_server import s3_server  # likewise
+from server_catalog import backend, redirect_catalogs
+
+redirect_catalogs()  # ASTRID_TEST_CATALOG=postgresql: the file catalogs become PostgreSQL
 
 __all__ = ["postgres_server", "s3_server"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a PostgreSQL catalog, leave out the tests of SQLite itself (``@pytest.mark.sqlite``),
+    named in the report as deselected (not skipped: CI fails on skips)."""
+    if backend() != "postgresql":
+        return
+    sqlite_only = [item for item in items if item.get_closest_marker("sqlite")]
+    if sqlite_only:
+        config.hook.pytest_deselected(items=sqlite_only)
+        items[:] = [item for item in items if not item.get_closest_marker("sqlite")]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

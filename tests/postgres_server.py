@@ -68,13 +68,19 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One PostgreSQL server per test process (xdist worker)."""
+def start_postgres() -> PostgresServer:
+    """Start a server (`postgres_server` says how); `stop_postgres` stops it.
+
+    Raises
+    ------
+    RuntimeError
+        If PostgreSQL or psycopg is not installed.
+    """
     bin_dir = _bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (initdb not found): apt-get install postgresql")
-    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
+        raise RuntimeError(
+            "PostgreSQL is not installed (initdb not found): apt-get install postgresql"
+        )
     folder = Path(tempfile.mkdtemp(prefix="astrid-pg-"))
     data = folder / "data"
     if os.geteuid() == 0:
@@ -82,22 +88,14 @@ def postgres_server() -> Iterator[PostgresServer]:
     port = _free_port()
     subprocess.run(
         _as_postgres(
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-            ]
+            [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
+             "-E", "UTF8"]
         ),
         check=True,
         capture_output=True,
-    )
+    )  # fmt: skip
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options += " -c max_connections=300"
     subprocess.run(
         _as_postgres(
             [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"),
@@ -106,11 +104,29 @@ def postgres_server() -> Iterator[PostgresServer]:
         check=True,
         capture_output=True,
     )  # fmt: skip
+    return PostgresServer(port, folder)
+
+
+def stop_postgres(server: PostgresServer) -> None:
+    """Stop a server `start_postgres` started and remove its folder."""
+    bin_dir = _bin_dir()
+    assert bin_dir is not None
+    data = server.folder / "data"
+    subprocess.run(
+        _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+        capture_output=True,
+    )
+    shutil.rmtree(server.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server per test process (xdist worker)."""
+    if _bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed (initdb not found): apt-get install postgresql")
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
+    server = start_postgres()
     try:
-        yield PostgresServer(port, folder)
+        yield server
     finally:
-        subprocess.run(
-            _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+        stop_postgres(server)

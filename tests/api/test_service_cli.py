@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from astrid.catalog import connect
+from astrid.catalog import Catalog, connect
 from astrid.catalog.access import audit_log, list_api_keys
 from astrid.cli import app
 from astrid.service.auth import Authenticator, AuthError
@@ -30,17 +30,28 @@ def _keep_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
-def _auth(data: Path) -> Authenticator:
-    return Authenticator(connect(f"sqlite:///{data / 'astrid.sqlite'}"), secret="x" * 40)
+@pytest.fixture
+def opened() -> Iterator[list[Catalog]]:
+    """Catalogs a test opens to look, closed after it."""
+    catalogs: list[Catalog] = []
+    yield catalogs
+    for catalog in catalogs:
+        catalog.close()
 
 
-def test_keys_create_list_revoke(tmp_path: Path) -> None:
+def _auth(data: Path, opened: list[Catalog]) -> Authenticator:
+    catalog = connect(f"sqlite:///{data / 'astrid.sqlite'}")
+    opened.append(catalog)
+    return Authenticator(catalog, secret="x" * 40)
+
+
+def test_keys_create_list_revoke(tmp_path: Path, opened: list[Catalog]) -> None:
     data = ["--data-dir", str(tmp_path)]
     created = runner.invoke(app, ["keys", "create", "ann", "--role", "curator", *data])
     assert created.exit_code == 0, created.output
     key = KEY.search(created.output)
     assert key is not None
-    auth = _auth(tmp_path)
+    auth = _auth(tmp_path, opened)
     assert auth.from_api_key(key.group()).role == "curator"
 
     listed = runner.invoke(app, ["keys", "list", *data])
@@ -66,7 +77,7 @@ def test_keys_errors_exit_2(tmp_path: Path) -> None:
 
 
 def test_serve_creates_and_prints_an_admin_key_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opened: list[Catalog]
 ) -> None:
     import uvicorn
 
@@ -82,9 +93,9 @@ def test_serve_creates_and_prints_an_admin_key_once(
     key = KEY.search(first.output)
     assert key is not None and "First start" in first.output
     assert served[0]["port"] == 8123 and served[0]["host"] == "127.0.0.1"
-    assert _auth(tmp_path).from_api_key(key.group()).role == "admin"
+    assert _auth(tmp_path, opened).from_api_key(key.group()).role == "admin"
 
     second = runner.invoke(app, args)
     assert second.exit_code == 0
     assert KEY.search(second.output) is None, "only the first start prints a key"
-    assert len(list_api_keys(_auth(tmp_path)._catalog)) == 1
+    assert len(list_api_keys(_auth(tmp_path, opened)._catalog)) == 1

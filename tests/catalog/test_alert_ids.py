@@ -95,6 +95,7 @@ def test_sent_alerts_are_not_to_send(catalog: Catalog) -> None:
     assert all(again[i] == (first[i], "11.1") for i in first)
 
 
+@pytest.mark.sqlite
 def test_migration_0008_down_and_up(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'astrid.sqlite'}"
     catalog = connect(url)

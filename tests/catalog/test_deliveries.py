@@ -166,6 +166,7 @@ def test_records_keep_the_secret_for_the_sender(catalog: Catalog) -> None:
     assert list_subscriptions(catalog, active_only=True) == [record]
 
 
+@pytest.mark.sqlite
 def test_migration_0009_down_and_up(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'astrid.sqlite'}"
     with connect(url) as catalog:

@@ -67,6 +67,7 @@ def _ddl(engine: Engine) -> dict[str, list[str]]:
     }
 
 
+@pytest.mark.sqlite
 def test_migration_ddl_equals_create_all(migrated: Engine, tmp_path: Path) -> None:
     # compare_metadata ignores CHECK constraints; the DDL does not
     fresh = create_engine(f"sqlite:///{tmp_path / 'create_all.sqlite'}")
@@ -75,6 +76,7 @@ def test_migration_ddl_equals_create_all(migrated: Engine, tmp_path: Path) -> No
     fresh.dispose()
 
 
+@pytest.mark.sqlite
 def test_sqlite_pragmas(migrated: Engine) -> None:
     with migrated.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -118,6 +120,7 @@ def test_concurrent_first_connects_migrate_once(tmp_path: Path) -> None:
     assert revisions == [head_revision()] * 6
 
 
+@pytest.mark.sqlite
 def test_migrations_do_not_depend_on_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -128,6 +131,7 @@ def test_migrations_do_not_depend_on_the_working_directory(
     catalog.close()
 
 
+@pytest.mark.sqlite
 def test_downgrade_and_upgrade_round_trip(migrated: Engine, tmp_path: Path) -> None:
     from alembic import command
 

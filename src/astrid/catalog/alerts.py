@@ -148,9 +148,9 @@ def create_alerts(catalog: Catalog, candidate_ids: Sequence[int]) -> int:
                     insert(Alert)
                     .values(rows)
                     .on_conflict_do_nothing(index_elements=["run_id", "candidate_number"])
+                    .returning(Alert.id)  # rowcount is -1 for this on PostgreSQL (psycopg)
                 )
-                result = session.execute(statement)
-                created += int(getattr(result, "rowcount", 0) or 0)
+                created += len(session.execute(statement).all())
     return created
 
 

@@ -125,8 +125,9 @@ def queue_deliveries(catalog: Catalog, pairs: Iterable[tuple[int, int]]) -> int:
                 insert(AlertDelivery)
                 .values(chunk)
                 .on_conflict_do_nothing(index_elements=["alert_id", "subscription_id"])
+                .returning(AlertDelivery.id)  # rowcount is -1 for this on PostgreSQL
             )
-            created += int(getattr(session.execute(statement), "rowcount", 0) or 0)
+            created += len(session.execute(statement).all())
     return created
 
 

@@ -47,7 +47,7 @@ class NamedFilter(Base):
 
     __tablename__ = "alert_filters"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     expression: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
@@ -60,7 +60,7 @@ class AlertSubscription(Base):
 
     __tablename__ = "alert_subscriptions"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     filter_id: Mapped[int] = mapped_column(
         ForeignKey("alert_filters.id", ondelete="RESTRICT"), index=True

@@ -150,7 +150,7 @@ class Observation(Base):
         CheckConstraint(_in("status", OBSERVATION_STATUSES), name="status"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
     content_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(255))
     path: Mapped[str] = mapped_column(Text)
@@ -187,7 +187,7 @@ class ProcessingRun(Base):
         CheckConstraint(_in("objects_status", OBJECTS_STATUSES), name="objects_status"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)
     science_id: Mapped[int] = mapped_column(ForeignKey("observations.id"), index=True)
     reference_id: Mapped[int | None] = mapped_column(ForeignKey("observations.id"))
@@ -436,7 +436,7 @@ class ModelVersion(Base):
     __tablename__ = "model_versions"
     __table_args__ = (UniqueConstraint("name", "version"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer)
     file_key: Mapped[str] = mapped_column(String(255))
@@ -481,7 +481,7 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
     __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     prefix: Mapped[str] = mapped_column(String(16), index=True)
     key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
@@ -510,7 +510,7 @@ class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (CheckConstraint(_in("status", JOB_STATUSES), name="status"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     payload_json: Mapped[str] = mapped_column(JsonText)

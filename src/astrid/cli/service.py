@@ -60,14 +60,17 @@ def serve(
         )
         console.print(first_key, soft_wrap=True, markup=False, highlight=False)
     console.print(f"AstrID on http://{host}:{port}/ (API schema: /openapi.json)", soft_wrap=True)
-    uvicorn.run(
-        create_app(service=service, run_worker=settings.serve_worker),
-        host=host,
-        port=port,
-        log_level="info" if verbose else "warning",
-        access_log=verbose,
-        server_header=False,
-    )
+    try:
+        uvicorn.run(
+            create_app(service=service, run_worker=settings.serve_worker),
+            host=host,
+            port=port,
+            log_level="info" if verbose else "warning",
+            access_log=verbose,
+            server_header=False,
+        )
+    finally:  # the app's shutdown closes it too; not when the server never started
+        service.close()
 
 
 keys_app = command_group("Manage API keys (stored hashed; a key is shown once).")

@@ -101,7 +101,7 @@ SortDep = Annotated[SortName, Query(description="sort key; NULLs last")]
 
 def object_filters(
     context_class: Annotated[str | None, Query(max_length=32)] = None,
-    min_detections: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
+    min_detections: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
     last_mjd_min: Annotated[float | None, Query(allow_inf_nan=False, description="MJD")] = None,
     last_mjd_max: Annotated[float | None, Query(allow_inf_nan=False, description="MJD")] = None,
     peak_mag_min: _Score = None,

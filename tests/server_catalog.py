@@ -1,0 +1,67 @@
+"""The suite on a PostgreSQL catalog: every SQLite file catalog a test opens becomes a
+database on a throw-away PostgreSQL server instead (``ASTRID_TEST_CATALOG=postgresql``).
+
+Tests open catalogs as the product does, with ``astrid.catalog.connect`` and a SQLite file
+URL under their temporary folder. `redirect_catalogs` (called from conftest.py before any
+test module imports AstrID) replaces that entry point with one that maps each SQLite file
+to its own PostgreSQL database, the same file to the same database, so a test that closes
+and reopens its catalog, or two objects sharing one, see the same rows. In-memory SQLite
+stays SQLite. The server starts with the first catalog and stops when the tests end.
+
+A test that checks SQLite itself (its pragmas, its file, its DDL) says so with
+``@pytest.mark.sqlite``; in this mode it checks the PostgreSQL equivalent or is not
+collected (`SQLITE_ONLY`), and the suite reports how many.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+#: The environment variable that selects the catalog backend of the run.
+BACKEND_VARIABLE = "ASTRID_TEST_CATALOG"
+
+
+def backend() -> str:
+    """``sqlite`` (the default) or ``postgresql``."""
+    return os.environ.get(BACKEND_VARIABLE, "sqlite")
+
+
+def redirect_catalogs() -> None:
+    """In PostgreSQL mode, route `astrid.catalog.connect` of SQLite files to PostgreSQL."""
+    if backend() != "postgresql":
+        return
+    from sqlalchemy.engine import make_url
+
+    import astrid.catalog
+    import astrid.catalog.database
+    from postgres_server import PostgresServer, start_postgres, stop_postgres
+
+    original = astrid.catalog.database.connect
+    databases: dict[str, str] = {}
+    server: list[PostgresServer] = []
+    lock = threading.Lock()
+
+    def database_for(path: str) -> str:
+        with lock:
+            if not server:
+                server.append(start_postgres())
+                atexit.register(stop_postgres, server[0])
+            if path not in databases:
+                databases[path] = server[0].new_database()
+            return databases[path]
+
+    def connect(url: str) -> Any:
+        parsed = make_url(url)
+        name = parsed.database or ""
+        if parsed.get_backend_name() == "sqlite" and name not in ("", ":memory:"):
+            if not name.startswith("file:"):
+                url = database_for(str(Path(name).expanduser().resolve()))
+        return original(url)
+
+    connect.__doc__ = original.__doc__
+    astrid.catalog.connect = connect  # type: ignore[assignment]
+    astrid.catalog.database.connect = connect  # type: ignore[assignment]
