@@ -24,6 +24,13 @@ mypy
 # In CI every test must run: a skip (a missing tool or data set) fails the run.
 if [ "${CI:-}" = true ]; then export ASTRID_FAIL_ON_SKIP=1; fi
 python -m pytest -n 2 -m "not peers" "$@"
+# The catalog, API, worker and pipeline tests again on a PostgreSQL catalog (tests/server_catalog.py): every
+# file catalog they open becomes a database on a throw-away server; tests of SQLite itself
+# are deselected there.
+if [ $# -eq 0 ]; then
+    ASTRID_TEST_CATALOG=postgresql python -m pytest -n 2 -m "not peers" \
+        tests/catalog tests/api tests/pipeline
+fi
 # The peer tools (properimage, sfft) live in a venv of their own (sfft needs an older NumPy);
 # CI builds it and runs the side-by-side tests there. Elsewhere: ASTRID_PEERS=1 to do the same.
 if [ "${CI:-}" = true ] || [ "${ASTRID_PEERS:-}" = 1 ]; then

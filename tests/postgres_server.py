@@ -56,15 +56,17 @@ class PostgresServer:
     def admin_url(self) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
-    def new_database(self) -> str:
-        """Create an empty database; its SQLAlchemy URL."""
+    def new_database(self, template: str | None = None) -> str:
+        """Create a database, empty or a copy of ``template`` (no one may be connected to
+        it); its SQLAlchemy URL."""
         import psycopg
 
         name = f"astrid_{uuid.uuid4().hex[:12]}"
+        copy = f' TEMPLATE "{template}"' if template else ""
         with psycopg.connect(
             f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
         ) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')  # type: ignore[arg-type]
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
 

@@ -5,8 +5,12 @@ Tests open catalogs as the product does, with ``astrid.catalog.connect`` and a S
 URL under their temporary folder. `redirect_catalogs` (called from conftest.py before any
 test module imports AstrID) replaces that entry point with one that maps each SQLite file
 to its own PostgreSQL database, the same file to the same database, so a test that closes
-and reopens its catalog, or two objects sharing one, see the same rows. In-memory SQLite
-stays SQLite. The server starts with the first catalog and stops when the tests end.
+and reopens its catalog, or two objects sharing one, see the same rows. A marker file
+stands where the SQLite file would be, naming its database: a test that copies a catalog's
+folder (a snapshot it works on privately) gets a copy of that database (``CREATE DATABASE
+… TEMPLATE``) when it opens the copy. In-memory SQLite stays SQLite. The server starts
+with the first catalog and stops when the tests end. Child processes (``astrid run`` in a
+subprocess) are not redirected: tests of them pass their database URL explicitly.
 
 A test that checks SQLite itself (its pragmas, its file, its DDL) says so with
 ``@pytest.mark.sqlite``; in this mode it checks the PostgreSQL equivalent or is not
@@ -45,23 +49,40 @@ def redirect_catalogs() -> None:
     server: list[PostgresServer] = []
     lock = threading.Lock()
 
-    def database_for(path: str) -> str:
+    def database_for(path: Path) -> str:
         with lock:
             if not server:
                 server.append(start_postgres())
                 atexit.register(stop_postgres, server[0])
-            if path not in databases:
-                databases[path] = server[0].new_database()
-            return databases[path]
+            key = str(path)
+            if key not in databases:
+                databases[key] = server[0].new_database(template=_marked(path))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(MARKER + databases[key].rsplit("/", 1)[1] + "\n")
+            return databases[key]
 
     def connect(url: str) -> Any:
         parsed = make_url(url)
         name = parsed.database or ""
         if parsed.get_backend_name() == "sqlite" and name not in ("", ":memory:"):
             if not name.startswith("file:"):
-                url = database_for(str(Path(name).expanduser().resolve()))
+                url = database_for(Path(name).expanduser().resolve())
         return original(url)
 
     connect.__doc__ = original.__doc__
     astrid.catalog.connect = connect  # type: ignore[assignment]
     astrid.catalog.database.connect = connect  # type: ignore[assignment]
+
+
+#: The first bytes of the file that stands in for a redirected SQLite catalog.
+MARKER = "astrid test catalog on PostgreSQL: "
+
+
+def _marked(path: Path) -> str | None:
+    """The database a marker file at ``path`` names (a test copied a catalog's folder:
+    the copy starts as a copy of that database), or None."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text[len(MARKER) :].strip() if text.startswith(MARKER) else None

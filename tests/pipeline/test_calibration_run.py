@@ -9,7 +9,6 @@ candidates, change the run key, and skip on a re-run with the same masters.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import Table
+from sqlalchemy import text as sql_text
 
 from astrid.catalog import Catalog, connect
 from astrid.errors import ConfigurationError, InvalidImageError
@@ -116,11 +116,12 @@ def _table(report: RunReport) -> Table:
 
 
 def _run_config(root: Path, run_id: int | None) -> dict[str, object]:
-    with sqlite3.connect(root / "astrid.sqlite") as db:
-        (text,) = db.execute(
-            "SELECT config_json FROM processing_runs WHERE id = ?", (run_id,)
-        ).fetchone()
-    config: dict[str, object] = json.loads(text)
+    """The run's config as stored (read in SQL: text on SQLite, jsonb on PostgreSQL)."""
+    query = sql_text("SELECT config_json FROM processing_runs WHERE id = :id")
+    with connect(f"sqlite:///{root / 'astrid.sqlite'}") as catalog:
+        with catalog.engine.connect() as conn:
+            value = conn.execute(query, {"id": run_id}).scalar_one()
+    config: dict[str, object] = value if isinstance(value, dict) else json.loads(value)
     return config
 
 

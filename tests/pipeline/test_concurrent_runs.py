@@ -32,7 +32,9 @@ def frames(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize(
+    "backend", [pytest.param("sqlite", marks=pytest.mark.sqlite), "postgresql"]
+)
 def test_two_runs_on_the_same_frames_compute_each_run_once(
     backend: str, frames: dict[str, Path], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

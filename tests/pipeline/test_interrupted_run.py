@@ -65,6 +65,7 @@ def _wait(condition: Callable[[], bool], seconds: float, what: str) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.sqlite  # the killed `astrid run` is a child process on its own SQLite file
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_kill_9_mid_run_leaves_nothing_behind_and_the_next_run_recovers(tmp_path: Path) -> None:
     paths = simulate_pair(SMALL_FIELD, seed=3).write(tmp_path / "pair")
