@@ -70,6 +70,14 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
 
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh catalog URL for a fixture parametrized over ``sqlite`` and ``postgresql``."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'astrid.sqlite'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.new_database()
+
+
 def start_postgres() -> PostgresServer:
     """Start a server (`postgres_server` says how); `stop_postgres` stops it.
 

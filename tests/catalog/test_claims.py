@@ -15,17 +15,12 @@ from astrid.catalog import Catalog, connect
 from astrid.catalog.claims import claim_run, renew_claim
 from astrid.catalog.models import ProcessingRun, utcnow
 from astrid.errors import ClaimLostError
-from postgres_server import PostgresServer
+from postgres_server import backend_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'astrid.sqlite'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.new_database()
-    with connect(url) as cat:
+    with connect(backend_url(request, tmp_path)) as cat:
         yield cat
 
 

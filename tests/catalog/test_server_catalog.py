@@ -1,10 +1,12 @@
 """PostgreSQL done properly (issue 17 item 4): candidates filtered by a stored feature in
 SQL on SQLite and on PostgreSQL, where the JSON columns are ``jsonb``; the connection pool
-set from the database URL."""
+set from the database URL. (The HEALPix index serving cone searches on PostgreSQL is
+checked by tests/api/test_candidates_api.py in the PostgreSQL pass.)"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,17 +16,12 @@ from astrid.catalog import Catalog, connect
 from astrid.catalog.candidates import count_candidates, list_candidates
 from astrid.catalog.query_params import CandidateFilters, FeatureBound, InvalidQueryError
 from astrid.errors import StorageError
-from postgres_server import PostgresServer
+from postgres_server import PostgresServer, backend_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def catalog(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Catalog]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'astrid.sqlite'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.new_database()
-    with connect(url) as cat:
+def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
+    with connect(backend_url(request, tmp_path)) as cat:
         yield cat
 
 
@@ -109,44 +106,3 @@ def test_the_pool_is_set_from_the_database_url(postgres_server: PostgresServer) 
 def test_a_bad_pool_setting_is_named(postgres_server: PostgresServer, query: str) -> None:
     with pytest.raises(StorageError, match=f"database URL setting {query.split('=')[0]}="):
         connect(postgres_server.new_database() + "?" + query)
-
-
-def test_a_cone_search_on_postgresql_can_use_the_healpix_index(
-    postgres_server: PostgresServer,
-) -> None:
-    """The SQL of a cone search, as issued, planned by PostgreSQL with sequential scans
-    priced out (on a table this small a scan is cheapest): an index scan of the HEALPix
-    index, so large catalogs are served from it."""
-    from sqlalchemy import event
-
-    from astrid.catalog.candidates import cone_search
-
-    with connect(postgres_server.new_database()) as catalog:
-        _seed(catalog)
-        issued: list[tuple[str, Any]] = []
-
-        def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-            if "FROM candidates" in statement:
-                issued.append((statement, params))
-
-        event.listen(catalog.engine, "before_cursor_execute", capture)
-        try:
-            found = cone_search(catalog, ra=150.0, dec=2.0, radius_deg=0.01)
-        finally:
-            event.remove(catalog.engine, "before_cursor_execute", capture)
-        assert len(found) == 5
-        (statement, params), *_ = issued
-        with catalog.engine.connect() as conn:
-            conn.exec_driver_sql("SET enable_seqscan = off")
-            plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, params).scalar()
-        nodes = list(_plan_nodes(plan[0]["Plan"]))
-        indexes = {node["Index Name"] for node in nodes if "Index Name" in node}
-        assert "ix_candidates_healpix" in indexes, nodes
-        scans = {n["Node Type"] for n in nodes if n.get("Relation Name") == "candidates"}
-        assert scans and "Seq Scan" not in scans, nodes
-
-
-def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield node
-    for child in node.get("Plans", []):
-        yield from _plan_nodes(child)
