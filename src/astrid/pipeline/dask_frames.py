@@ -102,6 +102,18 @@ def _fetch(url: str, folder: Path, name: str) -> str:
     return str(path)
 
 
+def _model_copy(model: ScoringModel, url: str) -> str:
+    """The worker's local copy of the model (fetched once per worker host and version,
+    named by its hash: the model's loaded session is then reused across frames)."""
+    folder = Path(tempfile.gettempdir()) / "astrid-models"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{model.sha256}.onnx"
+    if not path.is_file():
+        partial = Path(_fetch(url, folder, f".{model.sha256}.{uuid.uuid4().hex}.part"))
+        partial.replace(path)  # whole or absent, with other workers fetching alongside
+    return str(path)
+
+
 def run_on_worker(
     function: FrameFunction,
     task: FrameTask,
@@ -133,7 +145,7 @@ def run_on_worker(
             }
         model = kwargs.get("model")
         if isinstance(model, ScoringModel) and model_url is not None:
-            kwargs["model"] = replace(model, path=_fetch(model_url, folder, "model.onnx"))
+            kwargs["model"] = replace(model, path=_model_copy(model, model_url))
         science, reference, _, config = task.args
         out = folder / "out"
         outcome = function(science, reference, str(out), config, **kwargs, on_stage=on_stage)
