@@ -13,22 +13,24 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from postgres_server import postgres_server  # a fixture for every test folder
 from s3_server import s3_server  # likewise
-from server_catalog import backend, redirect_catalogs
+from server_catalog import backend, redirect_catalogs, redirect_stores, store_backend
 
 redirect_catalogs()  # ASTRID_TEST_CATALOG=postgresql: the file catalogs become PostgreSQL
+redirect_stores()  # ASTRID_TEST_STORE=s3: the local stores become S3 buckets
 
 __all__ = ["postgres_server", "s3_server"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On a PostgreSQL catalog, leave out the tests of SQLite itself (``@pytest.mark.sqlite``),
-    named in the report as deselected (not skipped: CI fails on skips)."""
-    if backend() != "postgresql":
-        return
-    sqlite_only = [item for item in items if item.get_closest_marker("sqlite")]
-    if sqlite_only:
-        config.hook.pytest_deselected(items=sqlite_only)
-        items[:] = [item for item in items if not item.get_closest_marker("sqlite")]
+    """On a PostgreSQL catalog, leave out the tests of SQLite itself (``@pytest.mark.sqlite``);
+    on an S3 store, those of the local store (``@pytest.mark.local_store``); reported as
+    deselected (not skipped: CI fails on skips)."""
+    marks = {"sqlite"} if backend() == "postgresql" else set()
+    marks |= {"local_store"} if store_backend() == "s3" else set()
+    left_out = [item for item in items if any(item.get_closest_marker(m) for m in marks)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -47,6 +47,24 @@ class S3Server:
         return f"s3://{bucket}/store"
 
 
+def start_s3() -> str:
+    """Start a server for the rest of this process (the S3 test mode); its endpoint, set in
+    the environment as the fixture sets it."""
+    import atexit
+
+    import fsspec
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    atexit.register(server.stop)
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ.update({**_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint})
+    fsspec.config.conf.setdefault("s3", {})["endpoint_url"] = endpoint
+    return endpoint
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")

@@ -86,3 +86,63 @@ def _marked(path: Path) -> str | None:
     except (OSError, UnicodeDecodeError):
         return None
     return text[len(MARKER) :].strip() if text.startswith(MARKER) else None
+
+
+#: The environment variable that selects the object store of the run: ``s3`` puts every
+#: local store a test opens into a bucket on moto's S3 server.
+STORE_VARIABLE = "ASTRID_TEST_STORE"
+
+
+def store_backend() -> str:
+    """``local`` (the default) or ``s3``."""
+    return os.environ.get(STORE_VARIABLE, "local")
+
+
+def redirect_stores() -> None:
+    """In S3 mode, an `astrid.store.ObjectStore` opened on a local folder opens on
+    ``s3://astrid-tests/<that folder>`` instead (moto's server, started here, its endpoint
+    in the environment so child processes reach it too). Tests of the local store itself
+    (``@pytest.mark.local_store``) are deselected then."""
+    if store_backend() != "s3":
+        return
+    import s3fs
+
+    import astrid.store
+    from s3_server import start_s3
+
+    endpoint = start_s3()
+    s3fs.S3FileSystem(endpoint_url=endpoint).mkdir(BUCKET)
+    original = astrid.store.ObjectStore.__init__
+
+    fs = s3fs.S3FileSystem(endpoint_url=endpoint)
+
+    def init(self: Any, root: str) -> None:
+        text = str(root)
+        if "://" not in text:
+            folder = Path(text).expanduser().resolve()
+            text = f"s3://{BUCKET}/{folder.as_posix().lstrip('/')}"
+            _follow_copies(fs, folder, text)
+        original(self, text)
+
+    astrid.store.ObjectStore.__init__ = init  # type: ignore[method-assign]
+
+
+#: The bucket every redirected store lives in (one folder each).
+BUCKET = "astrid-tests"
+
+#: The file in a redirected store's local folder naming its bucket folder.
+STORE_MARKER = ".astrid-test-s3-store"
+
+
+def _follow_copies(fs: Any, folder: Path, url: str) -> None:
+    """Mark ``folder`` as the stand-in of ``url``; when it is a copy of another store's
+    folder (a test copied a snapshot), copy that store's objects to ``url`` first."""
+    marker = folder / STORE_MARKER
+    try:
+        source = marker.read_text().strip()
+    except OSError:
+        source = url
+    if source != url and fs.exists(source):
+        fs.copy(source, url, recursive=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.write_text(url + "\n")

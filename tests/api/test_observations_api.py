@@ -7,6 +7,7 @@ import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
+import fsspec
 import numpy as np
 import pytest
 from astropy.io import fits
@@ -42,8 +43,8 @@ def _counts(env: Env) -> tuple[int, int, int]:
     with env.service.catalog.session() as session:
         n_obs = session.scalar(select(func.count(Observation.id))) or 0
         n_jobs = session.scalar(select(func.count(Job.id))) or 0
-    root = Path(env.service.store.root)
-    n_files = sum(1 for p in root.rglob("*") if p.is_file() and p.suffix != ".probe")
+    fs, root = fsspec.core.url_to_fs(env.service.store.url_root)  # a folder or a bucket
+    n_files = sum(1 for p in fs.find(root) if not p.endswith(".probe"))
     return int(n_obs), int(n_jobs), n_files
 
 

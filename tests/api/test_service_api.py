@@ -21,6 +21,7 @@ def test_health_and_ready(env: Env) -> None:
     assert ready == {"status": "ready", "checks": {"database": "ok", "store": "ok"}}
 
 
+@pytest.mark.local_store  # it replaces the store folder by a file
 def test_ready_is_503_when_the_store_is_gone(tmp_path: Path) -> None:
     for env in build_env(tmp_path / "s"):
         store_root = Path(env.service.store.root)

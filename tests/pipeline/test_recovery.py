@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from astrid.app import open_service
 from astrid.catalog import Catalog, connect
 from astrid.config import Settings
@@ -58,6 +60,7 @@ def test_owner_liveness() -> None:
     assert owner_alive("nonsense") is None
 
 
+@pytest.mark.local_store  # its half-written objects are local files
 def test_recover_fails_the_runs_of_dead_processes_only(tmp_path: Path) -> None:
     store = ObjectStore(str(tmp_path / "store"))
     key = store.put_bytes(b"an object")

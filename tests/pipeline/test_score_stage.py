@@ -76,6 +76,7 @@ def test_rescore_with_a_new_version_records_it(done: Path, tmp_path: Path) -> No
         assert resolve_model(catalog, store).version == 1
 
 
+@pytest.mark.local_store  # it corrupts the stored model file in place
 def test_a_broken_model_file_stops_the_run_before_anything_is_stored(
     done: Path, tmp_path: Path
 ) -> None:
