@@ -24,11 +24,12 @@ mypy
 # In CI every test must run: a skip (a missing tool or data set) fails the run.
 if [ "${CI:-}" = true ]; then export ASTRID_FAIL_ON_SKIP=1; fi
 python -m pytest -n 2 -m "not peers" "$@"
-# The catalog, API, worker and pipeline tests again on a PostgreSQL catalog (tests/server_catalog.py): every
-# file catalog they open becomes a database on a throw-away server; tests of SQLite itself
-# are deselected there.
+# The catalog, API, worker and pipeline tests again on the at-scale components: a PostgreSQL
+# catalog and an S3 store (tests/server_catalog.py: every file catalog a test opens becomes
+# a database on a throw-away PostgreSQL server, every local store a folder of a bucket on
+# moto's S3 server); tests of SQLite itself and of the local store's files are deselected.
 if [ $# -eq 0 ]; then
-    ASTRID_TEST_CATALOG=postgresql python -m pytest -n 2 -m "not peers" \
+    ASTRID_TEST_CATALOG=postgresql ASTRID_TEST_STORE=s3 python -m pytest -n 2 -m "not peers" \
         tests/catalog tests/api tests/pipeline
 fi
 # The peer tools (properimage, sfft) live in a venv of their own (sfft needs an older NumPy);

@@ -51,9 +51,12 @@ def start_s3() -> str:
     """Start a server for the rest of this process (the S3 test mode); its endpoint, set in
     the environment as the fixture sets it."""
     import atexit
+    import logging
 
     import fsspec
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not a line per request
 
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -9,6 +9,7 @@ import pytest
 
 from astrid.errors import StorageError
 from astrid.store import ObjectStore
+from s3_server import S3Server
 
 DATA = b"SIMPLE  =                    T" + bytes(range(256)) * 10
 HEX = hashlib.sha256(DATA).hexdigest()
@@ -250,3 +251,16 @@ def test_stale_temporaries_on_an_fsspec_store() -> None:
     key = store.put_bytes(b"x", suffix=".txt")
     assert store.remove_stale_temporaries(older_than_s=0) == 0
     assert store.get_bytes(key) == b"x"
+
+
+def test_an_s3_store_puts_each_object_whole_in_one_request(s3_server: S3Server) -> None:
+    """On an object store a PUT is atomic: no temporary name, no copy and delete."""
+    import fsspec
+
+    store = ObjectStore(s3_server.new_store_url())
+    keys = store.put_many([b"first", b"second", b"first"], suffix=".fits")
+    assert keys[0] == keys[2] and store.get_bytes(keys[1]) == b"second"
+    fs, root = fsspec.core.url_to_fs(store.url_root)
+    assert sorted(p.rsplit("/", 1)[1] for p in fs.find(root)) == sorted(
+        k.rsplit("/", 1)[1] for k in set(keys)
+    )
