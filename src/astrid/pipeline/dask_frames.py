@@ -5,8 +5,8 @@ same tasks in, the same ``(task, outcome)`` pairs out as frames finish. What dif
 where files live. A worker may run on another host, so a task names every file by an
 fsspec URL into the object store (``file:///…`` on a shared disk, ``s3://…``), never by a
 client path: the runner hands it the science and reference frames as their stored objects
-(`remote_source`), the calibration masters and the model are fetched by the worker into a
-scratch folder of its own, the products are written there and put into the store, and the
+(`DaskFrames.source`), the calibration masters and the model are fetched by the worker
+into a scratch folder of its own, the products are written there and put into the store, and the
 outcome comes back with their store keys (``FrameOutcome.product_keys``) for the client to
 record (and copy into its ``--out`` folder).
 
@@ -40,7 +40,7 @@ from astrid.errors import ConfigurationError
 from astrid.pipeline.frame import FrameOutcome, process_frame
 from astrid.pipeline.frame_process import FrameFunction, FrameTask
 from astrid.pipeline.inputs import FrameSource, stored_observation
-from astrid.pipeline.scoring import ScoringModel
+from astrid.pipeline.scoring import ScoringModel, local_model_file
 from astrid.store import ObjectStore
 
 __all__ = ["DaskFrames", "connect_scheduler", "run_on_worker", "scheduler_workers"]
@@ -97,20 +97,7 @@ def _fetch(url: str, folder: Path, name: str) -> str:
     """Copy the object at ``url`` into ``folder/name`` (a worker's scratch); its path."""
     path = folder / name
     with fsspec.open(url, "rb") as src, open(path, "wb") as dst:
-        while chunk := src.read(1 << 22):
-            dst.write(chunk)
-    return str(path)
-
-
-def _model_copy(model: ScoringModel, url: str) -> str:
-    """The worker's local copy of the model (fetched once per worker host and version,
-    named by its hash: the model's loaded session is then reused across frames)."""
-    folder = Path(tempfile.gettempdir()) / "astrid-models"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{model.sha256}.onnx"
-    if not path.is_file():
-        partial = Path(_fetch(url, folder, f".{model.sha256}.{uuid.uuid4().hex}.part"))
-        partial.replace(path)  # whole or absent, with other workers fetching alongside
+        shutil.copyfileobj(src, dst, 1 << 22)
     return str(path)
 
 
@@ -119,14 +106,14 @@ def run_on_worker(
     task: FrameTask,
     store_url: str,
     fetch: Mapping[str, str],
-    model_url: str | None,
     key: str,
 ) -> FrameOutcome:
     """One frame on a Dask worker: fetch what it reads, run it, store its products.
 
-    ``fetch`` maps calibration kinds to the URLs of their masters, ``model_url`` is the
-    model's object (None: no scoring). Stage names go to the client as events on
-    ``TOPIC``; products go into the store at ``store_url`` and come back as keys.
+    ``fetch`` maps calibration kinds to the URLs of their masters; the model, if any, is
+    read from the store at ``store_url`` (`local_model_file`: once per host and version).
+    Stage names go to the client as events on ``TOPIC``; products go into that store and
+    come back as keys.
     """
     from distributed import get_worker
 
@@ -143,14 +130,15 @@ def run_on_worker(
             kwargs["calibration"] = {
                 kind: _fetch(url, folder, f"master-{kind}.fits") for kind, url in fetch.items()
             }
+        store = ObjectStore(store_url)
         model = kwargs.get("model")
-        if isinstance(model, ScoringModel) and model_url is not None:
-            kwargs["model"] = replace(model, path=_model_copy(model, model_url))
+        if isinstance(model, ScoringModel) and model.file_key is not None:
+            path = local_model_file(store, model.file_key, model.label)
+            kwargs["model"] = replace(model, path=str(path))
         science, reference, _, config = task.args
         out = folder / "out"
         outcome = function(science, reference, str(out), config, **kwargs, on_stage=on_stage)
         if outcome.ok and outcome.products:
-            store = ObjectStore(store_url)
             keys = {name: store.put_file(path) for name, path in outcome.products.items()}
             relative = {
                 name: str(Path(path).relative_to(out)) for name, path in outcome.products.items()
@@ -222,7 +210,7 @@ class DaskFrames:
         """Yield each task with its outcome as it finishes (not in order).
 
         The calibration masters (local files) are put into the store for the workers to
-        fetch, the model is fetched by its store key, and each frame's products are copied
+        fetch (the model is there already), and each frame's products are copied
         from the store into ``out`` where the local pool would have written them.
         ``on_start(task, where)`` is called when a worker begins the task, ``on_stage`` as
         it starts a stage. Closing the iterator cancels the frames not finished.
@@ -230,10 +218,7 @@ class DaskFrames:
         fetch = {
             kind: self.store.url(self.store.put_file(path)) for kind, path in calibration.items()
         }
-        model_url = None
-        if model is not None and model.file_key is not None:
-            model_url = self.store.url(model.file_key)
-        for task, outcome in self._frames(tasks, fetch, model_url, on_start, on_stage):
+        for task, outcome in self._frames(tasks, fetch, on_start, on_stage):
             yield task, self._localise(outcome, out)
 
     def _localise(self, outcome: FrameOutcome, out: Path) -> FrameOutcome:
@@ -251,7 +236,6 @@ class DaskFrames:
         self,
         tasks: list[FrameTask],
         fetch: Mapping[str, str],
-        model_url: str | None,
         on_start: Callable[[FrameTask, str], None] | None,
         on_stage: Callable[[FrameTask, str], None] | None,
     ) -> Iterator[tuple[FrameTask, FrameOutcome]]:
@@ -268,7 +252,7 @@ class DaskFrames:
         for task in tasks:
             key = f"astrid-frame-{task.id}-{uuid.uuid4().hex[:12]}"
             by_key[key] = task
-            arguments = (self.function, task, self.store.url_root, dict(fetch), model_url)
+            arguments = (self.function, task, self.store.url_root, dict(fetch))
             futures.append(self.client.submit(run_on_worker, *arguments, key, key=key, pure=False))
         stages: dict[str, str] = {}
 

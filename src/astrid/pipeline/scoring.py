@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -93,22 +94,34 @@ def register_model_file(
     )
 
 
-def _local_copy(store: ObjectStore, record: ModelRecord, cache_dir: Path | None) -> Path:
+def local_model_file(
+    store: ObjectStore, file_key: str, label: str, cache_dir: Path | None = None
+) -> Path:
+    """A local path of the stored model ``file_key``: the store's own file when it is local,
+    else a copy in ``cache_dir`` (default: the temp dir's ``astrid-models``), fetched once
+    per host and written whole (a temporary name moved into place), so concurrent workers
+    never read half a file and a reused path reuses the loaded model.
+
+    Raises
+    ------
+    ModelError
+        If the store does not hold the file (``label`` names the model).
+    """
     try:
-        local = store.local_path(record.file_key)
+        local = store.local_path(file_key)
     except StorageError as e:
         raise ModelError(
-            f"model {MODEL_NAME} v{record.version}: file {record.file_key} missing from the "
-            f"store ({e})",
-            key=record.file_key,
+            f"model {label}: file {file_key} missing from the store ({e})", key=file_key
         ) from e
     if local is not None:
         return local
     directory = cache_dir or Path(tempfile.gettempdir()) / "astrid-models"
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / record.file_key.replace("/", "_")
+    target = directory / file_key.replace("/", "_")
     if not target.is_file():
-        target.write_bytes(store.get_bytes(record.file_key))
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        partial.write_bytes(store.get_bytes(file_key))
+        partial.replace(target)
     return target
 
 
@@ -136,7 +149,7 @@ def resolve_model(
         if record is None:
             record = register_model_file(catalog, store, shipped_model_path())
             log.info("registered the shipped model as %s v%d", MODEL_NAME, record.version)
-    path = _local_copy(store, record, cache_dir)
+    path = local_model_file(store, record.file_key, f"{MODEL_NAME} v{record.version}", cache_dir)
     # Validated through the per-process cache, so an inline run does not load it again.
     model = _load(str(path), file_sha256(path), 0)
     return ScoringModel(str(path), model.sha256, record.id, record.version, record.file_key)
