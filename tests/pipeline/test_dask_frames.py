@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 from astropy.io import fits
+from typer.testing import CliRunner
 
 from astrid.catalog import connect
+from astrid.cli import app
 from astrid.errors import ConfigurationError
 from astrid.pipeline import dask_frames
 from astrid.pipeline.runner import Pipeline
@@ -104,6 +106,38 @@ def test_frames_on_a_dask_cluster_give_the_local_candidates(
         assert run.status == "done" and run.n_candidates == frame.n_candidates
         store = ObjectStore(s3_store)
         assert all(store.exists(key) for key in run.products.values())
+
+
+def test_astrid_run_on_the_cluster_with_frames_given_by_s3_urls(
+    cluster: str,
+    s3_server: S3Server,
+    frames: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The issue's acceptance run: the command line, the scheduler's address, inputs and
+    store in S3, workers elsewhere; the candidates of the local pool."""
+    import s3fs
+
+    _, expected = _run(tmp_path / "local", frames, [], str(tmp_path / "local" / "store"))
+    prefix = s3_server.new_store_url().replace("/store", "/frames")
+    fs = s3fs.S3FileSystem(endpoint_url=s3_server.endpoint)
+    for role in ("science", "reference"):
+        fs.put_file(str(frames[role]), f"{prefix}/{role}.fits")
+    for name in [n for n in os.environ if n.startswith("ASTRID_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ASTRID_STORE_URL", s3_server.new_store_url())
+    data, out = tmp_path / "cli", tmp_path / "cli" / "out"
+    args = ["run", f"{prefix}/science.fits", "-r", f"{prefix}/reference.fits", "-o", str(out)]
+    args += ["--data-dir", str(data), "--scheduler", cluster, "--no-alerts"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with connect(f"sqlite:///{data / 'astrid.sqlite'}") as catalog:
+        got = catalog.candidates()
+        (run,) = catalog.runs()
+        assert run.status == "done" and run.n_candidates == len(got) > 0
+    assert [_same(r) for r in got] == [_same(r) for r in expected]
+    assert len(list((out / "difference").glob("science.*.diff.fits"))) == 1
 
 
 def test_a_frame_that_kills_its_worker_fails_alone(

@@ -1,6 +1,6 @@
 """`astrid watch`: frames that arrive are processed once they settle, a half-written file is
-left alone, a restart processes nothing twice, a remote (fsspec) folder works through a
-spool, and a folder that is not one is refused by name."""
+left alone, a restart processes nothing twice, a remote (fsspec) folder hands its
+files over by URL, and a folder that is not one is refused by name."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def test_a_frame_is_processed_once_it_settles_and_never_twice(
 
     clock = Clock()
     config = WatchConfig(settle_s=5.0)
-    watcher = FolderWatcher(str(inbox), run_batch, spool=tmp_path / "spool", config=config,
+    watcher = FolderWatcher(str(inbox), run_batch, config=config,
                             clock=clock)  # fmt: skip
     data = pair["science"].read_bytes()
     arriving = inbox / "sci.fits"
@@ -72,7 +72,7 @@ def test_a_frame_is_processed_once_it_settles_and_never_twice(
     clock.now += 10
     assert watcher.run_once() == []  # taken already
     # a restart lists it again; its run key says it is done
-    again = FolderWatcher(str(inbox), run_batch, spool=tmp_path / "spool", config=config,
+    again = FolderWatcher(str(inbox), run_batch, config=config,
                           clock=clock)  # fmt: skip
     again.run_once()
     clock.now += 6
@@ -82,7 +82,7 @@ def test_a_frame_is_processed_once_it_settles_and_never_twice(
     catalog.close()
 
 
-def test_a_remote_folder_is_read_through_the_spool(pair: dict[str, Path], tmp_path: Path) -> None:
+def test_a_remote_folder_hands_its_files_over_by_url(pair: dict[str, Path]) -> None:
     fs = fsspec.filesystem("memory")
     fs.mkdir("/inbox-test")
     fs.pipe("/inbox-test/sci.fits", pair["science"].read_bytes())
@@ -93,21 +93,23 @@ def test_a_remote_folder_is_read_through_the_spool(pair: dict[str, Path], tmp_pa
         return RunReport(frames=[], candidates_csv=None)
 
     clock = Clock()
-    watcher = FolderWatcher("memory://inbox-test", run_batch, spool=tmp_path / "spool",
-                            config=WatchConfig(settle_s=1.0), clock=clock)  # fmt: skip
+    watcher = FolderWatcher(
+        "memory://inbox-test", run_batch, config=WatchConfig(settle_s=1.0), clock=clock
+    )
     watcher.run_once()
     clock.now += 2
     watcher.run_once()
     (frames,) = got
-    (local,) = frames
-    assert Path(str(local)).parent == tmp_path / "spool"
-    assert Path(str(local)).read_bytes() == pair["science"].read_bytes()
+    (url,) = frames
+    assert str(url).startswith("memory://") and str(url).endswith("/inbox-test/sci.fits")
+    with fsspec.open(str(url), "rb") as handle:  # a URL the pipeline reads (admit_frame)
+        assert handle.read() == pair["science"].read_bytes()
     fs.rm("/inbox-test", recursive=True)
 
 
 def test_watching_what_is_not_a_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="not a folder that can be watched"):
-        FolderWatcher(str(tmp_path / "absent"), lambda f: RunReport([], None), spool=tmp_path)
+        FolderWatcher(str(tmp_path / "absent"), lambda f: RunReport([], None))
 
 
 def test_the_watch_command_once_processes_the_folder_and_exits(

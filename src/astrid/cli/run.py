@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated
 
 import typer
@@ -218,9 +218,18 @@ def print_deliveries(sent: DeliveryReport) -> None:
 
 @app.command("run", cls=Command)
 def run_frames(
-    sciences: Annotated[list[Path], typer.Argument(help="Science FITS files.", metavar="FILE")],
+    sciences: Annotated[
+        list[str],
+        typer.Argument(
+            help="Science FITS files: paths or fsspec URLs (s3://bucket/frame.fits).",
+            metavar="FILE",
+        ),
+    ],
     reference: Annotated[
-        Path, typer.Option("--reference", "-r", help="Reference FITS file.", metavar="FILE")
+        str,
+        typer.Option(
+            "--reference", "-r", help="Reference FITS file: path or fsspec URL.", metavar="FILE"
+        ),
     ],
     out: Annotated[
         Path,
@@ -358,7 +367,8 @@ def run_frames(
                     catalog=pipeline.catalog,
                     store=pipeline.store,
                     frames=report.frames,
-                    title=f"AstrID run: {len(sciences)} frame(s) against {reference.name}",
+                    title=f"AstrID run: {len(sciences)} frame(s) against "
+                    f"{PurePosixPath(reference).name}",
                 )
         console.print(f"candidates: {report.candidates_csv}", soft_wrap=True)
         if report.objects_csv is not None:

@@ -80,7 +80,6 @@ def watch(
                 watcher = FolderWatcher(
                     source,
                     run_batch,
-                    spool=settings.data_dir / "watch-spool",
                     config=WatchConfig(settle_s=settle, poll_s=poll),
                 )
             except AstridError as e:

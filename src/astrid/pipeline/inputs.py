@@ -1,5 +1,9 @@
-"""The inputs of a pipeline run: FITS files on disk, or observations already registered.
+"""The inputs of a pipeline run: FITS files (on disk or at any fsspec URL such as
+``s3://bucket/frame.fits``), or observations already registered.
 
+`admit_frame` hashes, reads and registers a frame given as a path or URL: a remote one is
+copied once into a temporary file for that (its bytes must be hashed anyway), stored, and
+from then on read from the object store, so no worker needs the client's disk.
 `register_observation` is the one way an image enters the catalog: its file goes to the
 object store and the observation is recorded with its content hash (idempotent on it).
 A `FrameSource` says where a worker process reads a frame from: a file given on the
@@ -11,9 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 
 import fsspec
 
@@ -27,7 +34,10 @@ from astrid.preprocess.master_files import read_masters
 from astrid.store import ObjectStore
 
 __all__ = [
+    "AdmittedFrame",
     "FrameSource",
+    "admit_frame",
+    "frame_url",
     "hash_masters",
     "register_failed",
     "register_observation",
@@ -69,6 +79,90 @@ class FrameSource:
         assert self.url is not None
         with fsspec.open(self.url, "rb") as stream:
             return read_image(stream, name=self.name, label=self.label, max_pixels=max_pixels)
+
+
+@dataclass(frozen=True)
+class AdmittedFrame:
+    """A frame admitted to a run: where it is read from and what identifies it."""
+
+    source: FrameSource
+    sha256: str
+    observation_id: int
+    name: str
+
+
+def frame_url(frame: str | os.PathLike[str]) -> str | None:
+    """The URL of a frame given as a remote fsspec URL (``s3://…``), else None.
+
+    Plain paths and ``file://`` URLs are local files.
+    """
+    text = os.fspath(frame)
+    if "://" not in text or text.startswith("file://"):
+        return None
+    return text
+
+
+def _local_path(frame: str | os.PathLike[str]) -> Path:
+    text = os.fspath(frame)
+    return Path(text[len("file://") :] if text.startswith("file://") else text)
+
+
+@contextmanager
+def _fetched(url: str) -> Iterator[Path]:
+    """The object at ``url`` copied into a temporary file, removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="astrid-input-") as folder:
+        path = Path(folder) / (PurePosixPath(url.split("?", 1)[0]).name or "frame.fits")
+        with fsspec.open(url, "rb") as src, open(path, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 22)
+        yield path
+
+
+def admit_frame(
+    catalog: Catalog,
+    store: ObjectStore,
+    frame: str | os.PathLike[str],
+    role: str,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> AdmittedFrame:
+    """Hash, read and register the frame at a path or URL.
+
+    A local file is read in place by the workers; a remote one (`frame_url`) is copied
+    into a temporary file to be hashed and read, stored, and read from the store after.
+
+    Raises
+    ------
+    InvalidImageError
+        If it cannot be fetched or read, or is not a usable image; the frame is recorded
+        as a failed observation and an ``ObservationRejected`` event first, and the
+        message names the path or URL.
+    StorageError
+        If the store cannot take it.
+    """
+    url = frame_url(frame)
+    label = url or os.fspath(_local_path(frame))
+    sha: str | None = None
+    try:
+        with _fetched(url) if url else _null(_local_path(frame)) as path:
+            sha = file_sha256(path)
+            image = read_image(path, label=label, max_pixels=max_pixels)
+            obs_id = register_observation(
+                catalog, store, path, image, sha256=sha, role=role, source=label
+            )
+    except (InvalidImageError, OSError, ImportError, ValueError) as e:
+        message = str(e) if isinstance(e, InvalidImageError) else f"{label}: cannot read ({e})"
+        failed = register_failed(catalog, label, sha, role, message)
+        catalog.record_event("ObservationRejected", {"path": label, "error": message})
+        raise InvalidImageError(message, path=label, observation_id=failed) from e
+    if url is None:
+        return AdmittedFrame(FrameSource.file(label), sha, obs_id, image.meta.name)
+    source = stored_observation(catalog, store, obs_id)[1]
+    return AdmittedFrame(replace(source, label=url), sha, obs_id, image.meta.name)
+
+
+@contextmanager
+def _null(path: Path) -> Iterator[Path]:
+    yield path
 
 
 def register_observation(
@@ -145,13 +239,13 @@ def stored_observation(
     return record, FrameSource(label=label, url=store.url(record.store_key), name=record.name)
 
 
-def register_failed(catalog: Catalog, path: Path, sha: str | None, role: str, error: str) -> int:
-    """Record a file that could not be read as a failed observation; its id."""
+def register_failed(catalog: Catalog, path: str, sha: str | None, role: str, error: str) -> int:
+    """Record a file (path or URL) that could not be read as a failed observation; its id."""
     digest = sha or hashlib.sha256(f"unreadable:{path}".encode()).hexdigest()
     obs = catalog.register_observation(
         content_sha256=digest,
-        name=path.name,
-        path=str(path),
+        name=PurePosixPath(path).name,
+        path=path,
         role=role,
         mjd=None,
         filter=None,

@@ -25,7 +25,6 @@ import io
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +35,6 @@ from astrid import __version__
 from astrid.catalog import Catalog
 from astrid.catalog.claims import DEFAULT_LEASE_S
 from astrid.errors import AstridError, ClaimLostError, InvalidImageError
-from astrid.observations.fits_reader import read_image
-from astrid.observations.hashing import file_sha256
 from astrid.pipeline.candidates_csv import write_candidates_csv
 from astrid.pipeline.claiming import RunClaims, Wanted
 from astrid.pipeline.config import PipelineConfig
@@ -45,10 +42,10 @@ from astrid.pipeline.dask_frames import DaskFrames
 from astrid.pipeline.frame import FrameOutcome, process_frame, unet_detector
 from astrid.pipeline.frame_process import FrameFunction, FrameProcesses, FrameTask
 from astrid.pipeline.inputs import (
+    AdmittedFrame,
     FrameSource,
+    admit_frame,
     hash_masters,
-    register_failed,
-    register_observation,
     stored_observation,
 )
 from astrid.pipeline.object_context import ContextSources
@@ -69,16 +66,6 @@ if TYPE_CHECKING:  # imported when used: frame workers import this module, not t
 __all__ = ["FrameInput", "FrameReport", "Pipeline", "RunReport"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class _Frame:
-    """A frame admitted to a run: where it is read from and what identifies it."""
-
-    source: FrameSource
-    sha256: str
-    observation_id: int
-    name: str
 
 
 def _label(frame: FrameInput) -> str:
@@ -365,31 +352,20 @@ class Pipeline:
             reports, csv_path, objects_csv, curves_csv, objects, alerts_dir, alerts, sent
         )
 
-    def _reference(self, reference: FrameInput) -> _Frame:
+    def _reference(self, reference: FrameInput) -> AdmittedFrame:
         """Hash, read and register the reference, or look it up; raise when unusable."""
         if not isinstance(reference, int):
-            path = Path(reference)
-            sha: str | None = None
-            try:
-                sha = file_sha256(path)
-                image = read_image(path, max_pixels=self.config.max_image_pixels)
-            except (InvalidImageError, OSError) as e:
-                message = str(e)
-                register_failed(self.catalog, path, sha, "reference", message)
-                self.catalog.record_event(
-                    "ObservationRejected", {"path": str(path), "error": message}
-                )
-                if isinstance(e, InvalidImageError):
-                    raise
-                raise InvalidImageError(f"{path}: cannot read ({e})", path=str(path)) from e
-            obs_id = register_observation(
-                self.catalog, self.store, path, image, sha256=sha, role="reference"
+            return admit_frame(
+                self.catalog,
+                self.store,
+                reference,
+                "reference",
+                max_pixels=self.config.max_image_pixels,
             )
-            return _Frame(FrameSource.file(path), sha, obs_id, image.meta.name)
         record, source = stored_observation(self.catalog, self.store, reference)
-        return _Frame(source, record.content_sha256, record.id, record.name)
+        return AdmittedFrame(source, record.content_sha256, record.id, record.name)
 
-    def _science(self, science: FrameInput, report: FrameReport) -> _Frame | None:
+    def _science(self, science: FrameInput, report: FrameReport) -> AdmittedFrame | None:
         """Admit one science frame as `_reference` does; None (report failed) if unusable."""
         if isinstance(science, int):
             try:
@@ -401,30 +377,30 @@ class Pipeline:
                 )
                 return None
             report.observation_id = record.id
-            return _Frame(source, record.content_sha256, record.id, record.name)
-        path = Path(science)
-        sha: str | None = None
+            return AdmittedFrame(source, record.content_sha256, record.id, record.name)
         try:
-            sha = file_sha256(path)
-            image = read_image(path, max_pixels=self.config.max_image_pixels)
-        except (InvalidImageError, OSError) as e:
+            frame = admit_frame(
+                self.catalog,
+                self.store,
+                science,
+                "science",
+                max_pixels=self.config.max_image_pixels,
+            )
+        except InvalidImageError as e:
             report.status, report.failed_stage, report.error = "failed", "read", str(e)
-            report.observation_id = register_failed(self.catalog, path, sha, "science", str(e))
-            self.catalog.record_event("ObservationRejected", {"path": str(path), "error": str(e)})
+            report.observation_id = e.details.get("observation_id")
             return None
-        obs_id = register_observation(
-            self.catalog, self.store, path, image, sha256=sha, role="science"
-        )
-        report.observation_id = obs_id
+        report.observation_id = frame.observation_id
         self.catalog.record_event(
-            "ObservationIngested", {"observation_id": obs_id, "path": str(path)}
+            "ObservationIngested",
+            {"observation_id": frame.observation_id, "path": frame.source.label},
         )
-        return _Frame(FrameSource.file(path), sha, obs_id, image.meta.name)
+        return frame
 
     def _execute(
         self,
         pending: list[tuple[FrameReport, FrameSource]],
-        ref: _Frame,
+        ref: AdmittedFrame,
         out: Path,
         on_stage: Callable[[str, str], None] | None,
         calibration: dict[str, str],

@@ -4,11 +4,12 @@
 ``gs://…``, ``memory://…``) every ``poll_s`` seconds. A file is taken once it has
 *settled*: the same size and modification time on two looks at least ``settle_s`` apart
 (a frame still being written or uploaded is left for later). Settled files go through
-`Pipeline.run` against the reference, in batches; a remote file is first copied into a
-local spool folder. A restart re-lists everything, and the run keys (content hashes)
-make the frames already processed come back as ``skipped``: nothing is computed twice, and
-frames that arrived while the watcher was down are processed. ``once`` (the schedule mode:
-run from cron or a timer against an archive) processes what is settled now and returns.
+`Pipeline.run` against the reference, in batches; a remote file is handed over by its
+URL (the pipeline fetches, hashes and stores it: `astrid.pipeline.inputs.admit_frame`).
+A restart re-lists everything, and the run keys (content hashes) make the frames already
+processed come back as ``skipped``: nothing is computed twice, and frames that arrived
+while the watcher was down are processed. ``once`` (the schedule mode: run from cron or a
+timer against an archive) processes what is settled now and returns.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -59,8 +59,6 @@ class FolderWatcher:
     run_batch : callable
         ``run_batch(frames) -> RunReport``: processes local frame paths (e.g. a
         `Pipeline.run` against the reference, with the output folder bound).
-    spool : Path
-        Where remote files are copied before they are processed.
     config : WatchConfig
     clock : callable
         Monotonic seconds (tests step it).
@@ -71,7 +69,6 @@ class FolderWatcher:
         source: str,
         run_batch: Callable[[list[FrameInput]], RunReport],
         *,
-        spool: Path,
         config: WatchConfig = WatchConfig(),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -83,7 +80,6 @@ class FolderWatcher:
             raise ConfigurationError(f"{source}: not a folder that can be watched")
         self.source = source
         self.run_batch = run_batch
-        self.spool = spool
         self.config = config
         self.clock = clock
         self._seen: dict[str, _Seen] = {}
@@ -115,16 +111,9 @@ class FolderWatcher:
             del self._seen[gone]
         return ready
 
-    def _local(self, name: str) -> Path:
-        if not self.remote:
-            return Path(name)
-        self.spool.mkdir(parents=True, exist_ok=True)
-        local = self.spool / name.replace("/", "__")
-        if not local.exists():
-            partial = local.with_suffix(local.suffix + ".part")
-            self.fs.get(name, str(partial))
-            partial.replace(local)
-        return local
+    def _frame(self, name: str) -> str:
+        """A listed file as the pipeline takes it: a local path, or the remote file's URL."""
+        return str(self.fs.unstrip_protocol(name)) if self.remote else name
 
     def run_once(self) -> list[RunReport]:
         """Process every settled file now, in batches; the reports (none when none)."""
@@ -132,7 +121,7 @@ class FolderWatcher:
         ready = self.settled()
         for start in range(0, len(ready), self.config.batch):
             names = ready[start : start + self.config.batch]
-            frames: list[FrameInput] = [str(self._local(n)) for n in names]
+            frames: list[FrameInput] = [self._frame(n) for n in names]
             log.info("%s: %d new frame(s)", self.source, len(frames))
             reports.append(self.run_batch(frames))
             for name in names:
