@@ -51,7 +51,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "observations": frozenset(),
     "simulation": frozenset({"observations"}),
     "preprocess": frozenset({"observations"}),
-    "difference": frozenset({"preprocess"}),
+    # (observations: stacking frames into a reference takes them as read, `Image`)
+    "difference": frozenset({"preprocess", "observations"}),
     "detection": frozenset({"difference"}),
     "curation": frozenset(),
     "objects": frozenset({"difference"}),

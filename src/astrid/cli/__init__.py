@@ -165,4 +165,14 @@ def version() -> None:
 
 
 # The command groups register themselves on `app`.
-from astrid.cli import alerts, context, ingest, models, run, service, watch, worker  # noqa: E402, F401
+from astrid.cli import (  # noqa: E402, F401
+    alerts,
+    coadd,
+    context,
+    ingest,
+    models,
+    run,
+    service,
+    watch,
+    worker,
+)

@@ -32,7 +32,7 @@ from astrid.preprocess.zero_point import (
 )
 from astrid.timing import Stopwatch
 
-__all__ = ["PrepareConfig", "PreparedPair", "prepare_pair"]
+__all__ = ["PrepareConfig", "PreparedPair", "bright_stars", "prepare_pair"]
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class PreparedPair:
     stats: dict[str, float]
 
 
-def _bright(stars: StarList, min_snr: float) -> tuple[np.ndarray, np.ndarray]:
+def bright_stars(stars: StarList, min_snr: float) -> tuple[np.ndarray, np.ndarray]:
     """Positions of stars above `min_snr`, brightest first, and their centroid noise."""
     snr = stars.flux / np.maximum(stars.flux_err, 1e-30)
     keep = np.flatnonzero(snr > min_snr)
@@ -237,8 +237,8 @@ def prepare_pair(
         config=config.psf,
     )
     watch.lap("stars")
-    ref_xy, ref_centroid_sigma = _bright(ref_stars, config.alignment_min_snr)
-    sci_xy, sci_centroid_sigma = _bright(sci_stars, config.alignment_min_snr)
+    ref_xy, ref_centroid_sigma = bright_stars(ref_stars, config.alignment_min_snr)
+    sci_xy, sci_centroid_sigma = bright_stars(sci_stars, config.alignment_min_snr)
     alignment = align_reference(
         raw["reference"],
         masks["reference"].mask,

@@ -1,0 +1,120 @@
+"""A stack as a FITS reference file that `astrid run --reference` reads as it is.
+
+Layout (`write_stack`):
+
+- primary HDU: the stack (float32, background subtracted, the first input's flux units),
+  NaN where no frame covers the sky (read back as masked), with the grid's WCS and the
+  keywords the reader takes: ``FILTER``, ``MJD-OBS`` (mean of the inputs; ``MJD-BEG`` and
+  ``MJD-END`` their range), ``EXPTIME``, ``GAIN`` (effective), ``SATURATE``, ``FWHM``
+  (pixels), ``MAGZP`` when the inputs give one, ``NCOMBINE``, ``DEPTHGN`` and, per
+  input, ``IMCMBnnn`` (the file as given, its last 68 characters) and ``IMSHAnnn``
+  (SHA-256 of the file, first 16 hex digits);
+- ``PSF``: the stack's PSF stamp (unit sum);
+- ``VARIANCE``: background variance per pixel;
+- ``MASK``: 1 where no frame covers the pixel;
+- ``EXPOSURE``: frames behind each pixel;
+- ``INPUTS``: one row per input (file, full SHA-256, MJD, FWHM, σ, flux scale, weight,
+  rejected pixels).
+
+The file is written under a temporary name beside the target and moved into place, so a
+failure never leaves a partial reference.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from astrid import __version__
+from astrid.difference.stack import Stack
+
+__all__ = ["write_stack"]
+
+#: Inputs named card by card in the primary header (all are in the INPUTS table).
+_MAX_INPUT_CARDS = 999
+
+
+def _ascii(text: str) -> str:
+    return text.encode("ascii", "replace").decode("ascii")
+
+
+def _primary_header(stack: Stack, sha256: Sequence[str]) -> fits.Header:
+    header = stack.wcs.to_header(relax=True)
+    header["IMAGETYP"] = ("REFERENCE", "AstrID proper coadd (Zackay & Ofek 2017)")
+    if stack.filter:
+        header["FILTER"] = stack.filter
+    mjds = [f.mjd for f in stack.frames if f.mjd is not None]
+    if mjds:
+        header["MJD-OBS"] = (float(np.mean(mjds)), "mean MJD of the inputs")
+        header["MJD-BEG"] = (min(mjds), "earliest input")
+        header["MJD-END"] = (max(mjds), "latest input")
+    header["EXPTIME"] = (stack.exptime, "first input's: the flux units are its counts")
+    header["GAIN"] = (stack.gain, "effective e-/count of the stack")
+    header["SATURATE"] = (stack.saturation, "highest level an input records unsaturated")
+    header["FWHM"] = (round(stack.fwhm_px, 3), "PSF FWHM of the stack (pixels)")
+    if stack.zero_point is not None:
+        header["MAGZP"] = (round(stack.zero_point, 4), "AB mag of one count")
+    header["BKGSUB"] = (True, "background subtracted")
+    header["NCOMBINE"] = (len(stack.frames), "frames stacked")
+    header["DEPTHGN"] = (round(stack.depth_gain, 4), "point-source S/N over the best input")
+    for index, (frame, sha) in enumerate(zip(stack.frames, sha256, strict=True), start=1):
+        if index > _MAX_INPUT_CARDS:
+            break
+        header[f"IMCMB{index:03d}"] = _ascii(frame.label)[-68:]  # the file as given
+        header[f"IMSHA{index:03d}"] = (sha[:16], "SHA-256 of the input file (start)")
+    header["ORIGIN"] = f"AstrID {__version__}"
+    return header
+
+
+def _inputs_table(stack: Stack, sha256: Sequence[str]) -> fits.BinTableHDU:
+    frames = stack.frames
+    table = Table(
+        {
+            "file": [_ascii(f.label) for f in frames],
+            "sha256": list(sha256),
+            "mjd": [np.nan if f.mjd is None else f.mjd for f in frames],
+            "fwhm_px": [f.fwhm_px for f in frames],
+            "sigma": [f.sigma for f in frames],
+            "flux_scale": [f.flux_scale for f in frames],
+            "weight": [f.weight for f in frames],
+            "rejected_px": [f.rejected_px for f in frames],
+        }
+    )
+    return fits.BinTableHDU(table, name="INPUTS")
+
+
+def write_stack(stack: Stack, path: str | os.PathLike[str], *, sha256: Sequence[str]) -> Path:
+    """Write ``stack`` as a reference FITS file (module notes); the path written.
+
+    ``sha256`` gives the content hash of each input file, in the order of
+    ``stack.frames``. The target is replaced only once the whole file is written.
+    """
+    if len(sha256) != len(stack.frames):
+        raise ValueError(f"{len(stack.frames)} frames but {len(sha256)} hashes")
+    out = Path(path)
+    hdus = fits.HDUList(
+        [
+            fits.PrimaryHDU(stack.image.astype(np.float32), _primary_header(stack, sha256)),
+            fits.ImageHDU(stack.psf.astype(np.float32), name="PSF"),
+            fits.ImageHDU(stack.variance.astype(np.float32), name="VARIANCE"),
+            fits.ImageHDU(stack.mask.astype(np.uint8), name="MASK"),
+            fits.ImageHDU(stack.exposure.astype(np.int16), name="EXPOSURE"),
+            _inputs_table(stack, sha256),
+        ]
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(handle)
+    try:
+        hdus.writeto(tmp, overwrite=True)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out

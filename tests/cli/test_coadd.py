@@ -1,0 +1,96 @@
+"""`astrid coadd` (issue 19): a reference stacked from frames, which `astrid run` then uses;
+bad inputs are named and leave no file behind."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from typer.testing import CliRunner
+
+from astrid.cli import app
+from astrid.observations.hashing import file_sha256
+from astrid.simulation import SimulationConfig, simulate_pair
+
+runner = CliRunner()
+
+FIELD = SimulationConfig(
+    shape=(384, 384),
+    n_stars=150,
+    n_galaxies=10,
+    n_transients=0,
+    n_transients_on_galaxies=0,
+    n_variables=0,
+    n_cosmic_rays=6,
+    n_hot_pixels=3,
+    n_bad_columns=0,
+)
+
+
+@pytest.fixture(scope="module")
+def epochs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Three epochs of one field, and a science frame of it with transients."""
+    root = tmp_path_factory.mktemp("coadd")
+    paths = {}
+    for k, seeing in enumerate((1.0, 0.8, 1.3)):
+        pair = simulate_pair(FIELD, seed=2, epoch=k + 1, seeing=seeing)
+        paths[f"epoch{k}"] = pair.write(root / f"epoch{k}")["science"]
+    field = replace(FIELD, n_transients=12, n_transients_on_galaxies=2)
+    paths["science"] = simulate_pair(field, seed=2).write(root / "new")["science"]
+    return paths
+
+
+def test_coadd_writes_a_reference_that_run_uses(epochs: dict[str, Path], tmp_path: Path) -> None:
+    inputs = [epochs[f"epoch{k}"] for k in range(3)]
+    ref = tmp_path / "refs" / "field.fits"
+    result = runner.invoke(app, ["coadd", "--out", str(ref), *map(str, inputs)])
+    assert result.exit_code == 0, result.output
+    assert f"reference: {ref}" in result.output.replace("\n", "")
+    with fits.open(ref) as hdul:
+        names = [h.name for h in hdul]
+        assert names == ["PRIMARY", "PSF", "VARIANCE", "MASK", "EXPOSURE", "INPUTS"]
+        header = hdul[0].header
+        assert header["NCOMBINE"] == 3 and header["FILTER"] == "r"
+        for k, path in enumerate(inputs, start=1):
+            assert header[f"IMCMB{k:03d}"] == str(path)[-68:]
+            assert header[f"IMSHA{k:03d}"] == file_sha256(path)[:16]
+        table = hdul["INPUTS"].data
+        assert list(table["sha256"]) == [file_sha256(p) for p in inputs]
+        assert table["flux_scale"][0] == 1.0 and np.all(table["weight"] > 0)
+        assert hdul["EXPOSURE"].data.max() == 3
+        assert abs(float(hdul["PSF"].data.sum()) - 1.0) < 1e-4
+    assert [p.name for p in ref.parent.iterdir()] == ["field.fits"]  # no temporary left
+
+    out = tmp_path / "out"
+    run = ["run", str(epochs["science"]), "-r", str(ref), "-o", str(out)]
+    result = runner.invoke(app, [*run, "--data-dir", str(tmp_path / "data"), "--no-alerts"])
+    assert result.exit_code == 0, result.output
+    rows = (out / "candidates.csv").read_text().splitlines()
+    assert len(rows) > 1
+
+
+def test_bad_inputs_are_named_and_nothing_is_written(
+    epochs: dict[str, Path], tmp_path: Path
+) -> None:
+    ref = tmp_path / "ref.fits"
+    junk = tmp_path / "junk.fits"
+    junk.write_text("not a FITS file")
+    result = runner.invoke(app, ["coadd", "-o", str(ref), str(epochs["epoch0"]), str(junk)])
+    assert result.exit_code == 2
+    assert "junk.fits" in result.output and "not a readable FITS file" in result.output
+    other = tmp_path / "other_band.fits"
+    with fits.open(epochs["epoch1"]) as hdul:
+        hdul[0].header["FILTER"] = "i"
+        hdul.writeto(other)
+    result = runner.invoke(app, ["coadd", "-o", str(ref), str(epochs["epoch0"]), str(other)])
+    assert result.exit_code == 2
+    assert "other_band.fits: band 'i'" in result.output.replace("\n", "")
+    result = runner.invoke(app, ["coadd", "-o", str(ref), str(epochs["epoch0"])])
+    assert result.exit_code == 2 and "at least 2" in result.output
+    missing = tmp_path / "missing.fits"
+    result = runner.invoke(app, ["coadd", "-o", str(ref), str(epochs["epoch0"]), str(missing)])
+    assert result.exit_code == 2 and "missing.fits" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.fits", "other_band.fits"]
