@@ -54,6 +54,7 @@ def test_coadd_writes_a_reference_that_run_uses(epochs: dict[str, Path], tmp_pat
         assert names == ["PRIMARY", "PSF", "VARIANCE", "MASK", "EXPOSURE", "INPUTS"]
         header = hdul[0].header
         assert header["NCOMBINE"] == 3 and header["FILTER"] == "r"
+        assert header["COMBINE"] == "proper"
         for k, path in enumerate(inputs, start=1):
             assert header[f"IMCMB{k:03d}"] == str(path)[-68:]
             assert header[f"IMSHA{k:03d}"] == file_sha256(path)[:16]
@@ -90,6 +91,9 @@ def test_bad_inputs_are_named_and_nothing_is_written(
     assert "other_band.fits: band 'i'" in result.output.replace("\n", "")
     result = runner.invoke(app, ["coadd", "-o", str(ref), str(epochs["epoch0"])])
     assert result.exit_code == 2 and "at least 2" in result.output
+    two = [str(epochs["epoch0"]), str(epochs["epoch1"])]
+    result = runner.invoke(app, ["coadd", "-o", str(ref), "--method", "sum", *two])
+    assert result.exit_code == 2 and "stack method 'sum'" in result.output
     missing = tmp_path / "missing.fits"
     result = runner.invoke(app, ["coadd", "-o", str(ref), str(epochs["epoch0"]), str(missing)])
     assert result.exit_code == 2 and "missing.fits" in result.output

@@ -10,7 +10,7 @@ import pytest
 from astropy.stats import sigma_clipped_stats
 
 from astrid.difference.stack import Stack, StackConfig, stack_frames
-from astrid.errors import AlignmentError, IncompatibleImagesError
+from astrid.errors import AlignmentError, ConfigurationError, IncompatibleImagesError
 from astrid.observations.image import Image
 from astrid.simulation import SimulationConfig, simulate_pair
 from astrid.simulation.injection import inject_point_sources
@@ -108,6 +108,24 @@ def test_what_is_in_one_frame_only_is_rejected(stack: Stack, frames: list[Image]
     assert all(f.rejected_px == 0 for f in kept.frames)
 
 
+@pytest.mark.parametrize("method", ["mean", "median"])
+def test_the_comparison_stacks_say_their_noise(
+    method: str, stack: Stack, frames: list[Image]
+) -> None:
+    """Weighted mean and median of the same prepared frames: noise as their variance maps
+    say; neither deeper than the proper coadd."""
+    other = stack_frames(frames, StackConfig(method=method))
+    sky = ~other.mask & (other.exposure == len(frames))
+    _, _, measured = sigma_clipped_stats(other.image[sky], sigma=3.0)
+    assert measured == pytest.approx(float(np.sqrt(np.median(other.variance[sky]))), rel=0.2)
+    assert abs(_aperture(other.image, TRANSIENT_XY)) < 5 * np.sqrt(np.pi * 36) * measured
+    assert abs(float(other.psf.sum()) - 1.0) < 1e-6
+    # matched-filter depth ∝ sqrt(Σ P²) / σ: the proper coadd's is the highest
+    depth = float(np.sqrt(np.sum(other.psf**2))) / measured
+    _, _, proper_noise = sigma_clipped_stats(stack.image[sky], sigma=3.0)
+    assert depth < float(np.sqrt(np.sum(stack.psf**2))) / proper_noise * 1.02
+
+
 def test_a_brighter_frame_gets_its_flux_scale(frames: list[Image]) -> None:
     doubled = replace(
         frames[1],
@@ -128,6 +146,8 @@ def test_a_brighter_frame_gets_its_flux_scale(frames: list[Image]) -> None:
 
 
 def test_bad_sets_of_frames_are_named(frames: list[Image]) -> None:
+    with pytest.raises(ConfigurationError, match="'sum': expected one of proper, mean"):
+        StackConfig(method="sum")
     with pytest.raises(IncompatibleImagesError, match="1 frame"):
         stack_frames(frames[:1])
     other_band = replace(frames[1], meta=replace(frames[1].meta, filter="i"))

@@ -33,6 +33,14 @@ def coadd(
             min=0.0,
         ),
     ] = StackConfig().reject_sigma,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="proper (Zackay & Ofek 2017, default), or mean (inverse-variance "
+            "weighted) or median, for comparison.",
+            metavar="NAME",
+        ),
+    ] = StackConfig().method,
     verbose: Verbose = False,
 ) -> None:
     """Stack FILEs into a reference for `astrid run --reference`: the proper coadd
@@ -42,6 +50,7 @@ def coadd(
     try:
         hashes = []
         images = []
+        config = StackConfig(reject_sigma=reject_sigma, method=method)
         with console.status(f"reading {len(frames)} frame(s)"):
             for path in frames:
                 try:
@@ -50,7 +59,7 @@ def coadd(
                     raise InvalidImageError(f"{path}: cannot read ({e})", path=str(path)) from e
                 images.append(read_image(path))
         with console.status("aligning, rejecting outliers and stacking"):
-            stack = stack_frames(images, StackConfig(reject_sigma=reject_sigma))
+            stack = stack_frames(images, config)
         written = write_stack(stack, out, sha256=hashes)
     except AstridError as e:
         print_error(e)

@@ -42,7 +42,7 @@ from astropy.wcs import WCS
 from scipy import ndimage
 
 from astrid.difference.coadd import proper_coadd
-from astrid.errors import IncompatibleImagesError
+from astrid.errors import ConfigurationError, IncompatibleImagesError
 from astrid.observations.image import Image
 from astrid.observations.validate import check_usable
 from astrid.preprocess.align import align_reference
@@ -52,9 +52,12 @@ from astrid.preprocess.pair import PrepareConfig, bright_stars
 from astrid.preprocess.photometric import measure_flux_ratio
 from astrid.preprocess.psf import StarList, find_stars, measure_psf, psf_fwhm
 
-__all__ = ["Stack", "StackConfig", "StackedFrame", "stack_frames"]
+__all__ = ["STACK_METHODS", "Stack", "StackConfig", "StackedFrame", "stack_frames"]
 
 log = logging.getLogger(__name__)
+
+#: How frames can be combined (`StackConfig.method`).
+STACK_METHODS = ("proper", "mean", "median")
 
 _GAUSSIAN_FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))
 _MAD_TO_SIGMA = 1.4826
@@ -76,12 +79,23 @@ class StackConfig:
         registration mismatch on bright stars).
     min_frames : int
         Fewest frames a stack is made of.
+    method : str
+        ``proper`` (Zackay & Ofek 2017, the default), or, for comparison, ``mean``
+        (inverse-variance weighted) or ``median``: one of `STACK_METHODS`.
     """
 
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
     reject_sigma: float = 5.0
     reject_mismatch: float = 0.1
     min_frames: int = 2
+    method: str = "proper"
+
+    def __post_init__(self) -> None:
+        if self.method not in STACK_METHODS:
+            raise ConfigurationError(
+                f"stack method {self.method!r}: expected one of {', '.join(STACK_METHODS)}",
+                method=self.method,
+            )
 
 
 @dataclass(frozen=True)
@@ -147,6 +161,8 @@ class Stack:
     depth_gain : float
         Point-source S/N of the stack over that of its best single frame (from the
         weights at equal seeing; the proper coadd gains more when seeing differs).
+    method : str
+        How the frames were combined (`StackConfig.method`).
     """
 
     image: np.ndarray
@@ -162,6 +178,7 @@ class Stack:
     exptime: float
     frames: tuple[StackedFrame, ...]
     depth_gain: float
+    method: str = "proper"
 
     @property
     def fwhm_px(self) -> float:
@@ -297,6 +314,66 @@ def _rejections(
     return rejected
 
 
+def _combine(
+    method: str,
+    data: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    psfs: Sequence[np.ndarray],
+    sigmas: Sequence[float],
+    flux_scales: Sequence[float],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(image, variance, psf, coverage)`` of the masked frames, in the first frame's units.
+
+    Weights ``w_j = F_j² / σ_j²``; ``c`` is the weight fraction of the frames covering a
+    pixel. ``proper``: the proper coadd divided by ``c F_R`` (variance ``1 / (c F_R²)``);
+    ``mean``: the inverse-variance weighted mean of ``M_j / F_j`` (variance ``1 / Σ w``
+    over the covering frames, PSF the weighted mean PSF); ``median``: the median of
+    ``M_j / F_j`` (variance ``π/2 · n / (Σ F_j/σ_j)²`` over the ``n`` covering frames, PSF
+    the mean PSF).
+    """
+    weights = np.array([(f / s) ** 2 for f, s in zip(flux_scales, sigmas, strict=True)])
+    covered = np.zeros(np.shape(data[0]), np.float64)
+    coverage = np.zeros(np.shape(data[0]), np.int32)
+    for w, mask in zip(weights, masks, strict=True):
+        covered += np.where(mask, 0.0, w)
+        coverage += ~mask
+    uncovered = coverage == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "proper":
+            coadd = proper_coadd(data, psfs, sigmas, flux_scales, masks)
+            fraction = covered / weights.sum()
+            image = coadd.image / (coadd.flux_scale * fraction)
+            variance = 1.0 / (fraction * coadd.flux_scale**2)
+            psf = coadd.psf
+        elif method == "mean":
+            total = np.zeros_like(covered)
+            for d, mask, w, f in zip(data, masks, weights, flux_scales, strict=True):
+                total += np.where(mask, 0.0, w * d / f)
+            image, variance = total / covered, 1.0 / covered
+            psf = np.sum([w * p / p.sum() for w, p in zip(weights, psfs, strict=True)], axis=0)
+        elif method == "median":
+            cube = np.stack(
+                [
+                    np.where(m, np.nan, d / f)
+                    for d, m, f in zip(data, masks, flux_scales, strict=True)
+                ]
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: nothing covers
+                image = np.nanmedian(cube, axis=0)
+            # the median of n normal values of σ s_j: π/2 · n / (Σ 1/s_j)²
+            inverse = np.zeros_like(covered)
+            for mask, f, sigma in zip(masks, flux_scales, sigmas, strict=True):
+                inverse += np.where(mask, 0.0, f / sigma)
+            variance = (np.pi / 2.0) * coverage / inverse**2
+            psf = np.mean([p / p.sum() for p in psfs], axis=0)
+        else:  # refused by StackConfig already
+            raise ConfigurationError(f"stack method {method!r}", method=method)
+    image = np.where(uncovered, np.nan, image).astype(np.float32)
+    variance = np.where(uncovered, np.nan, variance).astype(np.float32)
+    return image, variance, psf / psf.sum(), coverage
+
+
 def _zero_point(images: Sequence[Image], flux_scales: Sequence[float]) -> float | None:
     """The grid's zero point from every input that has one: zp_j − 2.5 log10 F_j."""
     values = [
@@ -312,6 +389,8 @@ def stack_frames(images: Sequence[Image], config: StackConfig = StackConfig()) -
 
     Raises
     ------
+    ConfigurationError
+        A method not in `STACK_METHODS`.
     IncompatibleImagesError
         Fewer than ``min_frames`` frames, a frame without a WCS, frames of different bands
         (the message names the file).
@@ -351,18 +430,10 @@ def stack_frames(images: Sequence[Image], config: StackConfig = StackConfig()) -
     rejected = _rejections(frames, flux_scales, fwhms, config)
     masks = [f.mask | r for f, r in zip(frames, rejected, strict=True)]
     sigmas = [f.sigma for f in frames]
-    coadd = proper_coadd([f.data for f in frames], psfs, sigmas, flux_scales, masks)
     weights = np.array([(f / s) ** 2 for f, s in zip(flux_scales, sigmas, strict=True)])
-    covered_weight = np.zeros(grid.shape, np.float64)
-    for w, mask in zip(weights, masks, strict=True):
-        covered_weight += np.where(mask, 0.0, w)
-    fraction = covered_weight / weights.sum()
-    uncovered = coadd.coverage == 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        image = coadd.image / (coadd.flux_scale * fraction)
-        variance = 1.0 / (fraction * coadd.flux_scale**2)
-    image = np.where(uncovered, np.nan, image).astype(np.float32)
-    variance = np.where(uncovered, np.nan, variance).astype(np.float32)
+    image, variance, psf, coverage = _combine(
+        config.method, [f.data for f in frames], masks, psfs, sigmas, flux_scales
+    )
     share = weights / weights.sum()
     stacked = tuple(
         StackedFrame(
@@ -384,15 +455,16 @@ def stack_frames(images: Sequence[Image], config: StackConfig = StackConfig()) -
     return Stack(
         image=image,
         variance=variance,
-        psf=coadd.psf,
-        mask=uncovered,
-        exposure=coadd.coverage,
+        psf=psf,
+        mask=coverage == 0,
+        exposure=coverage,
         wcs=grid.wcs,
         filter=next((img.meta.filter for img in images if img.meta.filter), None),
-        gain=float(max(grid.meta.gain, 1e-6) * (coadd.flux_scale * first.sigma) ** 2),
+        gain=float(max(grid.meta.gain, 1e-6) * weights.sum() * first.sigma**2),
         saturation=float(max(f.saturation / s for f, s in zip(frames, flux_scales, strict=True))),
         zero_point=_zero_point(images, flux_scales),
         exptime=float(grid.meta.exptime),
         frames=stacked,
         depth_gain=depth_gain,
+        method=config.method,
     )

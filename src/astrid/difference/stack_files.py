@@ -3,12 +3,12 @@
 Layout (`write_stack`):
 
 - primary HDU: the stack (float32, background subtracted, the first input's flux units),
-  NaN where no frame covers the sky (read back as masked), with the grid's WCS and the
-  keywords the reader takes: ``FILTER``, ``MJD-OBS`` (mean of the inputs; ``MJD-BEG`` and
-  ``MJD-END`` their range), ``EXPTIME``, ``GAIN`` (effective), ``SATURATE``, ``FWHM``
-  (pixels), ``MAGZP`` when the inputs give one, ``NCOMBINE``, ``DEPTHGN`` and, per
-  input, ``IMCMBnnn`` (the file as given, its last 68 characters) and ``IMSHAnnn``
-  (SHA-256 of the file, first 16 hex digits);
+  NaN where no frame covers the sky (read back as masked), with the grid's WCS,
+  ``COMBINE`` (the method) and the keywords the reader takes: ``FILTER``, ``MJD-OBS``
+  (mean of the inputs; ``MJD-BEG`` and ``MJD-END`` their range), ``EXPTIME``, ``GAIN``
+  (effective), ``SATURATE``, ``FWHM`` (pixels), ``MAGZP`` when the inputs give one;
+  ``NCOMBINE``, ``DEPTHGN`` and, per input, ``IMCMBnnn`` (the file as given, its last
+  68 characters) and ``IMSHAnnn`` (SHA-256 of the file, first 16 hex digits);
 - ``PSF``: the stack's PSF stamp (unit sum);
 - ``VARIANCE``: background variance per pixel;
 - ``MASK``: 1 where no frame covers the pixel;
@@ -46,7 +46,8 @@ def _ascii(text: str) -> str:
 
 def _primary_header(stack: Stack, sha256: Sequence[str]) -> fits.Header:
     header = stack.wcs.to_header(relax=True)
-    header["IMAGETYP"] = ("REFERENCE", "AstrID proper coadd (Zackay & Ofek 2017)")
+    header["IMAGETYP"] = ("REFERENCE", "AstrID stack of frames")
+    header["COMBINE"] = (stack.method, "proper: Zackay & Ofek 2017; or mean, median")
     if stack.filter:
         header["FILTER"] = stack.filter
     mjds = [f.mjd for f in stack.frames if f.mjd is not None]
