@@ -6,9 +6,10 @@ Layout (`write_stack`):
   NaN where no frame covers the sky (read back as masked), with the grid's WCS,
   ``COMBINE`` (the method) and the keywords the reader takes: ``FILTER``, ``MJD-OBS``
   (mean of the inputs; ``MJD-BEG`` and ``MJD-END`` their range), ``EXPTIME``, ``GAIN``
-  (effective), ``SATURATE``, ``FWHM`` (pixels), ``MAGZP`` when the inputs give one;
-  ``NCOMBINE``, ``DEPTHGN`` and, per input, ``IMCMBnnn`` (the file as given, its last
-  68 characters) and ``IMSHAnnn`` (SHA-256 of the file, first 16 hex digits);
+  (effective), ``RDNOISE`` (0: it is in the background), ``SATURATE``, ``FWHM``
+  (pixels), ``MAGZP`` when the inputs give one; ``NCOMBINE``, ``DEPTHGN`` and, per
+  input, ``IMCMBnnn`` (the file as given, its last 68 characters) and ``IMSHAnnn``
+  (SHA-256 of the file, first 16 hex digits);
 - ``PSF``: the stack's PSF stamp (unit sum);
 - ``VARIANCE``: background variance per pixel;
 - ``MASK``: 1 where no frame covers the pixel;
@@ -57,6 +58,7 @@ def _primary_header(stack: Stack, sha256: Sequence[str]) -> fits.Header:
         header["MJD-END"] = (max(mjds), "latest input")
     header["EXPTIME"] = (stack.exptime, "first input's: the flux units are its counts")
     header["GAIN"] = (stack.gain, "effective e-/count of the stack")
+    header["RDNOISE"] = (0.0, "read noise is in the background (VARIANCE)")
     header["SATURATE"] = (stack.saturation, "highest level an input records unsaturated")
     header["FWHM"] = (round(stack.fwhm_px, 3), "PSF FWHM of the stack (pixels)")
     if stack.zero_point is not None:
