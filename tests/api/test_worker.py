@@ -93,8 +93,7 @@ def test_an_uploaded_job_runs_from_the_store(
         def no_ingest(*args: object, **kwargs: object) -> None:
             raise AssertionError("the upload was hashed or read from a path again")
 
-        monkeypatch.setattr("astrid.pipeline.runner.file_sha256", no_ingest)
-        monkeypatch.setattr("astrid.pipeline.runner.read_image", no_ingest)
+        monkeypatch.setattr("astrid.pipeline.runner.admit_frame", no_ingest)
         assert env.service.worker.run_once() is True
         done = job_record(catalog, queued.id)
         assert done is not None and (done.status, done.error) == ("done", None)

@@ -52,8 +52,7 @@ def test_registered_observations_run_from_the_store(
 
         pipeline = Pipeline(catalog, store, workers=1, score=False)
         with monkeypatch.context() as patched:
-            patched.setattr("astrid.pipeline.runner.file_sha256", _no_ingest)
-            patched.setattr("astrid.pipeline.runner.read_image", _no_ingest)
+            patched.setattr("astrid.pipeline.runner.admit_frame", _no_ingest)
             (frame,) = pipeline.run(ref_id, [sci_id], tmp_path / "out").frames
 
         assert frame.status == "done", frame.error
