@@ -13,21 +13,12 @@ from typer.testing import CliRunner
 
 from astrid.cli import app
 from astrid.observations.hashing import file_sha256
-from astrid.simulation import SimulationConfig, simulate_pair
+from astrid.simulation import simulate_pair
+from small_field import STATIC_FIELD
 
 runner = CliRunner()
 
-FIELD = SimulationConfig(
-    shape=(384, 384),
-    n_stars=150,
-    n_galaxies=10,
-    n_transients=0,
-    n_transients_on_galaxies=0,
-    n_variables=0,
-    n_cosmic_rays=6,
-    n_hot_pixels=3,
-    n_bad_columns=0,
-)
+FIELD = STATIC_FIELD
 
 
 @pytest.fixture(scope="module")

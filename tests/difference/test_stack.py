@@ -12,23 +12,14 @@ from astropy.stats import sigma_clipped_stats
 from astrid.difference.stack import Stack, StackConfig, stack_frames
 from astrid.errors import AlignmentError, ConfigurationError, IncompatibleImagesError
 from astrid.observations.image import Image
-from astrid.simulation import SimulationConfig, simulate_pair
+from astrid.simulation import simulate_pair
 from astrid.simulation.injection import inject_point_sources
+from small_field import STATIC_FIELD
 
-FIELD = SimulationConfig(
-    shape=(384, 384),
-    n_stars=160,
-    n_galaxies=8,
-    n_transients=0,
-    n_transients_on_galaxies=0,
-    n_variables=0,
-    n_cosmic_rays=6,
-    n_hot_pixels=3,
-    n_bad_columns=0,
-)
+FIELD = STATIC_FIELD
 SEEING = (1.0, 0.7, 1.3, 1.0, 1.5)
 #: A point source injected into frame 2 only, far from the field's stars.
-TRANSIENT_XY = (190.3, 140.6)
+TRANSIENT_XY = (40.3, 88.6)  # 34 px from the nearest simulated source
 TRANSIENT_FLUX = 40_000.0
 
 
