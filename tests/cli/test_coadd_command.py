@@ -11,6 +11,7 @@ import pytest
 from astropy.io import fits
 from typer.testing import CliRunner
 
+from astrid.catalog import connect
 from astrid.cli import app
 from astrid.observations.hashing import file_sha256
 from astrid.simulation import simulate_pair
@@ -31,6 +32,8 @@ def epochs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         paths[f"epoch{k}"] = pair.write(root / f"epoch{k}")["science"]
     field = replace(FIELD, n_transients=12, n_transients_on_galaxies=2)
     paths["science"] = simulate_pair(field, seed=2).write(root / "new")["science"]
+    away = replace(FIELD, center=(210.0, -20.0))
+    paths["elsewhere"] = simulate_pair(away, seed=2).write(root / "away")["science"]
     return paths
 
 
@@ -89,3 +92,27 @@ def test_bad_inputs_are_named_and_nothing_is_written(
     result = runner.invoke(app, ["coadd", "-o", str(ref), str(epochs["epoch0"]), str(missing)])
     assert result.exit_code == 2 and "missing.fits" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.fits", "other_band.fits"]
+
+
+def test_a_registered_stack_is_chosen_when_run_has_no_reference(
+    epochs: dict[str, Path], tmp_path: Path
+) -> None:
+    data, ref = tmp_path / "data", tmp_path / "field.fits"
+    inputs = [str(epochs[f"epoch{k}"]) for k in range(3)]
+    args = ["coadd", "-o", str(ref), "--register", "--data-dir", str(data), *inputs]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "registered as reference observation 1" in result.output
+    out = tmp_path / "out"
+    frames = [str(epochs["science"]), str(epochs["elsewhere"])]
+    result = runner.invoke(app, ["run", *frames, "-o", str(out), "--data-dir", str(data)])
+    assert result.exit_code == 1, result.output  # the frame of another field failed
+    text = result.output.replace("\n", "")
+    assert "no registered reference in band r covers 50% of it" in text
+    with connect(f"sqlite:///{data / 'astrid.sqlite'}") as catalog:
+        (run,) = catalog.runs()
+        assert run.status == "done" and run.reference_id == 1
+        (chosen,) = [e for e in catalog.events() if e.type == "ReferenceChosen"]
+        assert chosen.payload["reference_id"] == 1 and chosen.payload["overlap"] > 0.9
+        assert chosen.payload["path"] == frames[0]
+    assert len((out / "candidates.csv").read_text().splitlines()) > 1

@@ -23,6 +23,7 @@ __all__ = [
     "observation_by_hash",
     "observation_names",
     "observations",
+    "usable_references",
 ]
 
 
@@ -102,6 +103,24 @@ def observation_by_hash(catalog: Catalog, content_sha256: str) -> ObservationRec
     with catalog_errors("find an observation by hash"), catalog.session() as session:
         obs = session.scalar(query)
         return None if obs is None else _observation_record(obs)
+
+
+def usable_references(
+    catalog: Catalog, *, filter: str | None, limit: int = 1000
+) -> list[ObservationRecord]:
+    """Reference observations in band ``filter`` that have a WCS and did not fail, newest
+    registered first (at most ``limit``)."""
+    check_limit(limit)
+    query = (
+        select(Observation)
+        .where(Observation.role == "reference", Observation.status != "failed")
+        .where(Observation.wcs_header.is_not(None))
+        .where(Observation.filter.is_(None) if filter is None else Observation.filter == filter)
+        .order_by(Observation.id.desc())
+        .limit(limit)
+    )
+    with catalog_errors("find the references"), catalog.session() as session:
+        return [_observation_record(o) for o in session.scalars(query)]
 
 
 def latest_reference(catalog: Catalog, *, filter: str | None) -> ObservationRecord | None:

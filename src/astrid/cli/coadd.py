@@ -8,12 +8,25 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from astrid.cli import Command, Verbose, app, console, print_error, setup_logging
+from astrid.catalog import connect
+from astrid.cli import (
+    Command,
+    DatabaseUrl,
+    DataDir,
+    Verbose,
+    app,
+    console,
+    open_settings,
+    print_error,
+    setup_logging,
+)
 from astrid.difference.stack import StackConfig, stack_frames
 from astrid.difference.stack_files import write_stack
 from astrid.errors import AstridError, InvalidImageError
 from astrid.observations.fits_reader import read_image
 from astrid.observations.hashing import file_sha256
+from astrid.pipeline.inputs import admit_frame
+from astrid.store import ObjectStore
 
 
 @app.command("coadd", cls=Command)
@@ -41,6 +54,15 @@ def coadd(
             metavar="NAME",
         ),
     ] = StackConfig().method,
+    register: Annotated[
+        bool,
+        typer.Option(
+            help="Register the reference in the catalog, so that `astrid run` without "
+            "--reference picks it for the frames it covers."
+        ),
+    ] = False,
+    db: DatabaseUrl = None,
+    data_dir: DataDir = None,
     verbose: Verbose = False,
 ) -> None:
     """Stack FILEs into a reference for `astrid run --reference`: the proper coadd
@@ -84,3 +106,8 @@ def coadd(
         f"frame's; reference: {written}",
         soft_wrap=True,
     )
+    if register:
+        with open_settings(data_dir, db) as settings, connect(settings.db_url) as catalog:
+            store = ObjectStore(settings.store_root)
+            admitted = admit_frame(catalog, store, written, "reference")
+            console.print(f"registered as reference observation {admitted.observation_id}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -33,6 +33,7 @@ from astrid.pipeline.alerts_stage import AlertsStageReport
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.delivery_stage import DeliveryReport
 from astrid.pipeline.object_context import ContextSources
+from astrid.pipeline.reference_choice import run_with_chosen_references
 from astrid.pipeline.report import FRAME_COLUMNS, frame_row, write_report
 from astrid.pipeline.runner import FrameReport, Pipeline, RunReport
 from astrid.preprocess.photometric_catalogue import catalogue_bands
@@ -226,11 +227,15 @@ def run_frames(
         ),
     ],
     reference: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--reference", "-r", help="Reference FITS file: path or fsspec URL.", metavar="FILE"
+            "--reference",
+            "-r",
+            help="Reference FITS file: path or fsspec URL (default: for each frame, the "
+            "newest registered reference of its band covering half of it).",
+            metavar="FILE",
         ),
-    ],
+    ] = None,
     out: Annotated[
         Path,
         typer.Option(
@@ -347,14 +352,12 @@ def run_frames(
         with pipeline.catalog:
             try:
                 with _progress(len(sciences)) as (on_stage, on_frame):
-                    report = pipeline.run(
-                        reference,
-                        sciences,
-                        out,
-                        on_stage=on_stage,
-                        on_frame=on_frame,
-                        calibration=calibration,
-                    )
+                    options: dict[str, Any] = {"on_stage": on_stage, "on_frame": on_frame}
+                    options["calibration"] = calibration
+                    if reference is None:
+                        report = run_with_chosen_references(pipeline, sciences, out, **options)
+                    else:
+                        report = pipeline.run(reference, sciences, out, **options)
             except AstridError as e:
                 print_error(e)
                 raise typer.Exit(2) from e
@@ -368,7 +371,7 @@ def run_frames(
                     store=pipeline.store,
                     frames=report.frames,
                     title=f"AstrID run: {len(sciences)} frame(s) against "
-                    f"{PurePosixPath(reference).name}",
+                    + (PurePosixPath(reference).name if reference else "registered references"),
                 )
         console.print(f"candidates: {report.candidates_csv}", soft_wrap=True)
         if report.objects_csv is not None:

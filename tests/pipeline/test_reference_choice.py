@@ -1,0 +1,65 @@
+"""Choosing each frame's reference from the registered ones (issue 19): the newest one of
+the frame's band that covers half of it; none that does is an error naming the frame."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from astropy.io import fits
+
+from astrid.catalog import connect
+from astrid.errors import IncompatibleImagesError
+from astrid.observations.fits_reader import read_image
+from astrid.pipeline.inputs import admit_frame
+from astrid.pipeline.reference_choice import choose_reference
+from astrid.simulation import simulate_pair
+from astrid.store import ObjectStore
+from small_field import STATIC_FIELD
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("choice")
+    here = simulate_pair(STATIC_FIELD, seed=1).write(root / "here")
+    away = replace(STATIC_FIELD, center=(200.0, 30.0))
+    there = simulate_pair(away, seed=1).write(root / "there")
+    return {
+        "science": here["science"],
+        "reference": here["reference"],
+        "elsewhere": there["reference"],
+        "elsewhere_science": there["science"],
+    }
+
+
+def test_the_newest_covering_reference_of_the_band_is_chosen(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    with connect(f"sqlite:///{tmp_path / 'astrid.sqlite'}") as catalog:
+        store = ObjectStore(str(tmp_path / "store"))
+        science = read_image(files["science"])
+        with pytest.raises(IncompatibleImagesError, match="none registered in that band"):
+            choose_reference(catalog, science)
+        old = admit_frame(catalog, store, files["reference"], "reference")
+        admit_frame(catalog, store, files["elsewhere"], "reference")  # newer, other field
+        chosen = choose_reference(catalog, science)
+        assert chosen.record.id == old.observation_id and chosen.overlap > 0.9
+        # a newer reference of the field wins (the same sky, other content)
+        newer = tmp_path / "newer.fits"
+        with fits.open(files["reference"]) as hdul:
+            hdul[0].header["HISTORY"] = "a newer reference"
+            hdul.writeto(newer)
+        new = admit_frame(catalog, store, newer, "reference")
+        assert choose_reference(catalog, science).record.id == new.observation_id
+        # another band: nothing qualifies, and the message names the frame and band
+        other_band = replace(science, meta=replace(science.meta, filter="i"), path="sci_i.fits")
+        with pytest.raises(IncompatibleImagesError, match=r"sci_i\.fits: .* band i"):
+            choose_reference(catalog, other_band)
+        # a frame of another field: the best overlap is named
+        far = read_image(files["elsewhere_science"])
+        assert choose_reference(catalog, far).record.name == "reference"
+        lonely = replace(far, wcs=science.wcs.deepcopy(), path="lonely.fits")
+        lonely.wcs.wcs.crval = [lonely.wcs.wcs.crval[0] + 20.0, lonely.wcs.wcs.crval[1]]
+        with pytest.raises(IncompatibleImagesError, match=r"lonely\.fits: .*best overlap 0%"):
+            choose_reference(catalog, lonely)
