@@ -3,7 +3,8 @@
 `astrid run` without ``--reference`` reads each science frame's band and WCS and takes the
 newest registered reference observation (a reference of an earlier run, or a stack
 registered by ``astrid coadd --register``) that is in the same band, did not fail, and
-covers at least ``MIN_OVERLAP`` of the frame's sky (`astrid.observations.footprint`).
+covers at least ``MIN_OVERLAP`` of the frame's sky
+(`astrid.observations.validate.overlap_fraction`).
 Frames are then run in groups, one `Pipeline.run` per reference, so every run records the
 reference it used (and a ``ReferenceChosen`` event says why). A frame no reference covers
 fails alone, at stage ``reference``, with the reason.
@@ -25,8 +26,8 @@ from astrid.catalog import Catalog
 from astrid.catalog.observations import ObservationRecord, usable_references
 from astrid.errors import AstridError, IncompatibleImagesError
 from astrid.observations.fits_reader import DEFAULT_MAX_PIXELS, read_image
-from astrid.observations.footprint import overlap_fraction
 from astrid.observations.image import Image
+from astrid.observations.validate import overlap_fraction
 from astrid.pipeline.alerts_stage import AlertsStageReport
 from astrid.pipeline.delivery_stage import DeliveryReport
 from astrid.pipeline.inputs import frame_url
