@@ -127,6 +127,10 @@ def run_with_chosen_references(
             },
         )
         groups.setdefault(chosen.record.id, []).append(science)
+    on_frame = run_options.get("on_frame")
+    for report in unassigned:
+        if on_frame is not None:
+            on_frame(report)
     reports = [pipeline.run(ref, group, out_dir, **run_options) for ref, group in groups.items()]
     return _merged(reports, unassigned, sciences)
 
