@@ -90,7 +90,7 @@ def _replica(url: str, root: Path, name: str, lease_s: float) -> JobWorker:
 def test_two_workers_run_each_job_once_even_one_longer_than_the_lease(
     url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ASTRID_TEST_FRAME_SLEEP_S", "4")
+    monkeypatch.setenv("ASTRID_TEST_FRAME_SLEEP_S", "7")
     root = tmp_path / "service"
     pair = simulate_pair(SMALL_FIELD, seed=3).write(tmp_path / "inputs")
     slow = tmp_path / "inputs" / "slow.fits"
@@ -117,29 +117,33 @@ def test_two_workers_run_each_job_once_even_one_longer_than_the_lease(
         ).id
         for name in ("slow", "science")
     ]
-    # a lease of 1.5 s: the slow job (4 s) outlives it three times over
-    workers = [_replica(url, root, f"w{i}", lease_s=1.5) for i in range(2)]
+    # a lease of 3 s: the slow job (7 s) outlives it twice over; heartbeats every second
+    # (a loaded machine may stall a thread for over a second, so the lease is not shorter)
+    workers = [_replica(url, root, f"w{i}", lease_s=3.0) for i in range(2)]
     for w in workers:
         w.start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not all(
-        (j := job_record(catalog, job_id)) is not None and j.status in ("done", "failed")
-        for job_id in jobs
-    ):
-        time.sleep(0.3)
-    time.sleep(2.0)  # past another lease: a wrongly requeued job would be claimed again
-    for w in workers:
-        w.stop()
-    for job_id in jobs:
-        found = job_record(catalog, job_id)
-        assert found is not None and (found.status, found.attempts) == ("done", 1), found
-    runs = catalog.runs()
-    assert len(runs) == 2 and all(r.status == "done" for r in runs)
-    found_events = catalog.events(type="CandidatesFound")
-    assert sorted(e.payload["run_id"] for e in found_events) == sorted(r.id for r in runs)
-    for w in workers:
-        w.catalog.close()
-    catalog.close()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not all(
+            (j := job_record(catalog, job_id)) is not None and j.status in ("done", "failed")
+            for job_id in jobs
+        ):
+            time.sleep(0.3)
+        time.sleep(3.5)  # past another lease: a wrongly requeued job would be claimed again
+        for w in workers:
+            w.stop()
+        for job_id in jobs:
+            found = job_record(catalog, job_id)
+            assert found is not None and (found.status, found.attempts) == ("done", 1), found
+        runs = catalog.runs()
+        assert len(runs) == 2 and all(r.status == "done" for r in runs)
+        found_events = catalog.events(type="CandidatesFound")
+        assert sorted(e.payload["run_id"] for e in found_events) == sorted(r.id for r in runs)
+    finally:  # closed even when an assertion fails (no connection left to the GC)
+        for w in workers:
+            w.stop()
+            w.catalog.close()
+        catalog.close()
 
 
 def test_a_job_whose_worker_died_is_finished_once_by_the_other_after_the_lease(
@@ -166,7 +170,7 @@ def test_a_job_whose_worker_died_is_finished_once_by_the_other_after_the_lease(
     # a worker claims it and is killed at once: no heartbeat renews its 1 s lease
     dead = claim_job(catalog, kinds=("process",), lease=timedelta(seconds=1))
     assert dead is not None and dead.id == job_id
-    alive = _replica(url, root, "alive", lease_s=1.0)
+    alive = _replica(url, root, "alive", lease_s=3.0)  # its own heartbeat keeps it
     alive.start()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
