@@ -352,8 +352,11 @@ def run_frames(
         with pipeline.catalog:
             try:
                 with _progress(len(sciences)) as (on_stage, on_frame):
-                    options: dict[str, Any] = {"on_stage": on_stage, "on_frame": on_frame}
-                    options["calibration"] = calibration
+                    options: dict[str, Any] = {
+                        "on_stage": on_stage,
+                        "on_frame": on_frame,
+                        "calibration": calibration,
+                    }
                     if reference is None:
                         report = run_with_chosen_references(pipeline, sciences, out, **options)
                     else:

@@ -33,13 +33,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import fsspec
-
 from astrid.catalog import Catalog
 from astrid.errors import ConfigurationError
 from astrid.pipeline.frame import FrameOutcome, process_frame
 from astrid.pipeline.frame_process import FrameFunction, FrameTask
-from astrid.pipeline.inputs import FrameSource, stored_observation
+from astrid.pipeline.inputs import FrameSource, copy_url, stored_observation
 from astrid.pipeline.scoring import ScoringModel, local_model_file
 from astrid.store import ObjectStore
 
@@ -93,14 +91,6 @@ def scheduler_workers(address: str, timeout_s: float = 2.0) -> int:
         client.close()
 
 
-def _fetch(url: str, folder: Path, name: str) -> str:
-    """Copy the object at ``url`` into ``folder/name`` (a worker's scratch); its path."""
-    path = folder / name
-    with fsspec.open(url, "rb") as src, open(path, "wb") as dst:
-        shutil.copyfileobj(src, dst, 1 << 22)
-    return str(path)
-
-
 def run_on_worker(
     function: FrameFunction,
     task: FrameTask,
@@ -128,7 +118,8 @@ def run_on_worker(
         kwargs = dict(task.kwargs)
         if fetch:
             kwargs["calibration"] = {
-                kind: _fetch(url, folder, f"master-{kind}.fits") for kind, url in fetch.items()
+                kind: str(copy_url(url, folder / f"master-{kind}.fits"))
+                for kind, url in fetch.items()
             }
         store = ObjectStore(store_url)
         model = kwargs.get("model")

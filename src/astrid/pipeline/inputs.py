@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -37,6 +37,7 @@ __all__ = [
     "AdmittedFrame",
     "FrameSource",
     "admit_frame",
+    "copy_url",
     "frame_url",
     "hash_masters",
     "register_failed",
@@ -107,14 +108,19 @@ def _local_path(frame: str | os.PathLike[str]) -> Path:
     return Path(text[len("file://") :] if text.startswith("file://") else text)
 
 
+def copy_url(url: str, path: str | os.PathLike[str]) -> Path:
+    """Copy the object at an fsspec ``url`` into the local file ``path``, streamed; it."""
+    with fsspec.open(url, "rb") as src, open(path, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 22)
+    return Path(path)
+
+
 @contextmanager
 def _fetched(url: str) -> Iterator[Path]:
     """The object at ``url`` copied into a temporary file, removed on exit."""
     with tempfile.TemporaryDirectory(prefix="astrid-input-") as folder:
-        path = Path(folder) / (PurePosixPath(url.split("?", 1)[0]).name or "frame.fits")
-        with fsspec.open(url, "rb") as src, open(path, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 22)
-        yield path
+        name = PurePosixPath(url.split("?", 1)[0]).name or "frame.fits"
+        yield copy_url(url, Path(folder) / name)
 
 
 def admit_frame(
@@ -143,7 +149,7 @@ def admit_frame(
     label = url or os.fspath(_local_path(frame))
     sha: str | None = None
     try:
-        with _fetched(url) if url else _null(_local_path(frame)) as path:
+        with _fetched(url) if url else nullcontext(_local_path(frame)) as path:
             sha = file_sha256(path)
             image = read_image(path, label=label, max_pixels=max_pixels)
             obs_id = register_observation(
@@ -158,11 +164,6 @@ def admit_frame(
         return AdmittedFrame(FrameSource.file(label), sha, obs_id, image.meta.name)
     source = stored_observation(catalog, store, obs_id)[1]
     return AdmittedFrame(replace(source, label=url), sha, obs_id, image.meta.name)
-
-
-@contextmanager
-def _null(path: Path) -> Iterator[Path]:
-    yield path
 
 
 def register_observation(

@@ -18,20 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fsspec
 from astropy.io import fits
 from astropy.wcs import WCS
 
 from astrid.catalog import Catalog
 from astrid.catalog.observations import ObservationRecord, usable_references
 from astrid.errors import AstridError, IncompatibleImagesError
-from astrid.observations.fits_reader import DEFAULT_MAX_PIXELS, read_image
+from astrid.observations.fits_reader import DEFAULT_MAX_PIXELS
 from astrid.observations.image import Image
 from astrid.observations.validate import overlap_fraction
 from astrid.pipeline.alerts_stage import AlertsStageReport
 from astrid.pipeline.delivery_stage import DeliveryReport
-from astrid.pipeline.inputs import frame_url
-from astrid.pipeline.run_reports import FrameInput, FrameReport, RunReport
+from astrid.pipeline.inputs import FrameSource, frame_url
+from astrid.pipeline.run_reports import FrameInput, FrameReport, RunReport, frame_label
 
 __all__ = ["MIN_OVERLAP", "ChosenReference", "choose_reference", "run_with_chosen_references"]
 
@@ -83,10 +82,8 @@ def _read(frame: FrameInput, max_pixels: int) -> Image:
     if isinstance(frame, int):
         raise IncompatibleImagesError(f"observation {frame}: give its reference explicitly")
     url = frame_url(frame)
-    if url is None:
-        return read_image(frame, max_pixels=max_pixels)
-    with fsspec.open(url, "rb") as stream:
-        return read_image(stream, label=url, max_pixels=max_pixels)
+    source = FrameSource.file(frame) if url is None else FrameSource(label=url, url=url)
+    return source.read(max_pixels=max_pixels)
 
 
 def run_with_chosen_references(
@@ -106,7 +103,7 @@ def run_with_chosen_references(
     groups: dict[int, list[FrameInput]] = {}
     unassigned: list[FrameReport] = []
     for science in sciences:
-        label = f"observation {science}" if isinstance(science, int) else os.fspath(science)
+        label = frame_label(science)
         try:
             image = _read(science, max_pixels)
         except (AstridError, OSError) as e:
@@ -141,10 +138,7 @@ def _merged(
     """One report: the frames in input order; the output files of the last run (they
     cover every run's frames); alerts and deliveries summed."""
     frames = [f for r in reports for f in r.frames] + unassigned
-    order = {
-        (f"observation {s}" if isinstance(s, int) else os.fspath(s)): k
-        for k, s in enumerate(sciences)
-    }
+    order = {frame_label(s): k for k, s in enumerate(sciences)}
     frames.sort(key=lambda f: order.get(f.path, len(order)))
     if not reports:
         return RunReport(frames, None)

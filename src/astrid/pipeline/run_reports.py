@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from astrid.pipeline.delivery_stage import DeliveryReport
     from astrid.pipeline.objects_stage import ObjectsStageReport
 
-__all__ = ["FrameInput", "FrameReport", "RunReport"]
+__all__ = ["FrameInput", "FrameReport", "RunReport", "frame_label"]
 
 
 @dataclass
@@ -59,3 +59,8 @@ class RunReport:
 #: A frame to process: a FITS file, or the id of an observation already registered (read
 #: from the object store where it is kept, never copied or hashed again).
 FrameInput: TypeAlias = str | os.PathLike[str] | int
+
+
+def frame_label(frame: FrameInput) -> str:
+    """A frame as reports name it: the file or URL as given, or ``observation <id>``."""
+    return f"observation {frame}" if isinstance(frame, int) else os.fspath(frame)

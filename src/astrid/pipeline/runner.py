@@ -53,7 +53,7 @@ from astrid.pipeline.object_outputs import write_object_tables
 from astrid.pipeline.objects_stage import ObjectsStage
 from astrid.pipeline.output_index import OutputIndex
 from astrid.pipeline.recovery import DEFAULT_STALE_TEMP_SECONDS, current_owner, recover
-from astrid.pipeline.run_reports import FrameInput, FrameReport, RunReport
+from astrid.pipeline.run_reports import FrameInput, FrameReport, RunReport, frame_label
 from astrid.pipeline.scoring import ScoringModel, resolve_model
 from astrid.store import ObjectStore
 
@@ -66,10 +66,6 @@ if TYPE_CHECKING:  # imported when used: frame workers import this module, not t
 __all__ = ["FrameInput", "FrameReport", "Pipeline", "RunReport"]
 
 log = logging.getLogger(__name__)
-
-
-def _label(frame: FrameInput) -> str:
-    return f"observation {frame}" if isinstance(frame, int) else os.fspath(frame)
 
 
 def _fits_bytes(data: np.ndarray) -> bytes:
@@ -276,7 +272,7 @@ class Pipeline:
         waiting: list[Wanted] = []
         seen: dict[str, FrameReport] = {}
         for science in sciences:
-            report = FrameReport(path=_label(science), status="pending")
+            report = FrameReport(path=frame_label(science), status="pending")
             reports.append(report)
             frame = self._science(science, report)
             if frame is None:
