@@ -216,8 +216,8 @@ def _check_inputs(images: Sequence[Image], config: StackConfig) -> None:
         check_usable(img, "coadd input")
 
 
-def _prepare(img: Image, config: PrepareConfig) -> tuple[np.ndarray, np.ndarray, _Prepared]:
-    """Masks, background and stars of a frame on its own grid: (raw, mask, prepared)."""
+def _prepare(img: Image, config: PrepareConfig) -> tuple[np.ndarray, _Prepared]:
+    """Masks, background and stars of a frame on its own grid: (unmasked pixels, frame)."""
     masks = build_mask(img, config.masks)
     bkg = estimate_background(masks.cleaned, masks.mask, config.background)
     raw = (masks.cleaned - bkg.level).astype(np.float32)
@@ -231,17 +231,23 @@ def _prepare(img: Image, config: PrepareConfig) -> tuple[np.ndarray, np.ndarray,
         threshold=config.star_threshold,
         config=config.psf,
     )
-    return raw, masks.mask, _Prepared(sub, masks.mask, stars, bkg.global_rms, saturation)
+    return raw, _Prepared(sub, masks.mask, stars, bkg.global_rms, saturation)
 
 
-def _onto_grid(img: Image, grid: Image, grid_frame: _Prepared, config: PrepareConfig) -> _Prepared:
-    """A frame aligned onto the grid frame's pixels, its background and stars measured there."""
-    raw, mask, own = _prepare(img, config)
+def _onto_grid(
+    img: Image,
+    grid: Image,
+    grid_stars: tuple[np.ndarray, np.ndarray],
+    config: PrepareConfig,
+) -> _Prepared:
+    """A frame aligned onto the grid's pixels (``grid_stars``: the grid frame's bright
+    stars and their centroid noise), its background and stars measured there."""
+    raw, own = _prepare(img, config)
     xy, xy_sigma = bright_stars(own.stars, config.alignment_min_snr)
-    grid_xy, grid_sigma = bright_stars(grid_frame.stars, config.alignment_min_snr)
+    grid_xy, grid_sigma = grid_stars
     alignment = align_reference(
         raw,
-        mask,
+        own.mask,
         img.wcs,
         xy,
         grid.wcs,
@@ -402,8 +408,9 @@ def stack_frames(images: Sequence[Image], config: StackConfig = StackConfig()) -
     _check_inputs(images, config)
     prep = config.prepare
     grid = images[0]
-    _, _, first = _prepare(grid, prep)
-    frames = [first] + [_onto_grid(img, grid, first, prep) for img in images[1:]]
+    first = _prepare(grid, prep)[1]
+    grid_stars = bright_stars(first.stars, prep.alignment_min_snr)
+    frames = [first] + [_onto_grid(img, grid, grid_stars, prep) for img in images[1:]]
     psf_models = [
         measure_psf(f.data, f.stars, prep.psf, label=img.label)
         for f, img in zip(frames, images, strict=True)
