@@ -118,6 +118,8 @@ def test_url_and_local_path(store: ObjectStore) -> None:
         f"sha256/{HEX[:2]}/{HEX[2:4]}/{HEX[:-1]}",
         f"md5/{HEX[:2]}/{HEX[2:4]}/{HEX}",
         f"sha256/{HEX[:2]}/{HEX[2:4]}/{HEX.upper()}",
+        f"sha256/00/00/{HEX}#0+10",  # a pack's member, of a malformed pack key
+        f"sha256/{HEX[:2]}/{HEX[2:4]}/{HEX}#-1+10",
         "",
     ],
 )
@@ -161,34 +163,54 @@ def test_failed_write_leaves_no_object(
     assert _files(tmp_path / "store") == []  # the temporary file was removed too
 
 
-@pytest.mark.parametrize("n", [3, 40])  # one object at a time, and one flush for the lot
-def test_put_many_stores_each_as_put_bytes_would(
-    store: ObjectStore, tmp_path: Path, n: int
+def test_put_pack_gives_each_item_a_key_that_reads_it_back(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    items = [DATA + bytes([k % 20]) for k in range(n)]  # repeats within the call
-    store.put_bytes(items[1], suffix=".fits")  # and one already stored
-    keys = store.put_many(items, suffix=".fits")
-    assert keys == [store.put_bytes(item, suffix=".fits") for item in items]
+    monkeypatch.setattr("astrid.store.PACK_BYTES", 3 * (len(DATA) + 1))  # packs of three
+    items = [DATA + bytes([k % 5]) for k in range(8)] + [b""]  # repeats, and an empty one
+    keys = store.put_pack(items, suffix=".fits")
     assert [store.get_bytes(key) for key in keys] == items
-    assert len(_files(tmp_path / "store")) == len(set(items))  # no temporaries left
+    assert all(store.exists(key) for key in keys)
+    assert len({key.split("#")[0] for key in keys}) == 3
+    assert len(_files(tmp_path / "store")) == 3  # three packs, no temporaries left
+    assert store.put_pack(items, suffix=".fits") == keys  # the same items: the same keys
+    assert store.put_pack([]) == []
+    with store.open(keys[4]) as f:
+        assert f.read() == items[4]
+    assert store.local_path(keys[4]) is None  # a member has no file of its own
+    with pytest.raises(StorageError, match="member of a pack"):
+        store.url(keys[4])
 
 
-def test_put_many_on_an_fsspec_store(tmp_path: Path) -> None:
-    store = ObjectStore(f"memory://astrid-many-{tmp_path.name}")
+def test_put_pack_on_an_fsspec_store(tmp_path: Path) -> None:
+    store = ObjectStore(f"memory://astrid-pack-{tmp_path.name}")
     items = [DATA + bytes([k]) for k in range(10)]
-    assert [store.get_bytes(key) for key in store.put_many(items)] == items
+    assert [store.get_bytes(key) for key in store.put_pack(items)] == items
 
 
-@pytest.mark.parametrize("where", ["astrid.store._syncfs", "astrid.store.os.replace"])
-def test_put_many_failing_leaves_no_temporaries(
-    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+def test_a_member_of_a_lost_or_cut_pack_is_a_clear_error(store: ObjectStore) -> None:
+    key = store.put_pack([DATA, DATA[::-1]], suffix=".fits")[1]
+    beyond = key.replace(f"+{len(DATA)}", f"+{len(DATA) + 10}")
+    with pytest.raises(StorageError, match=f"holds {len(DATA)} of the member's {len(DATA) + 10}"):
+        store.get_bytes(beyond)
+    pack = store.local_path(key.split("#")[0])
+    assert pack is not None
+    pack.unlink()
+    assert not store.exists(key)
+    for call in (store.get_bytes, store.open, store.local_path):
+        with pytest.raises(StorageError, match="no object"):
+            call(key)
+
+
+def test_put_pack_failing_leaves_no_temporaries(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def crash(*_args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(where, crash)
+    monkeypatch.setattr("astrid.store.os.replace", crash)
     with pytest.raises(StorageError, match="disk full"):
-        store.put_many([DATA + bytes([k]) for k in range(10)], suffix=".fits")
+        store.put_pack([DATA + bytes([k]) for k in range(10)], suffix=".fits")
     assert _files(tmp_path / "store") == []
 
 
@@ -258,9 +280,11 @@ def test_an_s3_store_puts_each_object_whole_in_one_request(s3_server: S3Server) 
     import fsspec
 
     store = ObjectStore(s3_server.new_store_url())
-    keys = store.put_many([b"first", b"second", b"first"], suffix=".fits")
+    keys = [store.put_bytes(data, suffix=".fits") for data in (b"first", b"second", b"first")]
+    members = store.put_pack([b"third", b"fourth"], suffix=".fits")  # one PUT, ranges read
     assert keys[0] == keys[2] and store.get_bytes(keys[1]) == b"second"
+    assert [store.get_bytes(key) for key in members] == [b"third", b"fourth"]
     fs, root = fsspec.core.url_to_fs(store.url_root)
     assert sorted(p.rsplit("/", 1)[1] for p in fs.find(root)) == sorted(
-        k.rsplit("/", 1)[1] for k in set(keys)
+        k.rsplit("/", 1)[1] for k in {*keys, members[0].split("#")[0]}
     )

@@ -20,6 +20,7 @@ import pytest
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS
+from sqlalchemy import text
 
 from alert_field import Field
 from astrid.alerts import PublicationRule, operating_threshold, read_container, rubin_schema
@@ -182,9 +183,13 @@ def test_rule_missing_stamp_no_zero_point_and_no_time(field: Field, tmp_path: Pa
             key=lambda c: c["rb"],
         )
         store = ObjectStore(str(tmp_path / "store"))
-        local = store.local_path(lost["cutout_difference_key"])
-        assert local is not None
-        local.unlink()
+        gone = "sha256/00/00/" + "0" * 64 + ".fits.pack#0+17280"  # a member of a lost pack
+        assert not store.exists(gone)
+        with catalog.engine.begin() as conn:
+            conn.execute(
+                text("UPDATE candidates SET cutout_difference_key = :key WHERE id = :id"),
+                {"key": gone, "id": lost["id"]},
+            )
         stage = AlertsStage(catalog, store)
         published = stage.publish(run_ids, tmp_path / "out")
         assert published.error is None and published.written

@@ -6,7 +6,7 @@ in batches and, per batch:
 1. re-scores every packet's stamps with AstrID's real/bogus and OOD model (the packet's
    S/N stands in for S_corr; its FWHM, when given, for the PSF's);
 2. keeps the three stamps in the object store (63×63 float32 FITS, NaN where the packet
-   had none or blanks), as the pipeline keeps its cutouts;
+   had none or blanks; packed, as the pipeline keeps its cutouts);
 3. registers each survey exposure the packets name, their own and their history's, as an
    observation and a done run (`astrid.catalog.ingested.exposure_runs`: no image behind
    them), appends the packets' detections to their exposure's run as candidates with their
@@ -283,7 +283,7 @@ class IngestStage:
         return out
 
     def _store_stamps(self, alerts: Sequence[SurveyAlert], rows: list[dict[str, Any]]) -> None:
-        """Each packet's stamps as FITS objects (one flush for the batch), keys in its row."""
+        """Each packet's stamps as FITS objects (one pack for the batch), keys in its row."""
         where: list[tuple[int, str]] = []
         data: list[bytes] = []
         for k, alert in enumerate(alerts):
@@ -292,7 +292,7 @@ class IngestStage:
                 if np.isfinite(plane).any():
                     where.append((k, f"cutout_{column}_key"))
                     data.append(stamp_fits(plane, kind, None))
-        for (k, name), key in zip(where, self.store.put_many(data, suffix=".fits"), strict=True):
+        for (k, name), key in zip(where, self.store.put_pack(data, suffix=".fits"), strict=True):
             rows[k][name] = key
 
     def _row(self, alert: SurveyAlert) -> dict[str, Any]:

@@ -527,7 +527,7 @@ class Pipeline:
         assert outcome.candidates is not None and outcome.cutouts is not None
         kinds = ("science", "reference", "difference")
         keys = iter(
-            self.store.put_many(
+            self.store.put_pack(
                 [_fits_bytes(triplet[j]) for triplet in outcome.cutouts for j in range(3)],
                 suffix=".fits",
             )
