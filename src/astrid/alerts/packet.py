@@ -26,7 +26,6 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -37,16 +36,13 @@ from astrid.alerts.dia_records import dia_forced_source, dia_object, dia_source
 from astrid.alerts.inputs import AstridValues, Cutouts, Detection, ForcedMeasurement, ObjectSummary
 from astrid.alerts.schema import AlertSchema, container_bytes
 from astrid.alerts.units import nanojansky_per_unit
-from astrid.difference.cutouts import CUTOUT_SIZE, cutout_wcs
+from astrid.difference.cutouts import CUTOUT_SIZE, cutout_fits, cutout_wcs
 from astrid.errors import AlertError
 
 __all__ = ["SIDECAR_VERSION", "AlertPacket", "build_alert", "stamp_fits"]
 
 #: Version of the sidecar record's layout (docs/alerts.md).
 SIDECAR_VERSION = 1
-
-#: FITS files are made of blocks of this many bytes.
-_FITS_BLOCK = 2880
 
 #: Packet field of each stamp, by AstrID's name for it.
 _STAMP_FIELDS = {
@@ -123,38 +119,11 @@ def stamp_fits(
             shape=array.shape,
         )
     scaled = array.astype(np.float32) * np.float32(nanojansky if nanojansky else 1.0)
-    # Written directly (header cards, big-endian pixels, 2880-byte blocks): an HDU's
-    # writeto costs ten times more, and a packet has three stamps.
-    units = "nJy" if nanojansky else "image"
-    if wcs_header is None:
-        head = _stamp_header(kind, units)
-    else:
-        header = _header_cards(kind, units)
-        header.extend(wcs_header.cards)
-        head = header.tostring(padding=True).encode("ascii")
-    pixels = scaled.astype(">f4").tobytes()
-    padding = b"\0" * (-len(pixels) % _FITS_BLOCK)
-    return head + pixels + padding
-
-
-def _header_cards(kind: str, units: str) -> fits.Header:
-    return fits.Header(
-        [
-            ("SIMPLE", True, "conforms to FITS standard"),
-            ("BITPIX", -32, "array data type"),
-            ("NAXIS", 2, "number of array dimensions"),
-            ("NAXIS1", CUTOUT_SIZE),
-            ("NAXIS2", CUTOUT_SIZE),
-            ("STAMP", kind, "AstrID stamp: science, template or difference"),
-            ("BUNIT", units, "pixel units"),
-        ]
+    cards = (
+        ("STAMP", kind, "AstrID stamp: science, template or difference"),
+        ("BUNIT", "nJy" if nanojansky else "image", "pixel units"),
     )
-
-
-@lru_cache(maxsize=16)
-def _stamp_header(kind: str, units: str) -> bytes:
-    """The header block of a stamp without WCS: the same bytes for every stamp of a kind."""
-    return _header_cards(kind, units).tostring(padding=True).encode("ascii")
+    return cutout_fits(scaled, cards, extra=wcs_header)
 
 
 def _before(mjd: float | None, ident: int, trigger: Detection) -> bool:

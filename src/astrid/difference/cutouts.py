@@ -3,13 +3,16 @@
 A cutout of size ``n`` around ``(x, y)`` starts at pixel ``(round(x) - n // 2,
 round(y) - n // 2)`` of the science image (`cutout_origin`); its WCS is the science
 image's shifted there (`cutout_wcs`). `wcs_from_header` reads a stored WCS header
-(`Observation.wcs_header`) back.
+(`Observation.wcs_header`) back. `cutout_fits` writes a cutout as the bytes of a FITS file.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
@@ -18,6 +21,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 __all__ = [
     "CUTOUT_SIZE",
     "cutout",
+    "cutout_fits",
     "cutout_origin",
     "cutout_triplets",
     "cutout_wcs",
@@ -27,6 +31,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 CUTOUT_SIZE = 63
+_FITS_BLOCK = 2880
+_END_CARD = b"END".ljust(80)
 
 
 def cutout_origin(x: float, y: float, size: int = CUTOUT_SIZE) -> tuple[int, int]:
@@ -87,3 +93,53 @@ def wcs_from_header(header_text: str | None) -> WCS | None:
         return None
     celestial = wcs.celestial
     return celestial if celestial.has_celestial and celestial.naxis == 2 else None
+
+
+def cutout_fits(
+    data: np.ndarray,
+    cards: Sequence[tuple[str, Any, str]] = (),
+    *,
+    extra: fits.Header | None = None,
+) -> bytes:
+    """A 2-D image as the bytes of a FITS file: one float32 primary HDU.
+
+    Written directly (header cards, big-endian pixels, 2880-byte blocks) instead of by an
+    HDU's ``writeto``, which costs ten times more: a frame's candidates and an alert's
+    stamps are thousands of cutouts. The header holds the mandatory cards, ``cards``
+    (keyword, value, comment; rendered once per shape and cards) and ``extra``'s cards
+    (a cutout's WCS, rendered each call).
+
+    Examples
+    --------
+    >>> import io
+    >>> raw = cutout_fits(np.ones((3, 2)), [("STAMP", "difference", "what it is")])
+    >>> with fits.open(io.BytesIO(raw)) as hdus:
+    ...     hdus[0].data.shape, hdus[0].header["STAMP"]
+    ((3, 2), 'difference')
+    """
+    array = np.asarray(data)
+    if array.ndim != 2:
+        raise ValueError(f"a cutout is a 2-D image, found shape {array.shape}")
+    head = _header_cards(array.shape, tuple(cards))
+    if extra is not None:
+        head += extra.tostring(endcard=False, padding=False).encode("ascii")
+    head += _END_CARD
+    head += b" " * (-len(head) % _FITS_BLOCK)
+    pixels = array.astype(">f4").tobytes()
+    return head + pixels + b"\0" * (-len(pixels) % _FITS_BLOCK)
+
+
+@lru_cache(maxsize=64)
+def _header_cards(shape: tuple[int, ...], cards: tuple[tuple[str, Any, str], ...]) -> bytes:
+    """The mandatory cards of a float32 image of ``shape`` and ``cards``, without END."""
+    header = fits.Header(
+        [
+            ("SIMPLE", True, "conforms to FITS standard"),
+            ("BITPIX", -32, "array data type"),
+            ("NAXIS", 2, "number of array dimensions"),
+            ("NAXIS1", shape[1]),
+            ("NAXIS2", shape[0]),
+            *cards,
+        ]
+    )
+    return header.tostring(endcard=False, padding=False).encode("ascii")

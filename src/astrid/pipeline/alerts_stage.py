@@ -13,7 +13,7 @@ folder whose objects stage is done:
    container file of one Rubin record, schema embedded) beside
    ``OUT/alerts/<alertId>.astrid.json`` (AstrID's sidecar); files are written whole and
    renamed into place;
-3. each packet and sidecar is also kept in the object store, its filter fields
+3. each packet and sidecar is also kept in the object store (packed), its filter fields
    (`astrid.alerts.alert_fields`) are tested against every active subscription's filter
    and the matches are queued for delivery (`astrid.catalog.deliveries`; the sender is
    `astrid.pipeline.delivery_stage`), and the alerts are marked sent with their store keys
@@ -31,18 +31,17 @@ alert again, under the same name (at least once to the folder, once in the catal
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from astropy.io import fits
+from astropy.wcs import WCS
 
 from astrid.alerts import (
     AlertPacket,
@@ -84,6 +83,7 @@ from astrid.catalog.runs import run as run_record
 from astrid.catalog.subscriptions import list_subscriptions
 from astrid.difference.cutouts import wcs_from_header
 from astrid.errors import AlertError, AstridError
+from astrid.ingest.stamps import decode_stamp
 from astrid.store import ObjectStore
 
 __all__ = ["ALERTS_DIRECTORY", "AlertsStage", "AlertsStageReport"]
@@ -181,7 +181,8 @@ class AlertsStage:
             labels = {i: f"{m.name} v{m.version}" for i, m in models.items()}
             sources = _Sources(self.catalog, self.store, schema, labels)
             router = Router(list_subscriptions(self.catalog, active_only=True))
-            sent: list[SentAlert] = []
+            sources.prefetch(pending)
+            built: list[tuple[int, bytes, bytes, dict[str, Any]]] = []
             for alert in pending:
                 try:
                     packet = sources.packet(alert)
@@ -203,16 +204,17 @@ class AlertsStage:
                 path = report.directory / f"{alert.id}.avro"
                 _write(path, avro)
                 _write(path.with_suffix(".astrid.json"), sidecar)
-                sent.append(
-                    SentAlert(
-                        alert_id=alert.id,
-                        avro_key=self.store.put_bytes(avro, suffix=".avro"),
-                        sidecar_key=self.store.put_bytes(sidecar, suffix=".json"),
-                        fields={**fields, "summary": packet.sidecar["summary"]},
-                    )
-                )
+                fields["summary"] = packet.sidecar["summary"]
+                built.append((alert.id, avro, sidecar, fields))
                 report.written.append(path)
                 report.alert_ids.append(alert.id)
+            # kept in the store as two packs (one write each, not two per alert)
+            avro_keys = self.store.put_pack([b[1] for b in built], suffix=".avro")
+            sidecar_keys = self.store.put_pack([b[2] for b in built], suffix=".json")
+            sent = [
+                SentAlert(alert_id=i, avro_key=a, sidecar_key=j, fields=f)
+                for (i, _, _, f), a, j in zip(built, avro_keys, sidecar_keys, strict=True)
+            ]
             report.queued = queue_deliveries(
                 self.catalog, router.matches((s.alert_id, s.fields) for s in sent)
             )
@@ -246,7 +248,28 @@ class _Sources:
         self._objects: dict[int, ObjectRecord] = {}
         self._candidates: dict[int, CandidateRecord] = {}
         self._observations: dict[int, dict[str, Any]] = {}
+        self._wcs: dict[int, WCS | None] = {}
         self._processed: dict[int, datetime] = {}
+
+    def prefetch(self, alerts: Sequence[AlertRecord]) -> None:
+        """Read the records these alerts are built from in a few queries: their detections,
+        objects, light curves, earlier detections and observations."""
+        self._load_candidates(a.candidate_id for a in alerts if a.candidate_id is not None)
+        objects = {c.object_id for c in self._candidates.values() if c.object_id is not None}
+        objects -= set(self._objects)
+        if objects:
+            self._objects.update(objects_by_id(self.catalog, objects))
+            self._curves.update(light_curves(self.catalog, objects))
+        self._load_candidates(
+            p.candidate_id
+            for curve in self._curves.values()
+            for p in curve
+            if p.detected and p.candidate_id is not None
+        )
+        wanted = {c.observation_id for c in self._candidates.values()} - set(self._observations)
+        if wanted:
+            for obs in self.catalog.observations(ids=sorted(wanted)):
+                self._observations[obs["id"]] = obs
 
     def packet(self, alert: AlertRecord) -> AlertPacket:
         """The packet of one alert, from the current state of its detection and object."""
@@ -270,7 +293,7 @@ class _Sources:
                 science=self._stamp(trigger, "science"),
                 template=self._stamp(trigger, "reference"),
                 difference=self._stamp(trigger, "difference"),
-                wcs=wcs_from_header(self._observation(trigger.observation_id).get("wcs_header")),
+                wcs=self._wcs_of(trigger.observation_id),
             ),
             values=AstridValues(
                 rb=trigger.rb,
@@ -331,6 +354,12 @@ class _Sources:
             for obs in self.catalog.observations(ids=[observation_id]):
                 self._observations[obs["id"]] = obs
         return self._observations.get(observation_id, {})
+
+    def _wcs_of(self, observation_id: int) -> WCS | None:
+        if observation_id not in self._wcs:
+            header = self._observation(observation_id).get("wcs_header")
+            self._wcs[observation_id] = wcs_from_header(header)
+        return self._wcs[observation_id]
 
     def _processed_at(self, run_id: int) -> datetime:
         """When the run finished (its values were produced)."""
@@ -396,9 +425,8 @@ class _Sources:
         if key is None:
             return None
         try:
-            with fits.open(io.BytesIO(self.store.get_bytes(key))) as hdus:
-                data = hdus[0].data
-                return None if data is None else np.array(data, dtype=np.float32)
+            pixels, _ = decode_stamp(self.store.get_bytes(key), what=f"{kind} stamp {key}")
+            return pixels
         except (AstridError, OSError, ValueError) as e:
             log.warning("candidate %d: %s stamp %s unreadable: %s", candidate.id, kind, key, e)
             return None

@@ -21,19 +21,16 @@ whose products went to the output folder (`output_index.OutputIndex`), the lates
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from astropy.io import fits
-
 from astrid import __version__
 from astrid.catalog import Catalog
 from astrid.catalog.claims import DEFAULT_LEASE_S
+from astrid.difference.cutouts import cutout_fits
 from astrid.errors import AstridError, ClaimLostError, InvalidImageError
 from astrid.pipeline.candidates_csv import write_candidates_csv
 from astrid.pipeline.claiming import RunClaims, Wanted
@@ -66,12 +63,6 @@ if TYPE_CHECKING:  # imported when used: frame workers import this module, not t
 __all__ = ["FrameInput", "FrameReport", "Pipeline", "RunReport"]
 
 log = logging.getLogger(__name__)
-
-
-def _fits_bytes(data: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    fits.PrimaryHDU(data=data.astype(np.float32)).writeto(buffer)
-    return buffer.getvalue()
 
 
 class Pipeline:
@@ -528,7 +519,7 @@ class Pipeline:
         kinds = ("science", "reference", "difference")
         keys = iter(
             self.store.put_pack(
-                [_fits_bytes(triplet[j]) for triplet in outcome.cutouts for j in range(3)],
+                [cutout_fits(triplet[j]) for triplet in outcome.cutouts for j in range(3)],
                 suffix=".fits",
             )
         )
