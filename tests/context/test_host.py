@@ -2,11 +2,13 @@
 
 import numpy as np
 import pytest
+from astropy.coordinates import SkyCoord
 from astropy.table import Table
 from astropy.wcs import WCS
 
 from astrid.context.host import (
     ContextInputError,
+    _offsets,
     assign_hosts,
     directional_light_radius,
     on_bright_star,
@@ -115,3 +117,19 @@ def test_bright_stars_are_not_extended_and_galaxies_are() -> None:
 
     assert not nearest(stars).any(), "a star was called extended"
     assert nearest(galaxies).mean() >= 0.8
+
+
+@pytest.mark.parametrize(("ra", "dec"), [(150.0, 2.0), (359.99, -30.0), (0.005, 89.9)])
+def test_offsets_match_astropys_sky_offset_frame(ra: float, dec: float) -> None:
+    rng = np.random.default_rng(1)
+    sources = Table(
+        {
+            "ra": (ra + rng.uniform(-0.05, 0.05, 50)) % 360.0,
+            "dec": np.clip(dec + rng.uniform(-0.05, 0.05, 50), -90.0, 90.0),
+        }
+    )
+    dx, dy = _offsets(sources, ra, dec)
+    frame = SkyCoord(ra, dec, unit="deg").skyoffset_frame()
+    expected = SkyCoord(sources["ra"], sources["dec"], unit="deg").transform_to(frame)
+    assert np.allclose(dx, -expected.lon.to_value("arcsec"), atol=1e-6)
+    assert np.allclose(dy, -expected.lat.to_value("arcsec"), atol=1e-6)

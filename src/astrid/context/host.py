@@ -72,13 +72,22 @@ def _check(sources: Table, ra: np.ndarray, dec: np.ndarray) -> None:
 
 
 def _offsets(sources: Table, ra: float, dec: float) -> tuple[np.ndarray, np.ndarray]:
-    """Tangent-plane (gnomonic) offsets of the object from each source, arcsec."""
-    centre = SkyCoord(ra, dec, unit="deg")
-    frame = centre.skyoffset_frame()
-    src = SkyCoord(np.asarray(sources["ra"]), np.asarray(sources["dec"]), unit="deg")
-    off = src.transform_to(frame)
+    """Offsets of the object from each source, arcsec: minus the sources' longitude and
+    latitude in the object's sky-offset frame (astropy's ``skyoffset_frame``, computed here
+    in closed form: this runs once per object over every galaxy of the field)."""
+    ra0, dec0 = np.radians(ra), np.radians(dec)
+    d_ra = np.radians(np.asarray(sources["ra"], float)) - ra0
+    src_dec = np.radians(np.asarray(sources["dec"], float))
+    cos_dec, sin_dec = np.cos(src_dec), np.sin(src_dec)
+    lon = np.arctan2(
+        cos_dec * np.sin(d_ra),
+        sin_dec * np.sin(dec0) + cos_dec * np.cos(dec0) * np.cos(d_ra),
+    )
+    lat = np.arcsin(
+        np.clip(sin_dec * np.cos(dec0) - cos_dec * np.sin(dec0) * np.cos(d_ra), -1.0, 1.0)
+    )
     # object relative to source = -(source relative to object)
-    return -off.lon.to_value("arcsec"), -off.lat.to_value("arcsec")
+    return -np.degrees(lon) * 3600.0, -np.degrees(lat) * 3600.0
 
 
 def assign_hosts(

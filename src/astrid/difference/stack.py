@@ -47,8 +47,7 @@ from astrid.observations.image import Image
 from astrid.observations.validate import check_usable
 from astrid.preprocess.align import align_reference
 from astrid.preprocess.background import estimate_background
-from astrid.preprocess.masks import build_mask
-from astrid.preprocess.pair import PrepareConfig, bright_stars
+from astrid.preprocess.pair import PrepareConfig, PreparedFrame, bright_stars, prepare_frame
 from astrid.preprocess.photometric import measure_flux_ratio
 from astrid.preprocess.psf import StarList, find_stars, measure_psf, psf_fwhm
 
@@ -216,22 +215,8 @@ def _check_inputs(images: Sequence[Image], config: StackConfig) -> None:
         check_usable(img, "coadd input")
 
 
-def _prepare(img: Image, config: PrepareConfig) -> tuple[np.ndarray, _Prepared]:
-    """Masks, background and stars of a frame on its own grid: (unmasked pixels, frame)."""
-    masks = build_mask(img, config.masks)
-    bkg = estimate_background(masks.cleaned, masks.mask, config.background)
-    raw = (masks.cleaned - bkg.level).astype(np.float32)
-    sub = np.where(masks.mask, 0.0, raw).astype(np.float32)
-    saturation = img.meta.saturation - bkg.global_level
-    stars = find_stars(
-        sub,
-        bkg.rms,
-        masks.mask,
-        saturation=saturation,
-        threshold=config.star_threshold,
-        config=config.psf,
-    )
-    return raw, _Prepared(sub, masks.mask, stars, bkg.global_rms, saturation)
+def _own(img: Image, config: PrepareConfig) -> PreparedFrame:
+    return prepare_frame(img, config, role="coadd input")
 
 
 def _onto_grid(
@@ -242,12 +227,12 @@ def _onto_grid(
 ) -> _Prepared:
     """A frame aligned onto the grid's pixels (``grid_stars``: the grid frame's bright
     stars and their centroid noise), its background and stars measured there."""
-    raw, own = _prepare(img, config)
+    own = _own(img, config)
     xy, xy_sigma = bright_stars(own.stars, config.alignment_min_snr)
     grid_xy, grid_sigma = grid_stars
     alignment = align_reference(
-        raw,
-        own.mask,
+        own.raw,
+        own.masks.mask,
         img.wcs,
         xy,
         grid.wcs,
@@ -269,7 +254,7 @@ def _onto_grid(
         threshold=config.star_threshold,
         config=config.psf,
     )
-    return _Prepared(data, alignment.mask, stars, own.sigma, own.saturation)
+    return _Prepared(data, alignment.mask, stars, own.background.global_rms, own.saturation)
 
 
 def _blur(data: np.ndarray, good: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -408,7 +393,10 @@ def stack_frames(images: Sequence[Image], config: StackConfig = StackConfig()) -
     _check_inputs(images, config)
     prep = config.prepare
     grid = images[0]
-    first = _prepare(grid, prep)[1]
+    own = _own(grid, prep)
+    first = _Prepared(
+        own.data, own.masks.mask, own.stars, own.background.global_rms, own.saturation
+    )
     grid_stars = bright_stars(first.stars, prep.alignment_min_snr)
     frames = [first] + [_onto_grid(img, grid, grid_stars, prep) for img in images[1:]]
     psf_models = [

@@ -9,11 +9,18 @@ real/bogus model when given one, writes the D and S_corr images and the flux pro
 picklable `FrameOutcome`: either the products or the stage that failed and why.
 It runs in a worker process, so it never raises for a problem in the data; the parent
 records failures in the catalog.
+
+A worker keeps the last reference it prepared (masks, background, stars on its own grid:
+`astrid.preprocess.prepare_frame`), keyed by the file's identity (path, inode, size,
+modification time) and the settings, so a night of frames against one reference file masks
+it once per process, not once per frame; the candidates are the same either way. A
+reference read from a URL is prepared each time.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -31,13 +38,14 @@ from astrid.difference.products import DifferenceProduct
 from astrid.difference.psf_variation import correct_flux_for_psf_variation
 from astrid.difference.subtract import subtract
 from astrid.errors import AstridError
+from astrid.observations.image import Image
 from astrid.observations.validate import check_compatible
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.inputs import FrameSource
 from astrid.pipeline.photometric_reference import frame_catalogue, frame_photometry
 from astrid.pipeline.scoring import ScoringModel, add_realbogus_scores
 from astrid.preprocess.master_files import read_masters
-from astrid.preprocess.pair import prepare_pair
+from astrid.preprocess.pair import PrepareConfig, PreparedFrame, prepare_frame, prepare_pair
 
 __all__ = ["FrameOutcome", "process_frame", "unet_detector"]
 
@@ -85,6 +93,38 @@ class _Timer:
 def unet_detector(threads: int = 0) -> UNetDetector:
     """The shipped U-Net (the ``"unet"`` detector), loaded once per process."""
     return UNetDetector.load(threads=threads)
+
+
+class _ReferenceCache:
+    """The last reference this process prepared, by its file's identity and the settings."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._frame: PreparedFrame | None = None
+
+    def prepared(self, source: FrameSource, image: Image, config: PrepareConfig) -> PreparedFrame:
+        """``image`` (read from ``source``) prepared, or its preparation kept from before."""
+        identity = _file_identity(source)
+        key = None if identity is None else (identity, config)
+        if key is not None and key == self._key and self._frame is not None:
+            return self._frame
+        frame = prepare_frame(image, config, role="reference")
+        self._key, self._frame = key, (None if key is None else frame)
+        return frame
+
+
+def _file_identity(source: FrameSource) -> tuple[Any, ...] | None:
+    """What tells a local file's content apart without reading it; None for a URL."""
+    if source.path is None:
+        return None
+    try:
+        st = os.stat(source.path)
+    except OSError:
+        return None
+    return (os.path.abspath(source.path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+_REFERENCES = _ReferenceCache()
 
 
 def _write_map(path: Path, data: np.ndarray, header: fits.Header, kind: str) -> None:
@@ -149,7 +189,8 @@ def process_frame(
             check_compatible(science, reference)
         with timer("preprocess"):
             catalogue = frame_catalogue(config, science)
-            pair = prepare_pair(science, reference, config.prepare, catalogue=catalogue)
+            prepared = _REFERENCES.prepared(reference_source, reference, config.prepare)
+            pair = prepare_pair(science, prepared, config.prepare, catalogue=catalogue)
         zogy_config = replace(config.subtract.zogy, workers=threads)
         with timer("difference"):
             unet = unet_detector(max(threads, 0)) if config.subtract.detector == "unet" else None

@@ -2,7 +2,10 @@
 photometric scaling and PSFs, all on the science pixel grid.
 
 This is the preprocess stage as one pure function: two `Image` objects in, a
-`PreparedPair` out. Nothing here touches files or the catalog.
+`PreparedPair` out. What a pair needs of each image that does not depend on the other
+(masks, background, stars on its own grid) is `prepare_frame`'s: a reference used by many
+science frames can be prepared once and passed in its place. Nothing here touches files or
+the catalog.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from astrid.errors import CalibrationError, IncompatibleImagesError
 from astrid.observations.image import Image
 from astrid.observations.validate import check_usable
 from astrid.preprocess.align import AlignConfig, Alignment, align_reference
-from astrid.preprocess.background import BackgroundConfig, estimate_background
-from astrid.preprocess.masks import MaskConfig, build_mask
+from astrid.preprocess.background import Background, BackgroundConfig, estimate_background
+from astrid.preprocess.masks import MaskConfig, MaskResult, build_mask
 from astrid.preprocess.photometric import FluxRatio, measure_flux_ratio
 from astrid.preprocess.psf import PSFConfig, PSFModel, StarList, find_stars, measure_psf
 from astrid.preprocess.zero_point import (
@@ -32,7 +35,14 @@ from astrid.preprocess.zero_point import (
 )
 from astrid.timing import Stopwatch
 
-__all__ = ["PrepareConfig", "PreparedPair", "bright_stars", "prepare_pair"]
+__all__ = [
+    "PrepareConfig",
+    "PreparedFrame",
+    "PreparedPair",
+    "bright_stars",
+    "prepare_frame",
+    "prepare_pair",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,72 @@ class PrepareConfig:
     zero_point: ZeroPointConfig = field(default_factory=ZeroPointConfig)
     star_threshold: float = 5.0
     alignment_min_snr: float = 20.0
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedFrame:
+    """One image prepared on its own pixel grid (`prepare_frame`).
+
+    Attributes
+    ----------
+    image : Image
+        The image as read.
+    masks : MaskResult
+        Its masks (and the data with cosmic rays interpolated).
+    background : Background
+        Its background level and noise.
+    raw : ndarray
+        The cleaned data minus the background (float32).
+    data : ndarray
+        ``raw`` with masked pixels set to 0.
+    stars : StarList
+        Sources found on ``data``, PSF stars flagged.
+    saturation : float
+        The saturation level above the background.
+    seconds : dict
+        Seconds spent per step (``masks``, ``background``, ``stars``).
+    """
+
+    image: Image
+    masks: MaskResult
+    background: Background
+    raw: np.ndarray
+    data: np.ndarray
+    stars: StarList
+    saturation: float
+    seconds: dict[str, float]
+
+
+def prepare_frame(
+    image: Image, config: PrepareConfig = PrepareConfig(), *, role: str = "image"
+) -> PreparedFrame:
+    """Mask, background-subtract and find the stars of one image on its own grid.
+
+    Raises
+    ------
+    InvalidImageError
+        When the image is empty or constant (no signal); the message names its file and
+        its ``role`` (``"science"``, ``"reference"``).
+    """
+    check_usable(image, role)
+    watch = Stopwatch()
+    masks = build_mask(image, config.masks)
+    watch.lap("masks")
+    background = estimate_background(masks.cleaned, masks.mask, config.background)
+    raw = (masks.cleaned - background.level).astype(np.float32)
+    data = np.where(masks.mask, 0.0, raw).astype(np.float32)
+    watch.lap("background")
+    saturation = image.meta.saturation - background.global_level
+    stars = find_stars(
+        data,
+        background.rms,
+        masks.mask,
+        saturation=saturation,
+        threshold=config.star_threshold,
+        config=config.psf,
+    )
+    watch.lap("stars")
+    return PreparedFrame(image, masks, background, raw, data, stars, saturation, watch.seconds)
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,7 +250,7 @@ def _catalogue_zero_point(
 
 def prepare_pair(
     science: Image,
-    reference: Image,
+    reference: Image | PreparedFrame,
     config: PrepareConfig = PrepareConfig(),
     *,
     catalogue: PhotometricCatalogue | None = None,
@@ -183,8 +259,12 @@ def prepare_pair(
 
     Parameters
     ----------
-    science, reference : Image
-        Images as read from disk (background included), each with a celestial WCS.
+    science : Image
+        The science image as read from disk (background included), with a celestial WCS.
+    reference : Image or PreparedFrame
+        The reference likewise, or its own preparation (`prepare_frame` with the same
+        ``config``) when it serves many science frames: the result is the same, without
+        masking it, subtracting its background and finding its stars again.
     config : PrepareConfig
         Settings of every step.
     catalogue : PhotometricCatalogue, optional
@@ -200,49 +280,28 @@ def prepare_pair(
     AlignmentError, PSFError
         When too few stars exist to align, scale or model the PSF.
     """
-    if science.wcs is None or reference.wcs is None:
-        missing = science.label if science.wcs is None else reference.label
+    ref_image = reference.image if isinstance(reference, PreparedFrame) else reference
+    if science.wcs is None or ref_image.wcs is None:
+        missing = science.label if science.wcs is None else ref_image.label
         raise IncompatibleImagesError(f"{missing}: no celestial WCS, cannot align the pair")
-    check_usable(science, "science")
-    check_usable(reference, "reference")
+    sci = prepare_frame(science, config, role="science")
+    ref = (
+        reference
+        if isinstance(reference, PreparedFrame)
+        else prepare_frame(reference, config, role="reference")
+    )
     watch = Stopwatch()
-    masks = {}
-    bkg = {}
-    sub = {}
-    raw = {}
-    for role, img in (("science", science), ("reference", reference)):
-        m = build_mask(img, config.masks)
-        masks[role] = m
-        watch.lap("masks")
-        b = estimate_background(m.cleaned, m.mask, config.background)
-        bkg[role] = b
-        watch.lap("background")
-        raw[role] = (m.cleaned - b.level).astype(np.float32)
-        sub[role] = np.where(m.mask, 0.0, raw[role]).astype(np.float32)
-
-    sci_stars = find_stars(
-        sub["science"],
-        bkg["science"].rms,
-        masks["science"].mask,
-        saturation=science.meta.saturation - bkg["science"].global_level,
-        threshold=config.star_threshold,
-        config=config.psf,
-    )
-    ref_stars = find_stars(
-        sub["reference"],
-        bkg["reference"].rms,
-        masks["reference"].mask,
-        saturation=reference.meta.saturation - bkg["reference"].global_level,
-        threshold=config.star_threshold,
-        config=config.psf,
-    )
-    watch.lap("stars")
+    for spent in (sci.seconds, {} if isinstance(reference, PreparedFrame) else ref.seconds):
+        for step, seconds in spent.items():
+            watch.seconds[step] = watch.seconds.get(step, 0.0) + seconds
+    sci_stars, ref_stars = sci.stars, ref.stars
+    science_data = sci.data
     ref_xy, ref_centroid_sigma = bright_stars(ref_stars, config.alignment_min_snr)
     sci_xy, sci_centroid_sigma = bright_stars(sci_stars, config.alignment_min_snr)
     alignment = align_reference(
-        raw["reference"],
-        masks["reference"].mask,
-        reference.wcs,
+        ref.raw,
+        ref.masks.mask,
+        ref_image.wcs,
         ref_xy,
         science.wcs,
         sci_xy,
@@ -250,14 +309,14 @@ def prepare_pair(
         config.align,
         reference_centroid_sigma=ref_centroid_sigma,
         science_centroid_sigma=sci_centroid_sigma,
-        label=reference.label,
+        label=ref_image.label,
         science_label=science.label,
     )
     ref_aligned = alignment.data
     footprint = ~alignment.mask
-    mask = masks["science"].mask | alignment.mask
-    sigma_n = bkg["science"].global_rms
-    sigma_r = bkg["reference"].global_rms
+    mask = sci.masks.mask | alignment.mask
+    sigma_n = sci.background.global_rms
+    sigma_r = ref.background.global_rms
     # Stars on the aligned reference, measured against its own (resampled) noise.
     watch.lap("align")
     ref_bkg_aligned = estimate_background(ref_aligned, alignment.mask, config.background)
@@ -268,18 +327,18 @@ def prepare_pair(
         ref_aligned,
         ref_bkg_aligned.rms,
         mask,
-        saturation=reference.meta.saturation - bkg["reference"].global_level,
+        saturation=ref_image.meta.saturation - ref.background.global_level,
         threshold=config.star_threshold,
         config=config.psf,
     )
     watch.lap("stars")
-    science_psf = measure_psf(sub["science"], sci_stars, config.psf, label=science.label)
+    science_psf = measure_psf(science_data, sci_stars, config.psf, label=science.label)
     # Reference PSF stars: good in both images, so saturation in either excludes them.
-    reference_psf = measure_psf(ref_aligned, ref_stars_aligned, config.psf, label=reference.label)
+    reference_psf = measure_psf(ref_aligned, ref_stars_aligned, config.psf, label=ref_image.label)
     watch.lap("psf")
     good = sci_stars.psf_candidate
     ratio = measure_flux_ratio(
-        sub["science"],
+        science_data,
         ref_aligned,
         mask,
         sci_stars.x[good],
@@ -288,24 +347,24 @@ def prepare_pair(
         reference_psf=reference_psf,
         science_sigma=sigma_n,
         reference_sigma=ref_bkg_aligned.global_rms,
-        label=f"{science.label} vs {reference.label}",
+        label=f"{science.label} vs {ref_image.label}",
     )
     # Backgrounds estimated separately leave a smooth offset between the images (faint
     # sources are masked differently at different depths); take it out of the science
     # background so that the difference of empty sky is zero.
     offset = _background_offset(
-        sub["science"], ref_aligned / ratio.ratio, mask, sigma_n, config.background
+        science_data, ref_aligned / ratio.ratio, mask, sigma_n, config.background
     )
-    sub["science"] = np.where(mask, 0.0, sub["science"] - offset).astype(np.float32)
+    science_data = np.where(mask, 0.0, science_data - offset).astype(np.float32)
     gain_n = max(science.meta.gain, 1e-6)
-    gain_r = max(reference.meta.gain, 1e-6)
+    gain_r = max(ref_image.meta.gain, 1e-6)
     # Where pixels were masked, what was thrown away is unknown: its square joins the
     # variance, so S_corr stays quiet around saturated cores instead of ringing.
     watch.lap("photometric_scaling")
-    lost_n = np.where(masks["science"].mask, raw["science"], 0.0) ** 2
-    science_var = (
-        bkg["science"].rms ** 2 + np.clip(sub["science"], 0, None) / gain_n + lost_n
-    ).astype(np.float32)
+    lost_n = np.where(sci.masks.mask, sci.raw, 0.0) ** 2
+    science_var = (sci.background.rms**2 + np.clip(science_data, 0, None) / gain_n + lost_n).astype(
+        np.float32
+    )
     reference_var = (
         sigma_r**2 + np.clip(ref_aligned, 0, None) / gain_r + alignment.lost_variance
     ).astype(np.float32)
@@ -314,7 +373,7 @@ def prepare_pair(
     if catalogue is not None:
         calibration = _catalogue_zero_point(
             science,
-            sub["science"],
+            science_data,
             mask,
             science_psf,
             sci_stars,
@@ -325,9 +384,9 @@ def prepare_pair(
     zero_point, zero_point_source = science.meta.zero_point, "header"
     if calibration is not None:
         zero_point, zero_point_source = calibration.value, "catalogue"
-    elif zero_point is None and reference.meta.zero_point is not None:
+    elif zero_point is None and ref_image.meta.zero_point is not None:
         # mag = zp_ref - 2.5 log10(F_r f_sci): the science zero point follows from F_r.
-        zero_point = reference.meta.zero_point - 2.5 * float(np.log10(ratio.ratio))
+        zero_point = ref_image.meta.zero_point - 2.5 * float(np.log10(ratio.ratio))
         zero_point_source = "reference header"
     watch.lap("zero_point")
     stats = {
@@ -354,26 +413,26 @@ def prepare_pair(
         "science_fwhm": science_psf.fwhm_at(science.shape[1] / 2, science.shape[0] / 2),
         "reference_fwhm": reference_psf.fwhm_at(science.shape[1] / 2, science.shape[0] / 2),
         "masked_fraction": float(mask.mean()),
-        "science_cosmic_ray_pixels": float(masks["science"].cosmic_rays.sum()),
-        "science_saturated_pixels": float(masks["science"].saturated.sum()),
-        "science_bad_column_pixels": float(masks["science"].bad_columns.sum()),
-        "science_streaks": float(len(masks["science"].streak_lines)),
-        "science_streak_pixels": float(masks["science"].n_streaks),
-        "reference_streaks": float(len(masks["reference"].streak_lines)),
-        "reference_streak_pixels": float(masks["reference"].n_streaks),
+        "science_cosmic_ray_pixels": float(sci.masks.cosmic_rays.sum()),
+        "science_saturated_pixels": float(sci.masks.saturated.sum()),
+        "science_bad_column_pixels": float(sci.masks.bad_columns.sum()),
+        "science_streaks": float(len(sci.masks.streak_lines)),
+        "science_streak_pixels": float(sci.masks.n_streaks),
+        "reference_streaks": float(len(ref.masks.streak_lines)),
+        "reference_streak_pixels": float(ref.masks.n_streaks),
         **({} if calibration is None else calibration.as_stats()),
     }
     log.info(
         "prepared %s vs %s: %d stars matched, residual %.3f/%.3f px, F_r=%.4f",
         science.label,
-        reference.label,
+        ref_image.label,
         alignment.n_matched,
         *alignment.residual_rms,
         ratio.ratio,
     )
     return PreparedPair(
         science_image=science,
-        science=sub["science"],
+        science=science_data,
         reference=ref_aligned,
         science_var=science_var,
         reference_var=reference_var,
