@@ -128,6 +128,7 @@ def end_to_end(n: int, work: Path) -> dict[str, object]:
         k.removeprefix("seconds_"): v for k, v in frame.stats.items() if k.startswith("seconds_")
     }
     stages["read"] = frame.timings.get("read", 0.0)
+    stages["reference: masks, background, stars"] = frame.timings.get("prepare_reference", 0.0)
     stages["ML score (rb, ood)"] = frame.timings.get("score", 0.0)
     stages["write products"] = frame.timings.get("write", 0.0)
     accounted = sum(frame.timings.values())

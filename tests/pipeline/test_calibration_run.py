@@ -147,6 +147,7 @@ def test_calibrated_raw_frame_finds_what_the_reduced_frame_finds(
         "read",
         "calibrate",
         "validate",
+        "prepare_reference",
         "preprocess",
         "difference",
         "score",

@@ -57,3 +57,11 @@ def test_a_reference_is_prepared_once_and_gives_the_same_candidates(
     os.utime(pair["reference"], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
     np.testing.assert_array_equal(_run(pair, tmp_path / "c"), first)
     assert prepared == ["reference", "reference"]
+
+
+def test_a_url_is_known_by_content_only_when_it_is_a_store_key() -> None:
+    digest = "ab" * 32
+    key = f"s3://bucket/store/sha256/ab/ab/{digest}.fits"
+    assert frame_module._file_identity(FrameSource(label="r", url=key)) == (key,)
+    for url in ("s3://bucket/night/ref.fits", f"s3://bucket/sha256/ab/ab/{digest}/x.fits"):
+        assert frame_module._file_identity(FrameSource(label="r", url=url)) is None

@@ -65,7 +65,7 @@ CATALOG_COLUMNS = [
     "survey",
     "source_id",
 ]
-STAGES = ["read", "validate", "preprocess", "difference", "score", "write"]
+STAGES = ["read", "validate", "prepare_reference", "preprocess", "difference", "score", "write"]
 
 
 @dataclass(frozen=True)

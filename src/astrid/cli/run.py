@@ -32,6 +32,7 @@ from astrid.errors import AstridError
 from astrid.pipeline.alerts_stage import AlertsStageReport
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.delivery_stage import DeliveryReport
+from astrid.pipeline.frame import FRAME_STAGES
 from astrid.pipeline.object_context import ContextSources
 from astrid.pipeline.reference_choice import run_with_chosen_references
 from astrid.pipeline.report import FRAME_COLUMNS, frame_row, write_report
@@ -39,7 +40,7 @@ from astrid.pipeline.runner import FrameReport, Pipeline, RunReport
 from astrid.preprocess.photometric_catalogue import catalogue_bands
 from astrid.store import ObjectStore
 
-STAGES = ("read", "calibrate", "validate", "preprocess", "difference", "score", "write")
+STAGES = FRAME_STAGES
 
 Workers = Annotated[
     int | None,

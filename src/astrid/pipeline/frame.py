@@ -11,16 +11,18 @@ It runs in a worker process, so it never raises for a problem in the data; the p
 records failures in the catalog.
 
 A worker keeps the last reference it prepared (masks, background, stars on its own grid:
-`astrid.preprocess.prepare_frame`), keyed by the file's identity (path, inode, size,
-modification time) and the settings, so a night of frames against one reference file masks
-it once per process, not once per frame; the candidates are the same either way. A
-reference read from a URL is prepared each time.
+`astrid.preprocess.prepare_frame`), keyed by the file's identity and the settings, so a
+night of frames against one reference masks it once per process, not once per frame; the
+candidates are the same either way. A local file is known by its path, inode, size and
+modification time; an object of the store (a Dask worker's URL) by its key, which is its
+content's hash; any other URL is prepared each time.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -47,11 +49,23 @@ from astrid.pipeline.scoring import ScoringModel, add_realbogus_scores
 from astrid.preprocess.master_files import read_masters
 from astrid.preprocess.pair import PrepareConfig, PreparedFrame, prepare_frame, prepare_pair
 
-__all__ = ["FrameOutcome", "process_frame", "unet_detector"]
+__all__ = ["FRAME_STAGES", "FrameOutcome", "process_frame", "unet_detector"]
 
 log = logging.getLogger(__name__)
 
 StageCallback = Callable[[str], None]
+
+#: The stages of `process_frame`, in order (``calibrate`` and ``score`` only when asked for).
+FRAME_STAGES = (
+    "read",
+    "calibrate",
+    "validate",
+    "prepare_reference",
+    "preprocess",
+    "difference",
+    "score",
+    "write",
+)
 
 
 @dataclass
@@ -114,9 +128,11 @@ class _ReferenceCache:
 
 
 def _file_identity(source: FrameSource) -> tuple[Any, ...] | None:
-    """What tells a local file's content apart without reading it; None for a URL."""
+    """What tells a file's content apart without reading it; None when nothing does."""
     if source.path is None:
-        return None
+        # an object of AstrID's store is named by its content's hash: it never changes
+        found = _STORE_KEY.search(source.url or "")
+        return None if found is None else (source.url,)
     try:
         st = os.stat(source.path)
     except OSError:
@@ -125,6 +141,7 @@ def _file_identity(source: FrameSource) -> tuple[Any, ...] | None:
 
 
 _REFERENCES = _ReferenceCache()
+_STORE_KEY = re.compile(r"/sha256/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}[.A-Za-z0-9_-]*$")
 
 
 def _write_map(path: Path, data: np.ndarray, header: fits.Header, kind: str) -> None:
@@ -187,9 +204,10 @@ def process_frame(
                 science = masters.apply(science)
         with timer("validate"):
             check_compatible(science, reference)
+        with timer("prepare_reference"):  # once per process for one reference file
+            prepared = _REFERENCES.prepared(reference_source, reference, config.prepare)
         with timer("preprocess"):
             catalogue = frame_catalogue(config, science)
-            prepared = _REFERENCES.prepared(reference_source, reference, config.prepare)
             pair = prepare_pair(science, prepared, config.prepare, catalogue=catalogue)
         zogy_config = replace(config.subtract.zogy, workers=threads)
         with timer("difference"):
