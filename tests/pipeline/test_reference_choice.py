@@ -1,5 +1,6 @@
 """Choosing each frame's reference from the registered ones (issue 19): the newest one of
-the frame's band that covers half of it; none that does is an error naming the frame."""
+the frame's band that covers half of it, taken before it when one is; none that covers is
+an error naming the frame."""
 
 from __future__ import annotations
 
@@ -63,3 +64,31 @@ def test_the_newest_covering_reference_of_the_band_is_chosen(
         lonely.wcs.wcs.crval = [lonely.wcs.wcs.crval[0] + 20.0, lonely.wcs.wcs.crval[1]]
         with pytest.raises(IncompatibleImagesError, match=r"lonely\.fits: .*best overlap 0%"):
             choose_reference(catalog, lonely)
+
+
+def test_a_reference_taken_before_the_frame_is_preferred_to_a_newer_one_taken_after(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    science = read_image(files["science"])
+    assert science.meta.mjd is not None
+    dated = {}
+    for name, offset in (("before", -30.0), ("after", 2.0)):  # registered in this order
+        path = tmp_path / f"{name}.fits"
+        with fits.open(files["reference"]) as hdul:
+            hdul[0].header["MJD-OBS"] = science.meta.mjd + offset
+            hdul.writeto(path)
+        dated[name] = path
+    with connect(f"sqlite:///{tmp_path / 'astrid.sqlite'}") as catalog:
+        store = ObjectStore(str(tmp_path / "store"))
+        before = admit_frame(catalog, store, dated["before"], "reference")
+        after = admit_frame(catalog, store, dated["after"], "reference")
+        chosen = choose_reference(catalog, science)
+        assert chosen.record.id == before.observation_id and chosen.precedes is True
+        # a frame taken before both: the newest registered, said not to precede it
+        early = replace(science, meta=replace(science.meta, mjd=science.meta.mjd - 100.0))
+        chosen = choose_reference(catalog, early)
+        assert chosen.record.id == after.observation_id and chosen.precedes is False
+        # a frame without a time: the newest registered
+        undated = replace(science, meta=replace(science.meta, mjd=None))
+        chosen = choose_reference(catalog, undated)
+        assert chosen.record.id == after.observation_id and chosen.precedes is None

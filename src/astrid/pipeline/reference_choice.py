@@ -1,10 +1,13 @@
 """Each science frame's reference, chosen from those registered, when none is given.
 
-`astrid run` without ``--reference`` reads each science frame's band and WCS and takes the
-newest registered reference observation (a reference of an earlier run, or a stack
-registered by ``astrid coadd --register``) that is in the same band, did not fail, and
-covers at least ``MIN_OVERLAP`` of the frame's sky
-(`astrid.observations.validate.overlap_fraction`).
+`astrid run` without ``--reference`` reads each science frame's band and WCS and takes a
+registered reference observation (a reference of an earlier run, or a stack registered by
+``astrid coadd --register``) that is in the same band, did not fail, and covers at least
+``MIN_OVERLAP`` of the frame's sky (`astrid.observations.validate.overlap_fraction`): the
+newest registered of those taken before the science frame (a reference taken after it may
+hold the very transient the frame shows, which would then not be found), else the newest
+registered (``precedes`` False in the event), also when the frame has no time. A reference
+is dated by its ``MJD-OBS``: for a stack, its inputs' mean.
 Frames are then run in groups, one `Pipeline.run` per reference, so every run records the
 reference it used (and a ``ReferenceChosen`` event says why). A frame no reference covers
 fails alone, at stage ``reference``, with the reason.
@@ -12,6 +15,7 @@ fails alone, at stage ``reference``, with the reason.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,12 +48,14 @@ class ChosenReference:
 
     record: ObservationRecord
     overlap: float
+    precedes: bool | None  # taken before the science frame (None: either has no time)
 
 
 def choose_reference(
     catalog: Catalog, image: Image, *, min_overlap: float = MIN_OVERLAP
 ) -> ChosenReference:
-    """The newest usable reference in the image's band covering ``min_overlap`` of it.
+    """The usable reference in the image's band that covers ``min_overlap`` of it: the
+    newest registered of those taken before the image, else the newest registered.
 
     Raises
     ------
@@ -60,14 +66,19 @@ def choose_reference(
     if image.wcs is None:
         raise IncompatibleImagesError(f"{image.label}: no celestial WCS to choose a reference")
     best = 0.0
+    covering: list[ChosenReference] = []
     candidates = usable_references(catalog, filter=image.meta.filter)
-    for record in candidates:
+    for record in candidates:  # newest registered first
         assert record.wcs_header is not None  # usable_references keeps those with one
         wcs = WCS(fits.Header.fromstring(record.wcs_header, sep="\n"))
         share = overlap_fraction(image.wcs, image.shape, wcs, record.shape)
-        if share >= min_overlap:
-            return ChosenReference(record, share)
         best = max(best, share)
+        if share >= min_overlap:
+            covering.append(ChosenReference(record, share, _precedes(record.mjd, image.meta.mjd)))
+            if covering[-1].precedes is True:
+                return covering[-1]
+    if covering:
+        return covering[0]
     band = image.meta.filter or "(none)"
     found = f"best overlap {best:.0%}" if candidates else "none registered in that band"
     raise IncompatibleImagesError(
@@ -84,6 +95,14 @@ def _read(frame: FrameInput, max_pixels: int) -> Image:
     url = frame_url(frame)
     source = FrameSource.file(frame) if url is None else FrameSource(label=url, url=url)
     return source.read(max_pixels=max_pixels)
+
+
+def _precedes(reference_mjd: float | None, science_mjd: float | None) -> bool | None:
+    if reference_mjd is None or science_mjd is None:
+        return None
+    if not (math.isfinite(reference_mjd) and math.isfinite(science_mjd)):
+        return None
+    return reference_mjd < science_mjd
 
 
 def run_with_chosen_references(
@@ -121,6 +140,7 @@ def run_with_chosen_references(
                 "reference_id": chosen.record.id,
                 "reference": chosen.record.name,
                 "overlap": round(chosen.overlap, 4),
+                "precedes": chosen.precedes,
             },
         )
         groups.setdefault(chosen.record.id, []).append(science)
