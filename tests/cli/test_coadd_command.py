@@ -116,3 +116,28 @@ def test_a_registered_stack_is_chosen_when_run_has_no_reference(
         assert chosen.payload["reference_id"] == 1 and chosen.payload["overlap"] > 0.9
         assert chosen.payload["path"] == frames[0]
     assert len((out / "candidates.csv").read_text().splitlines()) > 1
+
+
+def test_coadd_before_a_date_stacks_only_the_frames_taken_before_it(
+    epochs: dict[str, Path], tmp_path: Path
+) -> None:
+    inputs, mjds = [], [60400.0, 60410.0, 60405.0]
+    for k, mjd in enumerate(mjds):  # the epochs on three nights
+        with fits.open(epochs[f"epoch{k}"]) as hdul:
+            hdul[0].header["MJD-OBS"] = mjd
+            hdul.writeto(tmp_path / f"night{k}.fits")
+        inputs.append(tmp_path / f"night{k}.fits")
+    latest = 1
+    ref = tmp_path / "before.fits"
+    args = ["coadd", "--out", str(ref), "--before", str(mjds[latest]), *map(str, inputs)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"left out {inputs[latest]}" in result.output.replace("\n", "")
+    with fits.open(ref) as hdul:
+        assert hdul[0].header["NCOMBINE"] == 2
+        assert str(inputs[latest]) not in list(hdul["INPUTS"].data["file"])
+    # nothing before the date: no file, and the error says how many frames were left
+    early = runner.invoke(app, ["coadd", "--out", str(tmp_path / "none.fits"),
+                                "--before", str(min(mjds)), *map(str, inputs)])  # fmt: skip
+    assert early.exit_code == 2 and "0 frame(s) given" in early.output
+    assert not (tmp_path / "none.fits").exists()

@@ -54,6 +54,14 @@ def coadd(
             metavar="NAME",
         ),
     ] = StackConfig().method,
+    before: Annotated[
+        float | None,
+        typer.Option(
+            help="Stack only frames taken before this MJD (the science date: a frame taken "
+            "after it may hold the transient); a frame without MJD-OBS is left out too.",
+            metavar="MJD",
+        ),
+    ] = None,
     register: Annotated[
         bool,
         typer.Option(
@@ -76,10 +84,18 @@ def coadd(
         with console.status(f"reading {len(frames)} frame(s)"):
             for path in frames:
                 try:
-                    hashes.append(file_sha256(path))
+                    sha256 = file_sha256(path)
                 except OSError as e:
                     raise InvalidImageError(f"{path}: cannot read ({e})", path=str(path)) from e
-                images.append(read_image(path))
+                image = read_image(path)
+                if before is not None and not (
+                    image.meta.mjd is not None and image.meta.mjd < before
+                ):
+                    when = "no MJD-OBS" if image.meta.mjd is None else f"MJD {image.meta.mjd:.4f}"
+                    console.print(f"left out {path}: {when}, not before MJD {before}")
+                    continue
+                hashes.append(sha256)
+                images.append(image)
         with console.status("aligning, rejecting outliers and stacking"):
             stack = stack_frames(images, config)
         written = write_stack(stack, out, sha256=hashes)
