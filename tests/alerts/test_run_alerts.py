@@ -162,7 +162,9 @@ def _without(source: Path, root: Path, name: str, *keys: str) -> Path:
     return path
 
 
-def test_rule_missing_stamp_no_zero_point_and_no_time(field: Field, tmp_path: Path) -> None:
+def test_rule_missing_stamp_no_zero_point_and_no_time(
+    field: Field, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # no zero point anywhere (the science frame's may come from the reference's)
     reference = _without(field.reference, tmp_path, "reference.fits", "MAGZP")
     no_zp = _without(field.frames[1], tmp_path, "no-zp.fits", "MAGZP")
@@ -191,8 +193,16 @@ def test_rule_missing_stamp_no_zero_point_and_no_time(field: Field, tmp_path: Pa
                 {"key": gone, "id": lost["id"]},
             )
         stage = AlertsStage(catalog, store)
+        monkeypatch.setattr("astrid.pipeline.alerts_stage.PACK_BYTES", 1)  # a pack an alert
         published = stage.publish(run_ids, tmp_path / "out")
         assert published.error is None and published.written
+        kept: dict[int, str] = {}
+        for a in alerts_of_runs(catalog, run_ids):
+            if a.avro_key is not None:
+                kept[a.id] = a.avro_key
+        assert len({key.split("#")[0] for key in kept.values()}) == len(kept) > 1
+        for alert_id, key in kept.items():  # the store holds what the folder holds
+            assert store.get_bytes(key) == (published.directory / f"{alert_id}.avro").read_bytes()
         # the frame without a time: its alerts are not built, recorded, and tried again
         no_time_ids = {c["id"] for c in catalog.candidates(run_id=report.frames[1].run_id)}
         assert published.failed

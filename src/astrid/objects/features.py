@@ -121,7 +121,9 @@ def _slope(t: NDArray[np.float64], m: NDArray[np.float64]) -> float | None:
     t, m = t[good], m[good]
     if t.size < 2 or np.ptp(t) == 0:
         return None
-    return float(np.polyfit(t, m, 1)[0])
+    # the least-squares slope in closed form (np.polyfit's answer, at a tenth of its cost)
+    dt = t - t.mean()
+    return float(np.dot(dt, m - m.mean()) / np.dot(dt, dt))
 
 
 def light_curve_features(

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from astropy.wcs import WCS
@@ -84,7 +84,7 @@ from astrid.catalog.subscriptions import list_subscriptions
 from astrid.difference.cutouts import wcs_from_header
 from astrid.errors import AlertError, AstridError
 from astrid.ingest.stamps import decode_stamp
-from astrid.store import ObjectStore
+from astrid.store import PACK_BYTES, ObjectStore
 
 __all__ = ["ALERTS_DIRECTORY", "AlertsStage", "AlertsStageReport"]
 
@@ -182,7 +182,9 @@ class AlertsStage:
             sources = _Sources(self.catalog, self.store, schema, labels)
             router = Router(list_subscriptions(self.catalog, active_only=True))
             sources.prefetch(pending)
-            built: list[tuple[int, bytes, bytes, dict[str, Any]]] = []
+            sent: list[SentAlert] = []
+            built: list[_Built] = []  # kept in the store a pack at a time
+            size = 0
             for alert in pending:
                 try:
                     packet = sources.packet(alert)
@@ -205,16 +207,14 @@ class AlertsStage:
                 _write(path, avro)
                 _write(path.with_suffix(".astrid.json"), sidecar)
                 fields["summary"] = packet.sidecar["summary"]
-                built.append((alert.id, avro, sidecar, fields))
+                built.append(_Built(alert.id, avro, sidecar, fields))
+                size += len(avro) + len(sidecar)
                 report.written.append(path)
                 report.alert_ids.append(alert.id)
-            # kept in the store as two packs (one write each, not two per alert)
-            avro_keys = self.store.put_pack([b[1] for b in built], suffix=".avro")
-            sidecar_keys = self.store.put_pack([b[2] for b in built], suffix=".json")
-            sent = [
-                SentAlert(alert_id=i, avro_key=a, sidecar_key=j, fields=f)
-                for (i, _, _, f), a, j in zip(built, avro_keys, sidecar_keys, strict=True)
-            ]
+                if size >= PACK_BYTES:
+                    sent += self._keep(built)
+                    built, size = [], 0
+            sent += self._keep(built)
             report.queued = queue_deliveries(
                 self.catalog, router.matches((s.alert_id, s.fields) for s in sent)
             )
@@ -228,6 +228,25 @@ class AlertsStage:
                     "schema_version": schema.label,
                 },
             )
+
+    def _keep(self, built: Sequence[_Built]) -> list[SentAlert]:
+        """Packets and sidecars into the store, as two packs (one write each, not two per
+        alert)."""
+        avro_keys = self.store.put_pack([b.avro for b in built], suffix=".avro")
+        sidecar_keys = self.store.put_pack([b.sidecar for b in built], suffix=".json")
+        return [
+            SentAlert(alert_id=b.alert_id, avro_key=a, sidecar_key=j, fields=b.fields)
+            for b, a, j in zip(built, avro_keys, sidecar_keys, strict=True)
+        ]
+
+
+class _Built(NamedTuple):
+    """One alert's packet and sidecar, built and written, not yet in the store."""
+
+    alert_id: int
+    avro: bytes
+    sidecar: bytes
+    fields: dict[str, Any]
 
 
 class _Sources:
