@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 
 from astrid.catalog import connect
 from astrid.cli import app
+from astrid.observations.fits_reader import read_image
 from astrid.observations.hashing import file_sha256
+from astrid.preprocess.pair import prepare_frame
 from astrid.simulation import simulate_pair
 from small_field import STATIC_FIELD
 
@@ -48,7 +50,7 @@ def test_coadd_writes_a_reference_that_run_uses(epochs: dict[str, Path], tmp_pat
         assert names == ["PRIMARY", "PSF", "VARIANCE", "MASK", "EXPOSURE", "INPUTS"]
         header = hdul[0].header
         assert header["NCOMBINE"] == 3 and header["FILTER"] == "r"
-        assert header["COMBINE"] == "proper"
+        assert header["COMBINE"] == "proper" and header["REJECT"] is True
         for k, path in enumerate(inputs, start=1):
             assert header[f"IMCMB{k:03d}"] == str(path)[-68:]
             assert header[f"IMSHA{k:03d}"] == file_sha256(path)[:16]
@@ -58,6 +60,9 @@ def test_coadd_writes_a_reference_that_run_uses(epochs: dict[str, Path], tmp_pat
         assert hdul["EXPOSURE"].data.max() == 3
         assert abs(float(hdul["PSF"].data.sum()) - 1.0) < 1e-4
     assert [p.name for p in ref.parent.iterdir()] == ["field.fits"]  # no temporary left
+    # its outliers rejected, the stack is not searched for cosmic rays again
+    prepared = prepare_frame(read_image(ref), role="reference")
+    assert not prepared.masks.cosmic_rays.any() and np.isnan(prepared.masks.cr_objlim)
 
     out = tmp_path / "out"
     run = ["run", str(epochs["science"]), "-r", str(ref), "-o", str(out)]
@@ -134,7 +139,7 @@ def test_coadd_before_a_date_stacks_only_the_frames_taken_before_it(
     assert result.exit_code == 0, result.output
     assert f"left out {inputs[latest]}" in result.output.replace("\n", "")
     with fits.open(ref) as hdul:
-        assert hdul[0].header["NCOMBINE"] == 2
+        assert hdul[0].header["NCOMBINE"] == 2 and hdul[0].header["REJECT"] is False
         assert str(inputs[latest]) not in list(hdul["INPUTS"].data["file"])
     # nothing before the date: no file, and the error says how many frames were left
     early = runner.invoke(app, ["coadd", "--out", str(tmp_path / "none.fits"),

@@ -162,6 +162,9 @@ class Stack:
         weights at equal seeing; the proper coadd gains more when seeing differs).
     method : str
         How the frames were combined (`StackConfig.method`).
+    outliers_rejected : bool
+        Whether single-frame outliers (cosmic rays, trails) were rejected (three frames or
+        more, ``reject_sigma`` > 0).
     """
 
     image: np.ndarray
@@ -178,6 +181,7 @@ class Stack:
     frames: tuple[StackedFrame, ...]
     depth_gain: float
     method: str = "proper"
+    outliers_rejected: bool = False
 
     @property
     def fwhm_px(self) -> float:
@@ -462,4 +466,5 @@ def stack_frames(images: Sequence[Image], config: StackConfig = StackConfig()) -
         frames=stacked,
         depth_gain=depth_gain,
         method=config.method,
+        outliers_rejected=len(images) >= 3 and config.reject_sigma > 0,
     )

@@ -65,6 +65,7 @@ def _primary_header(stack: Stack, sha256: Sequence[str]) -> fits.Header:
         header["MAGZP"] = (round(stack.zero_point, 4), "AB mag of one count")
     header["BKGSUB"] = (True, "background subtracted")
     header["NCOMBINE"] = (len(stack.frames), "frames stacked")
+    header["REJECT"] = (stack.outliers_rejected, "single-frame outliers (cosmic rays) rejected")
     header["DEPTHGN"] = (round(stack.depth_gain, 4), "point-source S/N over the best input")
     for index, (frame, sha) in enumerate(zip(stack.frames, sha256, strict=True), start=1):
         if index > _MAX_INPUT_CARDS:

@@ -11,7 +11,7 @@ the catalog.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from astropy.stats import SigmaClip
@@ -99,6 +99,11 @@ def prepare_frame(
 ) -> PreparedFrame:
     """Mask, background-subtract and find the stars of one image on its own grid.
 
+    A stack whose single-frame outliers were rejected (an AstrID stack: ``IMAGETYP =
+    'REFERENCE'`` and ``REJECT = T``, `astrid.difference.stack_files`) is not searched for
+    cosmic rays: its inputs were, each, and what one frame alone holds was rejected; on a
+    deep, sharp stack L.A.Cosmic would only cost time (~10 s at 4096²) and risk star cores.
+
     Raises
     ------
     InvalidImageError
@@ -107,7 +112,10 @@ def prepare_frame(
     """
     check_usable(image, role)
     watch = Stopwatch()
-    masks = build_mask(image, config.masks)
+    settings = config.masks
+    if image.header.get("IMAGETYP") == "REFERENCE" and image.header.get("REJECT") is True:
+        settings = replace(settings, cosmic_rays=False)
+    masks = build_mask(image, settings)
     watch.lap("masks")
     background = estimate_background(masks.cleaned, masks.mask, config.background)
     raw = (masks.cleaned - background.level).astype(np.float32)
