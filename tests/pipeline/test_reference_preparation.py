@@ -65,3 +65,36 @@ def test_a_url_is_known_by_content_only_when_it_is_a_store_key() -> None:
     assert frame_module._file_identity(FrameSource(label="r", url=key)) == (key,)
     for url in ("s3://bucket/night/ref.fits", f"s3://bucket/sha256/ab/ab/{digest}/x.fits"):
         assert frame_module._file_identity(FrameSource(label="r", url=url)) is None
+
+
+def test_processes_of_a_batch_share_the_preparation_through_its_folder(
+    pair: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    prepared: list[str] = []
+
+    def counting(image, config, *, role="image"):  # type: ignore[no-untyped-def]
+        prepared.append(role)
+        return prepare_frame(image, config, role=role)
+
+    monkeypatch.setattr(frame_module, "prepare_frame", counting)
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    outcomes = []
+    for k in range(3):  # a fresh cache each time: a new process of the batch
+        monkeypatch.setattr(frame_module, "_REFERENCES", frame_module._ReferenceCache())
+        if k == 2:  # a damaged file is prepared again, with a warning, not a failure
+            (only,) = kept.glob("*.pickle")
+            only.write_bytes(only.read_bytes()[:100])
+        outcome = process_frame(
+            FrameSource.file(pair["science"]), FrameSource.file(pair["reference"]),
+            str(tmp_path / f"out{k}"), PipelineConfig(), threads=1, reference_cache=str(kept),
+        )  # fmt: skip
+        outcomes.append(outcome)
+    assert prepared == ["reference", "reference"]  # the second process read the first's
+    assert "cannot read the kept reference preparation" in caplog.text
+    assert [p.name for p in kept.iterdir() if p.name.startswith(".")] == []  # no partial file
+    tables = [o.candidates for o in outcomes]
+    assert all(t is not None and len(t) > 0 for t in tables)
+    for table in tables[1:]:
+        assert table is not None and tables[0] is not None
+        np.testing.assert_array_equal(table["scorr"], tables[0]["scorr"])

@@ -20,8 +20,10 @@ content's hash; any other URL is prepared each time.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import pickle
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -111,21 +113,61 @@ def unet_detector(threads: int = 0) -> UNetDetector:
 
 
 class _ReferenceCache:
-    """The last reference this process prepared, by its file's identity and the settings."""
+    """The last reference this process prepared, by its file's identity and the settings.
+
+    Frames of one batch run in processes of their own (`astrid.pipeline.frame_process`),
+    which forget what they prepared when they exit; given a ``folder``, a preparation is
+    also written there (pickled, under a hash of its key) and read back by the next
+    process instead of preparing the reference again. The folder belongs to the batch:
+    the runner makes it private to this user and removes it when the batch ends.
+    """
 
     def __init__(self) -> None:
         self._key: tuple[Any, ...] | None = None
         self._frame: PreparedFrame | None = None
 
-    def prepared(self, source: FrameSource, image: Image, config: PrepareConfig) -> PreparedFrame:
+    def prepared(
+        self, source: FrameSource, image: Image, config: PrepareConfig, folder: str | None = None
+    ) -> PreparedFrame:
         """``image`` (read from ``source``) prepared, or its preparation kept from before."""
         identity = _file_identity(source)
         key = None if identity is None else (identity, config)
         if key is not None and key == self._key and self._frame is not None:
             return self._frame
-        frame = prepare_frame(image, config, role="reference")
+        kept = None
+        if key is not None and folder is not None:
+            kept = Path(folder) / f"{hashlib.sha256(repr(key).encode()).hexdigest()}.pickle"
+        frame = None if kept is None else _read_kept(kept)
+        if frame is None:
+            frame = prepare_frame(image, config, role="reference")
+            if kept is not None:
+                _keep(frame, kept)
         self._key, self._frame = key, (None if key is None else frame)
         return frame
+
+
+def _read_kept(path: Path) -> PreparedFrame | None:
+    try:
+        with path.open("rb") as f:
+            frame = pickle.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as e:
+        log.warning("%s: cannot read the kept reference preparation (%s); preparing again", path, e)
+        return None
+    return frame if isinstance(frame, PreparedFrame) else None
+
+
+def _keep(frame: PreparedFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` whole or not at all (a reader never sees half a file)."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        with partial.open("wb") as f:
+            pickle.dump(frame, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(partial, path)
+    except OSError as e:  # a full disk costs the next frame time, not its result
+        log.warning("%s: cannot keep the reference preparation (%s)", path, e)
+        partial.unlink(missing_ok=True)
 
 
 def _file_identity(source: FrameSource) -> tuple[Any, ...] | None:
@@ -162,6 +204,7 @@ def process_frame(
     on_stage: StageCallback | None = None,
     calibration: Mapping[str, str] | None = None,
     model: ScoringModel | None = None,
+    reference_cache: str | None = None,
 ) -> FrameOutcome:
     """Run preprocess + difference (+ the ML score) on one science frame.
 
@@ -186,6 +229,10 @@ def process_frame(
     model : ScoringModel, optional
         Real/bogus model: a "score" stage adds ``rb``, ``ood`` and the OOD components to
         the candidates (`astrid.pipeline.scoring`). Without it there is no such stage.
+    reference_cache : str, optional
+        A folder private to the batch where frames running in separate processes share
+        the reference's preparation (masks, background, stars): the first to prepare it
+        writes it there, the others read it.
 
     Returns
     -------
@@ -210,6 +257,7 @@ def process_frame(
             on_stage=on_stage,
             calibration=calibration,
             model=model,
+            reference_cache=reference_cache,
         )
 
 
@@ -224,6 +272,7 @@ def _process_frame(
     on_stage: StageCallback | None,
     calibration: Mapping[str, str] | None,
     model: ScoringModel | None,
+    reference_cache: str | None,
 ) -> FrameOutcome:
     timer = _Timer(on_stage)
     try:
@@ -239,7 +288,9 @@ def _process_frame(
         with timer("validate"):
             check_compatible(science, reference)
         with timer("prepare_reference"):  # once per process for one reference file
-            prepared = _REFERENCES.prepared(reference_source, reference, config.prepare)
+            prepared = _REFERENCES.prepared(
+                reference_source, reference, config.prepare, reference_cache
+            )
         with timer("preprocess"):
             catalogue = frame_catalogue(config, science)
             pair = prepare_pair(science, prepared, config.prepare, catalogue=catalogue)

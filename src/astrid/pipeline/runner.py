@@ -23,7 +23,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -417,6 +419,26 @@ class Pipeline:
                 )
             return
         n = min(self.workers, len(pending))
+        with ExitStack() as stack:
+            # processes on this machine share the reference's preparation through a folder
+            # private to the batch (`process_frame`'s ``reference_cache``)
+            kept = None
+            if cluster is None:
+                kept = stack.enter_context(tempfile.TemporaryDirectory(prefix="astrid-ref-"))
+            yield from self._execute_apart(pending, ref, out, on_stage, calibration, n, kept)
+
+    def _execute_apart(
+        self,
+        pending: list[tuple[FrameReport, FrameSource]],
+        ref: AdmittedFrame,
+        out: Path,
+        on_stage: Callable[[str, str], None] | None,
+        calibration: dict[str, str],
+        n: int,
+        kept: str | None,
+    ) -> Iterable[tuple[FrameReport, FrameOutcome]]:
+        """Frames in ``n`` processes of this machine, or on the Dask cluster."""
+        reference, cluster = ref.source, self._cluster
         reports: dict[int, FrameReport] = {}
         tasks = []
         if cluster is not None:  # the workers read the stored frames, not the client's files
@@ -430,6 +452,8 @@ class Pipeline:
                 "calibration": {} if cluster is not None else calibration,
                 "model": self._model,
             }
+            if kept is not None:
+                kwargs["reference_cache"] = kept
             if cluster is not None:
                 source = cluster.source(self.catalog, source, report.observation_id)
             args = (source, reference, str(out), self.config)
