@@ -11,10 +11,11 @@ import sep
 from astropy.wcs import WCS
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import ndimage
 
 from astrid.errors import AlignmentError
 from astrid.observations.image import Image
-from astrid.preprocess.align import Alignment, align_reference, match_positions
+from astrid.preprocess.align import Alignment, _resample, align_reference, match_positions
 from astrid.preprocess.background import estimate_background
 from astrid.preprocess.masks import build_mask
 from astrid.preprocess.psf import find_stars
@@ -205,3 +206,24 @@ def test_match_positions_recovers_a_shifted_permutation(
     # Nothing matches beyond the radius.
     ia, ib = match_positions(a, b + 5.0, radius=2.0)
     assert len(ia) == 0 or np.all(np.hypot(*(a[ia] - b[ib] - 5.0).T) < 2.0)
+
+
+def test_threaded_resampling_equals_single_full_image_calls() -> None:
+    rng = np.random.default_rng(4)
+    data = rng.normal(100.0, 10.0, (61, 47)).astype(np.float32)
+    mask = rng.random(data.shape) < 0.05
+    yy, xx = np.mgrid[0:53, 0:50].astype(float)
+    coords = np.array([yy * 1.1 - 2.3 + 0.01 * xx, xx * 0.97 + 1.7])  # partly outside
+    got = _resample(data, mask, coords, 3)
+    filled = np.where(mask, 0.0, data).astype(np.float32)
+    lost = np.where(mask, data, 0.0).astype(np.float32) ** 2
+    expected = (
+        ndimage.map_coordinates(filled, coords, order=3, mode="constant", cval=0.0),
+        ndimage.map_coordinates(
+            mask.astype(np.float32), coords, order=1, mode="constant", cval=1.0
+        ),
+        ndimage.map_coordinates(lost, coords, order=1, mode="constant", cval=0.0),
+    )
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert got[2].max() > 0 and (got[1] > 0).mean() < 0.9
