@@ -92,3 +92,30 @@ def test_a_reference_taken_before_the_frame_is_preferred_to_a_newer_one_taken_af
         undated = replace(science, meta=replace(science.meta, mjd=None))
         chosen = choose_reference(catalog, undated)
         assert chosen.record.id == after.observation_id and chosen.precedes is None
+
+
+def test_a_stack_precedes_a_frame_only_when_its_latest_input_does(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    science = read_image(files["science"])
+    assert science.meta.mjd is not None
+    dated = {}
+    # an older stack, all before; a newer stack whose mean is before but whose last input
+    # is after the frame (it may hold the frame's transient)
+    for name, mean, end in (("old", -40.0, -35.0), ("straddling", -5.0, 3.0)):
+        path = tmp_path / f"{name}.fits"
+        with fits.open(files["reference"]) as hdul:
+            hdul[0].header["MJD-OBS"] = science.meta.mjd + mean
+            hdul[0].header["MJD-END"] = science.meta.mjd + end
+            hdul.writeto(path)
+        dated[name] = path
+    with connect(f"sqlite:///{tmp_path / 'astrid.sqlite'}") as catalog:
+        store = ObjectStore(str(tmp_path / "store"))
+        old = admit_frame(catalog, store, dated["old"], "reference")
+        straddling = admit_frame(catalog, store, dated["straddling"], "reference")
+        chosen = choose_reference(catalog, science)
+        assert chosen.record.id == old.observation_id and chosen.precedes is True
+        assert chosen.record.mjd_end == pytest.approx(science.meta.mjd - 35.0)
+        later = replace(science, meta=replace(science.meta, mjd=science.meta.mjd + 4.0))
+        chosen = choose_reference(catalog, later)
+        assert chosen.record.id == straddling.observation_id and chosen.precedes is True

@@ -172,6 +172,8 @@ class Observation(Base):
     zero_point_stars: Mapped[int | None] = mapped_column(Integer)
     zero_point_source: Mapped[str | None] = mapped_column(String(32))
     limiting_mag: Mapped[float | None] = mapped_column(Float)
+    # a stack's latest input (header MJD-END); a reference precedes a frame when this does
+    mjd_end: Mapped[float | None] = mapped_column(Float)
 
 
 class ProcessingRun(Base):

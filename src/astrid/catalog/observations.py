@@ -50,6 +50,7 @@ class ObservationRecord:
     zero_point_stars: int | None = None
     zero_point_source: str | None = None
     limiting_mag: float | None = None
+    mjd_end: float | None = None  # a stack's latest input
 
 
 def _observation_record(obs: Observation) -> ObservationRecord:

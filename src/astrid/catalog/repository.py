@@ -121,6 +121,7 @@ class Catalog:
         shape: Sequence[int],
         wcs_header: str | None,
         store_key: str | None = None,
+        mjd_end: float | None = None,
     ) -> int:
         """Register an image and return its observation id; idempotent on the content hash.
 
@@ -148,6 +149,8 @@ class Catalog:
             The WCS as a FITS header string.
         store_key : str, optional
             Object-store key of the file.
+        mjd_end : float, optional
+            A stack's latest input (``MJD-END``); None for a single exposure.
 
         Returns
         -------
@@ -178,6 +181,7 @@ class Catalog:
             "store_key": store_key,
             "role": role,
             "mjd": finite_or_none(mjd, "mjd"),
+            "mjd_end": finite_or_none(mjd_end, "mjd_end"),
             "filter": filter,
             "exptime": finite_or_none(exptime, "exptime"),
             "gain": finite_or_none(gain, "gain"),

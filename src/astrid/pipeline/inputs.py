@@ -14,6 +14,7 @@ store's file, a remote store's object streamed), never copied, re-hashed or re-r
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import shutil
 import tempfile
@@ -207,7 +208,16 @@ def register_observation(
         shape=image.shape,
         wcs_header=wcs_header,
         store_key=key,
+        mjd_end=_latest_input(image),
     )
+
+
+def _latest_input(image: Image) -> float | None:
+    """A stack's ``MJD-END`` (its latest input), when the header has a usable one."""
+    value = image.header.get("MJD-END")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def stored_observation(

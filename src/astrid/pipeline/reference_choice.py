@@ -6,8 +6,9 @@ registered reference observation (a reference of an earlier run, or a stack regi
 ``MIN_OVERLAP`` of the frame's sky (`astrid.observations.validate.overlap_fraction`): the
 newest registered of those taken before the science frame (a reference taken after it may
 hold the very transient the frame shows, which would then not be found), else the newest
-registered (``precedes`` False in the event), also when the frame has no time. A reference
-is dated by its ``MJD-OBS``: for a stack, its inputs' mean.
+registered (``precedes`` False in the event), also when the frame has no time. A stack
+precedes a frame when its latest input does (``MJD-END``, recorded as the observation's
+``mjd_end``); a single exposure when its ``MJD-OBS`` does.
 Frames are then run in groups, one `Pipeline.run` per reference, so every run records the
 reference it used (and a ``ReferenceChosen`` event says why). A frame no reference covers
 fails alone, at stage ``reference``, with the reason.
@@ -74,7 +75,8 @@ def choose_reference(
         share = overlap_fraction(image.wcs, image.shape, wcs, record.shape)
         best = max(best, share)
         if share >= min_overlap:
-            covering.append(ChosenReference(record, share, _precedes(record.mjd, image.meta.mjd)))
+            latest = record.mjd if record.mjd_end is None else record.mjd_end
+            covering.append(ChosenReference(record, share, _precedes(latest, image.meta.mjd)))
             if covering[-1].precedes is True:
                 return covering[-1]
     if covering:
