@@ -171,6 +171,7 @@ from astrid.cli import (  # noqa: E402, F401
     context,
     ingest,
     models,
+    references,
     run,
     service,
     watch,

@@ -1,0 +1,170 @@
+"""``astrid references build``: references stacked from the science frames themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from astrid.catalog import connect
+from astrid.cli import (
+    Command,
+    DatabaseUrl,
+    DataDir,
+    Verbose,
+    app,
+    command_group,
+    console,
+    open_settings,
+    print_error,
+    setup_logging,
+)
+from astrid.difference.reference_selection import (
+    Selection,
+    frame_quality,
+    group_frames,
+    select_frames,
+)
+from astrid.difference.stack import StackConfig, stack_frames
+from astrid.difference.stack_files import write_stack
+from astrid.errors import AstridError, InvalidImageError
+from astrid.observations.fits_reader import read_image
+from astrid.observations.hashing import file_sha256
+from astrid.observations.image import Image
+from astrid.pipeline.inputs import admit_frame
+from astrid.store import ObjectStore
+
+references_app = command_group("References built from your own frames.")
+app.add_typer(references_app, name="references")
+
+
+@references_app.command(cls=Command)
+def build(
+    frames: Annotated[
+        list[Path],
+        typer.Argument(help="Frames of any fields and bands (FITS with a WCS).", metavar="FILE"),
+    ],
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out-dir", "-o", help="Folder for the reference files.", metavar="DIR"),
+    ],
+    before: Annotated[
+        float | None,
+        typer.Option(
+            help="Stack only frames taken before this MJD (the science date); a frame "
+            "without MJD-OBS is left out too.",
+            metavar="MJD",
+        ),
+    ] = None,
+    max_frames: Annotated[
+        int, typer.Option(help="Stack at most this many frames per field and band.", min=2)
+    ] = 20,
+    min_frames: Annotated[
+        int,
+        typer.Option(
+            help="Build no reference from fewer frames (3 or more reject what one frame "
+            "alone holds).",
+            min=2,
+        ),
+    ] = 3,
+    register: Annotated[
+        bool,
+        typer.Option(
+            help="Register each reference in the catalog, so that `astrid run` without "
+            "--reference picks it for the frames it covers."
+        ),
+    ] = True,
+    db: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Group FILEs by band and field, choose each group's deepest frames (transparency,
+    noise and seeing measured; clouds, bad seeing and frames after --before left out) and
+    stack them into one reference per group (the proper coadd of `astrid coadd`).
+    docs/references.md."""
+    setup_logging(verbose)
+    if min_frames > max_frames:
+        print_error(ValueError(f"--min-frames {min_frames} is more than --max-frames {max_frames}"))
+        raise typer.Exit(2)
+    try:
+        images, hashes = _read(frames)
+        groups = group_frames(images)
+    except AstridError as e:
+        print_error(e)
+        raise typer.Exit(2) from e
+    written: list[Path] = []
+    failed = 0
+    for number, group in enumerate(groups, start=1):
+        members = [images[i] for i in group]
+        band = members[0].meta.filter or "none"
+        name = f"reference-{number:02d}-{band}.fits"
+        try:
+            with console.status(f"{name}: measuring {len(members)} frame(s)"):
+                qualities = [frame_quality(image) for image in members]
+            ranked = select_frames(members, qualities, max_frames=max_frames, before=before)
+            _show(name, members, ranked)
+            chosen = [s.index for s in ranked if s.kept]
+            if len(chosen) < min_frames:
+                console.print(
+                    f"{name}: not built, {len(chosen)} usable frame(s), --min-frames is "
+                    f"{min_frames}",
+                    soft_wrap=True,
+                )
+                continue
+            with console.status(f"{name}: aligning, rejecting outliers and stacking"):
+                stack = stack_frames([members[i] for i in chosen], StackConfig())
+            path = write_stack(stack, out_dir / name, sha256=[hashes[group[i]] for i in chosen])
+        except AstridError as e:
+            print_error(e)
+            failed += 1
+            continue
+        written.append(path)
+        console.print(
+            f"{name}: {len(chosen)} frames, PSF FWHM {stack.fwhm_px:.2f} px, point-source "
+            f"S/N {stack.depth_gain:.2f}× the best frame's → {escape(str(path))}",
+            soft_wrap=True,
+        )
+    if register and written:
+        with open_settings(data_dir, db) as settings, connect(settings.db_url) as catalog:
+            store = ObjectStore(settings.store_root)
+            for path in written:
+                admitted = admit_frame(catalog, store, path, "reference")
+                console.print(f"registered {path.name} as observation {admitted.observation_id}")
+    console.print(f"{len(written)} reference(s) from {len(groups)} field/band group(s)")
+    if failed or not written:
+        raise typer.Exit(1)
+
+
+def _read(frames: list[Path]) -> tuple[list[Image], list[str]]:
+    images, hashes = [], []
+    with console.status(f"reading {len(frames)} frame(s)"):
+        for path in frames:
+            try:
+                hashes.append(file_sha256(path))
+            except OSError as e:
+                raise InvalidImageError(f"{path}: cannot read ({e})", path=str(path)) from e
+            images.append(read_image(path))
+    return images, hashes
+
+
+def _show(name: str, members: list[Image], ranked: list[Selection]) -> None:
+    table = RichTable(title=name)
+    table.add_column("frame")
+    for column in ("MJD", "FWHM px", "σ", "transparency", "depth"):
+        table.add_column(column, justify="right")
+    table.add_column("")
+    for s in ranked:
+        image = members[s.index]
+        table.add_row(
+            escape(image.label),
+            "" if image.meta.mjd is None else f"{image.meta.mjd:.4f}",
+            f"{s.quality.fwhm_px:.2f}",
+            f"{s.quality.sigma:.3g}",
+            f"{s.transparency:.2f}",
+            f"{s.depth:.2f}",
+            "stacked" if s.kept else escape(s.reason),
+        )
+    console.print(table)
