@@ -154,3 +154,55 @@ def test_no_peaks_gives_empty_measurements(scene: Scene) -> None:
     none = find_peaks(scene.result.score_corr, threshold=1e9)
     m = measure_candidates(none, scene.result, np.zeros((SIZE, SIZE), bool))
     assert m.x.shape == m.flux.shape == m.n_bad_pixels.shape == (0,)
+
+
+def test_position_errors_match_the_scatter_of_positions() -> None:
+    """x_err, y_err (from the fit's covariance scaled to ZOGY's flux error) are the real 1σ
+    scatter of the fitted positions around the truth: pulls of width 1 at SNR ~25."""
+    pulls: dict[str, list[float]] = {"x": [], "y": []}
+    errors = []
+    n, spacing, snr = 512, 40, 25.0
+    flux = snr * SIGMA_N / np.sqrt(np.sum(PSF_N**2))
+    for seed in range(3):
+        rng = np.random.default_rng(100 + seed)
+        science = rng.normal(0.0, SIGMA_N, (n, n))
+        reference = rng.normal(0.0, SIGMA_R, (n, n))
+        truth = []
+        for y in range(spacing, n - spacing + 1, spacing):
+            for x in range(spacing, n - spacing + 1, spacing):
+                dx, dy = rng.uniform(-0.5, 0.5, size=2)
+                add(science, gaussian(WIDTH_N, dx=dx, dy=dy), x, y, flux)
+                truth.append((x + dx, y + dy))
+        result = zogy(
+            ZogyInputs(
+                science=science,
+                reference=reference,
+                science_var=np.full((n, n), SIGMA_N**2),
+                reference_var=np.full((n, n), SIGMA_R**2),
+                science_sigma=SIGMA_N,
+                reference_sigma=SIGMA_R,
+                flux_ratio=FLUX_RATIO,
+                science_psf=lambda x, y: PSF_N,
+                reference_psf=lambda x, y: PSF_R,
+                mask=np.zeros((n, n), bool),
+            ),
+            ZogyConfig(tile_size=256, margin=32),
+        )
+        peaks = find_peaks(result.score_corr, threshold=5.0, merge_radius=4.0)
+        m = measure_candidates(
+            peaks, result, np.zeros((n, n), bool), science_psf=lambda x, y: PSF_N
+        )
+        xy = np.array(truth)
+        d = np.hypot(m.x[None, :] - xy[:, 0:1], m.y[None, :] - xy[:, 1:2])
+        idx = np.argmin(d, axis=1)
+        assert d[np.arange(len(idx)), idx].max() < 1.0  # every source found
+        pulls["x"].extend((m.x[idx] - xy[:, 0]) / m.x_err[idx])
+        pulls["y"].extend((m.y[idx] - xy[:, 1]) / m.y_err[idx])
+        errors.extend(m.x_err[idx])
+    assert len(pulls["x"]) == 3 * 121
+    for axis in ("x", "y"):
+        p = np.asarray(pulls[axis])
+        assert abs(np.mean(p)) < 0.1
+        assert 0.9 < np.std(p) < 1.1, (axis, np.std(p))
+    # about √2 σ_PSF / SNR for a Gaussian PSF in white noise (the difference's PSF is wider)
+    assert 0.5 < np.median(errors) / (np.sqrt(2) * WIDTH_N / snr) < 2.0

@@ -51,6 +51,8 @@ README_COLUMNS = [
     "elongation",
     "n_bad_pixels",
     "dist_nearest_ref_source_arcsec",
+    "x_err",
+    "y_err",
 ]
 # Columns the ML stage appends (issue 4), after the stable ones.
 SCORE_COLUMNS = ["rb", "ood", "ood_msp", "ood_energy", "ood_mahalanobis", "model_version"]

@@ -165,6 +165,11 @@ def _show(name: str, members: list[Image], ranked: list[Selection]) -> None:
             f"{s.quality.sigma:.3g}",
             f"{s.transparency:.2f}",
             f"{s.depth:.2f}",
-            "stacked" if s.kept else escape(s.reason),
+            "stacked" if s.kept else "left out",
         )
     console.print(table)
+    for s in ranked:  # whole lines: a log keeps them unwrapped
+        if not s.kept:
+            console.print(
+                f"left out {escape(members[s.index].label)}: {escape(s.reason)}", soft_wrap=True
+            )

@@ -5,7 +5,10 @@ Position and flux: a least-squares fit to D of the exact response in D of a poin
 with the Fourier shift theorem; Gauss-Newton steps in position start from the sub-pixel
 maximum of |S| (a log-parabola through the 3×3 pixels around the peak). At fixed position
 the flux is ZOGY's α = S/F_S evaluated between pixels. Error: ZOGY's sqrt(V_S)/F_S at the peak,
-which carries source and astrometric noise. Shape: Gaussian-windowed second moments of
+which carries source and astrometric noise. Position errors: the covariance of the fit in
+(flux, x, y) — the inverse of JᵀJ, J the model's derivatives at the fitted position — scaled
+so that its flux variance is ZOGY's (D's noise is white, and ZOGY's error adds the source's
+own noise), so σ_x = σ_F √(C_xx / C_FF). Shape: Gaussian-windowed second moments of
 sign × D, deconvolved from the window (exact for a Gaussian profile).
 """
 
@@ -15,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import fft as sfft
 
 from astrid.difference.peaks import Peaks
 from astrid.difference.zogy import ZogyResult
@@ -29,6 +33,8 @@ class Measurements:
 
     x: np.ndarray
     y: np.ndarray
+    x_err: np.ndarray  # 1σ, pixels, from the fit's covariance (module notes)
+    y_err: np.ndarray
     flux: np.ndarray
     flux_err: np.ndarray
     snr: np.ndarray
@@ -55,8 +61,9 @@ def _subpixel(s: np.ndarray, x: int, y: int) -> tuple[float, float]:
 
 def _fit_point_source(
     data: np.ndarray, response: np.ndarray, dx: float, dy: float, window: slice
-) -> tuple[float, float, float]:
-    """Least-squares flux and sub-pixel position of `response` in `data` (Gauss-Newton)."""
+) -> tuple[float, float, float, np.ndarray]:
+    """Least-squares flux and sub-pixel position of `response` in `data` (Gauss-Newton),
+    and the fit's shape of the covariance of (flux, x, y): ``(JᵀJ)⁻¹`` (module notes)."""
     model = fourier_shift(response, dx, dy)[window, window]
     flux = float((data * model).sum() / (model**2).sum())
     for _ in range(3):
@@ -72,7 +79,17 @@ def _fit_point_source(
         flux = float((data * model).sum() / (model**2).sum())
         if abs(step_x) < 0.005 and abs(step_y) < 0.005:
             break
-    return flux, dx, dy
+    # the model's exact derivatives in position, by the derivative theorem (np.gradient's
+    # central differences are ~15 % short on a 2 px PSF and would inflate the errors)
+    ny, nx = response.shape
+    fy, fx = sfft.fftfreq(ny)[:, None], sfft.rfftfreq(nx)[None, :]
+    shifted = sfft.rfft2(response) * np.exp(-2j * np.pi * (fx * dx + fy * dy))
+    columns = [model.ravel()]
+    for frequency in (fx, fy):
+        slope = sfft.irfft2(shifted * (-2j * np.pi * frequency), s=response.shape)
+        columns.append(flux * slope[window, window].ravel())
+    jacobian = np.column_stack(columns)
+    return flux, dx, dy, np.linalg.pinv(jacobian.T @ jacobian)
 
 
 def _stamp(image: np.ndarray, x: int, y: int, half: int) -> np.ndarray:
@@ -134,7 +151,8 @@ def measure_candidates(
         Size (pixels) of the cells within which one point-source response is shared.
     """
     n = len(peaks)
-    out = {k: np.full(n, np.nan) for k in ("x", "y", "flux", "flux_err", "snr", "fwhm", "elong")}
+    names = ("x", "y", "x_err", "y_err", "flux", "flux_err", "snr", "fwhm", "elong")
+    out = {k: np.full(n, np.nan) for k in names}
     n_bad = np.zeros(n, int)
     responses: dict[tuple[int, int, int], np.ndarray] = {}
     rb = int(np.ceil(bad_pixel_radius))
@@ -160,9 +178,12 @@ def measure_candidates(
         fit_half = min(half, max(3, int(np.ceil(1.5 * psf_fwhm(psf_d)))))
         window = slice(half - fit_half, half + fit_half + 1)
         data = _stamp(result.difference, xi, yi, fit_half)
-        flux, dx, dy = _fit_point_source(data, response, dx, dy, window)
+        flux, dx, dy, shape = _fit_point_source(data, response, dx, dy, window)
         err = float(result.flux_err[yi, xi])
         out["x"][k], out["y"][k] = xi + dx, yi + dy
+        if shape[0, 0] > 0 and err > 0:
+            out["x_err"][k] = err * float(np.sqrt(max(shape[1, 1], 0.0) / shape[0, 0]))
+            out["y_err"][k] = err * float(np.sqrt(max(shape[2, 2], 0.0) / shape[0, 0]))
         out["flux"][k], out["flux_err"][k] = flux, err
         out["snr"][k] = flux / err if err > 0 else np.nan
         sigma_w = psf_fwhm(psf_d) / 2.3548
@@ -171,6 +192,8 @@ def measure_candidates(
     return Measurements(
         x=out["x"],
         y=out["y"],
+        x_err=out["x_err"],
+        y_err=out["y_err"],
         flux=out["flux"],
         flux_err=out["flux_err"],
         snr=out["snr"],

@@ -66,6 +66,8 @@ CANDIDATE_COLUMNS = (
     "elongation",
     "n_bad_pixels",
     "dist_nearest_ref_source_arcsec",
+    "x_err",
+    "y_err",
 )
 
 
@@ -353,6 +355,8 @@ def subtract(
             "elongation": meas.elongation,
             "n_bad_pixels": meas.n_bad_pixels,
             "dist_nearest_ref_source_arcsec": dist_arcsec,
+            "x_err": meas.x_err,
+            "y_err": meas.y_err,
             "n_merged": peaks.n_merged,
             "dipole": peaks.dipole,
             "psf_fwhm": _local_fwhm(pair, meas.x, meas.y),

@@ -120,6 +120,26 @@ def match_to_truth(
         report["flux_ratio_mad_snr_ge_20"] = float(np.median(np.abs(ratio - np.median(ratio))))
     if bright.any():
         report["astrometry_rms_arcsec_snr_ge_20"] = float(np.sqrt(np.mean(sep_arcsec[bright] ** 2)))
+    if bright.any() and {"x", "y", "x_err", "y_err"} <= set(candidates.colnames):
+        report.update(_pull_widths(tr[bright], candidates[cand_idx[bright]]))
     report["found"] = found.tolist()
     report["bogus_mask"] = bogus.tolist()
     return report
+
+
+def _pull_widths(truth: Table, matched: Table) -> dict[str, list[float]]:
+    """Widths of (measured − true position) / quoted error, per axis: robust (1.4826 MAD
+    about 0, so a blend's outlier does not decide it) and plain standard deviation."""
+    robust, plain = [], []
+    for axis in ("x", "y"):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pull = (np.asarray(matched[axis], float) - np.asarray(truth[axis], float)) / np.asarray(
+                matched[f"{axis}_err"], float
+            )
+        pull = pull[np.isfinite(pull)]
+        robust.append(float(1.4826 * np.median(np.abs(pull))) if pull.size else float("nan"))
+        plain.append(float(np.std(pull)) if pull.size else float("nan"))
+    return {
+        "astrometry_pull_width_snr_ge_20": robust,
+        "astrometry_pull_std_snr_ge_20": plain,
+    }
