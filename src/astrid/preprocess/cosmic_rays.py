@@ -32,8 +32,10 @@ sky noise, so the pixels whose cheap bound ``L⁺ / (2 σ_sky)`` stays below ``s
 never be flagged. astroscrappy then runs on a window around each group of the others, with
 a margin wider than its filters reach (11 px), and its answer is kept in the group's box
 grown by two pixels per iteration: the same mask and cleaned pixels as a run on the whole
-image (tested), at a fifth of the cost on a typical field. Where such windows would cover
-more than half of the image (a crowded field), the whole image is run at once.
+image (tested). Measured at 4096²: a science frame whose windows add up to 29 % of it,
+5.1 → 1.9 s; a deep reference at 61 %, 4.8 → 3.3 s (9.2 → 4.9 s on one thread). Where the
+windows would add up to more than 80 % of the image (a crowded field), the whole image is
+run at once.
 """
 
 from __future__ import annotations
@@ -56,8 +58,8 @@ _STEPS = 6
 _MIN_SOURCES = 10
 #: Context around a window: astroscrappy's chain of filters reaches 11 px.
 _MARGIN = 16
-#: Above this share of the image covered by windows, one run on the whole image is cheaper.
-_MAX_WINDOWED_SHARE = 0.5
+#: Above this share of the image in windows (overlaps counted), one whole run is cheaper.
+_MAX_WINDOWED_SHARE = 0.8
 
 Box = tuple[slice, slice]
 
