@@ -49,6 +49,26 @@ PSF_R = gaussian(WIDTH_R)
 FLUX = SNR * SIGMA_N / np.sqrt(np.sum(PSF_N**2))
 
 
+def _zogy(science: np.ndarray, reference: np.ndarray, *, tile_size: int) -> ZogyResult:
+    """ZOGY of white-noise images with the constant Gaussian PSFs of this module."""
+    shape = science.shape
+    return zogy(
+        ZogyInputs(
+            science=science,
+            reference=reference,
+            science_var=np.full(shape, SIGMA_N**2),
+            reference_var=np.full(shape, SIGMA_R**2),
+            science_sigma=SIGMA_N,
+            reference_sigma=SIGMA_R,
+            flux_ratio=FLUX_RATIO,
+            science_psf=lambda x, y: PSF_N,
+            reference_psf=lambda x, y: PSF_R,
+            mask=np.zeros(shape, bool),
+        ),
+        ZogyConfig(tile_size=tile_size, margin=32),
+    )
+
+
 @pytest.fixture(scope="module")
 def scene() -> Scene:
     rng = np.random.default_rng(21)
@@ -68,22 +88,7 @@ def scene() -> Scene:
     # An elongated transient (not PSF-shaped), far from the others.
     elongated = (128, 225)
     add(science, gaussian(3.5, 1.2, size=31), *elongated, FLUX)
-    n = SIZE
-    result = zogy(
-        ZogyInputs(
-            science=science,
-            reference=reference,
-            science_var=np.full((n, n), SIGMA_N**2),
-            reference_var=np.full((n, n), SIGMA_R**2),
-            science_sigma=SIGMA_N,
-            reference_sigma=SIGMA_R,
-            flux_ratio=FLUX_RATIO,
-            science_psf=lambda x, y: PSF_N,
-            reference_psf=lambda x, y: PSF_R,
-            mask=np.zeros((n, n), bool),
-        ),
-        ZogyConfig(tile_size=128, margin=32),
-    )
+    result = _zogy(science, reference, tile_size=128)
     peaks = find_peaks(result.score_corr, threshold=5.0, merge_radius=4.0)
     return Scene(result, peaks, np.array(xy), np.array(flux), elongated)
 
@@ -173,21 +178,7 @@ def test_position_errors_match_the_scatter_of_positions() -> None:
                 dx, dy = rng.uniform(-0.5, 0.5, size=2)
                 add(science, gaussian(WIDTH_N, dx=dx, dy=dy), x, y, flux)
                 truth.append((x + dx, y + dy))
-        result = zogy(
-            ZogyInputs(
-                science=science,
-                reference=reference,
-                science_var=np.full((n, n), SIGMA_N**2),
-                reference_var=np.full((n, n), SIGMA_R**2),
-                science_sigma=SIGMA_N,
-                reference_sigma=SIGMA_R,
-                flux_ratio=FLUX_RATIO,
-                science_psf=lambda x, y: PSF_N,
-                reference_psf=lambda x, y: PSF_R,
-                mask=np.zeros((n, n), bool),
-            ),
-            ZogyConfig(tile_size=256, margin=32),
-        )
+        result = _zogy(science, reference, tile_size=256)
         peaks = find_peaks(result.score_corr, threshold=5.0, merge_radius=4.0)
         m = measure_candidates(
             peaks, result, np.zeros((n, n), bool), science_psf=lambda x, y: PSF_N
