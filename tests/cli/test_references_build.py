@@ -89,4 +89,22 @@ def test_frames_after_the_date_and_too_few_frames_build_nothing(
     junk = tmp_path / "junk.fits"
     junk.write_text("not a FITS file")
     result = runner.invoke(app, ["references", "build", str(junk), "-o", str(tmp_path / "r")])
-    assert result.exit_code == 2 and "junk.fits" in result.output
+    assert result.exit_code == 2 and "left out" in result.output and "junk.fits" in result.output
+    assert "none of the 1 frame(s) can be used" in " ".join(result.output.split())
+
+
+def test_a_bad_frame_in_the_heap_is_named_and_the_others_go_on(
+    night: dict[str, Path], tmp_path: Path
+) -> None:
+    junk = tmp_path / "junk.fits"
+    junk.write_text("not a FITS file")
+    blank = tmp_path / "blank.fits"
+    with fits.open(night["here0"]) as hdul:  # readable, but nothing to measure
+        fits.PrimaryHDU(np.zeros_like(hdul[0].data), hdul[0].header).writeto(blank)
+    frames = [str(night[k]) for k in ("here0", "here1", "here2")] + [str(junk), str(blank)]
+    out = tmp_path / "refs"
+    result = runner.invoke(app, ["references", "build", *frames, "-o", str(out), "--no-register"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert f"left out {junk}" in text and f"left out {blank}" in text
+    assert [p.name for p in out.iterdir()] == ["reference-01-r.fits"]

@@ -23,6 +23,7 @@ from astrid.cli import (
     setup_logging,
 )
 from astrid.difference.reference_selection import (
+    FrameQuality,
     Selection,
     frame_quality,
     group_frames,
@@ -89,21 +90,23 @@ def build(
     if min_frames > max_frames:
         print_error(ValueError(f"--min-frames {min_frames} is more than --max-frames {max_frames}"))
         raise typer.Exit(2)
-    try:
-        images, hashes = _read(frames)
-        groups = group_frames(images)
-    except AstridError as e:
-        print_error(e)
-        raise typer.Exit(2) from e
+    images, hashes = _read(frames)  # a frame that cannot be used is left out, and named
+    if not images:
+        print_error(InvalidImageError(f"none of the {len(frames)} frame(s) can be used"))
+        raise typer.Exit(2)
+    groups = group_frames(images)
     written: list[Path] = []
     failed = 0
     for number, group in enumerate(groups, start=1):
-        members = [images[i] for i in group]
-        band = members[0].meta.filter or "none"
+        band = images[group[0]].meta.filter or "none"
         name = f"reference-{number:02d}-{band}.fits"
+        with console.status(f"{name}: measuring {len(group)} frame(s)"):
+            group, qualities = _measured(group, images)
+        members = [images[i] for i in group]
+        if not members:
+            console.print(f"{name}: not built, no frame could be measured", soft_wrap=True)
+            continue
         try:
-            with console.status(f"{name}: measuring {len(members)} frame(s)"):
-                qualities = [frame_quality(image) for image in members]
             ranked = select_frames(members, qualities, max_frames=max_frames, before=before)
             _show(name, members, ranked)
             chosen = [s.index for s in ranked if s.kept]
@@ -139,15 +142,43 @@ def build(
 
 
 def _read(frames: list[Path]) -> tuple[list[Image], list[str]]:
+    """The frames that can be read and have a celestial WCS, with their hashes; each other
+    one is named with the reason, and the rest go on."""
     images, hashes = [], []
     with console.status(f"reading {len(frames)} frame(s)"):
         for path in frames:
             try:
-                hashes.append(file_sha256(path))
+                sha256 = file_sha256(path)
+                image = read_image(path)
             except OSError as e:
-                raise InvalidImageError(f"{path}: cannot read ({e})", path=str(path)) from e
-            images.append(read_image(path))
+                _left_out(str(path), f"cannot read ({e})")
+                continue
+            except AstridError as e:
+                _left_out(str(path), str(e))
+                continue
+            if image.wcs is None or not image.wcs.has_celestial:
+                _left_out(str(path), "no celestial WCS")
+                continue
+            images.append(image)
+            hashes.append(sha256)
     return images, hashes
+
+
+def _measured(group: list[int], images: list[Image]) -> tuple[list[int], list[FrameQuality]]:
+    """The frames of a group whose quality could be measured, and their qualities."""
+    kept, qualities = [], []
+    for i in group:
+        try:
+            qualities.append(frame_quality(images[i]))
+        except AstridError as e:
+            _left_out(images[i].label, str(e))
+            continue
+        kept.append(i)
+    return kept, qualities
+
+
+def _left_out(label: str, reason: str) -> None:
+    console.print(f"left out {escape(label)}: {escape(reason)}", soft_wrap=True)
 
 
 def _show(name: str, members: list[Image], ranked: list[Selection]) -> None:
@@ -170,6 +201,4 @@ def _show(name: str, members: list[Image], ranked: list[Selection]) -> None:
     console.print(table)
     for s in ranked:  # whole lines: a log keeps them unwrapped
         if not s.kept:
-            console.print(
-                f"left out {escape(members[s.index].label)}: {escape(s.reason)}", soft_wrap=True
-            )
+            _left_out(members[s.index].label, s.reason)
