@@ -20,6 +20,7 @@ from astrid.cli import (
     print_error,
     setup_logging,
 )
+from astrid.difference.reference_selection import after_date
 from astrid.difference.stack import StackConfig, stack_frames
 from astrid.difference.stack_files import write_stack
 from astrid.errors import AstridError, InvalidImageError
@@ -88,11 +89,9 @@ def coadd(
                 except OSError as e:
                     raise InvalidImageError(f"{path}: cannot read ({e})", path=str(path)) from e
                 image = read_image(path)
-                if before is not None and not (
-                    image.meta.mjd is not None and image.meta.mjd < before
-                ):
-                    when = "no MJD-OBS" if image.meta.mjd is None else f"MJD {image.meta.mjd:.4f}"
-                    console.print(f"left out {path}: {when}, not before MJD {before}")
+                late = after_date(image, before)
+                if late:
+                    console.print(f"left out {path}: {late}")
                     continue
                 hashes.append(sha256)
                 images.append(image)

@@ -33,6 +33,7 @@ from astrid.observations.validate import overlap_fraction
 __all__ = [
     "FrameQuality",
     "Selection",
+    "after_date",
     "frame_quality",
     "group_frames",
     "select_frames",
@@ -125,6 +126,16 @@ def frame_quality(image: Image) -> FrameQuality:
     )
 
 
+def after_date(image: Image, before: float | None) -> str:
+    """Why ``image`` is not taken before MJD ``before`` ("" when it is, or no date is set):
+    a frame without ``MJD-OBS`` cannot be shown to be."""
+    mjd = image.meta.mjd
+    if before is None or (mjd is not None and mjd < before):
+        return ""
+    when = "no MJD-OBS" if mjd is None else f"MJD {mjd:.4f}"
+    return f"{when}, not before MJD {before}"
+
+
 def group_frames(images: Sequence[Image]) -> list[list[int]]:
     """Indices of ``images`` grouped by band, then by field (module notes), in input order.
 
@@ -183,10 +194,9 @@ def select_frames(
         depth = depth / float(np.max(depth))
     reasons = []
     for i, image in enumerate(images):
-        mjd = image.meta.mjd
-        if before is not None and not (mjd is not None and mjd < before):
-            when = "no MJD-OBS" if mjd is None else f"MJD {mjd:.4f}"
-            reasons.append(f"{when}, not before MJD {before}")
+        late = after_date(image, before)
+        if late:
+            reasons.append(late)
         elif not usable[i]:
             reasons.append("fewer than 3 sources shared with the others")
         elif transparency[i] < MIN_TRANSPARENCY * best_t:

@@ -25,7 +25,6 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -419,64 +418,49 @@ class Pipeline:
                 )
             return
         n = min(self.workers, len(pending))
-        with ExitStack() as stack:
-            # processes on this machine share the reference's preparation through a folder
-            # private to the batch (`process_frame`'s ``reference_cache``)
-            kept = None
-            if cluster is None:
-                kept = stack.enter_context(tempfile.TemporaryDirectory(prefix="astrid-ref-"))
-            yield from self._execute_apart(pending, ref, out, on_stage, calibration, n, kept)
+        # a folder private to the batch, where its processes share the reference's
+        # preparation (`process_frame`'s ``reference_cache``)
+        with tempfile.TemporaryDirectory(prefix="astrid-ref-") as kept:
+            reports: dict[int, FrameReport] = {}
+            tasks = []
+            if cluster is not None:  # the workers read the stored frames, not the client's files
+                reference = cluster.source(self.catalog, reference, ref.observation_id)
+            for report, source in pending:
+                assert report.run_id is not None and report.observation_id is not None
+                reports[report.run_id] = report
+                kwargs = {
+                    "threads": 1 if n > 1 else -1,
+                    "product_stem": report.product_stem,
+                    "calibration": {} if cluster is not None else calibration,
+                    "model": self._model,
+                }
+                if cluster is None:  # the processes share the reference's preparation
+                    kwargs["reference_cache"] = kept
+                else:
+                    source = cluster.source(self.catalog, source, report.observation_id)
+                args = (source, reference, str(out), self.config)
+                tasks.append(
+                    FrameTask(label=report.path, args=args, kwargs=kwargs, id=report.run_id)
+                )
 
-    def _execute_apart(
-        self,
-        pending: list[tuple[FrameReport, FrameSource]],
-        ref: AdmittedFrame,
-        out: Path,
-        on_stage: Callable[[str, str], None] | None,
-        calibration: dict[str, str],
-        n: int,
-        kept: str | None,
-    ) -> Iterable[tuple[FrameReport, FrameOutcome]]:
-        """Frames in ``n`` processes of this machine, or on the Dask cluster."""
-        reference, cluster = ref.source, self._cluster
-        reports: dict[int, FrameReport] = {}
-        tasks = []
-        if cluster is not None:  # the workers read the stored frames, not the client's files
-            reference = cluster.source(self.catalog, reference, ref.observation_id)
-        for report, source in pending:
-            assert report.run_id is not None and report.observation_id is not None
-            reports[report.run_id] = report
-            kwargs = {
-                "threads": 1 if n > 1 else -1,
-                "product_stem": report.product_stem,
-                "calibration": {} if cluster is not None else calibration,
-                "model": self._model,
-            }
-            if kept is not None:
-                kwargs["reference_cache"] = kept
+            def started(task: FrameTask, where: int | str) -> None:
+                self._claims.begin(task.id)
+                log.info("%s: run %d begins in %s", task.label, task.id, where)
+
+            def stage(task: FrameTask, name: str) -> None:
+                if on_stage is not None:
+                    on_stage(task.label, name)
+
             if cluster is not None:
-                source = cluster.source(self.catalog, source, report.observation_id)
-            args = (source, reference, str(out), self.config)
-            tasks.append(FrameTask(label=report.path, args=args, kwargs=kwargs, id=report.run_id))
-
-        def started(task: FrameTask, where: int | str) -> None:
-            self._claims.begin(task.id)
-            log.info("%s: run %d begins in %s", task.label, task.id, where)
-
-        def stage(task: FrameTask, name: str) -> None:
-            if on_stage is not None:
-                on_stage(task.label, name)
-
-        if cluster is not None:
-            done = cluster.run(
-                tasks, calibration, self._model, out, on_start=started, on_stage=stage
-            )
-        else:
-            done = FrameProcesses(n, self.frame_function).run(
-                tasks, on_start=lambda t, pid: started(t, f"process {pid}"), on_stage=stage
-            )
-        for task, outcome in done:
-            yield reports[task.id], outcome
+                done = cluster.run(
+                    tasks, calibration, self._model, out, on_start=started, on_stage=stage
+                )
+            else:
+                done = FrameProcesses(n, self.frame_function).run(
+                    tasks, on_start=lambda t, pid: started(t, f"process {pid}"), on_stage=stage
+                )
+            for task, outcome in done:
+                yield reports[task.id], outcome
 
     def _record(self, report: FrameReport, outcome: FrameOutcome) -> None:
         try:
