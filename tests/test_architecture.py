@@ -26,8 +26,8 @@ MAX_LINES = 600
 #: Modules over `MAX_LINES` while they are being split, with why; none may be added.
 OVERSIZED: dict[str, str] = {}
 
-#: Foundations any package may use: the error hierarchy and stage timers.
-FOUNDATION = frozenset({"errors", "timing"})
+#: Foundations any package may use: the error hierarchy, stage timers, atomic file writes.
+FOUNDATION = frozenset({"errors", "timing", "atomic_files"})
 
 #: The pure science packages (DESIGN.md): arrays and astropy objects in and out.
 SCIENCE = frozenset(
@@ -60,6 +60,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "alerts": frozenset({"difference"}),
     # survey alert packets (ZTF, Rubin) read into plain records; bytes in, records out
     "ingest": frozenset(),
+    # templates from survey archives (hips2fits), asked for with an `Image`'s WCS
+    "archives": frozenset({"observations"}),
     # alert delivery: destinations (files, webhook, e-mail, Kafka); bytes in, outcomes out
     "delivery": frozenset(),
     # offline
@@ -110,6 +112,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "context",
             "alerts",
             "ingest",
+            "archives",
             "catalog",
             "store",
             "config",

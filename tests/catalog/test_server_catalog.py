@@ -73,7 +73,7 @@ def _check_jsonb(catalog: Catalog) -> None:
     )
     with catalog.engine.connect() as conn:
         types = {(t, c): d for t, c, d in conn.execute(query)}
-    assert len(types) == 14
+    assert len(types) == 15
     assert set(types.values()) == {"jsonb"}, types
     _seed(catalog)
     with catalog.engine.connect() as conn:  # queryable as JSON in plain SQL

@@ -3,6 +3,7 @@ bad inputs are named and leave no file behind."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,11 +13,15 @@ from astropy.io import fits
 from typer.testing import CliRunner
 
 from astrid.catalog import connect
+from astrid.catalog.observations import observation
 from astrid.cli import app
+from astrid.difference.stack_files import stack_summary
 from astrid.observations.fits_reader import read_image
 from astrid.observations.hashing import file_sha256
+from astrid.pipeline.inputs import admit_frame
 from astrid.preprocess.pair import prepare_frame
 from astrid.simulation import simulate_pair
+from astrid.store import ObjectStore
 from small_field import STATIC_FIELD
 
 runner = CliRunner()
@@ -120,7 +125,43 @@ def test_a_registered_stack_is_chosen_when_run_has_no_reference(
         (chosen,) = [e for e in catalog.events() if e.type == "ReferenceChosen"]
         assert chosen.payload["reference_id"] == 1 and chosen.payload["overlap"] > 0.9
         assert chosen.payload["path"] == frames[0]
+        # the reference's record says what it is made of
+        stack = observation(catalog, 1).stack
     assert len((out / "candidates.csv").read_text().splitlines()) > 1
+    assert stack is not None and stack["method"] == "proper" and stack["n_inputs"] == 3
+    assert [i["file"] for i in stack["inputs"]] == inputs
+    assert [i["sha256"] for i in stack["inputs"]] == [file_sha256(p) for p in inputs]
+    mjds = [i["mjd"] for i in stack["inputs"]]
+    assert stack["mjd_begin"] == min(mjds) and stack["mjd_end"] == max(mjds)
+    assert stack["fwhm_px"] > 0 and stack["depth_gain"] > 1.0
+    assert sum(i["weight"] for i in stack["inputs"]) == pytest.approx(1.0)
+    assert observation(catalog, 1).stack == stack  # read again: stored, not computed
+
+
+def test_a_stack_whose_inputs_table_is_broken_is_registered_without_summary(
+    epochs: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ref = tmp_path / "field.fits"
+    inputs = [str(epochs[f"epoch{k}"]) for k in range(2)]
+    assert runner.invoke(app, ["coadd", "-o", str(ref), *inputs]).exit_code == 0
+    assert stack_summary(ref)["n_inputs"] == 2  # type: ignore[index]
+    assert stack_summary(epochs["epoch0"]) is None  # a single exposure
+    with fits.open(ref) as hdul:
+        del hdul["INPUTS"]
+        hdul.writeto(tmp_path / "broken.fits")
+    with pytest.raises(ValueError, match=r"broken\.fits: stack without a usable INPUTS"):
+        stack_summary(tmp_path / "broken.fits")
+    with connect(f"sqlite:///{tmp_path / 'cat.sqlite'}") as catalog:
+        store = ObjectStore(str(tmp_path / "store"))
+        logger = logging.getLogger("astrid.pipeline.inputs")
+        logger.addHandler(caplog.handler)  # the CLI's logging setup stops propagation
+        try:
+            admitted = admit_frame(catalog, store, tmp_path / "broken.fits", "reference")
+        finally:
+            logger.removeHandler(caplog.handler)
+        record = observation(catalog, admitted.observation_id)
+    assert record.stack is None and record.status == "registered"
+    assert "broken.fits: stack summary not recorded" in caplog.text
 
 
 def test_coadd_before_a_date_stacks_only_the_frames_taken_before_it(

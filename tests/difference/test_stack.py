@@ -117,6 +117,43 @@ def test_the_comparison_stacks_say_their_noise(
     assert depth < float(np.sqrt(np.sum(stack.psf**2))) / proper_noise * 1.02
 
 
+@pytest.mark.parametrize("method", ["proper", "median"])
+def test_frames_read_one_at_a_time_and_stacked_by_bands_give_the_same_stack(
+    method: str, stack: Stack, frames: list[Image], tmp_path
+) -> None:
+    """Loaders are called once each, in order, when the stack gets to them; bands of 7
+    rows (the rejection and the median) change no pixel; the scratch folder is emptied."""
+    whole = stack if method == "proper" else stack_frames(frames, StackConfig(method=method))
+    called: list[int] = []
+
+    def loader(k: int):
+        def load() -> Image:
+            called.append(k)
+            return frames[k]
+
+        return load
+
+    banded = stack_frames(
+        [loader(k) for k in range(len(frames))],
+        StackConfig(method=method),
+        scratch=tmp_path,
+        band_rows=7,
+    )
+    assert called == list(range(len(frames)))
+    assert np.array_equal(banded.image, whole.image, equal_nan=True)
+    assert np.array_equal(banded.variance, whole.variance, equal_nan=True)
+    assert np.array_equal(banded.exposure, whole.exposure)
+    assert [f.rejected_px for f in banded.frames] == [f.rejected_px for f in whole.frames]
+    assert banded.frames[2].rejected_px > 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_frame_read_late_is_checked_and_named(frames: list[Image]) -> None:
+    other_band = replace(frames[1], meta=replace(frames[1].meta, filter="i"))
+    with pytest.raises(IncompatibleImagesError, match=r"epoch1\.fits: band 'i'"):
+        stack_frames([frames[0], frames[3], lambda: other_band])
+
+
 def test_a_brighter_frame_gets_its_flux_scale(frames: list[Image]) -> None:
     doubled = replace(
         frames[1],

@@ -58,6 +58,7 @@ def observation_public(
         "zero_point_stars": record.zero_point_stars,
         "zero_point_source": record.zero_point_source,
         "limiting_mag": record.limiting_mag,
+        "stack": record.stack,
     }
     if detail:
         return schemas.ObservationDetail(**fields, wcs_header=record.wcs_header)

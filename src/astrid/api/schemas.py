@@ -65,6 +65,27 @@ class Me(_Public):
     subject: str
 
 
+class StackInputPublic(_Public):
+    file: str = Field(description="the input file as given to the stack")
+    sha256: str = Field(description="SHA-256 of the input file")
+    mjd: float | None
+    fwhm_px: float | None = Field(description="PSF FWHM on the stack's grid (pixels)")
+    sigma: float | None = Field(description="background noise (1 sigma, the input's units)")
+    flux_scale: float | None = Field(description="counts per count of the first input")
+    weight: float | None = Field(description="share of the stack's point-source S/N²")
+
+
+class StackSummaryPublic(_Public):
+    method: str | None = Field(description="proper (Zackay & Ofek 2017), mean or median")
+    n_inputs: int | None
+    fwhm_px: float | None = Field(description="PSF FWHM of the stack (pixels)")
+    depth_gain: float | None = Field(description="point-source S/N over the best input's")
+    mjd_begin: float | None = Field(description="earliest input")
+    mjd_end: float | None = Field(description="latest input")
+    outliers_rejected: bool | None = Field(description="single-frame outliers rejected")
+    inputs: list[StackInputPublic]
+
+
 class ObservationPublic(_Public):
     id: int
     name: str
@@ -86,6 +107,9 @@ class ObservationPublic(_Public):
     zero_point_stars: int | None = Field(None, description="catalogue stars it was fitted to")
     zero_point_source: str | None = Field(None, description="catalogue, header or reference header")
     limiting_mag: float | None = Field(None, description="5 sigma point-source limit (AB mag)")
+    stack: StackSummaryPublic | None = Field(
+        None, description="what a reference stack is made of (null for a single exposure)"
+    )
 
 
 class ObservationDetail(ObservationPublic):

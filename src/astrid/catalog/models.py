@@ -174,6 +174,7 @@ class Observation(Base):
     limiting_mag: Mapped[float | None] = mapped_column(Float)
     # a stack's latest input (header MJD-END); a reference precedes a frame when this does
     mjd_end: Mapped[float | None] = mapped_column(Float)
+    stack_json: Mapped[str | None] = mapped_column(JsonText)
 
 
 class ProcessingRun(Base):

@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
+from astrid.catalog.json_columns import loads_json
 from astrid.catalog.models import Observation
 from astrid.catalog.query_params import check_limit
 from astrid.catalog.records import record_from_row
@@ -51,10 +53,13 @@ class ObservationRecord:
     zero_point_source: str | None = None
     limiting_mag: float | None = None
     mjd_end: float | None = None  # a stack's latest input
+    #: A reference stack's make-up (`astrid.difference.stack_files.stack_summary`)
+    stack: dict[str, Any] | None = None
 
 
 def _observation_record(obs: Observation) -> ObservationRecord:
-    return record_from_row(ObservationRecord, obs, shape=(obs.shape_y, obs.shape_x))
+    stack = loads_json(obs.stack_json) or None
+    return record_from_row(ObservationRecord, obs, shape=(obs.shape_y, obs.shape_x), stack=stack)
 
 
 def observations(

@@ -122,6 +122,7 @@ class Catalog:
         wcs_header: str | None,
         store_key: str | None = None,
         mjd_end: float | None = None,
+        stack: Mapping[str, Any] | None = None,
     ) -> int:
         """Register an image and return its observation id; idempotent on the content hash.
 
@@ -151,6 +152,8 @@ class Catalog:
             Object-store key of the file.
         mjd_end : float, optional
             A stack's latest input (``MJD-END``); None for a single exposure.
+        stack : mapping, optional
+            A reference stack's summary (`stack_files.stack_summary`); None otherwise.
 
         Returns
         -------
@@ -182,6 +185,7 @@ class Catalog:
             "role": role,
             "mjd": finite_or_none(mjd, "mjd"),
             "mjd_end": finite_or_none(mjd_end, "mjd_end"),
+            "stack_json": None if stack is None else dumps_json(stack, f"stack of {name!r}"),
             "filter": filter,
             "exptime": finite_or_none(exptime, "exptime"),
             "gain": finite_or_none(gain, "gain"),

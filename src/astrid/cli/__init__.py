@@ -174,6 +174,7 @@ from astrid.cli import (  # noqa: E402, F401
     references,
     run,
     service,
+    templates,
     watch,
     worker,
 )

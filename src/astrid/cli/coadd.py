@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -80,23 +81,24 @@ def coadd(
     setup_logging(verbose)
     try:
         hashes = []
-        images = []
+        loaders = []
         config = StackConfig(reject_sigma=reject_sigma, method=method)
-        with console.status(f"reading {len(frames)} frame(s)"):
+        with console.status(f"checking {len(frames)} frame(s)"):
+            # Every file is read once here, so a bad one is named before any work, and
+            # again when the stack gets to it: one frame in memory at a time.
             for path in frames:
                 try:
                     sha256 = file_sha256(path)
                 except OSError as e:
                     raise InvalidImageError(f"{path}: cannot read ({e})", path=str(path)) from e
-                image = read_image(path)
-                late = after_date(image, before)
+                late = after_date(read_image(path), before)
                 if late:
                     console.print(f"left out {path}: {late}")
                     continue
                 hashes.append(sha256)
-                images.append(image)
+                loaders.append(partial(read_image, path))
         with console.status("aligning, rejecting outliers and stacking"):
-            stack = stack_frames(images, config)
+            stack = stack_frames(loaders, config)
         written = write_stack(stack, out, sha256=hashes)
     except AstridError as e:
         print_error(e)

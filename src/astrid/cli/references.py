@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
@@ -90,7 +93,8 @@ def build(
     if min_frames > max_frames:
         print_error(ValueError(f"--min-frames {min_frames} is more than --max-frames {max_frames}"))
         raise typer.Exit(2)
-    images, hashes = _read(frames)  # a frame that cannot be used is left out, and named
+    # a frame that cannot be used is left out, and named; only headers stay in memory
+    images, hashes, qualities = _read(frames)
     if not images:
         print_error(InvalidImageError(f"none of the {len(frames)} frame(s) can be used"))
         raise typer.Exit(2)
@@ -100,14 +104,11 @@ def build(
     for number, group in enumerate(groups, start=1):
         band = images[group[0]].meta.filter or "none"
         name = f"reference-{number:02d}-{band}.fits"
-        with console.status(f"{name}: measuring {len(group)} frame(s)"):
-            group, qualities = _measured(group, images)
         members = [images[i] for i in group]
-        if not members:
-            console.print(f"{name}: not built, no frame could be measured", soft_wrap=True)
-            continue
         try:
-            ranked = select_frames(members, qualities, max_frames=max_frames, before=before)
+            ranked = select_frames(
+                members, [qualities[i] for i in group], max_frames=max_frames, before=before
+            )
             _show(name, members, ranked)
             chosen = [s.index for s in ranked if s.kept]
             if len(chosen) < min_frames:
@@ -118,7 +119,9 @@ def build(
                 )
                 continue
             with console.status(f"{name}: aligning, rejecting outliers and stacking"):
-                stack = stack_frames([members[i] for i in chosen], StackConfig())
+                stack = stack_frames(
+                    [partial(read_image, str(members[i].path)) for i in chosen], StackConfig()
+                )
             path = write_stack(stack, out_dir / name, sha256=[hashes[group[i]] for i in chosen])
         except AstridError as e:
             print_error(e)
@@ -141,11 +144,15 @@ def build(
         raise typer.Exit(1)
 
 
-def _read(frames: list[Path]) -> tuple[list[Image], list[str]]:
-    """The frames that can be read and have a celestial WCS, with their hashes; each other
-    one is named with the reason, and the rest go on."""
-    images, hashes = [], []
-    with console.status(f"reading {len(frames)} frame(s)"):
+def _read(frames: list[Path]) -> tuple[list[Image], list[str], list[FrameQuality]]:
+    """The frames that can be read, have a celestial WCS and can be measured, with their
+    hashes and qualities; each other one is named with the reason, and the rest go on.
+
+    Only each frame's header, WCS and shape are kept (its pixels are read again when it is
+    stacked), so a heap of frames does not have to fit in memory.
+    """
+    images, hashes, qualities = [], [], []
+    with console.status(f"reading and measuring {len(frames)} frame(s)"):
         for path in frames:
             try:
                 sha256 = file_sha256(path)
@@ -159,22 +166,23 @@ def _read(frames: list[Path]) -> tuple[list[Image], list[str]]:
             if image.wcs is None or not image.wcs.has_celestial:
                 _left_out(str(path), "no celestial WCS")
                 continue
-            images.append(image)
+            try:
+                qualities.append(frame_quality(image))
+            except AstridError as e:
+                _left_out(image.label, str(e))
+                continue
+            images.append(_without_pixels(image))
             hashes.append(sha256)
-    return images, hashes
+    return images, hashes, qualities
 
 
-def _measured(group: list[int], images: list[Image]) -> tuple[list[int], list[FrameQuality]]:
-    """The frames of a group whose quality could be measured, and their qualities."""
-    kept, qualities = [], []
-    for i in group:
-        try:
-            qualities.append(frame_quality(images[i]))
-        except AstridError as e:
-            _left_out(images[i].label, str(e))
-            continue
-        kept.append(i)
-    return kept, qualities
+def _without_pixels(image: Image) -> Image:
+    """The image with its pixels dropped: zero-stride views of its shape (no memory)."""
+    return replace(
+        image,
+        data=np.broadcast_to(np.float32(0.0), image.shape),
+        mask=np.broadcast_to(False, image.shape),
+    )
 
 
 def _left_out(label: str, reason: str) -> None:

@@ -11,16 +11,14 @@ store makes a single put (object stores: yes).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from astrid.atomic_files import write_atomically
 from astrid.delivery.outgoing import Outcome, OutgoingAlert
 from astrid.errors import ConfigurationError
 
@@ -32,19 +30,6 @@ log = logging.getLogger(__name__)
 AVRO_SUFFIX = ".avro"
 #: Suffix of the sidecar file (as `astrid run` writes them beside the packets).
 SIDECAR_SUFFIX = ".astrid.json"
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and `os.replace`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class FileDestination:
@@ -95,8 +80,8 @@ class FileDestination:
         if self._local:
             Path(self._root).mkdir(parents=True, exist_ok=True)
             # The packet first: a sidecar present means its packet is complete.
-            _write_atomically(Path(avro_path), alert.avro)
-            _write_atomically(Path(sidecar_path), alert.sidecar)
+            write_atomically(Path(avro_path), alert.avro)
+            write_atomically(Path(sidecar_path), alert.sidecar)
         else:
             self._fs.makedirs(self._root, exist_ok=True)
             self._fs.pipe_file(avro_path, alert.avro)

@@ -26,22 +26,28 @@ celestial WCS) and does, with the stages `prepare_pair` uses:
 
 The result carries its PSF, a variance map, a mask, the count of frames behind each pixel,
 and one `StackedFrame` per input (seeing, noise, flux scale, weight, rejected pixels) for
-the header. Pure: arrays and astropy objects in and out (`stack_files.write_stack` writes
-it). The frames are held in memory together (about 16 bytes per pixel per frame).
+the header. Arrays and astropy objects in and out (`stack_files.write_stack` writes it).
+
+Memory does not grow with N: frames may be given as loaders (called one at a time), each
+aligned frame waits in a scratch folder on disk (`FrameSpill`, 6 bytes per pixel), the
+rejection and the median work on bands of rows of all frames (`stack_combine`), and the
+coadd's Fourier sums take one frame at a time (`ProperCoaddSum`). The result equals that
+of the frames held together, pixel for pixel, whatever the band height.
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from astropy.wcs import WCS
-from scipy import ndimage
 
-from astrid.difference.coadd import proper_coadd
+from astrid.difference.frame_spill import FrameSpill, SpilledFrame
+from astrid.difference.stack_combine import combine_frames, reject_outliers
 from astrid.errors import ConfigurationError, IncompatibleImagesError
 from astrid.observations.image import Image
 from astrid.observations.validate import check_usable
@@ -51,15 +57,22 @@ from astrid.preprocess.pair import PrepareConfig, PreparedFrame, bright_stars, p
 from astrid.preprocess.photometric import measure_flux_ratio
 from astrid.preprocess.psf import StarList, find_stars, measure_psf, psf_fwhm
 
-__all__ = ["STACK_METHODS", "Stack", "StackConfig", "StackedFrame", "stack_frames"]
+__all__ = [
+    "STACK_METHODS",
+    "Stack",
+    "StackConfig",
+    "StackInput",
+    "StackedFrame",
+    "stack_frames",
+]
 
 log = logging.getLogger(__name__)
 
 #: How frames can be combined (`StackConfig.method`).
 STACK_METHODS = ("proper", "mean", "median")
 
-_GAUSSIAN_FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))
-_MAD_TO_SIGMA = 1.4826
+#: A frame given as read, or a function that reads it when the stack gets to it.
+StackInput = Image | Callable[[], Image]
 
 
 @dataclass(frozen=True)
@@ -200,23 +213,29 @@ class _Prepared:
     saturation: float
 
 
-def _check_inputs(images: Sequence[Image], config: StackConfig) -> None:
+def _check_frame(img: Image, band: str | None) -> None:
+    """A frame that cannot join a stack of ``band`` (None: any), named."""
+    if img.wcs is None:
+        raise IncompatibleImagesError(f"{img.label}: no celestial WCS, cannot align it")
+    if img.meta.filter and band and img.meta.filter != band:
+        raise IncompatibleImagesError(
+            f"{img.label}: band {img.meta.filter!r}, the others {band!r}: a stack is of one band",
+            path=img.label,
+        )
+    check_usable(img, "coadd input")
+
+
+def _check_inputs(images: Sequence[StackInput], config: StackConfig) -> None:
+    """The count, and every frame already in memory (loaders are checked when called)."""
     if len(images) < config.min_frames:
         raise IncompatibleImagesError(
             f"coadd: {len(images)} frame(s) given; a stack needs at least {config.min_frames}",
             frames=len(images),
         )
-    first_band = next((img.meta.filter for img in images if img.meta.filter), None)
+    band = next((i.meta.filter for i in images if isinstance(i, Image) and i.meta.filter), None)
     for img in images:
-        if img.wcs is None:
-            raise IncompatibleImagesError(f"{img.label}: no celestial WCS, cannot align it")
-        if img.meta.filter and first_band and img.meta.filter != first_band:
-            raise IncompatibleImagesError(
-                f"{img.label}: band {img.meta.filter!r}, the others {first_band!r}: "
-                "a stack is of one band",
-                path=img.label,
-            )
-        check_usable(img, "coadd input")
+        if isinstance(img, Image):
+            _check_frame(img, band)
 
 
 def _own(img: Image, config: PrepareConfig) -> PreparedFrame:
@@ -261,126 +280,94 @@ def _onto_grid(
     return _Prepared(data, alignment.mask, stars, own.background.global_rms, own.saturation)
 
 
-def _blur(data: np.ndarray, good: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Gaussian blur of the good pixels only (normalised convolution); NaN where none."""
-    if sigma_px <= 0.05:
-        return np.where(good, data, np.nan).astype(np.float32)
-    weight = ndimage.gaussian_filter(good.astype(np.float32), sigma_px, mode="constant")
-    blurred = ndimage.gaussian_filter(
-        np.where(good, data, 0.0).astype(np.float32), sigma_px, mode="constant"
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = blurred / weight
-    return np.where(good & (weight > 0.5), out, np.nan).astype(np.float32)
-
-
-def _rejections(
-    frames: Sequence[_Prepared],
-    flux_scales: Sequence[float],
-    fwhms: Sequence[float],
-    config: StackConfig,
-) -> list[np.ndarray]:
-    """Per frame, the pixels that depart from the other frames (see the module notes)."""
-    n = len(frames)
-    shape = frames[0].data.shape
-    if n < 3 or config.reject_sigma <= 0:
-        return [np.zeros(shape, bool) for _ in frames]
-    worst = max(fwhms)
-    blurred = np.empty((n, *shape), np.float32)
-    noise = np.empty(n)
-    for j, (frame, f, fwhm) in enumerate(zip(frames, flux_scales, fwhms, strict=True)):
-        kernel = np.sqrt(max(worst**2 - fwhm**2, 0.0)) / _GAUSSIAN_FWHM
-        blurred[j] = _blur(frame.data / f, ~frame.mask, kernel)
-        # A Gaussian blur of width s shrinks white noise by sqrt(4π s²) (s ≥ ~1 px).
-        noise[j] = frame.sigma / f / max(1.0, np.sqrt(4.0 * np.pi) * kernel)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: nothing covers
-        median = np.nanmedian(blurred, axis=0)
-        scatter = _MAD_TO_SIGMA * np.nanmedian(np.abs(blurred - median), axis=0)
-    rejected = []
-    for j in range(n):
-        with np.errstate(all="ignore"):
-            allowed = config.reject_sigma * np.maximum(noise[j], scatter)
-            allowed += config.reject_mismatch * np.abs(median)
-            out = np.abs(blurred[j] - median) > allowed
-        out &= np.isfinite(median) & np.isfinite(blurred[j])
-        grow = max(1, int(round(fwhms[j])))
-        rejected.append(ndimage.binary_dilation(out, iterations=grow) & ~frames[j].mask)
-    return rejected
-
-
-def _combine(
-    method: str,
-    data: Sequence[np.ndarray],
-    masks: Sequence[np.ndarray],
-    psfs: Sequence[np.ndarray],
-    sigmas: Sequence[float],
-    flux_scales: Sequence[float],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(image, variance, psf, coverage)`` of the masked frames, in the first frame's units.
-
-    Weights ``w_j = F_j² / σ_j²``; ``c`` is the weight fraction of the frames covering a
-    pixel. ``proper``: the proper coadd divided by ``c F_R`` (variance ``1 / (c F_R²)``);
-    ``mean``: the inverse-variance weighted mean of ``M_j / F_j`` (variance ``1 / Σ w``
-    over the covering frames, PSF the weighted mean PSF); ``median``: the median of
-    ``M_j / F_j`` (variance ``π/2 · n / (Σ F_j/σ_j)²`` over the ``n`` covering frames, PSF
-    the mean PSF).
-    """
-    weights = np.array([(f / s) ** 2 for f, s in zip(flux_scales, sigmas, strict=True)])
-    covered = np.zeros(np.shape(data[0]), np.float64)
-    coverage = np.zeros(np.shape(data[0]), np.int32)
-    for w, mask in zip(weights, masks, strict=True):
-        covered += np.where(mask, 0.0, w)
-        coverage += ~mask
-    uncovered = coverage == 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if method == "proper":
-            coadd = proper_coadd(data, psfs, sigmas, flux_scales, masks)
-            fraction = covered / weights.sum()
-            image = coadd.image / (coadd.flux_scale * fraction)
-            variance = 1.0 / (fraction * coadd.flux_scale**2)
-            psf = coadd.psf
-        elif method == "mean":
-            total = np.zeros_like(covered)
-            for d, mask, w, f in zip(data, masks, weights, flux_scales, strict=True):
-                total += np.where(mask, 0.0, w * d / f)
-            image, variance = total / covered, 1.0 / covered
-            psf = np.sum([w * p / p.sum() for w, p in zip(weights, psfs, strict=True)], axis=0)
-        elif method == "median":
-            cube = np.stack(
-                [
-                    np.where(m, np.nan, d / f)
-                    for d, m, f in zip(data, masks, flux_scales, strict=True)
-                ]
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: nothing covers
-                image = np.nanmedian(cube, axis=0)
-            # the median of n normal values of σ s_j: π/2 · n / (Σ 1/s_j)²
-            inverse = np.zeros_like(covered)
-            for mask, f, sigma in zip(masks, flux_scales, sigmas, strict=True):
-                inverse += np.where(mask, 0.0, f / sigma)
-            variance = (np.pi / 2.0) * coverage / inverse**2
-            psf = np.mean([p / p.sum() for p in psfs], axis=0)
-        else:  # refused by StackConfig already
-            raise ConfigurationError(f"stack method {method!r}", method=method)
-    image = np.where(uncovered, np.nan, image).astype(np.float32)
-    variance = np.where(uncovered, np.nan, variance).astype(np.float32)
-    return image, variance, psf / psf.sum(), coverage
-
-
-def _zero_point(images: Sequence[Image], flux_scales: Sequence[float]) -> float | None:
+def _zero_point(inputs: Sequence[SpilledFrame]) -> float | None:
     """The grid's zero point from every input that has one: zp_j − 2.5 log10 F_j."""
     values = [
-        img.meta.zero_point - 2.5 * float(np.log10(f))
-        for img, f in zip(images, flux_scales, strict=True)
-        if img.meta.zero_point is not None
+        i.zero_point - 2.5 * float(np.log10(i.flux_scale))
+        for i in inputs
+        if i.zero_point is not None
     ]
     return float(np.median(values)) if values else None
 
 
-def stack_frames(images: Sequence[Image], config: StackConfig = StackConfig()) -> Stack:
+def _input(img: Image, frame: _Prepared, psf: np.ndarray, flux_scale: float) -> SpilledFrame:
+    return SpilledFrame(
+        label=img.label,
+        name=img.meta.name,
+        mjd=img.meta.mjd,
+        zero_point=img.meta.zero_point,
+        sigma=float(frame.sigma),
+        saturation=float(frame.saturation),
+        psf=psf,
+        fwhm=float(psf_fwhm(psf)),
+        flux_scale=flux_scale,
+    )
+
+
+def _spill_frames(
+    images: Sequence[StackInput], grid: Image, spill: FrameSpill, prep: PrepareConfig
+) -> tuple[list[SpilledFrame], str | None]:
+    """Prepare every frame on the grid, one at a time, into ``spill``; the grid frame's
+    pixels stay in memory (each frame's flux scale is measured against them)."""
+    own = _own(grid, prep)
+    first = _Prepared(
+        own.data, own.masks.mask, own.stars, own.background.global_rms, own.saturation
+    )
+    del own
+    grid_stars = bright_stars(first.stars, prep.alignment_min_snr)
+    centre = ((grid.shape[1] - 1) / 2.0, (grid.shape[0] - 1) / 2.0)
+    good = first.stars.psf_candidate
+    first_model = measure_psf(first.data, first.stars, prep.psf, label=grid.label)
+    inputs = [_input(grid, first, first_model.at(*centre), 1.0)]
+    spill.put(0, "data", first.data)
+    spill.put(0, "mask", first.mask)
+    band = grid.meta.filter
+    for j, item in enumerate(images[1:], start=1):
+        img = item if isinstance(item, Image) else item()
+        _check_frame(img, band)
+        band = band or img.meta.filter
+        frame = _onto_grid(img, grid, grid_stars, prep)
+        model = measure_psf(frame.data, frame.stars, prep.psf, label=img.label)
+        ratio = measure_flux_ratio(
+            first.data,
+            frame.data,
+            first.mask | frame.mask,
+            first.stars.x[good],
+            first.stars.y[good],
+            science_psf=first_model,
+            reference_psf=model,
+            science_sigma=first.sigma,
+            reference_sigma=frame.sigma,
+            label=f"{img.label} vs {grid.label}",
+        )
+        inputs.append(_input(img, frame, model.at(*centre), float(ratio.ratio)))
+        spill.put(j, "data", frame.data)
+        spill.put(j, "mask", frame.mask)
+        del img, frame
+    return inputs, band
+
+
+def stack_frames(
+    images: Sequence[StackInput],
+    config: StackConfig = StackConfig(),
+    *,
+    scratch: str | Path | None = None,
+    band_rows: int | None = None,
+) -> Stack:
     """Stack frames of one field and band onto the first frame's grid (module notes).
+
+    Parameters
+    ----------
+    images : sequence of Image or of functions returning one
+        The frames; a function is called when the stack gets to its frame, so only one
+        frame is read at a time.
+    config : StackConfig
+    scratch : path, optional
+        Folder for the aligned frames on disk (default: the system's temporary folder,
+        ``TMPDIR``); about 6 bytes per pixel per frame, removed at the end.
+    band_rows : int, optional
+        Rows of all frames handled at once by the rejection and the median (default: as
+        many as fit in `stack_combine.BAND_BYTES`); the result does not depend on it.
 
     Raises
     ------
@@ -396,61 +383,32 @@ def stack_frames(images: Sequence[Image], config: StackConfig = StackConfig()) -
     """
     _check_inputs(images, config)
     prep = config.prepare
-    grid = images[0]
-    own = _own(grid, prep)
-    first = _Prepared(
-        own.data, own.masks.mask, own.stars, own.background.global_rms, own.saturation
-    )
-    grid_stars = bright_stars(first.stars, prep.alignment_min_snr)
-    frames = [first] + [_onto_grid(img, grid, grid_stars, prep) for img in images[1:]]
-    psf_models = [
-        measure_psf(f.data, f.stars, prep.psf, label=img.label)
-        for f, img in zip(frames, images, strict=True)
-    ]
-    centre = ((grid.shape[1] - 1) / 2.0, (grid.shape[0] - 1) / 2.0)
-    psfs = [model.at(*centre) for model in psf_models]
-    fwhms = [psf_fwhm(p) for p in psfs]
-    good = first.stars.psf_candidate
-    flux_scales = [1.0]
-    for frame, model, img in zip(frames[1:], psf_models[1:], images[1:], strict=True):
-        ratio = measure_flux_ratio(
-            first.data,
-            frame.data,
-            first.mask | frame.mask,
-            first.stars.x[good],
-            first.stars.y[good],
-            science_psf=psf_models[0],
-            reference_psf=model,
-            science_sigma=first.sigma,
-            reference_sigma=frame.sigma,
-            label=f"{img.label} vs {grid.label}",
+    grid = images[0] if isinstance(images[0], Image) else images[0]()
+    _check_frame(grid, None)
+    with tempfile.TemporaryDirectory(prefix="astrid-stack-", dir=scratch) as folder:
+        spill = FrameSpill(Path(folder), grid.shape)
+        inputs, band = _spill_frames(images, grid, spill, prep)
+        rejected = reject_outliers(
+            spill, inputs, config.reject_sigma, config.reject_mismatch, band_rows
         )
-        flux_scales.append(float(ratio.ratio))
-    rejected = _rejections(frames, flux_scales, fwhms, config)
-    masks = [f.mask | r for f, r in zip(frames, rejected, strict=True)]
-    sigmas = [f.sigma for f in frames]
-    weights = np.array([(f / s) ** 2 for f, s in zip(flux_scales, sigmas, strict=True)])
-    image, variance, psf, coverage = _combine(
-        config.method, [f.data for f in frames], masks, psfs, sigmas, flux_scales
-    )
+        image, variance, psf, coverage = combine_frames(config.method, spill, inputs, band_rows)
+    weights = np.array([(i.flux_scale / i.sigma) ** 2 for i in inputs])
     share = weights / weights.sum()
     stacked = tuple(
         StackedFrame(
-            label=img.label,
-            name=img.meta.name,
-            mjd=img.meta.mjd,
-            fwhm_px=float(fwhm),
-            sigma=float(frame.sigma),
-            flux_scale=float(f),
+            label=i.label,
+            name=i.name,
+            mjd=i.mjd,
+            fwhm_px=i.fwhm,
+            sigma=i.sigma,
+            flux_scale=i.flux_scale,
             weight=float(w),
-            rejected_px=int(r.sum()),
+            rejected_px=r,
         )
-        for img, frame, fwhm, f, w, r in zip(
-            images, frames, fwhms, flux_scales, share, rejected, strict=True
-        )
+        for i, w, r in zip(inputs, share, rejected, strict=True)
     )
     depth_gain = float(np.sqrt(weights.sum() / weights.max()))
-    log.info("stack of %d frames: depth gain %.2f over the best frame", len(images), depth_gain)
+    log.info("stack of %d frames: depth gain %.2f over the best frame", len(inputs), depth_gain)
     return Stack(
         image=image,
         variance=variance,
@@ -458,13 +416,13 @@ def stack_frames(images: Sequence[Image], config: StackConfig = StackConfig()) -
         mask=coverage == 0,
         exposure=coverage,
         wcs=grid.wcs,
-        filter=next((img.meta.filter for img in images if img.meta.filter), None),
-        gain=float(max(grid.meta.gain, 1e-6) * weights.sum() * first.sigma**2),
-        saturation=float(max(f.saturation / s for f, s in zip(frames, flux_scales, strict=True))),
-        zero_point=_zero_point(images, flux_scales),
+        filter=band,
+        gain=float(max(grid.meta.gain, 1e-6) * weights.sum() * inputs[0].sigma ** 2),
+        saturation=float(max(i.saturation / i.flux_scale for i in inputs)),
+        zero_point=_zero_point(inputs),
         exptime=float(grid.meta.exptime),
         frames=stacked,
         depth_gain=depth_gain,
         method=config.method,
-        outliers_rejected=len(images) >= 3 and config.reject_sigma > 0,
+        outliers_rejected=len(inputs) >= 3 and config.reject_sigma > 0,
     )

@@ -18,7 +18,8 @@ Layout (`write_stack`):
   rejected pixels).
 
 The file is written under a temporary name beside the target and moved into place, so a
-failure never leaves a partial reference.
+failure never leaves a partial reference. `stack_summary` reads a reference file's summary
+back (for its catalog record).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
@@ -35,7 +37,20 @@ from astropy.table import Table
 from astrid import __version__
 from astrid.difference.stack import Stack
 
-__all__ = ["write_stack"]
+__all__ = ["stack_summary", "write_stack"]
+
+#: Header keywords of the summary (`stack_summary`) and their names there.
+_SUMMARY_CARDS = {
+    "COMBINE": "method",
+    "NCOMBINE": "n_inputs",
+    "FWHM": "fwhm_px",
+    "DEPTHGN": "depth_gain",
+    "MJD-BEG": "mjd_begin",
+    "MJD-END": "mjd_end",
+    "REJECT": "outliers_rejected",
+}
+#: Columns of each input in the summary (all of the INPUTS table).
+_INPUT_COLUMNS = ("file", "sha256", "mjd", "fwhm_px", "sigma", "flux_scale", "weight")
 
 #: Inputs named card by card in the primary header (all are in the INPUTS table).
 _MAX_INPUT_CARDS = 999
@@ -122,3 +137,45 @@ def write_stack(stack: Stack, path: str | os.PathLike[str], *, sha256: Sequence[
         Path(tmp).unlink(missing_ok=True)
         raise
     return out
+
+
+def _plain(value: Any) -> Any:
+    """A header or table value as plain JSON (NaN → None)."""
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def stack_summary(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """What a reference written by `write_stack` is made of, or None for any other file.
+
+    Returns the method, number of inputs, PSF FWHM (pixels), depth gain over the best
+    input, the inputs' MJD range, whether outliers were rejected, and per input its file,
+    SHA-256, MJD, FWHM, noise, flux scale and weight (the ``INPUTS`` table).
+
+    Raises
+    ------
+    OSError
+        The file cannot be opened as FITS.
+    ValueError
+        It says it is an AstrID stack (``IMAGETYP = REFERENCE`` and ``NCOMBINE``) but its
+        ``INPUTS`` table is missing or lacks a column (the message names the file).
+    """
+    with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
+        header = hdul[0].header
+        if header.get("IMAGETYP") != "REFERENCE" or "NCOMBINE" not in header:
+            return None
+        summary = {name: _plain(header.get(card)) for card, name in _SUMMARY_CARDS.items()}
+        try:
+            table = Table.read(hdul["INPUTS"])
+            columns = {c: [_plain(v) for v in table[c]] for c in _INPUT_COLUMNS}
+        except (KeyError, ValueError) as e:
+            raise ValueError(f"{os.fspath(path)}: stack without a usable INPUTS table ({e})") from e
+    summary["inputs"] = [
+        {c: columns[c][k] for c in _INPUT_COLUMNS} for k in range(len(columns["file"]))
+    ]
+    return summary

@@ -14,6 +14,7 @@ store's file, a remote store's object streamed), never copied, re-hashed or re-r
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import shutil
@@ -22,17 +23,21 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import fsspec
 
 from astrid.catalog import Catalog
 from astrid.catalog.observations import ObservationRecord, observation
+from astrid.difference.stack_files import stack_summary
 from astrid.errors import AstridError, InvalidImageError
 from astrid.observations.fits_reader import DEFAULT_MAX_PIXELS, read_image
 from astrid.observations.hashing import file_sha256
 from astrid.observations.image import Image
 from astrid.preprocess.master_files import read_masters
 from astrid.store import ObjectStore
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AdmittedFrame",
@@ -209,7 +214,19 @@ def register_observation(
         wcs_header=wcs_header,
         store_key=key,
         mjd_end=_latest_input(image),
+        stack=_stack(file),
     )
+
+
+def _stack(file: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """A reference stack's summary for its record; None for a single exposure, and None
+    with a warning naming the file when a stack's INPUTS table cannot be read (the image
+    itself is usable)."""
+    try:
+        return stack_summary(file)
+    except (OSError, ValueError) as e:
+        log.warning("%s: stack summary not recorded: %s", os.fspath(file), e)
+        return None
 
 
 def _latest_input(image: Image) -> float | None:

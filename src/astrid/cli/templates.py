@@ -1,0 +1,98 @@
+"""``astrid references fetch``: a template from a survey archive for a science frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from astrid.archives import SURVEYS, fetch_template, template_request
+from astrid.archives.hips_templates import TIMEOUT_S
+from astrid.atomic_files import write_atomically
+from astrid.catalog import connect
+from astrid.cli import (
+    Command,
+    DatabaseUrl,
+    DataDir,
+    Verbose,
+    console,
+    open_settings,
+    print_error,
+    setup_logging,
+)
+from astrid.cli.references import references_app
+from astrid.errors import AstridError
+from astrid.observations.fits_reader import read_image
+from astrid.pipeline.inputs import admit_frame
+from astrid.store import ObjectStore
+
+
+@references_app.command(cls=Command)
+def fetch(
+    science: Annotated[
+        Path, typer.Argument(help="The science frame (FITS with a WCS).", metavar="FILE")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Template file to write.", metavar="FILE")
+    ],
+    survey: Annotated[
+        str,
+        typer.Option(help=f"Archive survey: {', '.join(SURVEYS)}.", metavar="NAME"),
+    ] = "ps1",
+    band: Annotated[
+        str | None,
+        typer.Option(help="The survey's band (default: from the frame's FILTER).", metavar="B"),
+    ] = None,
+    hips: Annotated[
+        str | None,
+        typer.Option(help="Any HiPS image survey by its ID instead of --survey.", metavar="ID"),
+    ] = None,
+    margin: Annotated[
+        int, typer.Option(help="Pixels added on every side of the frame's grid.", min=0)
+    ] = 32,
+    server: Annotated[
+        str | None,
+        typer.Option(help="hips2fits endpoint (default: CDS's).", metavar="URL"),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the archive.")] = TIMEOUT_S,
+    register: Annotated[
+        bool,
+        typer.Option(help="Register the template as a reference for `astrid run`."),
+    ] = False,
+    db: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Fetch a survey's image of FILE's sky on FILE's own pixel grid (plus --margin) from
+    CDS hips2fits, for `astrid run --reference`. Answers are cached under
+    DATA_DIR/cache/templates by request. Needs the network (docs/references.md)."""
+    setup_logging(verbose)
+    try:
+        with open_settings(data_dir, db) as settings:
+            request = template_request(
+                read_image(science), survey=survey, band=band, hips=hips, margin=margin
+            )
+            cache = settings.data_dir / "cache" / "templates" / f"{request.digest}.fits"
+            if cache.exists():
+                data = cache.read_bytes()
+                console.print(f"{request.hips}: from the cache ({escape(str(cache))})")
+            else:
+                with console.status(f"asking hips2fits for {request.hips}"):
+                    data = fetch_template(request, timeout=timeout, server=server)
+                write_atomically(cache, data)
+            write_atomically(out, data)
+            console.print(
+                f"template {escape(str(out))}: {request.hips}, {request.shape[1]}×"
+                f"{request.shape[0]} px on the grid of {escape(request.label)}",
+                soft_wrap=True,
+            )
+            if register:
+                with connect(settings.db_url) as catalog:
+                    store = ObjectStore(settings.store_root)
+                    admitted = admit_frame(catalog, store, out, "reference")
+                console.print(f"registered as reference observation {admitted.observation_id}")
+    except AstridError as e:
+        print_error(e)
+        raise typer.Exit(2) from e
