@@ -103,6 +103,18 @@ class Settings(BaseSettings):
     )
 
     # -- service (astrid serve): docs/service.md ----------------------------------------
+    template_survey: str | None = Field(
+        default=None,
+        description="astrid run without --reference: when no registered reference covers a "
+        "frame, fetch a template from this archive survey (ps1, decaps, or a HiPS ID) "
+        "through CDS hips2fits and register it; off by default (needs the network)",
+    )
+    template_server: str | None = Field(
+        default=None, description="hips2fits endpoint for templates (default: CDS's)"
+    )
+    template_timeout_s: float = Field(
+        default=60.0, gt=0, description="seconds to wait for a template from an archive"
+    )
     environment: Literal["local", "production"] = Field(
         default="local", description="'production' refuses weak or missing secrets"
     )

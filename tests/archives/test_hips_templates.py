@@ -5,25 +5,20 @@ it answers as the service documents (https://alasky.cds.unistra.fr/hips-image-se
 hips2fits): a FITS file on the WCS it is sent (``wcs``: the FITS header as JSON, with
 ``NAXIS1``/``NAXIS2``), synthetic pixels here; a JSON ``{"title", "description"}`` with an
 HTTP error status for a bad request. The pixels are synthetic; the protocol is the
-service's.
+service's (`hips2fits_double`).
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlparse
 
-import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
+from hips2fits_double import FakeHips2fits
 from typer.testing import CliRunner
 
 from astrid.archives import fetch_template, survey_band, template_request
@@ -32,74 +27,8 @@ from astrid.catalog.observations import observation
 from astrid.cli import app
 from astrid.errors import ConfigurationError, OnlineServiceError
 from astrid.observations.fits_reader import read_image
-from astrid.simulation import simulate_pair
-from small_field import STATIC_FIELD
 
 runner = CliRunner()
-
-
-class FakeHips2fits:
-    """A local stand-in for hips2fits; ``mode`` chooses the answer, ``requests`` records
-    the query parameters it got."""
-
-    def __init__(self) -> None:
-        self.mode = "fits"
-        self.requests: list[dict[str, str]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
-                fake.requests.append(query)
-                status, kind, body = fake.answer(query)
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hips2fits"
-
-    def answer(self, query: dict[str, str]) -> tuple[int, str, bytes]:
-        if self.mode == "json-error":
-            error = {"title": "Bad request", "description": "unknown HiPS 'CDS/P/X'"}
-            return 400, "application/json", json.dumps(error).encode()
-        if self.mode == "html":
-            return 200, "text/html", b"<html><body>Service down for maintenance</body></html>"
-        header = fits.Header(json.loads(query["wcs"]))
-        shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
-        if self.mode == "small":
-            shape = (shape[0] // 2, shape[1])
-        wcs = WCS(header)
-        # synthetic sky: a smooth ramp plus noise, blank (NaN) outside the survey when asked
-        x = np.mgrid[: shape[0], : shape[1]][1]
-        data = (100.0 + 0.01 * x + np.random.default_rng(0).normal(0, 5, shape)).astype(">f4")
-        if self.mode == "uncovered":
-            data[:] = np.nan
-        buffer = BytesIO()
-        fits.PrimaryHDU(data, wcs.to_header()).writeto(buffer)
-        return 200, "application/fits", buffer.getvalue()
-
-
-@pytest.fixture()
-def hips2fits() -> Iterator[FakeHips2fits]:
-    fake = FakeHips2fits()
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def science(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("archive") / "science.fits"
-    simulate_pair(STATIC_FIELD, seed=3).science.to_hdu().writeto(path)
-    return path
 
 
 def test_bands_are_read_from_the_frames_filter() -> None:
@@ -136,7 +65,8 @@ def test_a_template_comes_on_the_frames_grid_with_a_margin(
     with fits.open(BytesIO(data)) as hdul:
         header = hdul[0].header
         assert hdul[0].data.shape == request.shape
-        assert header["SURVEY"] == "ps1" and header["FILTER"] == "r"
+        assert header["SURVEY"] == "ps1" and header["SURVBAND"] == "r"
+        assert header["FILTER"] == image.meta.filter  # the frame's: one band for the checks
         assert header["IMAGETYP"] == "TEMPLATE" and header["TMARGIN"] == 16
         template_wcs = WCS(header)
     # the frame's pixel (x, y) is the template's (x + 16, y + 16): the same sky

@@ -75,6 +75,9 @@ class TemplateRequest:
     margin : int
     label : str
         The science frame (for messages).
+    frame_filter : str or None
+        The science frame's ``FILTER``, written into the template's so the pair is of one
+        band for every later check (the survey's own band goes into ``SURVBAND``).
     """
 
     survey: str
@@ -84,6 +87,7 @@ class TemplateRequest:
     shape: tuple[int, int]
     margin: int
     label: str
+    frame_filter: str | None = None
 
     @property
     def digest(self) -> str:
@@ -161,7 +165,9 @@ def template_request(
     wcs.wcs.crpix = [wcs.wcs.crpix[0] + margin, wcs.wcs.crpix[1] + margin]
     shape = (ny + 2 * margin, nx + 2 * margin)
     wcs.pixel_shape = (shape[1], shape[0])
-    return TemplateRequest(name, hips_id, survey_band_name, wcs, shape, margin, science.label)
+    return TemplateRequest(
+        name, hips_id, survey_band_name, wcs, shape, margin, science.label, science.meta.filter
+    )
 
 
 def _ask(request: TemplateRequest, timeout: float, server: str | None) -> fits.HDUList:
@@ -215,7 +221,8 @@ def fetch_template(
     request: TemplateRequest, *, timeout: float = TIMEOUT_S, server: str | None = None
 ) -> bytes:
     """The template for ``request`` as FITS bytes (primary HDU: the image, float32, with the
-    widened WCS and ``FILTER``, ``SURVEY``, ``HIPS``, ``IMAGETYP = TEMPLATE``, ``TMARGIN``).
+    widened WCS and ``FILTER`` (the science frame's), ``SURVBAND``, ``SURVEY``, ``HIPS``,
+    ``IMAGETYP = TEMPLATE``, ``TMARGIN``).
 
     ``server`` is the hips2fits endpoint (default: CDS's, as astroquery configures it).
 
@@ -244,7 +251,9 @@ def fetch_template(
     header["SURVEY"] = (request.survey, "AstrID's name of the archive survey")
     header["HIPS"] = (request.hips, "HiPS ID, resampled by CDS hips2fits")
     if request.band:
-        header["FILTER"] = (request.band, "the survey's band")
+        header["SURVBAND"] = (request.band, "the survey's band")
+    if request.frame_filter or request.band:
+        header["FILTER"] = (request.frame_filter or request.band, "the science frame's band")
     header["TMARGIN"] = (request.margin, "pixels added on every side of the science grid")
     buffer = io.BytesIO()
     fits.PrimaryHDU(data, header).writeto(buffer)

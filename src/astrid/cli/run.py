@@ -27,6 +27,7 @@ from astrid.cli import (
     print_error,
     setup_logging,
 )
+from astrid.cli.templates import template_fetcher
 from astrid.config import Settings
 from astrid.errors import AstridError
 from astrid.pipeline.alerts_stage import AlertsStageReport
@@ -359,6 +360,8 @@ def run_frames(
                         "calibration": calibration,
                     }
                     if reference is None:
+                        fetcher = template_fetcher(settings, pipeline.catalog, pipeline.store)
+                        options["fetch_reference"] = fetcher
                         report = run_with_chosen_references(pipeline, sciences, out, **options)
                     else:
                         report = pipeline.run(reference, sciences, out, **options)

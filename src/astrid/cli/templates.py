@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from astrid.archives import SURVEYS, fetch_template, template_request
+from astrid.archives import SURVEYS, TemplateRequest, fetch_template, template_request
 from astrid.archives.hips_templates import TIMEOUT_S
 from astrid.atomic_files import write_atomically
-from astrid.catalog import connect
+from astrid.catalog import Catalog, connect
 from astrid.cli import (
     Command,
     DatabaseUrl,
@@ -23,8 +24,10 @@ from astrid.cli import (
     setup_logging,
 )
 from astrid.cli.references import references_app
+from astrid.config import Settings
 from astrid.errors import AstridError
 from astrid.observations.fits_reader import read_image
+from astrid.observations.image import Image
 from astrid.pipeline.inputs import admit_frame
 from astrid.store import ObjectStore
 
@@ -74,15 +77,11 @@ def fetch(
             request = template_request(
                 read_image(science), survey=survey, band=band, hips=hips, margin=margin
             )
-            cache = settings.data_dir / "cache" / "templates" / f"{request.digest}.fits"
-            if cache.exists():
-                data = cache.read_bytes()
-                console.print(f"{request.hips}: from the cache ({escape(str(cache))})")
-            else:
-                with console.status(f"asking hips2fits for {request.hips}"):
-                    data = fetch_template(request, timeout=timeout, server=server)
-                write_atomically(cache, data)
-            write_atomically(out, data)
+            with console.status(f"asking hips2fits for {request.hips}"):
+                path, cached = cached_template(settings, request, timeout=timeout, server=server)
+            if cached:
+                console.print(f"{request.hips}: from the cache ({escape(str(path))})")
+            write_atomically(out, path.read_bytes())
             console.print(
                 f"template {escape(str(out))}: {request.hips}, {request.shape[1]}×"
                 f"{request.shape[0]} px on the grid of {escape(request.label)}",
@@ -96,3 +95,39 @@ def fetch(
     except AstridError as e:
         print_error(e)
         raise typer.Exit(2) from e
+
+
+def cached_template(
+    settings: Settings, request: TemplateRequest, *, timeout: float, server: str | None
+) -> tuple[Path, bool]:
+    """The template file for ``request`` under DATA_DIR/cache/templates (named by the
+    request's digest), fetched when not there yet; and whether it was there."""
+    path = settings.data_dir / "cache" / "templates" / f"{request.digest}.fits"
+    if path.exists():
+        return path, True
+    write_atomically(path, fetch_template(request, timeout=timeout, server=server))
+    return path, False
+
+
+def template_fetcher(
+    settings: Settings, catalog: Catalog, store: ObjectStore
+) -> Callable[[Image], int] | None:
+    """For `astrid run` without --reference: a function that fetches (or reads from the
+    cache) a template for a frame no registered reference covers, from
+    ``ASTRID_TEMPLATE_SURVEY`` (a survey name or a HiPS ID), registers it as a reference
+    and returns its observation id; None when that setting is not set (the default)."""
+    survey = settings.template_survey
+    if not survey:
+        return None
+
+    def fetch(image: Image) -> int:
+        if survey in SURVEYS:
+            request = template_request(image, survey=survey)
+        else:
+            request = template_request(image, hips=survey)
+        path, _ = cached_template(
+            settings, request, timeout=settings.template_timeout_s, server=settings.template_server
+        )
+        return admit_frame(catalog, store, path, "reference").observation_id
+
+    return fetch

@@ -11,14 +11,15 @@ precedes a frame when its latest input does (``MJD-END``, recorded as the observ
 ``mjd_end``); a single exposure when its ``MJD-OBS`` does.
 Frames are then run in groups, one `Pipeline.run` per reference, so every run records the
 reference it used (and a ``ReferenceChosen`` event says why). A frame no reference covers
-fails alone, at stage ``reference``, with the reason.
+fails alone, at stage ``reference``, with the reason, unless a template can be fetched for
+it (``fetch_reference``: `astrid run` passes one when ``ASTRID_TEMPLATE_SURVEY`` is set).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,12 +112,17 @@ def run_with_chosen_references(
     pipeline: Any,
     sciences: Sequence[FrameInput],
     out_dir: str | os.PathLike[str],
+    *,
+    fetch_reference: Callable[[Image], int] | None = None,
     **run_options: Any,
 ) -> RunReport:
     """`Pipeline.run` for each group of frames sharing a chosen reference; one report.
 
     ``pipeline`` is a `astrid.pipeline.runner.Pipeline`; ``run_options`` go to its ``run``.
-    Frames that cannot be read or that no reference covers are failed in the report (stage
+    ``fetch_reference``, when given, is asked for a frame no registered reference covers:
+    it returns the id of a reference observation it registered (a template from an
+    archive), recorded by a ``ReferenceFetched`` event. Frames that cannot be read, or that
+    no reference covers and none can be fetched for, are failed in the report (stage
     ``read`` or ``reference``) without a run.
     """
     catalog: Catalog = pipeline.catalog
@@ -133,7 +139,17 @@ def run_with_chosen_references(
         try:
             chosen = choose_reference(catalog, image)
         except AstridError as e:
-            unassigned.append(FrameReport(label, "failed", failed_stage="reference", error=str(e)))
+            try:
+                if fetch_reference is None:
+                    raise
+                fetched = fetch_reference(image)
+            except AstridError as error:
+                reason = str(e) if error is e else f"{e}; no template either: {error}"
+                failed = FrameReport(label, "failed", failed_stage="reference", error=reason)
+                unassigned.append(failed)
+                continue
+            catalog.record_event("ReferenceFetched", {"path": label, "reference_id": fetched})
+            groups.setdefault(fetched, []).append(science)
             continue
         catalog.record_event(
             "ReferenceChosen",

@@ -1,0 +1,30 @@
+"""Fixtures of the archive tests: the hips2fits stand-in, running, and a science frame."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hips2fits_double import FakeHips2fits
+
+from astrid.simulation import simulate_pair
+from small_field import STATIC_FIELD
+
+
+@pytest.fixture()
+def hips2fits() -> Iterator[FakeHips2fits]:
+    fake = FakeHips2fits()
+    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def science(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("archive") / "science.fits"
+    simulate_pair(STATIC_FIELD, seed=3).science.to_hdu().writeto(path)
+    return path
