@@ -81,11 +81,12 @@ def main() -> None:
             row = coadd(paths[:n], args.method, Path(tmp) / "stack.fits", Path(tmp) / "log")
             rows.append(row)
             print(json.dumps(row), flush=True)
-    slope = (
-        (rows[-1]["seconds"] - rows[0]["seconds"]) / (rows[-1]["frames"] - rows[0]["frames"])
-        if len(rows) > 1
-        else float("nan")
-    )
+    slope = ""
+    if len(rows) > 1:
+        per_frame = (rows[-1]["seconds"] - rows[0]["seconds"]) / (
+            rows[-1]["frames"] - rows[0]["frames"]
+        )
+        slope = f"Seconds per frame added: {per_frame:.1f}."
     (args.out.with_suffix(".json")).write_text(json.dumps(rows, indent=1) + "\n")
     lines = [
         machine_line(
@@ -101,7 +102,7 @@ def main() -> None:
         "|---|---|---|",
         *(f"| {r['frames']} | {r['seconds']} | {r['peak_gb']:.2f} |" for r in rows),
         "",
-        f"Seconds per frame added: {slope:.1f}.",
+        slope,
     ]
     write_report(lines, args.out)
 
