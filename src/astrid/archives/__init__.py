@@ -3,6 +3,7 @@
 `hips_templates` fetches a survey's image of a science frame's sky, on the frame's own
 pixel grid plus a margin, from CDS's hips2fits service (through astroquery) for any HiPS
 image survey: Pan-STARRS DR1 and DECaPS DR2 by name, any other by its HiPS ID.
+`ztf_frames` finds and downloads ZTF science frames from IRSA by position and date.
 """
 
 from astrid.archives.hips_templates import (
@@ -12,5 +13,15 @@ from astrid.archives.hips_templates import (
     survey_band,
     template_request,
 )
+from astrid.archives.ztf_frames import ZtfFrame, download_frame, search_ztf_frames
 
-__all__ = ["SURVEYS", "TemplateRequest", "fetch_template", "survey_band", "template_request"]
+__all__ = [
+    "SURVEYS",
+    "TemplateRequest",
+    "ZtfFrame",
+    "download_frame",
+    "fetch_template",
+    "search_ztf_frames",
+    "survey_band",
+    "template_request",
+]

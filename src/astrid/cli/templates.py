@@ -1,4 +1,5 @@
-"""``astrid references fetch``: a template from a survey archive for a science frame."""
+"""``astrid references fetch`` (a template from a survey archive for a science frame) and
+``astrid references ztf-frames`` (ZTF science frames from IRSA)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.markup import escape
 
 from astrid.archives import SURVEYS, TemplateRequest, fetch_template, template_request
 from astrid.archives.hips_templates import TIMEOUT_S
+from astrid.archives.ztf_frames import IBE_URL, download_frame, search_ztf_frames
 from astrid.atomic_files import write_atomically
 from astrid.catalog import Catalog, connect
 from astrid.cli import (
@@ -131,3 +133,41 @@ def template_fetcher(
         return admit_frame(catalog, store, path, "reference").observation_id
 
     return fetch
+
+
+@references_app.command(cls=Command, name="ztf-frames")
+def ztf_frames(
+    ra: Annotated[float, typer.Option(help="Right ascension (ICRS degrees).", metavar="DEG")],
+    dec: Annotated[float, typer.Option(help="Declination (ICRS degrees).", metavar="DEG")],
+    out_dir: Annotated[
+        Path,
+        typer.Option("--out-dir", "-o", help="Folder for the frames.", metavar="DIR"),
+    ],
+    start_mjd: Annotated[
+        float | None, typer.Option(help="Taken from this MJD on.", metavar="MJD")
+    ] = None,
+    end_mjd: Annotated[
+        float | None, typer.Option(help="Taken up to this MJD.", metavar="MJD")
+    ] = None,
+    band: Annotated[str | None, typer.Option(help="g, r or i.", metavar="B")] = None,
+    limit: Annotated[
+        int, typer.Option(help="Download at most this many (oldest first).", min=0)
+    ] = 20,
+    server: Annotated[
+        str | None, typer.Option(help="IRSA IBE endpoint (default: IRSA's).", metavar="URL")
+    ] = None,
+) -> None:
+    """Find the ZTF science frames that contain RA, DEC (between the MJDs, in the band) at
+    IRSA and download them into DIR, for `astrid run` or `astrid references build`.
+    Needs the network; public data releases need no account (docs/references.md)."""
+    try:
+        found = search_ztf_frames(
+            ra, dec, start_mjd=start_mjd, end_mjd=end_mjd, band=band, base_url=server or IBE_URL
+        )
+        console.print(f"{len(found)} ZTF science frame(s) contain {ra:.5f}, {dec:.5f}")
+        for frame in found[:limit]:
+            path = download_frame(frame, out_dir)
+            console.print(f"MJD {frame.mjd:.5f} {frame.filtercode} → {escape(str(path))}")
+    except AstridError as e:
+        print_error(e)
+        raise typer.Exit(2) from e
