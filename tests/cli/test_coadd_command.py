@@ -136,6 +136,18 @@ def test_a_registered_stack_is_chosen_when_run_has_no_reference(
     assert stack["fwhm_px"] > 0 and stack["depth_gain"] > 1.0
     assert sum(i["weight"] for i in stack["inputs"]) == pytest.approx(1.0)
     assert observation(catalog, 1).stack == stack  # read again: stored, not computed
+    # its 5σ point-source limit, from the file's own planes, deeper than its first input's
+    with fits.open(ref) as hdul:
+        zp = hdul[0].header["MAGZP"]
+        full = hdul["EXPOSURE"].data == hdul["EXPOSURE"].data.max()
+        sigma = np.sqrt(np.nanmedian(hdul["VARIANCE"].data[full]))
+        psf = hdul["PSF"].data / hdul["PSF"].data.sum()
+    expected = zp - 2.5 * np.log10(5 * sigma / np.sqrt(np.sum(psf**2)))
+    assert stack["limiting_mag"] == pytest.approx(expected, abs=1e-3)
+    first = stack["inputs"][0]  # its units are the stack's: same zero point
+    gaussian = first["fwhm_px"] / 2.3548
+    first_limit = zp - 2.5 * np.log10(5 * first["sigma"] * np.sqrt(4 * np.pi) * gaussian)
+    assert stack["limiting_mag"] > first_limit
 
 
 def test_a_stack_whose_inputs_table_is_broken_is_registered_without_summary(

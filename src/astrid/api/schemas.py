@@ -83,6 +83,9 @@ class StackSummaryPublic(_Public):
     mjd_begin: float | None = Field(description="earliest input")
     mjd_end: float | None = Field(description="latest input")
     outliers_rejected: bool | None = Field(description="single-frame outliers rejected")
+    limiting_mag: float | None = Field(
+        None, description="5 sigma point-source limit of the stack (AB mag), with a zero point"
+    )
     inputs: list[StackInputPublic]
 
 

@@ -7,7 +7,8 @@ Layout (`write_stack`):
   ``COMBINE`` (the method) and the keywords the reader takes: ``FILTER``, ``MJD-OBS``
   (mean of the inputs; ``MJD-BEG`` and ``MJD-END`` their range), ``EXPTIME``, ``GAIN``
   (effective), ``RDNOISE`` (0: it is in the background), ``SATURATE``, ``FWHM``
-  (pixels), ``MAGZP`` when the inputs give one; ``NCOMBINE``, ``DEPTHGN`` and, per
+  (pixels), ``MAGZP`` when the inputs give one (and then ``LIMMAG``, the 5σ point-source
+  limit, `limiting_magnitude`); ``NCOMBINE``, ``DEPTHGN`` and, per
   input, ``IMCMBnnn`` (the file as given, its last 68 characters) and ``IMSHAnnn``
   (SHA-256 of the file, first 16 hex digits);
 - ``PSF``: the stack's PSF stamp (unit sum);
@@ -37,7 +38,7 @@ from astropy.table import Table
 from astrid import __version__
 from astrid.difference.stack import Stack
 
-__all__ = ["stack_summary", "write_stack"]
+__all__ = ["limiting_magnitude", "stack_summary", "write_stack"]
 
 #: Header keywords of the summary (`stack_summary`) and their names there.
 _SUMMARY_CARDS = {
@@ -48,6 +49,7 @@ _SUMMARY_CARDS = {
     "MJD-BEG": "mjd_begin",
     "MJD-END": "mjd_end",
     "REJECT": "outliers_rejected",
+    "LIMMAG": "limiting_mag",
 }
 #: Columns of each input in the summary (all of the INPUTS table).
 _INPUT_COLUMNS = ("file", "sha256", "mjd", "fwhm_px", "sigma", "flux_scale", "weight")
@@ -58,6 +60,23 @@ _MAX_INPUT_CARDS = 999
 
 def _ascii(text: str) -> str:
     return text.encode("ascii", "replace").decode("ascii")
+
+
+def limiting_magnitude(stack: Stack) -> float | None:
+    """The stack's 5σ point-source limit (AB) for a PSF fit: ``zp − 2.5 log10(5 σ_F)`` with
+    ``σ_F = σ / sqrt(Σ P²)``, σ the median background noise of the pixels every frame
+    covers (``VARIANCE``); None without a zero point or covered pixels."""
+    if stack.zero_point is None:
+        return None
+    full = stack.exposure == stack.exposure.max()
+    variance = stack.variance[full & np.isfinite(stack.variance)]
+    if variance.size == 0:
+        return None
+    psf = stack.psf / stack.psf.sum()
+    flux_noise = float(np.sqrt(np.median(variance)) / np.sqrt(np.sum(psf**2)))
+    if not (np.isfinite(flux_noise) and flux_noise > 0):
+        return None
+    return float(stack.zero_point - 2.5 * np.log10(5.0 * flux_noise))
 
 
 def _primary_header(stack: Stack, sha256: Sequence[str]) -> fits.Header:
@@ -78,6 +97,9 @@ def _primary_header(stack: Stack, sha256: Sequence[str]) -> fits.Header:
     header["FWHM"] = (round(stack.fwhm_px, 3), "PSF FWHM of the stack (pixels)")
     if stack.zero_point is not None:
         header["MAGZP"] = (round(stack.zero_point, 4), "AB mag of one count")
+        limit = limiting_magnitude(stack)
+        if limit is not None:
+            header["LIMMAG"] = (round(limit, 3), "5 sigma point-source limit (AB), PSF fit")
     header["BKGSUB"] = (True, "background subtracted")
     header["NCOMBINE"] = (len(stack.frames), "frames stacked")
     header["REJECT"] = (stack.outliers_rejected, "single-frame outliers (cosmic rays) rejected")
