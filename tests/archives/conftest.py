@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hips2fits_double import FakeHips2fits
+from local_http import serving
 
 from astrid.simulation import simulate_pair
 from small_field import STATIC_FIELD
@@ -16,11 +16,8 @@ from small_field import STATIC_FIELD
 @pytest.fixture()
 def hips2fits() -> Iterator[FakeHips2fits]:
     fake = FakeHips2fits()
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    with serving(fake.server):
+        yield fake
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,12 @@ does not reach.
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
-from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
+from local_http import stand_in_server
 from reproject import reproject_interp
 
 from astrid.observations.image import Image
@@ -35,26 +33,11 @@ class FakeHips2fits:
         self.mode = "fits"
         self.sky: Image | None = None
         self.requests: list[dict[str, str]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                query = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
-                fake.requests.append(query)
-                status, kind, body = fake.answer(query)
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = stand_in_server(self.answer)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hips2fits"
 
-    def answer(self, query: dict[str, str]) -> tuple[int, str, bytes]:
+    def answer(self, path: str, query: dict[str, str]) -> tuple[int, str, bytes]:
+        self.requests.append(query)
         if self.mode == "json-error":
             error = {"title": "Bad request", "description": "unknown HiPS 'CDS/P/X'"}
             return 400, "application/json", json.dumps(error).encode()

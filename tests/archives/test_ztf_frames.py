@@ -9,15 +9,12 @@ served are simulated.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
+from local_http import serving, stand_in_server
 from typer.testing import CliRunner
 
 from astrid.archives import download_frame, search_ztf_frames
@@ -41,27 +38,19 @@ class FakeIbe:
         self.mode = "ok"
         self.searches: list[dict[str, str]] = []
         self.downloads: list[str] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                url = urlparse(self.path)
-                if url.path.endswith("/search/ztf/products/sci"):
-                    fake.searches.append({k: v[0] for k, v in parse_qs(url.query).items()})
-                    status, body = fake.search()
-                else:
-                    fake.downloads.append(url.path)
-                    status, body = (200, frame) if fake.mode != "html" else (200, b"<html>")
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.frame = frame
+        self.server = stand_in_server(self.answer)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/ibe"
+
+    def answer(self, path: str, query: dict[str, str]) -> tuple[int, str, bytes]:
+        if path.endswith("/search/ztf/products/sci"):
+            self.searches.append(query)
+            status, body = self.search()
+            return status, "text/csv", body
+        self.downloads.append(path)
+        if self.mode == "html":
+            return 200, "text/html", b"<html>"
+        return 200, "application/fits", self.frame
 
     def search(self) -> tuple[int, bytes]:
         if self.mode == "error":
@@ -78,11 +67,8 @@ def ibe() -> Iterator[FakeIbe]:
     buffer = BytesIO()
     simulate_pair(STATIC_FIELD, seed=2).science.to_hdu().writeto(buffer)
     fake = FakeIbe(buffer.getvalue())
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    with serving(fake.server):
+        yield fake
 
 
 def test_a_search_asks_by_position_date_and_band_and_builds_the_documented_urls(

@@ -323,8 +323,11 @@ def _spill_frames(
     spill.put(0, "mask", first.mask)
     band = grid.meta.filter
     for j, item in enumerate(images[1:], start=1):
-        img = item if isinstance(item, Image) else item()
-        _check_frame(img, band)
+        if isinstance(item, Image):  # checked by `_check_inputs` already
+            img = item
+        else:
+            img = item()
+            _check_frame(img, band)
         band = band or img.meta.filter
         frame = _onto_grid(img, grid, grid_stars, prep)
         model = measure_psf(frame.data, frame.stars, prep.psf, label=img.label)
@@ -383,8 +386,11 @@ def stack_frames(
     """
     _check_inputs(images, config)
     prep = config.prepare
-    grid = images[0] if isinstance(images[0], Image) else images[0]()
-    _check_frame(grid, None)
+    if isinstance(images[0], Image):  # checked by `_check_inputs` already
+        grid = images[0]
+    else:
+        grid = images[0]()
+        _check_frame(grid, None)
     with tempfile.TemporaryDirectory(prefix="astrid-stack-", dir=scratch) as folder:
         spill = FrameSpill(Path(folder), grid.shape)
         inputs, band = _spill_frames(images, grid, spill, prep)
