@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from astrid.difference.peaks import Peaks, find_peaks
 
@@ -115,3 +116,25 @@ def test_pure_noise_peaks_match_gaussian_tail() -> None:
     assert len(peaks) == pytest.approx(expected, rel=0.15)
     assert np.all(np.abs(peaks.scorr) >= 3.5)
     assert np.all(np.sign(peaks.scorr) == peaks.sign)
+
+
+@pytest.mark.parametrize("threshold", [2.0, 3.5])
+def test_extrema_are_those_of_a_full_maximum_filter(threshold: float) -> None:
+    """Peaks are looked for only above the threshold; the extrema found must be exactly
+    those a 3×3 maximum filter over the whole map (border repeated) gives, ties and
+    border pixels included."""
+    rng = np.random.default_rng(7)
+    s = ndimage.gaussian_filter(rng.normal(size=(97, 131)), 1.2).astype(np.float32)
+    s /= s.std()
+    s[0, 5] = s[3, 0] = 9.0  # on the border
+    s[-1, -1] = -8.0
+    s[40, 40] = s[40, 41] = 7.0  # a tie: both are maxima of their 3×3
+    expected = set()
+    for sign in (1.0, -1.0):
+        signed = sign * s
+        extremum = ndimage.maximum_filter(signed, size=3, mode="nearest") == signed
+        yy, xx = np.nonzero(extremum & (signed >= threshold))
+        expected |= set(zip(xx.tolist(), yy.tolist(), strict=True))
+    peaks = find_peaks(s, threshold=threshold, merge_radius=0.5, edge=0)
+    assert as_set(peaks) == expected
+    assert {(5, 0), (0, 3), (130, 96), (40, 40), (41, 40)} <= expected

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 from scipy.spatial import cKDTree
 
 __all__ = ["Peaks", "find_peaks"]
@@ -62,15 +61,14 @@ def find_peaks(
     s = np.nan_to_num(score_corr, nan=0.0, posinf=0.0, neginf=0.0)
     found_x, found_y, found_v = [], [], []
     for sign in (1.0, -1.0):
-        signed = sign * s
-        local_max = ndimage.maximum_filter(signed, size=3, mode="nearest") == signed
-        hit = local_max & (signed >= threshold)
+        hit = s >= threshold if sign > 0 else s <= -threshold
         if valid is not None:
             hit &= valid
         yy, xx = np.nonzero(hit)
-        found_x.append(xx)
-        found_y.append(yy)
-        found_v.append(s[yy, xx])
+        keep = _local_maxima(s, sign, yy, xx)
+        found_x.append(xx[keep])
+        found_y.append(yy[keep])
+        found_v.append(s[yy[keep], xx[keep]])
     x = np.concatenate(found_x)
     y = np.concatenate(found_y)
     v = np.concatenate(found_v)
@@ -102,3 +100,19 @@ def find_peaks(
         n_merged=n_merged[keep],
         dipole=dipole[keep],
     )
+
+
+def _local_maxima(s: np.ndarray, sign: float, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+    """Which of the pixels ``(yy, xx)`` of ``sign * s`` are ≥ each of their eight
+    neighbours (the border repeated beyond the edge), as
+    ``maximum_filter(sign * s, size=3, mode="nearest") == sign * s`` says, looked at only
+    where a peak may be rather than over the whole map."""
+    ny, nx = s.shape
+    value = sign * s[yy, xx]
+    keep = np.ones(len(yy), bool)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                ny_, nx_ = np.clip(yy + dy, 0, ny - 1), np.clip(xx + dx, 0, nx - 1)
+                keep &= sign * s[ny_, nx_] <= value
+    return keep

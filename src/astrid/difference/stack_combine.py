@@ -17,6 +17,7 @@ from scipy import ndimage
 from astrid.difference.coadd import ProperCoaddSum
 from astrid.difference.frame_spill import FrameSpill, SpilledFrame
 from astrid.errors import ConfigurationError
+from astrid.preprocess.morphology import dilate
 
 __all__ = ["BAND_BYTES", "combine_frames", "reject_outliers"]
 
@@ -91,7 +92,7 @@ def reject_outliers(
                 allowed += reject_mismatch * np.abs(median)
                 out = np.abs(blurred[j] - median) > allowed
             out &= np.isfinite(median) & np.isfinite(blurred[j])
-            grown = ndimage.binary_dilation(out, iterations=grows[j]) & ~masks[j]
+            grown = dilate(out, iterations=grows[j]) & ~masks[j]
             kept = grown[r0 - a : r1 - a]
             counts[j] += int(kept.sum())
             spill.put_rows(j, "rejected", r0, kept)

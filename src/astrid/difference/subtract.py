@@ -17,7 +17,6 @@ from typing import Protocol
 import numpy as np
 from astropy.table import Table
 from astropy.wcs.utils import proj_plane_pixel_scales
-from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from astrid.difference.cutouts import CUTOUT_SIZE, cutout_triplets
@@ -25,6 +24,7 @@ from astrid.difference.measure import measure_candidates
 from astrid.difference.peaks import Peaks, find_peaks
 from astrid.difference.zogy import ZogyConfig, ZogyInputs, ZogyResult, zogy
 from astrid.errors import ConfigurationError
+from astrid.preprocess.morphology import dilate, open_square
 from astrid.preprocess.pair import PreparedPair
 from astrid.timing import Stopwatch
 
@@ -138,8 +138,7 @@ def _source_free(pair: PreparedPair, fwhm: float) -> np.ndarray:
     busy = (np.abs(pair.science) > 3 * pair.science_sigma) | (
         np.abs(pair.reference) > 3 * pair.reference_sigma
     )
-    busy = ndimage.binary_opening(busy, structure=np.ones((2, 2), bool))
-    busy = ndimage.binary_dilation(busy, iterations=max(2, int(2 * fwhm)))
+    busy = dilate(open_square(busy), iterations=max(2, int(2 * fwhm)))
     return ~busy & ~pair.mask
 
 
@@ -169,7 +168,7 @@ def choose_tile_size(pair: PreparedPair, config: SubtractConfig) -> int:
 
 def _noise_stats(score_corr: np.ndarray, free: np.ndarray) -> dict[str, float]:
     """Mean, median, std and robust (MAD) std of S_corr over source-free pixels."""
-    sc = score_corr[free].astype(np.float64)
+    sc = score_corr[free]
     if sc.size == 0:
         nan = float("nan")
         return {
@@ -179,14 +178,21 @@ def _noise_stats(score_corr: np.ndarray, free: np.ndarray) -> dict[str, float]:
             "scorr_robust_std": nan,
             "scorr_noise_pixels": 0.0,
         }
+    # The selection is float32: the sums accumulate in float64, the medians select.
     median = float(np.median(sc))
     return {
-        "scorr_mean": float(np.mean(sc)),
+        "scorr_mean": float(np.mean(sc, dtype=np.float64)),
         "scorr_median": median,
-        "scorr_std": float(np.std(sc)),
-        "scorr_robust_std": float(1.4826 * np.median(np.abs(sc - median))),
+        "scorr_std": float(np.std(sc, dtype=np.float64)),
+        "scorr_robust_std": float(1.4826 * np.median(np.abs(sc - np.float32(median)))),
         "scorr_noise_pixels": float(sc.size),
     }
+
+
+def _scaled_noise_stats(raw: dict[str, float], scale: float) -> dict[str, float]:
+    """`_noise_stats` of S_corr / ``scale`` from those of S_corr (every statistic but the
+    pixel count is linear in S_corr): the source-free pixels are not found twice."""
+    return {k: v if k == "scorr_noise_pixels" else v / scale for k, v in raw.items()}
 
 
 def _local_fwhm(pair: PreparedPair, x: np.ndarray, y: np.ndarray, cell: int = 64) -> np.ndarray:
@@ -372,7 +378,7 @@ def subtract(
     stats = {
         **watch.as_stats(),
         **{f"{k}_raw": v for k, v in raw.items()},
-        **_noise_stats(result.score_corr, _source_free(pair, fwhm)),
+        **_scaled_noise_stats(raw, scale),
         "scorr_noise_scale": scale,
         "n_candidates": float(len(table)),
         "n_positive": float((peaks.sign > 0).sum()),

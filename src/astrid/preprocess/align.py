@@ -125,12 +125,29 @@ def _wcs_chain_grid(
     return gx, gy, np.asarray(rx), np.asarray(ry)
 
 
-def _densify(
-    gx: np.ndarray, gy: np.ndarray, values: np.ndarray, shape: tuple[int, int]
+def _spline_weights(grid: np.ndarray, n: int) -> np.ndarray:
+    """``(n, len(grid))``: the weight of each grid value in the cubic spline (scipy's
+    `CubicSpline`, not-a-knot) through them, at pixels ``0 … n-1``."""
+    return np.asarray(CubicSpline(grid, np.eye(len(grid)), axis=0)(np.arange(n)))
+
+
+def _dense_coordinates(
+    gx: np.ndarray, gy: np.ndarray, rx: np.ndarray, ry: np.ndarray, shape: tuple[int, int]
 ) -> np.ndarray:
+    """``(2, ny, nx)``: the reference's y and x at every science pixel, splined from the
+    grid (a spline along x through each grid row, then along y through those).
+
+    A spline is linear in the values it passes through, so the two passes are the matrix
+    products ``W_y · values · W_xᵀ``: the same maps as evaluating scipy's splines over the
+    whole image (to rounding), without its (ny, nx) intermediates.
+    """
     ny, nx = shape
-    rows = CubicSpline(gx, values, axis=1)(np.arange(nx))
-    return CubicSpline(gy, rows, axis=0)(np.arange(ny)).astype(np.float64)
+    wx_t = _spline_weights(gx, nx).T
+    wy = _spline_weights(gy, ny)
+    coords = np.empty((2, ny, nx))
+    np.matmul(wy @ ry, wx_t, out=coords[0])
+    np.matmul(wy @ rx, wx_t, out=coords[1])
+    return coords
 
 
 def _evaluate_chain(
@@ -253,17 +270,17 @@ def align_reference(
         for r, e in zip(rms_bright, reg_err, strict=True)
     )
 
-    map_x = _densify(gx, gy, rx, science_shape)
-    map_y = _densify(gx, gy, ry, science_shape)
-    cx = coeffs[0, 0] + coeffs[0, 1] * map_x + coeffs[0, 2] * map_y
-    cy = coeffs[1, 0] + coeffs[1, 1] * map_x + coeffs[1, 2] * map_y
-    map_x += cx
-    map_y += cy
+    # The affine correction is linear in the chain's positions: applied on the grid, it is
+    # carried by the spline to every pixel.
+    fixed_x = rx + coeffs[0, 0] + coeffs[0, 1] * rx + coeffs[0, 2] * ry
+    fixed_y = ry + coeffs[1, 0] + coeffs[1, 1] * rx + coeffs[1, 2] * ry
+    coords = _dense_coordinates(gx, gy, fixed_x, fixed_y, science_shape)
 
     data, bad, lost_variance = _resample(
-        reference_data, reference_mask, np.array([map_y, map_x]), config.spline_order
+        reference_data, reference_mask, coords, config.spline_order
     )
     ny_r, nx_r = reference_data.shape
+    map_y, map_x = coords
     outside = (map_x < 0) | (map_x > nx_r - 1) | (map_y < 0) | (map_y > ny_r - 1)
     mask = (bad > 0.01) | outside
     if mask.mean() > 0.95:

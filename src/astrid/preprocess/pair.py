@@ -16,14 +16,19 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from astropy.stats import SigmaClip
 from photutils.background import Background2D, MeanBackground
-from scipy import ndimage
 
 from astrid.errors import CalibrationError, IncompatibleImagesError
 from astrid.observations.image import Image
 from astrid.observations.validate import check_usable
 from astrid.preprocess.align import AlignConfig, Alignment, align_reference
-from astrid.preprocess.background import Background, BackgroundConfig, estimate_background
+from astrid.preprocess.background import (
+    Background,
+    BackgroundConfig,
+    estimate_background,
+    upsample_mesh,
+)
 from astrid.preprocess.masks import MaskConfig, MaskResult, build_mask
+from astrid.preprocess.morphology import dilate, open_cross
 from astrid.preprocess.photometric import FluxRatio, measure_flux_ratio
 from astrid.preprocess.psf import PSFConfig, PSFModel, StarList, find_stars, measure_psf
 from astrid.preprocess.zero_point import (
@@ -213,7 +218,7 @@ def _background_offset(
     difference, and the difference of two frames with partly shared noise is skewed.
     """
     busy = (np.abs(science) > 2.5 * sigma) | (np.abs(reference_scaled) > 2.5 * sigma)
-    busy = ndimage.binary_dilation(ndimage.binary_opening(busy), iterations=4)
+    busy = dilate(open_cross(busy), iterations=4)
     residual = science - reference_scaled
     box = int(min(2 * config.box_size, max(16, min(science.shape) // 4)))
     bkg = Background2D(
@@ -225,7 +230,7 @@ def _background_offset(
         sigma_clip=SigmaClip(sigma=3.0),
         exclude_percentile=90.0,
     )
-    return np.asarray(bkg.background, dtype=np.float32)
+    return upsample_mesh(np.asarray(bkg.background_mesh, dtype=np.float64), box, science.shape)
 
 
 def _catalogue_zero_point(

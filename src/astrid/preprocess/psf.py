@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import sep
 from scipy import fft as sfft
-from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from astrid.errors import PSFError
@@ -127,10 +126,12 @@ def find_stars(
             ok[j[flux[i] > 0.01 * flux[j]]] = False
     # Masked pixels anywhere in the stamp spoil it.
     if ok.any() and mask.any():
-        near_mask = ndimage.maximum_filter(mask.astype(np.uint8), size=2 * half + 1) > 0
         xi = np.clip(np.round(x).astype(int), 0, nx - 1)
         yi = np.clip(np.round(y).astype(int), 0, ny - 1)
-        ok &= ~near_mask[yi, xi]
+        for k in np.flatnonzero(ok):
+            ok[k] = not mask[
+                max(yi[k] - half, 0) : yi[k] + half + 1, max(xi[k] - half, 0) : xi[k] + half + 1
+            ].any()
     # Stellar locus: at any position stars share the (smoothly varying) PSF size, galaxies
     # are bigger. Fit size vs position to the smallest objects and keep the tight locus.
     if ok.sum() >= 8:
