@@ -1,4 +1,5 @@
-"""Fixtures of the archive tests: the hips2fits stand-in, running, and a science frame."""
+"""Fixtures of the archive tests: the hips2fits and PS1 stand-ins, running, and a science
+frame."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 from hips2fits_double import FakeHips2fits
 from local_http import serving
+from ps1_double import FakePs1
 
 from astrid.simulation import simulate_pair
 from small_field import STATIC_FIELD
@@ -16,6 +18,13 @@ from small_field import STATIC_FIELD
 @pytest.fixture()
 def hips2fits() -> Iterator[FakeHips2fits]:
     fake = FakeHips2fits()
+    with serving(fake.server):
+        yield fake
+
+
+@pytest.fixture()
+def ps1() -> Iterator[FakePs1]:
+    fake = FakePs1()
     with serving(fake.server):
         yield fake
 

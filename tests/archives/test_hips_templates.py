@@ -114,7 +114,7 @@ def test_a_frame_without_wcs_asks_for_nothing(science: Path) -> None:
         template_request(image)
 
 
-def test_fetch_writes_caches_and_registers_the_template(
+def test_fetch_writes_stores_and_registers_the_template(
     science: Path, hips2fits: FakeHips2fits, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
@@ -129,15 +129,16 @@ def test_fetch_writes_caches_and_registers_the_template(
     with connect(f"sqlite:///{data / 'astrid.sqlite'}") as catalog:
         record = observation(catalog, 1)
     assert record.role == "reference" and record.shape == template.shape
-    # asked again with the archive gone: answered from the cache, not the network
+    # asked again with the archive gone: answered from the object store, not the network
     hips2fits.server.shutdown()
     again = tmp_path / "again.fits"
     args[4] = str(again)
     result = runner.invoke(app, args[:-1])
     assert result.exit_code == 0, result.output
-    assert "from the cache" in result.output
+    assert "from the store" in result.output
     assert again.read_bytes() == out.read_bytes()
     assert len(hips2fits.requests) == 1
+    assert not (data / "cache" / "templates").exists()  # one cache: the store
 
 
 def test_fetch_errors_are_named_and_nothing_is_written(

@@ -2,7 +2,8 @@
 registered reference covers, when ASTRID_TEMPLATE_SURVEY is set (issue 19).
 
 The stand-in for hips2fits (`hips2fits_double`) resamples the simulator's own deep
-reference of the field onto the WCS it is asked for, as hips2fits resamples a survey.
+reference of the field onto the WCS it is asked for, as hips2fits resamples a survey; the
+stand-in for STScI's PS1 cutout service (`ps1_double`) serves it on a PS1 skycell grid.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from hips2fits_double import FakeHips2fits
+from ps1_double import FakePs1
 from typer.testing import CliRunner
 
 from astrid.catalog import connect
@@ -71,3 +73,31 @@ def test_without_the_setting_nothing_is_fetched(
     assert result.exit_code == 1
     assert "no registered reference" in result.output.replace("\n", "")
     assert hips2fits.requests == []
+
+
+def test_a_ps1_cutout_on_its_own_grid_serves_as_the_reference(
+    ps1: FakePs1, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the stand-in serves the field's deep reference on a PS1 skycell grid (0.25" pixels,
+    # asinh-scaled, at the stack's zero point); the alignment stage resamples it
+    pair = simulate_pair(STATIC_FIELD, seed=5)
+    science = tmp_path / "science.fits"
+    pair.science.to_hdu().writeto(science)
+    ps1.sky = pair.reference
+    data, out = tmp_path / "data", tmp_path / "out"
+    monkeypatch.setenv("ASTRID_TEMPLATE_SURVEY", "ps1-cutout")
+    monkeypatch.setenv("ASTRID_TEMPLATE_SERVER", ps1.url)
+    result = runner.invoke(app, ["run", str(science), "-o", str(out), "--data-dir", str(data)])
+    assert result.exit_code == 0, result.output
+    assert [path.rsplit("/", 1)[-1] for path, _ in ps1.requests] == [
+        "ps1filenames.py",
+        "fitscut.cgi",
+    ]
+    with connect(f"sqlite:///{data / 'astrid.sqlite'}") as catalog:
+        (fetched,) = [e for e in catalog.events() if e.type == "ReferenceFetched"]
+        reference = observation(catalog, fetched.payload["reference_id"])
+        (run,) = catalog.runs()
+    assert reference.role == "reference" and run.status == "done"
+    assert reference.shape != pair.science.data.shape  # the stack's grid, not the frame's
+    rows = (out / "candidates.csv").read_text().splitlines()
+    assert len(rows) > 1

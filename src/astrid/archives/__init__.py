@@ -3,6 +3,8 @@
 `hips_templates` fetches a survey's image of a science frame's sky, on the frame's own
 pixel grid plus a margin, from CDS's hips2fits service (through astroquery) for any HiPS
 image survey: Pan-STARRS DR1 and DECaPS DR2 by name, any other by its HiPS ID.
+`ps1_cutouts` fetches Pan-STARRS1 stack pixels on their own grid from STScI's cutout
+service. `template_sources` picks the archive by AstrID's name for it.
 `ztf_frames` finds and downloads ZTF science frames from IRSA by position and date.
 """
 
@@ -13,15 +15,29 @@ from astrid.archives.hips_templates import (
     survey_band,
     template_request,
 )
+from astrid.archives.ps1_cutouts import Ps1CutoutRequest, fetch_ps1_cutout, ps1_cutout_request
+from astrid.archives.template_sources import (
+    SURVEY_NAMES,
+    ArchiveRequest,
+    fetch_archive_template,
+    template_request_for,
+)
 from astrid.archives.ztf_frames import ZtfFrame, download_frame, search_ztf_frames
 
 __all__ = [
     "SURVEYS",
+    "SURVEY_NAMES",
+    "ArchiveRequest",
+    "Ps1CutoutRequest",
     "TemplateRequest",
     "ZtfFrame",
     "download_frame",
+    "fetch_archive_template",
+    "fetch_ps1_cutout",
     "fetch_template",
+    "ps1_cutout_request",
     "search_ztf_frames",
     "survey_band",
     "template_request",
+    "template_request_for",
 ]

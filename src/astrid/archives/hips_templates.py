@@ -23,16 +23,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from astropy.io import fits
-from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 
+from astrid.archives.fits_answers import read_fits_answer
+from astrid.archives.survey_bands import match_band
 from astrid.errors import ConfigurationError, OnlineServiceError
 from astrid.observations.image import Image
 
@@ -90,6 +89,19 @@ class TemplateRequest:
     frame_filter: str | None = None
 
     @property
+    def source(self) -> str:
+        """What is asked for, for messages: the HiPS ID."""
+        return self.hips
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """``(ra, dec)`` in degrees of the template's centre."""
+        ra, dec = self.wcs.pixel_to_world_values(
+            (self.shape[1] - 1) / 2.0, (self.shape[0] - 1) / 2.0
+        )
+        return float(ra), float(dec)
+
+    @property
     def digest(self) -> str:
         """SHA-256 of everything that determines the answer (a cache key)."""
         header = self.wcs.to_header(relax=True)
@@ -113,23 +125,7 @@ def survey_band(survey: str, band: str | None) -> str:
             f"archive survey {survey!r}: expected one of {', '.join(SURVEYS)} (or a HiPS ID)",
             survey=survey,
         )
-    bands = SURVEYS[survey]
-    if not band:
-        raise ConfigurationError(
-            f"{survey}: the frame has no FILTER; give the band ({', '.join(bands)})",
-            survey=survey,
-        )
-    words = [w for w in re.split(r"[\s_\-.]+", band.replace("'", "")) if w]
-    for word in words:
-        letter = word[:-1] if word.lower().endswith("p") and len(word) == 2 else word
-        for name in bands:
-            if letter.lower() == name.lower():
-                return name
-    raise ConfigurationError(
-        f"{survey}: band {band!r} is not one of the survey's ({', '.join(bands)}); give it",
-        survey=survey,
-        band=band,
-    )
+    return match_band(survey, list(SURVEYS[survey]), band)
 
 
 def template_request(
@@ -200,21 +196,7 @@ def _ask(request: TemplateRequest, timeout: float, server: str | None) -> fits.H
         raise OnlineServiceError(
             f"{where}: HTTP {response.status_code}, {problem}", service="hips2fits"
         )
-    if not body.startswith(b"SIMPLE  ="):
-        raise OnlineServiceError(
-            f"{where}: the answer is not a FITS image (starts {body[:40]!r})",
-            service="hips2fits",
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", AstropyWarning)  # a damaged file is an error
-            hdul = fits.HDUList.fromstring(body)
-            hdul.verify("exception")
-            return hdul
-    except (AstropyWarning, OSError, ValueError, fits.VerifyError) as e:
-        raise OnlineServiceError(
-            f"{where}: the answer is not a readable FITS image ({e})", service="hips2fits"
-        ) from e
+    return read_fits_answer(body, where=where, service="hips2fits")
 
 
 def fetch_template(

@@ -19,6 +19,12 @@ Examples
 >>> catalog.close()
 """
 
+from astrid.catalog.archive_templates import (
+    ArchiveTemplate,
+    ArchiveTemplateRecord,
+    archive_template,
+    record_archive_template,
+)
 from astrid.catalog.candidates import (
     CandidatePage,
     CandidateRecord,
@@ -104,6 +110,8 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "AlertDelivery",
     "AlertSubscription",
+    "ArchiveTemplate",
+    "ArchiveTemplateRecord",
     "CandidateFilters",
     "CandidatePage",
     "CandidateRecord",
@@ -129,6 +137,7 @@ __all__ = [
     "add_label",
     "add_object_label",
     "all_labels",
+    "archive_template",
     "candidate",
     "candidates_by_id",
     "candidates_of_object",
@@ -162,6 +171,7 @@ __all__ = [
     "observation",
     "observation_by_hash",
     "observations",
+    "record_archive_template",
     "record_points",
     "register_model",
     "review_progress",

@@ -10,11 +10,16 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from astrid.archives import SURVEYS, TemplateRequest, fetch_template, template_request
-from astrid.archives.hips_templates import TIMEOUT_S
+from astrid.archives import (
+    SURVEY_NAMES,
+    ArchiveRequest,
+    fetch_archive_template,
+    template_request_for,
+)
+from astrid.archives.template_sources import TIMEOUT_S
 from astrid.archives.ztf_frames import IBE_URL, download_frame, search_ztf_frames
 from astrid.atomic_files import write_atomically
-from astrid.catalog import Catalog, connect
+from astrid.catalog import Catalog, archive_template, connect, record_archive_template
 from astrid.cli import (
     Command,
     DatabaseUrl,
@@ -44,7 +49,9 @@ def fetch(
     ],
     survey: Annotated[
         str,
-        typer.Option(help=f"Archive survey: {', '.join(SURVEYS)}.", metavar="NAME"),
+        typer.Option(
+            help=f"Archive survey: {', '.join(SURVEY_NAMES)} (or a HiPS ID).", metavar="NAME"
+        ),
     ] = "ps1",
     band: Annotated[
         str | None,
@@ -55,13 +62,20 @@ def fetch(
         typer.Option(help="Any HiPS image survey by its ID instead of --survey.", metavar="ID"),
     ] = None,
     margin: Annotated[
-        int, typer.Option(help="Pixels added on every side of the frame's grid.", min=0)
+        int,
+        typer.Option(help="Pixels added on every side of the frame's grid.", min=0, metavar="N"),
     ] = 32,
     server: Annotated[
         str | None,
-        typer.Option(help="hips2fits endpoint (default: CDS's).", metavar="URL"),
+        typer.Option(
+            help="The archive's endpoint (hips2fits's URL; for ps1-cutout the folder of "
+            "ps1filenames.py). Default: the archive's own.",
+            metavar="URL",
+        ),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the archive.")] = TIMEOUT_S,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the archive.", metavar="S")
+    ] = TIMEOUT_S,
     register: Annotated[
         bool,
         typer.Option(help="Register the template as a reference for `astrid run`."),
@@ -70,67 +84,97 @@ def fetch(
     data_dir: DataDir = None,
     verbose: Verbose = False,
 ) -> None:
-    """Fetch a survey's image of FILE's sky on FILE's own pixel grid (plus --margin) from
-    CDS hips2fits, for `astrid run --reference`. Answers are cached under
-    DATA_DIR/cache/templates by request. Needs the network (docs/references.md)."""
+    """Fetch a survey's image of FILE's sky (plus --margin) for `astrid run --reference`:
+    from CDS hips2fits on FILE's own pixel grid (ps1, decaps, a HiPS ID), or PS1 stack
+    pixels on their own grid (ps1-cutout). Answers are kept in the object store, indexed
+    in the catalog by request: asked again, even offline, the stored one is used. Needs the
+    network (docs/references.md)."""
     setup_logging(verbose)
     try:
         with open_settings(data_dir, db) as settings:
-            request = template_request(
-                read_image(science), survey=survey, band=band, hips=hips, margin=margin
+            request = template_request_for(
+                read_image(science), survey, band=band, hips=hips, margin=margin
             )
-            with console.status(f"asking hips2fits for {request.hips}"):
-                path, cached = cached_template(settings, request, timeout=timeout, server=server)
-            if cached:
-                console.print(f"{request.hips}: from the cache ({escape(str(path))})")
-            write_atomically(out, path.read_bytes())
-            console.print(
-                f"template {escape(str(out))}: {request.hips}, {request.shape[1]}×"
-                f"{request.shape[0]} px on the grid of {escape(request.label)}",
-                soft_wrap=True,
-            )
-            if register:
-                with connect(settings.db_url) as catalog:
-                    store = ObjectStore(settings.store_root)
+            store = ObjectStore(settings.store_root)
+            with connect(settings.db_url) as catalog:
+                with console.status(f"asking for {request.source}"):
+                    key, cached = stored_template(
+                        catalog, store, request, timeout=timeout, server=server
+                    )
+                if cached:
+                    console.print(f"{request.source}: from the store ({escape(key)})")
+                write_atomically(out, store.get_bytes(key))
+                console.print(
+                    f"template {escape(str(out))}: {request.source}, {request.shape[1]}×"
+                    f"{request.shape[0]} px for {escape(request.label)}",
+                    soft_wrap=True,
+                )
+                if register:
                     admitted = admit_frame(catalog, store, out, "reference")
-                console.print(f"registered as reference observation {admitted.observation_id}")
+                    console.print(f"registered as reference observation {admitted.observation_id}")
     except AstridError as e:
         print_error(e)
         raise typer.Exit(2) from e
 
 
-def cached_template(
-    settings: Settings, request: TemplateRequest, *, timeout: float, server: str | None
-) -> tuple[Path, bool]:
-    """The template file for ``request`` under DATA_DIR/cache/templates (named by the
-    request's digest), fetched when not there yet; and whether it was there."""
-    path = settings.data_dir / "cache" / "templates" / f"{request.digest}.fits"
-    if path.exists():
-        return path, True
-    write_atomically(path, fetch_template(request, timeout=timeout, server=server))
-    return path, False
+def stored_template(
+    catalog: Catalog,
+    store: ObjectStore,
+    request: ArchiveRequest,
+    *,
+    timeout: float,
+    server: str | None,
+) -> tuple[str, bool]:
+    """The store key of the template for ``request``, and whether it was there already.
+
+    The catalog's index (`astrid.catalog.archive_template`) is asked for the request's
+    digest first; on a miss (or when the recorded object is gone from the store) the
+    archive is asked, the answer stored and recorded. Two processes asking at once both
+    fetch and store the same bytes; the index keeps one row.
+    """
+    found = archive_template(catalog, request.digest)
+    if found is not None and store.exists(found.store_key):
+        return found.store_key, True
+    key = store.put_bytes(
+        fetch_archive_template(request, timeout=timeout, server=server), suffix=".fits"
+    )
+    ra, dec = request.centre
+    recorded = record_archive_template(
+        catalog,
+        digest=request.digest,
+        survey=request.survey,
+        band=request.band,
+        ra=ra,
+        dec=dec,
+        shape=request.shape,
+        store_key=key,
+        replace=found is not None,
+    )
+    return recorded.store_key, False
 
 
 def template_fetcher(
     settings: Settings, catalog: Catalog, store: ObjectStore
 ) -> Callable[[Image], int] | None:
-    """For `astrid run` without --reference: a function that fetches (or reads from the
-    cache) a template for a frame no registered reference covers, from
-    ``ASTRID_TEMPLATE_SURVEY`` (a survey name or a HiPS ID), registers it as a reference
-    and returns its observation id; None when that setting is not set (the default)."""
+    """For `astrid run` without --reference: a function that fetches (or finds in the
+    store) a template for a frame no registered reference covers, from
+    ``ASTRID_TEMPLATE_SURVEY`` (a name in `SURVEY_NAMES` or a HiPS ID), registers it as a
+    reference and returns its observation id; None when that setting is not set (the
+    default)."""
     survey = settings.template_survey
     if not survey:
         return None
 
     def fetch(image: Image) -> int:
-        if survey in SURVEYS:
-            request = template_request(image, survey=survey)
-        else:
-            request = template_request(image, hips=survey)
-        path, _ = cached_template(
-            settings, request, timeout=settings.template_timeout_s, server=settings.template_server
+        request = template_request_for(image, survey)
+        key, _ = stored_template(
+            catalog,
+            store,
+            request,
+            timeout=settings.template_timeout_s,
+            server=settings.template_server,
         )
-        return admit_frame(catalog, store, path, "reference").observation_id
+        return admit_frame(catalog, store, store.url(key), "reference").observation_id
 
     return fetch
 

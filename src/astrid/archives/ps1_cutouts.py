@@ -1,0 +1,336 @@
+"""Pan-STARRS1 stack pixels of a science frame's sky, from STScI's PS1 image cutout service.
+
+STScI documents the service (https://ps1images.stsci.edu/ps1image.html): a GET of
+``ps1filenames.py?ra=..&dec=..&filters=r&type=stack`` answers a whitespace-separated table
+(``projcell subcell ra dec filter mjd type filename shortname badflag``) naming the stack
+image (one PS1 skycell) that holds the position; a GET of ``fitscut.cgi?ra=..&dec=..&
+size=N&format=fits&red=<filename>`` answers an ``N``×``N`` FITS cutout of it, ``N`` in PS1
+pixels of 0.25″, north up on the skycell's own tangent-plane grid.
+
+Unlike hips2fits (`hips_templates`), these are the stack's own pixels: the template keeps
+the survey's grid and WCS, and the pipeline's alignment stage resamples it onto the science
+frame as it does any reference. To keep the template's pixels no finer than the frame's,
+the cutout is summed in ``binning`` × ``binning`` blocks (by default the largest whole
+number of PS1 pixels that fits in one science pixel; a sum keeps the zero point), on the
+same grid (``CDELT`` × ``binning``, ``CRPIX`` moved to match).
+
+Pixel values: the full skycell stacks are stored asinh-scaled, with ``BSOFTEN`` and
+``BOFFSET`` in the header; the linear flux is ``BOFFSET + BSOFTEN · 2 sinh(v / a)`` with
+``a = 2.5 / ln 10`` (PS1 IPP, "asinh compression"; STScI: cutouts are normally served
+linear already, so the conversion is made only when the keywords are there). A stack's
+zero point is 25 + 2.5 log10(``EXPTIME``) (STScI's PS1 FAQ); it is written as ``MAGZP``,
+which the header reader takes as the template's zero point.
+
+Conventions: sky positions in degrees ICRS; sizes in PS1 pixels (0.25″) unless named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import math
+from dataclasses import dataclass
+
+import httpx
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
+from astropy.wcs.utils import proj_plane_pixel_scales
+
+from astrid.archives.fits_answers import image_of, read_fits_answer
+from astrid.archives.survey_bands import match_band
+from astrid.errors import ConfigurationError, OnlineServiceError
+from astrid.observations.image import Image
+
+__all__ = [
+    "MAX_SIZE",
+    "PIXEL_SCALE",
+    "PS1_BANDS",
+    "PS1_URL",
+    "SURVEY",
+    "Ps1CutoutRequest",
+    "fetch_ps1_cutout",
+    "linear_flux",
+    "ps1_cutout_request",
+]
+
+logger = logging.getLogger(__name__)
+
+#: AstrID's name of this source of templates.
+SURVEY = "ps1-cutout"
+#: STScI's PS1 image services.
+PS1_URL = "https://ps1images.stsci.edu/cgi-bin"
+#: PS1 stack pixels, arcseconds.
+PIXEL_SCALE = 0.25
+#: PS1's bands.
+PS1_BANDS = ("g", "r", "i", "z", "y")
+#: The widest cutout asked for, in PS1 pixels: a cutout comes from one skycell stack,
+#: about 6000 pixels (25′) on a side, so a wider one could not be filled. Not tiled.
+MAX_SIZE = 6000
+#: Seconds each request may take.
+TIMEOUT_S = 60.0
+#: The asinh scale of PS1 stacks: 2.5 log10(e).
+_ASINH_A = 2.5 / math.log(10.0)
+#: The columns of the file list this needs.
+_COLUMNS = ("filter", "type", "filename")
+
+
+@dataclass(frozen=True)
+class Ps1CutoutRequest:
+    """What is asked of the PS1 cutout service for one frame.
+
+    Attributes
+    ----------
+    band : str
+        PS1 band (g, r, i, z, y).
+    ra, dec : float
+        The cutout's centre: the science frame's centre.
+    size : int
+        Side of the cutout in PS1 pixels: the frame's circumscribed circle plus the margin,
+        a multiple of ``binning``.
+    binning : int
+        PS1 pixels summed into one template pixel on each axis.
+    label : str
+        The science frame (for messages).
+    frame_filter : str or None
+        The science frame's ``FILTER``, written into the template's.
+    frame_wcs : WCS
+        The science frame's celestial WCS (to measure how much of it the answer covers).
+    frame_shape : tuple of int
+        ``(ny, nx)`` of the science frame.
+    margin : int
+        Science pixels added on every side of the frame.
+    """
+
+    band: str
+    ra: float
+    dec: float
+    size: int
+    binning: int
+    label: str
+    frame_filter: str | None
+    frame_wcs: WCS
+    frame_shape: tuple[int, int]
+    margin: int
+
+    survey = SURVEY
+
+    @property
+    def source(self) -> str:
+        """What is asked for, for messages."""
+        return f"PS1 {self.band} stack cutout"
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """``(ra, dec)`` in degrees of the cutout's centre."""
+        return self.ra, self.dec
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(ny, nx)`` of the template asked for (after binning)."""
+        side = self.size // self.binning
+        return side, side
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of everything that determines the answer (a cache key)."""
+        text = json.dumps(
+            [SURVEY, self.band, round(self.ra, 7), round(self.dec, 7), self.size, self.binning]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def ps1_cutout_request(
+    science: Image, *, band: str | None = None, margin: int = 32, binning: int | None = None
+) -> Ps1CutoutRequest:
+    """The request for ``science``'s template in ``band`` (default: the frame's ``FILTER``).
+
+    The cutout is centred on the frame and wide enough for the frame, turned any way, plus
+    ``margin`` science pixels on every side. ``binning`` defaults to the largest whole
+    number of PS1 pixels in one science pixel (at least 1).
+
+    Raises
+    ------
+    ConfigurationError
+        No celestial WCS, a negative margin or binning below 1, a band PS1 lacks, or a frame
+        wider than one cutout can be (`MAX_SIZE`).
+    """
+    if science.wcs is None or not science.wcs.has_celestial:
+        raise ConfigurationError(f"{science.label}: no celestial WCS to ask a template for")
+    if margin < 0:
+        raise ConfigurationError(f"template margin {margin}: must be ≥ 0", margin=margin)
+    name = match_band(SURVEY, PS1_BANDS, band or science.meta.filter)
+    wcs = science.wcs.celestial
+    ny, nx = science.shape
+    scale = float(np.mean(proj_plane_pixel_scales(wcs))) * 3600.0
+    if binning is None:
+        binning = max(1, math.floor(scale / PIXEL_SCALE + 1e-6))
+    if binning < 1:
+        raise ConfigurationError(f"PS1 binning {binning}: must be ≥ 1", binning=binning)
+    ra, dec = (float(v) for v in wcs.pixel_to_world_values((nx - 1) / 2.0, (ny - 1) / 2.0))
+    xs = np.array([-0.5 - margin, nx - 0.5 + margin])
+    ys = np.array([-0.5 - margin, ny - 0.5 + margin])
+    cx, cy = np.meshgrid(xs, ys)
+    cra, cdec = wcs.pixel_to_world_values(cx.ravel(), cy.ravel())
+    corners = zip(cra, cdec, strict=True)
+    radius = max(_separation_arcsec(ra, dec, float(a), float(d)) for a, d in corners)
+    size = 2 * math.ceil(radius / PIXEL_SCALE)
+    size = binning * math.ceil(size / binning)
+    if size > MAX_SIZE:
+        raise ConfigurationError(
+            f"{science.label}: a PS1 cutout for this frame would be {size} PS1 pixels "
+            f"({size * PIXEL_SCALE / 60:.1f}′) wide; one cutout comes from one skycell, at "
+            f"most {MAX_SIZE} ({MAX_SIZE * PIXEL_SCALE / 60:.0f}′); use --survey ps1 "
+            "(hips2fits) for this frame",
+            size=size,
+            max_size=MAX_SIZE,
+        )
+    return Ps1CutoutRequest(
+        name, ra, dec, size, binning, science.label, science.meta.filter, wcs, (ny, nx), margin
+    )
+
+
+def _separation_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Great-circle distance (haversine), arcseconds."""
+    p1, p2, dl = math.radians(dec1), math.radians(dec2), math.radians(ra2 - ra1)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return math.degrees(2 * math.asin(min(1.0, math.sqrt(h)))) * 3600.0
+
+
+def linear_flux(data: np.ndarray, header: fits.Header) -> np.ndarray:
+    """PS1 stack pixels as linear flux: ``BOFFSET + BSOFTEN · 2 sinh(v / a)`` when the
+    header has ``BSOFTEN`` and ``BOFFSET`` (asinh-scaled), else ``data`` as it is."""
+    if "BSOFTEN" not in header or "BOFFSET" not in header:
+        return data
+    soften, offset = float(header["BSOFTEN"]), float(header["BOFFSET"])
+    return offset + soften * 2.0 * np.sinh(data / _ASINH_A)
+
+
+def _get(url: str, params: dict[str, str], timeout: float, where: str) -> httpx.Response:
+    """A GET that answered 200, or `OnlineServiceError`."""
+    try:
+        response = httpx.get(url, params=params, timeout=timeout, follow_redirects=True)
+    except httpx.HTTPError as e:
+        raise OnlineServiceError(f"{where}: {type(e).__name__} ({e})", service="ps1") from e
+    if response.status_code != 200:
+        raise OnlineServiceError(
+            f"{where}: HTTP {response.status_code}, {response.text[:200]!r}", service="ps1"
+        )
+    return response
+
+
+def _stack_file(request: Ps1CutoutRequest, base_url: str, timeout: float) -> dict[str, str]:
+    """The file list's row for the stack that holds the frame's centre."""
+    where = f"{request.source} for {request.label}: file list"
+    params = {
+        "ra": f"{request.ra:.7f}",
+        "dec": f"{request.dec:.7f}",
+        "filters": request.band,
+        "type": "stack",
+    }
+    text = _get(f"{base_url}/ps1filenames.py", params, timeout, where).text
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    header = lines[0] if lines else []
+    missing = [c for c in _COLUMNS if c not in header]
+    if missing:
+        raise OnlineServiceError(
+            f"{where}: no {', '.join(missing)} column in the answer (starts {text[:80]!r})",
+            service="ps1",
+        )
+    rows = [dict(zip(header, line, strict=False)) for line in lines[1:]]
+    stacks = [r for r in rows if r.get("type") == "stack" and r.get("filter") == request.band]
+    if not stacks:
+        raise OnlineServiceError(
+            f"{where}: no {request.band} stack at {request.ra:.5f}, {request.dec:.5f} "
+            "(PS1 covers dec > -30°)",
+            service="ps1",
+        )
+    return stacks[0]
+
+
+def _binned(data: np.ndarray, wcs: WCS, k: int) -> tuple[np.ndarray, WCS]:
+    """``data`` summed in ``k`` × ``k`` blocks (a block with a NaN is NaN) and its WCS."""
+    if k == 1:
+        return data, wcs
+    ny, nx = (data.shape[0] // k) * k, (data.shape[1] // k) * k
+    blocks = data[:ny, :nx].reshape(ny // k, k, nx // k, k)
+    return blocks.sum(axis=(1, 3)), wcs.slice((slice(0, ny, k), slice(0, nx, k)))
+
+
+def _coverage(request: Ps1CutoutRequest, data: np.ndarray, wcs: WCS) -> float:
+    """The share of the science frame (sampled every 8 pixels) on finite template pixels."""
+    ny, nx = request.frame_shape
+    gy, gx = np.mgrid[0:ny:8, 0:nx:8]
+    ra, dec = request.frame_wcs.pixel_to_world_values(gx.ravel(), gy.ravel())
+    tx, ty = wcs.world_to_pixel_values(ra, dec)
+    ix, iy = np.round(tx).astype(int), np.round(ty).astype(int)
+    inside = (ix >= 0) & (iy >= 0) & (ix < data.shape[1]) & (iy < data.shape[0])
+    good = np.zeros(ix.shape, dtype=bool)
+    good[inside] = np.isfinite(data[iy[inside], ix[inside]])
+    return float(good.mean())
+
+
+def fetch_ps1_cutout(
+    request: Ps1CutoutRequest, *, timeout: float = TIMEOUT_S, base_url: str | None = None
+) -> bytes:
+    """The template for ``request`` as FITS bytes.
+
+    The primary HDU holds the stack's linear flux (float32), summed in ``binning`` blocks,
+    on the stack's own grid with its WCS, and ``FILTER`` (the science frame's),
+    ``SURVBAND``, ``SURVEY = 'ps1-cutout'``, ``PS1FILE``, ``IMAGETYP = TEMPLATE``,
+    ``EXPTIME``, ``MAGZP`` (25 + 2.5 log10 EXPTIME), ``BINNING``, ``TCOVER`` (the share of
+    the science frame it covers: a frame across a skycell's edge is covered in part).
+
+    ``base_url`` is the folder of ``ps1filenames.py`` and ``fitscut.cgi`` (default: STScI's).
+
+    Raises
+    ------
+    OnlineServiceError
+        The service unreachable or slow, an HTTP error, no stack there (not covered), a
+        file list without the documented columns, a cutout that is not a readable FITS
+        image, has no celestial WCS, no finite pixel, or covers none of the frame (the
+        message names the band, the frame and the problem).
+    """
+    base = (base_url or PS1_URL).rstrip("/")
+    stack = _stack_file(request, base, timeout)
+    where = f"{request.source} for {request.label}"
+    params = {
+        "ra": f"{request.ra:.7f}",
+        "dec": f"{request.dec:.7f}",
+        "size": str(request.size),
+        "format": "fits",
+        "red": stack["filename"],
+    }
+    body = _get(f"{base}/fitscut.cgi", params, timeout, where).content
+    with read_fits_answer(body, where=where, service="ps1") as hdul:
+        raw, answer_header = image_of(hdul, where=where, service="ps1")
+        answer_header = answer_header.copy()
+    wcs = WCS(answer_header, naxis=2, fix=False)
+    if not wcs.has_celestial:
+        raise OnlineServiceError(f"{where}: the cutout has no celestial WCS", service="ps1")
+    data, wcs = _binned(linear_flux(raw, answer_header), wcs, request.binning)
+    cover = _coverage(request, data, wcs)
+    if cover == 0.0:
+        raise OnlineServiceError(
+            f"{where}: the cutout covers none of the frame ({stack['filename']})", service="ps1"
+        )
+    header = wcs.to_header(relax=True)
+    header["IMAGETYP"] = ("TEMPLATE", "archive image of the science frame's sky")
+    header["SURVEY"] = (SURVEY, "PS1 stack through STScI's cutout service")
+    header["PS1FILE"] = (stack.get("shortname") or stack["filename"], "the PS1 stack")
+    header["SURVBAND"] = (request.band, "the survey's band")
+    header["FILTER"] = (request.frame_filter or request.band, "the science frame's band")
+    header["BINNING"] = (request.binning, "PS1 pixels summed per axis into one pixel")
+    header["TCOVER"] = (round(cover, 4), "share of the science frame covered")
+    exptime = answer_header.get("EXPTIME")
+    if isinstance(exptime, int | float) and exptime > 0:
+        header["EXPTIME"] = (float(exptime), "[s] the stack's exposure time")
+        zero_point = 25.0 + 2.5 * math.log10(float(exptime))
+        header["MAGZP"] = (round(zero_point, 4), "[mag] PS1 stack: 25 + 2.5 log10(EXPTIME)")
+    else:
+        logger.warning("%s: no EXPTIME in the cutout; no zero point written", where)
+    buffer = io.BytesIO()
+    fits.PrimaryHDU(data.astype(np.float32), header).writeto(buffer)
+    return buffer.getvalue()
