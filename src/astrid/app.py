@@ -55,6 +55,8 @@ def job_worker(
         max_attempts=settings.job_max_attempts,
         context=ContextSources.from_settings(settings),
         scheduler=settings.scheduler_address,
+        reference_cache=settings.data_dir / "cache" / "prepared",
+        reference_cache_bytes=int(settings.reference_cache_gb * 1e9),
     )
 
 

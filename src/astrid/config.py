@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     )
     threshold: float = Field(default=5.0, gt=0, description="|S_corr| detection threshold")
     workers: int = Field(default=0, ge=0, description="processes over science frames; 0 = cores")
+    reference_cache_gb: float = Field(
+        default=4.0,
+        ge=0,
+        description="astrid run keeps references' preparations (masks, background, stars) "
+        "under <data_dir>/cache/prepared for later runs, at most this many GB (least "
+        "recently used removed first); 0: not kept between runs",
+    )
     detector: Literal["scorr", "unet"] = Field(
         default="scorr", description="candidates from |S_corr| peaks or the U-Net map"
     )
@@ -106,11 +113,14 @@ class Settings(BaseSettings):
     template_survey: str | None = Field(
         default=None,
         description="astrid run without --reference: when no registered reference covers a "
-        "frame, fetch a template from this archive survey (ps1, decaps, or a HiPS ID) "
-        "through CDS hips2fits and register it; off by default (needs the network)",
+        "frame, fetch a template from this archive survey (ps1, decaps or a HiPS ID "
+        "through CDS hips2fits; ps1-cutout: PS1 stack pixels from STScI) and register "
+        "it; off by default (needs the network)",
     )
     template_server: str | None = Field(
-        default=None, description="hips2fits endpoint for templates (default: CDS's)"
+        default=None,
+        description="the template archive's endpoint (hips2fits's URL, or the folder of "
+        "PS1's ps1filenames.py); default: the archive's own",
     )
     template_timeout_s: float = Field(
         default=60.0, gt=0, description="seconds to wait for a template from an archive"

@@ -25,4 +25,7 @@ def test_speed_benchmark_quick_run_writes_its_result(tmp_path: Path) -> None:
     result = json.loads((tmp_path / "speed_quick.json").read_text())
     assert {"zogy", "end_to_end", "throughput"} <= set(result)
     assert result["end_to_end"]["status"] == "done"
+    kept = result["end_to_end"]["reference_kept"]  # the second run read the first's preparation
+    assert kept["status"] == "done"
+    assert kept["n_candidates"] == result["end_to_end"]["n_candidates"]
     assert result["throughput"]["done"] == 2

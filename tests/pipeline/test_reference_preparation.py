@@ -1,4 +1,5 @@
-"""A worker prepares a reference file once for consecutive frames (`astrid.pipeline.frame`)."""
+"""A reference file is prepared once for consecutive frames, a batch's processes and later
+runs (`astrid.pipeline.reference_cache`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from astrid.catalog import connect
 from astrid.pipeline import frame as frame_module
+from astrid.pipeline import reference_cache as cache_module
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.frame import process_frame
 from astrid.pipeline.inputs import FrameSource
+from astrid.pipeline.runner import Pipeline
 from astrid.preprocess.pair import prepare_frame
 from astrid.simulation import simulate_pair
+from astrid.store import ObjectStore
 from small_field import SMALL_FIELD
 
 
@@ -43,8 +48,8 @@ def test_a_reference_is_prepared_once_and_gives_the_same_candidates(
         prepared.append(role)
         return prepare_frame(image, config, role=role)
 
-    monkeypatch.setattr(frame_module, "_REFERENCES", frame_module._ReferenceCache())
-    monkeypatch.setattr(frame_module, "prepare_frame", counting)
+    monkeypatch.setattr(frame_module, "_REFERENCES", cache_module.ReferenceCache())
+    monkeypatch.setattr(cache_module, "prepare_frame", counting)
     first = _run(pair, tmp_path / "a")
     again = _run(pair, tmp_path / "b")
     assert prepared == ["reference"]  # the science frames are prepared in prepare_pair
@@ -62,9 +67,9 @@ def test_a_reference_is_prepared_once_and_gives_the_same_candidates(
 def test_a_url_is_known_by_content_only_when_it_is_a_store_key() -> None:
     digest = "ab" * 32
     key = f"s3://bucket/store/sha256/ab/ab/{digest}.fits"
-    assert frame_module._file_identity(FrameSource(label="r", url=key)) == (key,)
+    assert cache_module.file_identity(FrameSource(label="r", url=key)) == (key,)
     for url in ("s3://bucket/night/ref.fits", f"s3://bucket/sha256/ab/ab/{digest}/x.fits"):
-        assert frame_module._file_identity(FrameSource(label="r", url=url)) is None
+        assert cache_module.file_identity(FrameSource(label="r", url=url)) is None
 
 
 def test_processes_of_a_batch_share_the_preparation_through_its_folder(
@@ -76,12 +81,12 @@ def test_processes_of_a_batch_share_the_preparation_through_its_folder(
         prepared.append(role)
         return prepare_frame(image, config, role=role)
 
-    monkeypatch.setattr(frame_module, "prepare_frame", counting)
+    monkeypatch.setattr(cache_module, "prepare_frame", counting)
     kept = tmp_path / "kept"
     kept.mkdir()
     outcomes = []
     for k in range(3):  # a fresh cache each time: a new process of the batch
-        monkeypatch.setattr(frame_module, "_REFERENCES", frame_module._ReferenceCache())
+        monkeypatch.setattr(frame_module, "_REFERENCES", cache_module.ReferenceCache())
         if k == 2:  # a damaged file is prepared again, with a warning, not a failure
             (only,) = kept.glob("*.pickle")
             only.write_bytes(only.read_bytes()[:100])
@@ -98,3 +103,92 @@ def test_processes_of_a_batch_share_the_preparation_through_its_folder(
     for table in tables[1:]:
         assert table is not None and tables[0] is not None
         np.testing.assert_array_equal(table["scorr"], tables[0]["scorr"])
+
+
+def _counting(prepared: list[str]):  # type: ignore[no-untyped-def]
+    def counting(image, config, *, role="image"):  # type: ignore[no-untyped-def]
+        prepared.append(role)
+        return prepare_frame(image, config, role=role)
+
+    return counting
+
+
+def test_later_runs_read_the_kept_preparation(
+    pair: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two `astrid run`-like pipelines, one after the other (each with a fresh process
+    cache), against one reference: the second reads what the first kept."""
+    prepared: list[str] = []
+    monkeypatch.setattr(cache_module, "prepare_frame", _counting(prepared))
+    kept = tmp_path / "data" / "cache" / "prepared"
+    counts = []
+    for k in range(2):
+        monkeypatch.setattr(frame_module, "_REFERENCES", cache_module.ReferenceCache())
+        with connect(f"sqlite:///{tmp_path / f'c{k}.sqlite'}") as catalog:
+            pipeline = Pipeline(
+                catalog, ObjectStore(str(tmp_path / f"store{k}")), workers=1, score=False,
+                publish_alerts=False, reference_cache=kept,
+            )  # fmt: skip
+            report = pipeline.run(pair["reference"], [pair["science"]], tmp_path / f"out{k}")
+        counts.append(report.frames[0].n_candidates)
+    assert prepared == ["reference"]
+    assert counts[0] == counts[1] > 0
+    assert oct(kept.stat().st_mode & 0o777) == "0o700"
+    assert len(list(kept.glob("*.pickle"))) == 1
+
+
+def test_a_folder_others_may_write_to_is_not_read(
+    pair: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """A pickle runs code when read: a folder writable by others is not used at all."""
+    prepared: list[str] = []
+    monkeypatch.setattr(cache_module, "prepare_frame", _counting(prepared))
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    for k in range(2):
+        monkeypatch.setattr(frame_module, "_REFERENCES", cache_module.ReferenceCache())
+        outcome = process_frame(
+            FrameSource.file(pair["science"]), FrameSource.file(pair["reference"]),
+            str(tmp_path / f"out{k}"), PipelineConfig(), threads=1, reference_cache=str(shared),
+        )  # fmt: skip
+        assert outcome.ok, outcome.error
+    assert prepared == ["reference", "reference"]
+    assert list(shared.iterdir()) == []
+    assert "writable by no one else" in caplog.text
+    assert cache_module.persistent_folder(shared) is None
+
+
+def test_another_code_version_prepares_again(
+    pair: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key holds a digest of the preparing code and libraries: what another AstrID
+    kept is never read as this one's."""
+    prepared: list[str] = []
+    monkeypatch.setattr(cache_module, "prepare_frame", _counting(prepared))
+    kept = cache_module.persistent_folder(tmp_path / "kept")
+    assert kept is not None
+    for digest in ("a", "a", "b"):
+        monkeypatch.setattr(cache_module, "code_digest", lambda d=digest: d)
+        monkeypatch.setattr(frame_module, "_REFERENCES", cache_module.ReferenceCache())
+        outcome = process_frame(
+            FrameSource.file(pair["science"]), FrameSource.file(pair["reference"]),
+            str(tmp_path / "out"), PipelineConfig(), threads=1, reference_cache=kept,
+        )  # fmt: skip
+        assert outcome.ok, outcome.error
+    assert prepared == ["reference", "reference"]
+    assert len(list(Path(kept).glob("*.pickle"))) == 2
+
+
+def test_prune_removes_the_least_recently_used_first(tmp_path: Path) -> None:
+    files = []
+    for k, size in enumerate([300, 200, 100]):
+        path = tmp_path / f"{k}.pickle"
+        path.write_bytes(b"x" * size)
+        os.utime(path, ns=(10**18 + k, 10**18 + k))  # 0 oldest, 2 newest
+        files.append(path)
+    (tmp_path / "other.txt").write_bytes(b"y" * 1000)  # not a kept preparation: left alone
+    assert cache_module.prune(tmp_path, 600) == []
+    assert cache_module.prune(tmp_path, 350) == [files[0]]
+    assert cache_module.prune(tmp_path, 0) == files[1:]
+    assert [p.name for p in tmp_path.iterdir()] == ["other.txt"]

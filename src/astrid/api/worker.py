@@ -70,6 +70,10 @@ class JobWorker:
     scheduler : str, optional
         A Dask scheduler's address: each job's frame runs on its workers
         (`astrid.pipeline.dask_frames`).
+    reference_cache, reference_cache_bytes
+        Where references' preparations are kept for the next jobs, and the budget
+        (`Pipeline`'s): each job's frame runs in a child process of its own, which would
+        otherwise prepare its reference again.
     """
 
     def __init__(
@@ -86,8 +90,12 @@ class JobWorker:
         frame_function: FrameFunction = process_frame,
         context: ContextSources | None = None,
         scheduler: str | None = None,
+        reference_cache: Path | None = None,
+        reference_cache_bytes: int = 0,
     ) -> None:
         self.catalog = catalog
+        self.reference_cache = reference_cache
+        self.reference_cache_bytes = reference_cache_bytes
         self.scheduler = scheduler
         self.context = context
         self.store = store
@@ -206,6 +214,8 @@ class JobWorker:
             recover_on_start=False,  # done once when the service opened
             context=self.context,  # catalogues loaded once, reference sources kept
             scheduler=self.scheduler,
+            reference_cache=self.reference_cache,
+            reference_cache_bytes=self.reference_cache_bytes,
         )
         report = pipeline.run(reference_id, [science_id], self.work_dir / f"job-{job.id}")
         frame = report.frames[0]

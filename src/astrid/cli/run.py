@@ -127,6 +127,8 @@ def open_pipeline(
         summary_rewriter=rewriter,
         lease_s=settings.run_lease_s,
         scheduler=settings.scheduler_address,
+        reference_cache=settings.data_dir / "cache" / "prepared",
+        reference_cache_bytes=int(settings.reference_cache_gb * 1e9),
     )
 
 

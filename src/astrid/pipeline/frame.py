@@ -10,21 +10,15 @@ picklable `FrameOutcome`: either the products or the stage that failed and why.
 It runs in a worker process, so it never raises for a problem in the data; the parent
 records failures in the catalog.
 
-A worker keeps the last reference it prepared (masks, background, stars on its own grid:
-`astrid.preprocess.prepare_frame`), keyed by the file's identity and the settings, so a
-night of frames against one reference masks it once per process, not once per frame; the
-candidates are the same either way. A local file is known by its path, inode, size and
-modification time; an object of the store (a Dask worker's URL) by its key, which is its
-content's hash; any other URL is prepared each time.
+A worker keeps the last reference it prepared (masks, background, stars on its own grid),
+and given a folder keeps it there for other processes and later runs
+(`astrid.pipeline.reference_cache`), so a night of frames against one reference masks it
+once, not once per frame; the candidates are the same either way.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import pickle
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -43,14 +37,14 @@ from astrid.difference.products import DifferenceProduct
 from astrid.difference.psf_variation import correct_flux_for_psf_variation
 from astrid.difference.subtract import subtract
 from astrid.errors import AstridError
-from astrid.observations.image import Image
 from astrid.observations.validate import check_compatible
 from astrid.pipeline.config import PipelineConfig
 from astrid.pipeline.inputs import FrameSource
 from astrid.pipeline.photometric_reference import frame_catalogue, frame_photometry
+from astrid.pipeline.reference_cache import ReferenceCache
 from astrid.pipeline.scoring import ScoringModel, add_realbogus_scores
 from astrid.preprocess.master_files import read_masters
-from astrid.preprocess.pair import PrepareConfig, PreparedFrame, prepare_frame, prepare_pair
+from astrid.preprocess.pair import prepare_pair
 
 __all__ = ["FRAME_STAGES", "FrameOutcome", "process_frame", "unet_detector"]
 
@@ -112,79 +106,7 @@ def unet_detector(threads: int = 0) -> UNetDetector:
     return UNetDetector.load(threads=threads)
 
 
-class _ReferenceCache:
-    """The last reference this process prepared, by its file's identity and the settings.
-
-    Frames of one batch run in processes of their own (`astrid.pipeline.frame_process`),
-    which forget what they prepared when they exit; given a ``folder``, a preparation is
-    also written there (pickled, under a hash of its key) and read back by the next
-    process instead of preparing the reference again. The folder belongs to the batch:
-    the runner makes it private to this user and removes it when the batch ends.
-    """
-
-    def __init__(self) -> None:
-        self._key: tuple[Any, ...] | None = None
-        self._frame: PreparedFrame | None = None
-
-    def prepared(
-        self, source: FrameSource, image: Image, config: PrepareConfig, folder: str | None = None
-    ) -> PreparedFrame:
-        """``image`` (read from ``source``) prepared, or its preparation kept from before."""
-        identity = _file_identity(source)
-        key = None if identity is None else (identity, config)
-        if key is not None and key == self._key and self._frame is not None:
-            return self._frame
-        kept = None
-        if key is not None and folder is not None:
-            kept = Path(folder) / f"{hashlib.sha256(repr(key).encode()).hexdigest()}.pickle"
-        frame = None if kept is None else _read_kept(kept)
-        if frame is None:
-            frame = prepare_frame(image, config, role="reference")
-            if kept is not None:
-                _keep(frame, kept)
-        self._key, self._frame = key, (None if key is None else frame)
-        return frame
-
-
-def _read_kept(path: Path) -> PreparedFrame | None:
-    try:
-        with path.open("rb") as f:
-            frame = pickle.load(f)
-    except FileNotFoundError:
-        return None
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as e:
-        log.warning("%s: cannot read the kept reference preparation (%s); preparing again", path, e)
-        return None
-    return frame if isinstance(frame, PreparedFrame) else None
-
-
-def _keep(frame: PreparedFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` whole or not at all (a reader never sees half a file)."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        with partial.open("wb") as f:
-            pickle.dump(frame, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(partial, path)
-    except OSError as e:  # a full disk costs the next frame time, not its result
-        log.warning("%s: cannot keep the reference preparation (%s)", path, e)
-        partial.unlink(missing_ok=True)
-
-
-def _file_identity(source: FrameSource) -> tuple[Any, ...] | None:
-    """What tells a file's content apart without reading it; None when nothing does."""
-    if source.path is None:
-        # an object of AstrID's store is named by its content's hash: it never changes
-        found = _STORE_KEY.search(source.url or "")
-        return None if found is None else (source.url,)
-    try:
-        st = os.stat(source.path)
-    except OSError:
-        return None
-    return (os.path.abspath(source.path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-_REFERENCES = _ReferenceCache()
-_STORE_KEY = re.compile(r"/sha256/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}[.A-Za-z0-9_-]*$")
+_REFERENCES = ReferenceCache()
 
 
 def _write_map(path: Path, data: np.ndarray, header: fits.Header, kind: str) -> None:
@@ -230,9 +152,9 @@ def process_frame(
         Real/bogus model: a "score" stage adds ``rb``, ``ood`` and the OOD components to
         the candidates (`astrid.pipeline.scoring`). Without it there is no such stage.
     reference_cache : str, optional
-        A folder private to the batch where frames running in separate processes share
-        the reference's preparation (masks, background, stars): the first to prepare it
-        writes it there, the others read it.
+        A folder where frames running in separate processes, or runs one after another,
+        share the reference's preparation (masks, background, stars): the first to prepare
+        it writes it there, the others read it (`astrid.pipeline.reference_cache`).
 
     Returns
     -------

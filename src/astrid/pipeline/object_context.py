@@ -6,14 +6,18 @@ left out with a problem saying which and why, and the run goes on. The online se
 (`context_online`, off by default) are asked too; one that fails is a problem of the
 objects it was asked about, and the run goes on without it. The reference image's
 sources (galaxies for hosts, bright stars for artefacts) are extracted once per reference
-observation and kept. The science is `astrid.context`: `crossmatch`, `assign_hosts`,
-`on_bright_star` and `classify`.
+observation and kept, in the process and (``kept``) as a FITS table for later runs. The
+science is `astrid.context`: `crossmatch`, `assign_hosts`, `on_bright_star` and
+`classify`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 import math
+import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +27,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
+from astrid.atomic_files import write_atomically
 from astrid.catalog import Catalog, ObjectRecord
 from astrid.config import Settings
 from astrid.context import (
@@ -46,6 +51,7 @@ from astrid.context.online import (
 )
 from astrid.errors import AstridError
 from astrid.pipeline.inputs import stored_observation
+from astrid.pipeline.reference_cache import code_digest, persistent_folder
 from astrid.store import ObjectStore
 
 __all__ = ["ContextSources", "context_summaries", "online_config"]
@@ -70,6 +76,7 @@ class ContextSources:
     catalogues: list[Catalogue]
     problems: list[str]
     online: OnlineContext | None = None
+    kept: Path | None = None
     _sources: OrderedDict[int, Table | None] = field(default_factory=OrderedDict)
 
     @classmethod
@@ -90,6 +97,9 @@ class ContextSources:
         if not settings.context_enabled or settings.context_dir is None:
             return None
         sources = cls.load(settings.context_dir, settings.context_catalogues)
+        if settings.reference_cache_gb > 0:
+            folder = persistent_folder(settings.data_dir / "cache" / "prepared")
+            sources.kept = None if folder is None else Path(folder)
         if settings.context_online:
             sources.online = OnlineContext(online_config(settings))
         return sources
@@ -103,8 +113,16 @@ class ContextSources:
             return self._sources[reference_id]
         table: Table | None
         try:
-            _, source = stored_observation(catalog, store, reference_id)
-            table = sources_of_image(source.read())
+            record, source = stored_observation(catalog, store, reference_id)
+            kept = None
+            if self.kept is not None and record.store_key is not None:
+                name = hashlib.sha256(f"{record.store_key} {code_digest()}".encode()).hexdigest()
+                kept = self.kept / f"sources-{name}.fits"
+            table = None if kept is None else _read_kept_sources(kept)
+            if table is None:
+                table = sources_of_image(source.read())
+                if kept is not None:
+                    _keep_sources(table, kept)
         except AstridError as e:
             log.warning("reference %d: no host galaxies: %s", reference_id, e)
             table = None
@@ -112,6 +130,29 @@ class ContextSources:
         while len(self._sources) > 4:
             self._sources.popitem(last=False)
         return table
+
+
+def _read_kept_sources(path: Path) -> Table | None:
+    """A reference's sources kept by an earlier run (`ContextSources.kept`), or None."""
+    if not path.is_file():
+        return None
+    try:
+        table = Table.read(path, format="fits")
+    except (OSError, ValueError, TypeError) as e:
+        log.warning("%s: cannot read the kept reference sources (%s); finding them again", path, e)
+        return None
+    os.utime(path)  # recently used: pruned last
+    return table
+
+
+def _keep_sources(table: Table, path: Path) -> None:
+    """Write ``table`` whole or not at all; a failure costs the next run time, not results."""
+    buffer = io.BytesIO()
+    table.write(buffer, format="fits")
+    try:
+        write_atomically(path, buffer.getvalue())
+    except OSError as e:
+        log.warning("%s: cannot keep the reference sources (%s)", path, e)
 
 
 def online_config(settings: Settings) -> OnlineConfig:

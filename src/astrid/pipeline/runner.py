@@ -24,7 +24,8 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,7 @@ from astrid.pipeline.object_outputs import write_object_tables
 from astrid.pipeline.objects_stage import ObjectsStage
 from astrid.pipeline.output_index import OutputIndex
 from astrid.pipeline.recovery import DEFAULT_STALE_TEMP_SECONDS, current_owner, recover
+from astrid.pipeline.reference_cache import persistent_folder, prune
 from astrid.pipeline.run_reports import FrameInput, FrameReport, RunReport, frame_label
 from astrid.pipeline.scoring import ScoringModel, resolve_model
 from astrid.store import ObjectStore
@@ -121,6 +123,12 @@ class Pipeline:
         The address of a Dask distributed scheduler: frames run on its workers, which read
         the stored frames and put their products into the store (`astrid.pipeline.
         dask_frames`); None runs them here (inline or in local processes).
+    reference_cache : str or Path, optional
+        A folder where reference preparations are kept between runs
+        (`astrid.pipeline.reference_cache`; `astrid run` uses ``DATA_DIR/cache/
+        prepared``), pruned to ``reference_cache_bytes`` after each batch. None (or a
+        budget of 0): a batch's processes share the preparation through a folder of its
+        own, removed at its end.
 
     The model is not part of a run's key: a new model does not redo the differencing;
     ``astrid rescore`` scores stored candidates with it.
@@ -147,6 +155,8 @@ class Pipeline:
         lease_s: float = DEFAULT_LEASE_S,
         poll_s: float = 1.0,
         scheduler: str | None = None,
+        reference_cache: str | Path | None = None,
+        reference_cache_bytes: int = 4 << 30,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -162,6 +172,12 @@ class Pipeline:
         self._owner = current_owner()
         self._claims = RunClaims(catalog, self._owner, lease_s, poll_s)
         self.scheduler = scheduler or None
+        self.reference_cache = (
+            None
+            if reference_cache is None or reference_cache_bytes <= 0
+            else persistent_folder(reference_cache)
+        )
+        self.reference_cache_bytes = reference_cache_bytes
         self._cluster: DaskFrames | None = None
         self.objects = ObjectsStage(catalog, store, context)
         self.alerts: AlertsStage | None = None
@@ -397,6 +413,9 @@ class Pipeline:
         cluster = self._cluster
         inline = cluster is None and not self.isolate and (len(pending) <= 1 or self.workers == 1)
         if inline:
+            kept_preparations = {}
+            if self.reference_cache is not None:
+                kept_preparations["reference_cache"] = self.reference_cache
             for report, source in pending:
                 callback = (lambda stage, p=report.path: on_stage(p, stage)) if on_stage else None
                 assert report.run_id is not None
@@ -414,13 +433,16 @@ class Pipeline:
                         on_stage=callback,
                         calibration=calibration,
                         model=self._model,
+                        **kept_preparations,
                     ),
                 )
+            if self.reference_cache is not None:
+                prune(self.reference_cache, self.reference_cache_bytes)
             return
         n = min(self.workers, len(pending))
-        # a folder private to the batch, where its processes share the reference's
-        # preparation (`process_frame`'s ``reference_cache``)
-        with tempfile.TemporaryDirectory(prefix="astrid-ref-") as kept:
+        # the processes share the reference's preparation (`process_frame`'s
+        # ``reference_cache``) through the kept one or a folder private to the batch
+        with self._reference_folder() as kept:
             reports: dict[int, FrameReport] = {}
             tasks = []
             if cluster is not None:  # the workers read the stored frames, not the client's files
@@ -461,6 +483,19 @@ class Pipeline:
                 )
             for task, outcome in done:
                 yield reports[task.id], outcome
+
+    @contextmanager
+    def _reference_folder(self) -> Iterator[str]:
+        """The folder a batch's processes share the reference's preparation through: the
+        kept one (pruned to its budget afterwards) or a private one removed at the end."""
+        if self.reference_cache is None:
+            with tempfile.TemporaryDirectory(prefix="astrid-ref-") as private:
+                yield private
+            return
+        try:
+            yield self.reference_cache
+        finally:
+            prune(self.reference_cache, self.reference_cache_bytes)
 
     def _record(self, report: FrameReport, outcome: FrameOutcome) -> None:
         try:
