@@ -15,7 +15,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from astropy.table import Table
+from astropy.wcs import WCS
 
+from astrid.observations.image import Image
 from astrid.preprocess.pair import PreparedPair, prepare_pair
 from astrid.preprocess.photometric import psf_flux
 from astrid.preprocess.photometric_catalogue import photometric_catalogue_from_table
@@ -143,3 +145,34 @@ def test_a_catalogue_of_another_band_is_not_used(
     assert pair.calibration is None and pair.zero_point is None
     assert pair.zero_point_source is None
     assert "band r" in caplog.text and "band g" in caplog.text
+
+
+def _binned(image: Image, k: int) -> Image:
+    """``image`` summed in k×k blocks (flux and zero point kept) on the same sky: pixels k
+    times wider, as a survey template of another scale is."""
+    assert image.wcs is not None
+    ny, nx = (s // k * k for s in image.shape)
+    data = image.data[:ny, :nx].reshape(ny // k, k, nx // k, k).sum(axis=(1, 3))
+    mask = image.mask[:ny, :nx].reshape(ny // k, k, nx // k, k).any(axis=(1, 3))
+    header = image.wcs.to_header()  # astropy writes PC + CDELT
+    for axis in (1, 2):
+        header[f"CDELT{axis}"] = header.get(f"CDELT{axis}", 1.0) * k
+        header[f"CRPIX{axis}"] = (header[f"CRPIX{axis}"] - 0.5) / k + 0.5
+    wcs = WCS(header)
+    meta = replace(image.meta, saturation=image.meta.saturation * k * k)
+    return replace(image, data=data.astype(np.float32), mask=mask, wcs=wcs, meta=meta)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_the_reference_header_zero_point_carries_over_at_any_pixel_scale(
+    sim: SimulatedPair, k: int
+) -> None:
+    """A science frame without a zero point takes the reference's, through the flux ratio
+    and the pixel areas: a reference on pixels twice as wide (a survey template) holds a
+    source's flux on a quarter of the pixels, which resampling onto the science grid does
+    not keep (it keeps surface brightness)."""
+    science = replace(sim.science, meta=replace(sim.science.meta, zero_point=None))
+    reference = _binned(sim.reference, k)
+    pair = prepare_pair(science, reference)
+    assert pair.zero_point_source == "reference header"
+    assert pair.zero_point == pytest.approx(SCIENCE_ZERO_POINT, abs=0.05)

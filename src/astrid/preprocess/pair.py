@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from astropy.stats import SigmaClip
+from astropy.wcs.utils import proj_plane_pixel_area
 from photutils.background import Background2D, MeanBackground
 
 from astrid.errors import CalibrationError, IncompatibleImagesError
@@ -398,8 +399,13 @@ def prepare_pair(
     if calibration is not None:
         zero_point, zero_point_source = calibration.value, "catalogue"
     elif zero_point is None and ref_image.meta.zero_point is not None:
-        # mag = zp_ref - 2.5 log10(F_r f_sci): the science zero point follows from F_r.
-        zero_point = ref_image.meta.zero_point - 2.5 * float(np.log10(ratio.ratio))
+        # mag = zp_ref - 2.5 log10(F_r f_sci A): the science zero point follows from F_r,
+        # and from A, the area of a science pixel in reference pixels: resampling keeps a
+        # source's surface brightness, so on the science grid its flux is the reference's / A.
+        area = proj_plane_pixel_area(science.wcs.celestial) / proj_plane_pixel_area(
+            ref_image.wcs.celestial
+        )
+        zero_point = ref_image.meta.zero_point - 2.5 * float(np.log10(ratio.ratio * area))
         zero_point_source = "reference header"
     watch.lap("zero_point")
     stats = {
