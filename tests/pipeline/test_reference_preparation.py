@@ -135,6 +135,7 @@ def test_later_runs_read_the_kept_preparation(
     assert counts[0] == counts[1] > 0
     assert oct(kept.stat().st_mode & 0o777) == "0o700"
     assert len(list(kept.glob("*.pickle"))) == 1
+    assert len(list(kept.glob("sources-*.fits"))) == 1  # the objects stage's host sources
 
 
 def test_a_folder_others_may_write_to_is_not_read(

@@ -51,7 +51,7 @@ from astrid.context.online import (
 )
 from astrid.errors import AstridError
 from astrid.pipeline.inputs import stored_observation
-from astrid.pipeline.reference_cache import code_digest, persistent_folder
+from astrid.pipeline.reference_cache import code_digest
 from astrid.store import ObjectStore
 
 __all__ = ["ContextSources", "context_summaries", "online_config"]
@@ -71,6 +71,9 @@ class ContextSources:
         One message per catalogue that could not be loaded, naming it and why.
     online : OnlineContext or None
         The online services to ask as well (``context_online``), or None.
+    kept : Path or None
+        A folder where each reference's sources are kept as a FITS table for later runs
+        (the pipeline's ``reference_cache``), or None: found again by every process.
     """
 
     catalogues: list[Catalogue]
@@ -97,9 +100,6 @@ class ContextSources:
         if not settings.context_enabled or settings.context_dir is None:
             return None
         sources = cls.load(settings.context_dir, settings.context_catalogues)
-        if settings.reference_cache_gb > 0:
-            folder = persistent_folder(settings.data_dir / "cache" / "prepared")
-            sources.kept = None if folder is None else Path(folder)
         if settings.context_online:
             sources.online = OnlineContext(online_config(settings))
         return sources

@@ -180,6 +180,9 @@ class Pipeline:
         self.reference_cache_bytes = reference_cache_bytes
         self._cluster: DaskFrames | None = None
         self.objects = ObjectsStage(catalog, store, context)
+        if self.reference_cache is not None and self.objects.context.kept is None:
+            # the references' sources (hosts, bright stars) are kept beside their preparations
+            self.objects.context.kept = Path(self.reference_cache)
         self.alerts: AlertsStage | None = None
         self.deliveries: DeliveryStage | None = None
         self.delivery_budget_s = delivery_budget_s
