@@ -26,6 +26,7 @@ from alert_records import (
 from astrid.alerts import (
     AlertPacket,
     Cutouts,
+    container_bytes,
     nanojansky_per_unit,
     read_container,
     rubin_schema,
@@ -202,3 +203,25 @@ def test_nanojansky_conversion() -> None:
     cgs = 10 ** (-0.4 * (ZERO_POINT + 48.6))
     assert nanojansky_per_unit(ZERO_POINT) == pytest.approx(cgs / 1e-23 * 1e9, rel=1e-12)
     assert nanojansky_per_unit(float("nan")) is None and nanojansky_per_unit(None) is None
+
+
+@pytest.mark.parametrize("n_records", [0, 1, 3])
+def test_container_is_what_fastavro_writes(n_records: int) -> None:
+    """`container_bytes` lays the container out itself (the schema's JSON serialised once
+    per process): what `fastavro.writer` writes (the same metadata, embedded schema and
+    records, read back by fastavro), in one block where fastavro cuts one every 16 kB."""
+    schema = rubin_schema()
+    records = [build().record] * n_records
+    ours = container_bytes(schema, records, metadata={"astrid.alertId": "7"})
+    sync = ours[-16:]  # a container ends with its sync marker, records or not
+    theirs = io.BytesIO()
+    fastavro.writer(
+        theirs, schema.parsed, records, metadata={"astrid.alertId": "7"}, sync_marker=sync
+    )
+    reader = fastavro.reader(io.BytesIO(ours))
+    assert [dict(r) for r in reader] == records
+    assert reader.metadata["astrid.alertId"] == "7" and reader.metadata["avro.codec"] == "null"
+    expected = fastavro.reader(io.BytesIO(theirs.getvalue()))
+    assert reader.metadata == expected.metadata
+    assert reader.writer_schema == expected.writer_schema
+    assert ours.startswith(b"Obj\x01") and len(ours) <= len(theirs.getvalue())  # one block

@@ -14,6 +14,7 @@ ZTF's and Rubin's alert archives distribute them), validating every record first
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -52,6 +53,16 @@ class AlertSchema:
     def name(self) -> str:
         """The full name of the alert record, ``"lsst.v11_1.alert"``."""
         return str(self.parsed["name"])
+
+    @cached_property
+    def header_json(self) -> bytes:
+        """The schema as fastavro embeds it in a container file's header (``avro.schema``):
+        read once from an empty container it writes, so `container_bytes` need not
+        serialise the schema again for every packet."""
+        buffer = io.BytesIO()
+        fastavro.writer(buffer, self.parsed, [])
+        buffer.seek(0)
+        return str(fastavro.reader(buffer).metadata["avro.schema"]).encode()
 
     @cached_property
     def record_types(self) -> dict[str, tuple[str, ...]]:
@@ -113,9 +124,10 @@ def container_bytes(
         If a record does not follow the schema (the message names the field).
     """
     records = list(records)
-    buffer = io.BytesIO()
+    block = io.BytesIO()
     try:
-        fastavro.writer(buffer, schema.parsed, records, metadata=dict(metadata or {}))
+        for record in records:
+            fastavro.schemaless_writer(block, schema.parsed, record)
     except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
         detail = str(e)
         for record in records:
@@ -128,7 +140,35 @@ def container_bytes(
             f"alert record does not follow {schema.name}: {detail}",
             schema_version=schema.label,
         ) from e
-    return buffer.getvalue()
+    # The container as the Avro specification lays it out (what fastavro.writer writes,
+    # without serialising the schema again): header, then one block of every record.
+    sync = os.urandom(16)
+    meta = {"avro.schema": schema.header_json, "avro.codec": b"null"}
+    meta.update({key: value.encode() for key, value in (metadata or {}).items()})
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, _HEADER, {"magic": b"Obj\x01", "meta": meta, "sync": sync})
+    if records:
+        data = block.getvalue()
+        fastavro.schemaless_writer(out, _LONG, len(records))
+        fastavro.schemaless_writer(out, _LONG, len(data))
+        out.write(data)
+        out.write(sync)
+    return out.getvalue()
+
+
+#: An Avro object container file's header and block counts (the specification's schemas).
+_HEADER = fastavro.parse_schema(
+    {
+        "type": "record",
+        "name": "org.apache.avro.file.Header",
+        "fields": [
+            {"name": "magic", "type": {"type": "fixed", "name": "Magic", "size": 4}},
+            {"name": "meta", "type": {"type": "map", "values": "bytes"}},
+            {"name": "sync", "type": {"type": "fixed", "name": "Sync", "size": 16}},
+        ],
+    }
+)
+_LONG = fastavro.parse_schema("long")
 
 
 def read_container(data: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
