@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from astropy.io import fits
+from scipy import ndimage
 
 from astrid.difference import DifferenceProduct
-from astrid.objects import forced_photometry
+from astrid.objects import forced, forced_photometry
 
 
 def product(flux: np.ndarray, err: float = 2.0) -> DifferenceProduct:
@@ -44,3 +45,21 @@ def test_a_masked_pixel_under_the_position_leaves_it_uncovered() -> None:
 def test_positions_off_the_image_or_not_finite_are_not_covered() -> None:
     out = forced_photometry(product(smooth()), [-3.0, 39.5, np.nan], [5.0, 5.0, 5.0])
     assert not out.covered.any()
+
+
+def test_windowed_spline_is_the_whole_image_spline() -> None:
+    """A few positions on a large image are interpolated in windows around them: the
+    values of a spline prefiltered over the whole image, to rounding, at the border and
+    next to NaN too."""
+    rng = np.random.default_rng(4)
+    image = ndimage.gaussian_filter(rng.normal(size=(512, 512)), 2.0).astype(np.float32) * 50
+    image[40:43, 60:63] = np.nan
+    xs = np.concatenate([rng.uniform(1, 510, 20), [1.2, 510.7, 61.5, 300.0]])
+    ys = np.concatenate([rng.uniform(1, 510, 20), [200.1, 1.3, 41.5, 510.9]])
+    assert len(xs) * (2 * forced._WINDOW + 2) ** 2 <= image.size // 4  # the windowed path
+    spline, bilinear = forced._interpolated(image, xs, ys)
+    data = np.nan_to_num(image.astype(np.float64))
+    whole = ndimage.map_coordinates(data, [ys, xs], order=3, mode="nearest")
+    np.testing.assert_allclose(spline, whole, rtol=0, atol=1e-9)
+    linear = ndimage.map_coordinates(data, [ys, xs], order=1, mode="nearest")
+    np.testing.assert_allclose(bilinear, linear, rtol=0, atol=1e-12)

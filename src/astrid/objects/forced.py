@@ -53,6 +53,38 @@ def _stencil_clean(
     return clean
 
 
+#: Half-width of the window a cubic spline is evaluated in around each position: its
+#: prefilter reaches further, but a value 20 pixels away weighs 0.268²⁰ ≈ 4e-12.
+_WINDOW = 20
+
+
+def _interpolated(
+    image: NDArray[np.floating], xi: NDArray[np.float64], yi: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Cubic-spline and bilinear values of ``image`` (NaN as 0, the border repeated) at
+    ``(xi, yi)``. For a few positions on a large image each is computed in a window around
+    it rather than by prefiltering the whole image (0.5 s at 4096²): the same values to
+    ~1e-11 of the image's scale."""
+    ny, nx = image.shape
+    side = 2 * _WINDOW + 2
+    if len(xi) * side * side > image.size // 4:
+        data = np.nan_to_num(np.asarray(image, dtype=np.float64))
+        return (
+            ndimage.map_coordinates(data, [yi, xi], order=3, mode="nearest"),
+            ndimage.map_coordinates(data, [yi, xi], order=1, mode="nearest"),
+        )
+    spline = np.empty(len(xi))
+    bilinear = np.empty(len(xi))
+    for k, (x, y) in enumerate(zip(xi, yi, strict=True)):
+        ya, xa = max(int(y) - _WINDOW, 0), max(int(x) - _WINDOW, 0)
+        window = image[ya : min(int(y) + _WINDOW + 2, ny), xa : min(int(x) + _WINDOW + 2, nx)]
+        data = np.nan_to_num(np.asarray(window, dtype=np.float64))
+        at = [[y - ya], [x - xa]]
+        spline[k] = ndimage.map_coordinates(data, at, order=3, mode="nearest")[0]
+        bilinear[k] = ndimage.map_coordinates(data, at, order=1, mode="nearest")[0]
+    return spline, bilinear
+
+
 def object_pixels(
     product: DifferenceProduct, ra: ArrayLike, dec: ArrayLike
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -80,12 +112,8 @@ def forced_photometry(product: DifferenceProduct, x: ArrayLike, y: ArrayLike) ->
         y0 = np.floor(yi).astype(int)
         cubic = _stencil_clean(product.flux, x0, y0, (-1, 0, 1, 2))
         linear = _stencil_clean(product.flux, x0, y0, (0, 1))
-        data = np.nan_to_num(product.flux.astype(np.float64))
-        values = np.where(
-            cubic,
-            ndimage.map_coordinates(data, [yi, xi], order=3, mode="nearest"),
-            ndimage.map_coordinates(data, [yi, xi], order=1, mode="nearest"),
-        )
+        spline, bilinear = _interpolated(product.flux, xi, yi)
+        values = np.where(cubic, spline, bilinear)
         errors = np.full(xi.shape, -np.inf)
         for dy in (0, 1):
             for dx in (0, 1):
