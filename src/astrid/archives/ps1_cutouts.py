@@ -33,13 +33,13 @@ import logging
 import math
 from dataclasses import dataclass
 
-import httpx
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
 from astrid.archives.fits_answers import image_of, read_fits_answer
+from astrid.archives.http_answers import get_ok
 from astrid.archives.survey_bands import match_band
 from astrid.errors import ConfigurationError, OnlineServiceError
 from astrid.observations.image import Image
@@ -208,19 +208,6 @@ def linear_flux(data: np.ndarray, header: fits.Header) -> np.ndarray:
     return offset + soften * 2.0 * np.sinh(data / _ASINH_A)
 
 
-def _get(url: str, params: dict[str, str], timeout: float, where: str) -> httpx.Response:
-    """A GET that answered 200, or `OnlineServiceError`."""
-    try:
-        response = httpx.get(url, params=params, timeout=timeout, follow_redirects=True)
-    except httpx.HTTPError as e:
-        raise OnlineServiceError(f"{where}: {type(e).__name__} ({e})", service="ps1") from e
-    if response.status_code != 200:
-        raise OnlineServiceError(
-            f"{where}: HTTP {response.status_code}, {response.text[:200]!r}", service="ps1"
-        )
-    return response
-
-
 def _stack_file(request: Ps1CutoutRequest, base_url: str, timeout: float) -> dict[str, str]:
     """The file list's row for the stack that holds the frame's centre."""
     where = f"{request.source} for {request.label}: file list"
@@ -230,7 +217,9 @@ def _stack_file(request: Ps1CutoutRequest, base_url: str, timeout: float) -> dic
         "filters": request.band,
         "type": "stack",
     }
-    text = _get(f"{base_url}/ps1filenames.py", params, timeout, where).text
+    text = get_ok(
+        f"{base_url}/ps1filenames.py", params, timeout=timeout, where=where, service="ps1"
+    ).text
     lines = [line.split() for line in text.splitlines() if line.strip()]
     header = lines[0] if lines else []
     missing = [c for c in _COLUMNS if c not in header]
@@ -303,7 +292,9 @@ def fetch_ps1_cutout(
         "format": "fits",
         "red": stack["filename"],
     }
-    body = _get(f"{base}/fitscut.cgi", params, timeout, where).content
+    body = get_ok(
+        f"{base}/fitscut.cgi", params, timeout=timeout, where=where, service="ps1"
+    ).content
     with read_fits_answer(body, where=where, service="ps1") as hdul:
         raw, answer_header = image_of(hdul, where=where, service="ps1")
         answer_header = answer_header.copy()

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from astrid.archives.http_answers import get_ok
 from astrid.atomic_files import write_atomically
 from astrid.errors import ConfigurationError, OnlineServiceError
 
@@ -107,15 +108,7 @@ def search_ztf_frames(
         params["WHERE"] = " AND ".join(where)
     url = f"{base_url}/search/ztf/products/sci"
     where_text = f"IRSA ZTF search at {ra:.5f},{dec:.5f}"
-    try:
-        response = httpx.get(url, params=params, timeout=timeout, follow_redirects=True)
-    except httpx.HTTPError as e:
-        raise OnlineServiceError(f"{where_text}: {type(e).__name__} ({e})", service="irsa") from e
-    if response.status_code != 200:
-        raise OnlineServiceError(
-            f"{where_text}: HTTP {response.status_code}, {response.text[:200]!r}",
-            service="irsa",
-        )
+    response = get_ok(url, params, timeout=timeout, where=where_text, service="irsa")
     lines = response.text.splitlines()
     header = next(csv.reader(lines[:1]), [])
     missing = [c for c in _COLUMNS if c not in header]
