@@ -1,5 +1,5 @@
-"""Fixtures of the archive tests: the hips2fits and PS1 stand-ins, running, and a science
-frame."""
+"""Fixtures of the archive tests: the hips2fits, PS1 and Legacy Survey stand-ins, running,
+and a science frame."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from hips2fits_double import FakeHips2fits
+from legacy_double import FakeLegacySurvey
 from local_http import serving
 from ps1_double import FakePs1
 
@@ -25,6 +26,13 @@ def hips2fits() -> Iterator[FakeHips2fits]:
 @pytest.fixture()
 def ps1() -> Iterator[FakePs1]:
     fake = FakePs1()
+    with serving(fake.server):
+        yield fake
+
+
+@pytest.fixture()
+def legacy() -> Iterator[FakeLegacySurvey]:
+    fake = FakeLegacySurvey()
     with serving(fake.server):
         yield fake
 

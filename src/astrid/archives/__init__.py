@@ -4,7 +4,9 @@
 pixel grid plus a margin, from CDS's hips2fits service (through astroquery) for any HiPS
 image survey: Pan-STARRS DR1 and DECaPS DR2 by name, any other by its HiPS ID.
 `ps1_cutouts` fetches Pan-STARRS1 stack pixels on their own grid from STScI's cutout
-service. `template_sources` picks the archive by AstrID's name for it.
+service, `legacy_cutouts` Legacy Survey DR10 pixels from the Legacy Survey viewer's
+``fits-cutout`` (both built with `survey_cutouts`). `template_sources` picks the archive by
+AstrID's name for it.
 `ztf_frames` finds and downloads ZTF science frames from IRSA by position and date.
 """
 
@@ -14,6 +16,11 @@ from astrid.archives.hips_templates import (
     fetch_template,
     survey_band,
     template_request,
+)
+from astrid.archives.legacy_cutouts import (
+    LegacyCutoutRequest,
+    fetch_legacy_cutout,
+    legacy_cutout_request,
 )
 from astrid.archives.ps1_cutouts import Ps1CutoutRequest, fetch_ps1_cutout, ps1_cutout_request
 from astrid.archives.template_sources import (
@@ -28,13 +35,16 @@ __all__ = [
     "SURVEYS",
     "SURVEY_NAMES",
     "ArchiveRequest",
+    "LegacyCutoutRequest",
     "Ps1CutoutRequest",
     "TemplateRequest",
     "ZtfFrame",
     "download_frame",
     "fetch_archive_template",
+    "fetch_legacy_cutout",
     "fetch_ps1_cutout",
     "fetch_template",
+    "legacy_cutout_request",
     "ps1_cutout_request",
     "search_ztf_frames",
     "survey_band",

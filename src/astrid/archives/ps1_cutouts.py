@@ -12,7 +12,8 @@ the survey's grid and WCS, and the pipeline's alignment stage resamples it onto 
 frame as it does any reference. To keep the template's pixels no finer than the frame's,
 the cutout is summed in ``binning`` × ``binning`` blocks (by default the largest whole
 number of PS1 pixels that fits in one science pixel; a sum keeps the zero point), on the
-same grid (``CDELT`` × ``binning``, ``CRPIX`` moved to match).
+same grid (``CDELT`` × ``binning``, ``CRPIX`` moved to match); `survey_cutouts` holds what
+this shares with the Legacy Survey's client (`legacy_cutouts`).
 
 Pixel values: the full skycell stacks are stored asinh-scaled, with ``BSOFTEN`` and
 ``BOFFSET`` in the header; the linear flux is ``BOFFSET + BSOFTEN · 2 sinh(v / a)`` with
@@ -27,7 +28,6 @@ Conventions: sky positions in degrees ICRS; sizes in PS1 pixels (0.25″) unless
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import math
@@ -36,12 +36,12 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
-from astropy.wcs.utils import proj_plane_pixel_scales
 
 from astrid.archives.fits_answers import image_of, read_fits_answer
 from astrid.archives.http_answers import get_ok
 from astrid.archives.survey_bands import match_band
-from astrid.errors import ConfigurationError, OnlineServiceError
+from astrid.archives.survey_cutouts import cutout_footprint, template_fits, template_pixels
+from astrid.errors import OnlineServiceError
 from astrid.observations.image import Image
 
 __all__ = [
@@ -157,46 +157,29 @@ def ps1_cutout_request(
         No celestial WCS, a negative margin or binning below 1, a band PS1 lacks, or a frame
         wider than one cutout can be (`MAX_SIZE`).
     """
-    if science.wcs is None or not science.wcs.has_celestial:
-        raise ConfigurationError(f"{science.label}: no celestial WCS to ask a template for")
-    if margin < 0:
-        raise ConfigurationError(f"template margin {margin}: must be ≥ 0", margin=margin)
-    name = match_band(SURVEY, PS1_BANDS, band or science.meta.filter)
-    wcs = science.wcs.celestial
-    ny, nx = science.shape
-    scale = float(np.mean(proj_plane_pixel_scales(wcs))) * 3600.0
-    if binning is None:
-        binning = max(1, math.floor(scale / PIXEL_SCALE + 1e-6))
-    if binning < 1:
-        raise ConfigurationError(f"PS1 binning {binning}: must be ≥ 1", binning=binning)
-    ra, dec = (float(v) for v in wcs.pixel_to_world_values((nx - 1) / 2.0, (ny - 1) / 2.0))
-    xs = np.array([-0.5 - margin, nx - 0.5 + margin])
-    ys = np.array([-0.5 - margin, ny - 0.5 + margin])
-    cx, cy = np.meshgrid(xs, ys)
-    cra, cdec = wcs.pixel_to_world_values(cx.ravel(), cy.ravel())
-    corners = zip(cra, cdec, strict=True)
-    radius = max(_separation_arcsec(ra, dec, float(a), float(d)) for a, d in corners)
-    size = 2 * math.ceil(radius / PIXEL_SCALE)
-    size = binning * math.ceil(size / binning)
-    if size > MAX_SIZE:
-        raise ConfigurationError(
-            f"{science.label}: a PS1 cutout for this frame would be {size} PS1 pixels "
-            f"({size * PIXEL_SCALE / 60:.1f}′) wide; one cutout comes from one skycell, at "
-            f"most {MAX_SIZE} ({MAX_SIZE * PIXEL_SCALE / 60:.0f}′); use --survey ps1 "
-            "(hips2fits) for this frame",
-            size=size,
-            max_size=MAX_SIZE,
-        )
-    return Ps1CutoutRequest(
-        name, ra, dec, size, binning, science.label, science.meta.filter, wcs, (ny, nx), margin
+    footprint = cutout_footprint(
+        science,
+        survey="PS1",
+        pixel_scale=PIXEL_SCALE,
+        max_size=MAX_SIZE,
+        margin=margin,
+        binning=binning,
+        limit="one cutout comes from one skycell",
+        advice="use --survey ps1 (hips2fits) for this frame",
     )
-
-
-def _separation_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
-    """Great-circle distance (haversine), arcseconds."""
-    p1, p2, dl = math.radians(dec1), math.radians(dec2), math.radians(ra2 - ra1)
-    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return math.degrees(2 * math.asin(min(1.0, math.sqrt(h)))) * 3600.0
+    name = match_band(SURVEY, PS1_BANDS, band or science.meta.filter)
+    return Ps1CutoutRequest(
+        name,
+        footprint.ra,
+        footprint.dec,
+        footprint.size,
+        footprint.binning,
+        science.label,
+        science.meta.filter,
+        footprint.frame_wcs,
+        footprint.frame_shape,
+        margin,
+    )
 
 
 def linear_flux(data: np.ndarray, header: fits.Header) -> np.ndarray:
@@ -239,28 +222,6 @@ def _stack_file(request: Ps1CutoutRequest, base_url: str, timeout: float) -> dic
     return stacks[0]
 
 
-def _binned(data: np.ndarray, wcs: WCS, k: int) -> tuple[np.ndarray, WCS]:
-    """``data`` summed in ``k`` × ``k`` blocks (a block with a NaN is NaN) and its WCS."""
-    if k == 1:
-        return data, wcs
-    ny, nx = (data.shape[0] // k) * k, (data.shape[1] // k) * k
-    blocks = data[:ny, :nx].reshape(ny // k, k, nx // k, k)
-    return blocks.sum(axis=(1, 3)), wcs.slice((slice(0, ny, k), slice(0, nx, k)))
-
-
-def _coverage(request: Ps1CutoutRequest, data: np.ndarray, wcs: WCS) -> float:
-    """The share of the science frame (sampled every 8 pixels) on finite template pixels."""
-    ny, nx = request.frame_shape
-    gy, gx = np.mgrid[0:ny:8, 0:nx:8]
-    ra, dec = request.frame_wcs.pixel_to_world_values(gx.ravel(), gy.ravel())
-    tx, ty = wcs.world_to_pixel_values(ra, dec)
-    ix, iy = np.round(tx).astype(int), np.round(ty).astype(int)
-    inside = (ix >= 0) & (iy >= 0) & (ix < data.shape[1]) & (iy < data.shape[0])
-    good = np.zeros(ix.shape, dtype=bool)
-    good[inside] = np.isfinite(data[iy[inside], ix[inside]])
-    return float(good.mean())
-
-
 def fetch_ps1_cutout(
     request: Ps1CutoutRequest, *, timeout: float = TIMEOUT_S, base_url: str | None = None
 ) -> bytes:
@@ -298,30 +259,34 @@ def fetch_ps1_cutout(
     with read_fits_answer(body, where=where, service="ps1") as hdul:
         raw, answer_header = image_of(hdul, where=where, service="ps1")
         answer_header = answer_header.copy()
-    wcs = WCS(answer_header, naxis=2, fix=False)
-    if not wcs.has_celestial:
-        raise OnlineServiceError(f"{where}: the cutout has no celestial WCS", service="ps1")
-    data, wcs = _binned(linear_flux(raw, answer_header), wcs, request.binning)
-    cover = _coverage(request, data, wcs)
-    if cover == 0.0:
-        raise OnlineServiceError(
-            f"{where}: the cutout covers none of the frame ({stack['filename']})", service="ps1"
-        )
-    header = wcs.to_header(relax=True)
-    header["IMAGETYP"] = ("TEMPLATE", "archive image of the science frame's sky")
-    header["SURVEY"] = (SURVEY, "PS1 stack through STScI's cutout service")
-    header["PS1FILE"] = (stack.get("shortname") or stack["filename"], "the PS1 stack")
-    header["SURVBAND"] = (request.band, "the survey's band")
-    header["FILTER"] = (request.frame_filter or request.band, "the science frame's band")
-    header["BINNING"] = (request.binning, "PS1 pixels summed per axis into one pixel")
-    header["TCOVER"] = (round(cover, 4), "share of the science frame covered")
+    data, wcs, cover = template_pixels(
+        linear_flux(raw, answer_header),
+        answer_header,
+        binning=request.binning,
+        frame_wcs=request.frame_wcs,
+        frame_shape=request.frame_shape,
+        where=where,
+        service="ps1",
+        what=stack["filename"],
+    )
+    keywords: dict[str, tuple[object, str]] = {
+        "PS1FILE": (stack.get("shortname") or stack["filename"], "the PS1 stack"),
+    }
     exptime = answer_header.get("EXPTIME")
     if isinstance(exptime, int | float) and exptime > 0:
-        header["EXPTIME"] = (float(exptime), "[s] the stack's exposure time")
+        keywords["EXPTIME"] = (float(exptime), "[s] the stack's exposure time")
         zero_point = 25.0 + 2.5 * math.log10(float(exptime))
-        header["MAGZP"] = (round(zero_point, 4), "[mag] PS1 stack: 25 + 2.5 log10(EXPTIME)")
+        keywords["MAGZP"] = (round(zero_point, 4), "[mag] PS1 stack: 25 + 2.5 log10(EXPTIME)")
     else:
         logger.warning("%s: no EXPTIME in the cutout; no zero point written", where)
-    buffer = io.BytesIO()
-    fits.PrimaryHDU(data.astype(np.float32), header).writeto(buffer)
-    return buffer.getvalue()
+    return template_fits(
+        data,
+        wcs,
+        survey=SURVEY,
+        source="PS1 stack through STScI's cutout service",
+        band=request.band,
+        frame_filter=request.frame_filter,
+        binning=request.binning,
+        cover=cover,
+        keywords=keywords,
+    )

@@ -3,7 +3,9 @@
 - ``ps1``, ``decaps``: Pan-STARRS1 DR1 / DECaPS DR2 through CDS hips2fits, resampled onto
   the science frame's grid (`hips_templates`); any other name is taken as a HiPS ID;
 - ``ps1-cutout``: PS1 stack pixels on their own grid from STScI's cutout service
-  (`ps1_cutouts`).
+  (`ps1_cutouts`);
+- ``legacy-cutout``: Legacy Survey DR10 pixels (nanomaggies) on the cutout's own grid from
+  the Legacy Survey viewer (`legacy_cutouts`).
 
 `template_request_for` builds the request (an `ArchiveRequest`: what identifies the
 answer, with a ``digest`` for caches) and `fetch_archive_template` makes it.
@@ -16,6 +18,12 @@ from typing import Protocol
 from astrid.archives.hips_templates import SURVEYS, TemplateRequest, fetch_template
 from astrid.archives.hips_templates import TIMEOUT_S as HIPS_TIMEOUT_S
 from astrid.archives.hips_templates import template_request as hips_request
+from astrid.archives.legacy_cutouts import (
+    LEGACY_CUTOUT,
+    LegacyCutoutRequest,
+    fetch_legacy_cutout,
+    legacy_cutout_request,
+)
 from astrid.archives.ps1_cutouts import SURVEY as PS1_CUTOUT
 from astrid.archives.ps1_cutouts import Ps1CutoutRequest, fetch_ps1_cutout, ps1_cutout_request
 from astrid.errors import ConfigurationError
@@ -30,7 +38,7 @@ __all__ = [
 ]
 
 #: The archive surveys AstrID knows by name (any other name is a HiPS ID).
-SURVEY_NAMES: tuple[str, ...] = (*SURVEYS, PS1_CUTOUT)
+SURVEY_NAMES: tuple[str, ...] = (*SURVEYS, PS1_CUTOUT, LEGACY_CUTOUT)
 #: Seconds an archive may take to answer.
 TIMEOUT_S = HIPS_TIMEOUT_S
 
@@ -39,7 +47,7 @@ class ArchiveRequest(Protocol):
     """What every archive request tells its caller (and the catalog's cache)."""
 
     @property
-    def survey(self) -> str: ...  # AstrID's name of the source ("ps1", "ps1-cutout", "hips")
+    def survey(self) -> str: ...  # AstrID's name of the source ("ps1", "ps1-cutout", ...)
 
     @property
     def band(self) -> str | None: ...  # the survey's band (None for a bare HiPS ID)
@@ -80,6 +88,8 @@ def template_request_for(
         return hips_request(science, hips=hips, margin=margin)
     if survey == PS1_CUTOUT:
         return ps1_cutout_request(science, band=band, margin=margin)
+    if survey == LEGACY_CUTOUT:
+        return legacy_cutout_request(science, band=band, margin=margin)
     if survey in SURVEYS:
         return hips_request(science, survey=survey, band=band, margin=margin)
     if "/" in survey:  # a HiPS ID (CDS/P/...)
@@ -94,7 +104,8 @@ def fetch_archive_template(
     request: ArchiveRequest, *, timeout: float = TIMEOUT_S, server: str | None = None
 ) -> bytes:
     """The template for ``request`` as FITS bytes; ``server`` replaces the archive's
-    endpoint (hips2fits's URL, or the folder of PS1's ``ps1filenames.py``).
+    endpoint (hips2fits's URL, the folder of PS1's ``ps1filenames.py``, or the Legacy
+    Survey viewer's, holding ``fits-cutout``).
 
     Raises
     ------
@@ -103,6 +114,8 @@ def fetch_archive_template(
     """
     if isinstance(request, Ps1CutoutRequest):
         return fetch_ps1_cutout(request, timeout=timeout, base_url=server)
+    if isinstance(request, LegacyCutoutRequest):
+        return fetch_legacy_cutout(request, timeout=timeout, base_url=server)
     if isinstance(request, TemplateRequest):
         return fetch_template(request, timeout=timeout, server=server)
     raise TypeError(f"not an archive request: {request!r}")

@@ -69,7 +69,8 @@ def fetch(
         str | None,
         typer.Option(
             help="The archive's endpoint (hips2fits's URL; for ps1-cutout the folder of "
-            "ps1filenames.py). Default: the archive's own.",
+            "ps1filenames.py; for legacy-cutout the folder of fits-cutout). Default: the "
+            "archive's own.",
             metavar="URL",
         ),
     ] = None,
@@ -85,10 +86,11 @@ def fetch(
     verbose: Verbose = False,
 ) -> None:
     """Fetch a survey's image of FILE's sky (plus --margin) for `astrid run --reference`:
-    from CDS hips2fits on FILE's own pixel grid (ps1, decaps, a HiPS ID), or PS1 stack
-    pixels on their own grid (ps1-cutout). Answers are kept in the object store, indexed
-    in the catalog by request: asked again, even offline, the stored one is used. Needs the
-    network (docs/references.md)."""
+    from CDS hips2fits on FILE's own pixel grid (ps1, decaps, a HiPS ID), or a survey's
+    pixels on their own grid with its zero point (ps1-cutout: PS1 stacks from STScI;
+    legacy-cutout: Legacy Survey DR10 from its viewer). Answers are kept in the object
+    store, indexed in the catalog by request: asked again, even offline, the stored one is
+    used. Needs the network (docs/references.md)."""
     setup_logging(verbose)
     try:
         with open_settings(data_dir, db) as settings:
