@@ -233,6 +233,34 @@ def test_snr_column_follows_the_matched_filter_definition(crowded: SimulatedPair
     assert np.all(np.isfinite(crowded.truth["snr"]))
 
 
+def test_total_noise_snr_adds_the_reference_and_the_host(crowded: SimulatedPair) -> None:
+    """On empty sky ``snr_total`` is ``snr`` with the reference's noise added (times ZOGY's
+    small gain from the sharper reference PSF); on a galaxy its photons lower it further;
+    other kinds have none."""
+    truth = crowded.truth
+    depth = crowded.config.reference_depth
+    ratio = np.asarray(rows(crowded, "transient")["snr_total"] / rows(crowded, "transient")["snr"])
+    floor = 1.0 / math.sqrt(1.0 + 1.0 / depth**2)
+    # a few sit on the wing of a star or galaxy; the median is empty sky
+    assert np.all(ratio <= floor * 1.03) and np.median(ratio) >= floor * 1.005
+    on_galaxy = rows(crowded, "transient_on_galaxy")
+    hosted = np.asarray(on_galaxy["snr_total"] / on_galaxy["snr"])
+    assert np.median(hosted) < np.median(ratio) - 0.02
+    transient = np.isin(truth["kind"], ["transient", "transient_on_galaxy"])
+    assert np.all(np.isnan(truth["snr_total"][~transient]))
+
+
+def test_sharper_reference_gain_is_one_for_equal_psfs_and_above_for_a_sharper_one() -> None:
+    from astrid.simulation.placement import _sharper_reference_gain
+
+    yy, xx = np.mgrid[-15:16, -15:16]
+    wide = np.exp(-(xx**2 + yy**2) / (2 * 1.6**2))[None]
+    sharp = np.exp(-(xx**2 + yy**2) / (2 * 1.1**2))[None]
+    wide, sharp = wide / wide.sum(), sharp / sharp.sum()
+    assert _sharper_reference_gain(wide, wide, 1 / 9) == pytest.approx([1.0], abs=1e-12)
+    assert 1.0 < _sharper_reference_gain(wide, sharp, 1 / 9)[0] < math.sqrt(1 + 1 / 9)
+
+
 @pytest.mark.parametrize("field", ["crowded", "sparse"])
 def test_matched_filter_at_isolated_transients_recovers_the_truth_snr(
     field: str, request: pytest.FixtureRequest

@@ -23,7 +23,7 @@ from astrid.simulation.detector import add_noise, bleed
 from astrid.simulation.exposures import reference_image, science_image
 from astrid.simulation.galaxies import Galaxies, add_galaxies
 from astrid.simulation.geometry import PairGeometry, draw_geometry
-from astrid.simulation.placement import Blockers, add_transients
+from astrid.simulation.placement import Blockers, add_transients, total_noise_snr
 from astrid.simulation.psf_field import MoffatPSFField
 from astrid.simulation.sky import FluxScale, Stars, add_stars
 from astrid.simulation.truth import TruthRows
@@ -177,6 +177,14 @@ def simulate_pair(
     is_var, flux_sci = add_variables(rngs.variables, config, stars, bleed_xy, model_s)
     blockers = _blockers(config, geometry, stars, flux_sci, galaxies, bleed_xy)
     transients = add_transients(rngs.transients, config, blockers, galaxies.n_inside, model_s)
+    snr_total = total_noise_snr(
+        transients,
+        config,
+        (geometry.science_psf, geometry.reference_psf),
+        model_s,
+        model_r,
+        geometry.to_reference(transients.x, transients.y),
+    )
 
     avoid_xy = np.concatenate(
         [
@@ -190,7 +198,7 @@ def simulate_pair(
         stars, flux_sci, is_var, geometry=geometry, reference_flux_scale=k_ref, sigma=sigma_s
     )
     rows.add_galaxies(galaxies, geometry=geometry, reference_flux_scale=k_ref, sigma=sigma_s)
-    rows.add_transients(transients, geometry=geometry)
+    rows.add_transients(transients, geometry=geometry, snr_total=snr_total)
     truth = rows.sorted_table()
     truth.meta.update(seed=seed, reference_flux_scale=k_ref, sigma_pix=sigma_s)
     return SimulatedPair(

@@ -58,6 +58,82 @@ def add_transients(
     return Transients(x=tx, y=ty, host=t_host, snr=t_snr, flux=t_flux)
 
 
+def total_noise_snr(
+    transients: Transients,
+    config: SimulationConfig,
+    psfs: tuple[MoffatPSFField, MoffatPSFField],
+    model_s: np.ndarray,
+    model_r: np.ndarray,
+    reference_xy: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Each transient's matched-filter S/N against all the noise at its place.
+
+    ``snr`` counts the science image's sky and read noise only. Here the variance of each
+    pixel under the transient's PSF is that of both noiseless models without the transient
+    (the noise a detection is judged against): sky, the static sky's photons (a host galaxy,
+    a neighbouring star) and read noise, the reference's divided by
+    ``reference_flux_scale²`` into science units: ``S/N² = F² Σ P² / (V_s + V_r / k²)``
+    with ``P`` the science PSF; on empty sky that is ``snr / sqrt(1 + 1/reference_depth²)``.
+    It weights the reference's noise by the science PSF, but where the reference's PSF is
+    sharper a proper difference does better: on white noise the optimal S/N is
+    ``F² Σ_k |P̂_n|² |P̂_r|² / (σ_n² |P̂_r|² + σ_r² |P̂_n|²)`` (Zackay, Ofek & Gal-Yam 2016).
+    Each transient's S/N is multiplied by the ratio of that optimum to the formula above on
+    empty sky, from the two PSFs at its place (1.2-1.4 % with the default PSFs), so that on
+    empty sky it is ZOGY's optimum.
+
+    ``psfs`` are the science and reference PSF fields, ``reference_xy`` the transients'
+    reference pixels.
+    """
+    half = config.psf_size // 2
+    stamps = psfs[0].render(transients.x, transients.y, config.psf_size)
+    gain = _sharper_reference_gain(
+        psfs[0].render(transients.x, transients.y, config.psf_size, subpixel=False),
+        psfs[1].render(*reference_xy, config.psf_size, subpixel=False),
+        1.0 / config.reference_depth**2,
+    )
+    read = (config.read_noise / config.gain) ** 2
+    k2 = config.reference_flux_scale**2
+    out = np.empty(len(transients.x))
+    centres = zip(
+        nearest_pixel(transients.x),
+        nearest_pixel(transients.y),
+        nearest_pixel(reference_xy[0]),
+        nearest_pixel(reference_xy[1]),
+        strict=True,
+    )
+    for i, (xs, ys, xr, yr) in enumerate(centres):
+        static = _window(model_s, xs, ys, half) - transients.flux[i] * stamps[i]
+        var_s = static / config.gain + read
+        var_r = _window(model_r, xr, yr, half) / config.gain + read
+        out[i] = transients.flux[i] * math.sqrt(
+            float(np.sum(stamps[i] ** 2 / (var_s + var_r / k2)))
+        )
+    return out * gain
+
+
+def _sharper_reference_gain(science: np.ndarray, reference: np.ndarray, ratio: float) -> np.ndarray:
+    """ZOGY's optimal S/N on white noise over ``F sqrt(Σ P_n² / (σ_n² + σ_r²))``, per pair of
+    ``(n, size, size)`` PSF stamps; ``ratio`` is ``σ_r² / σ_n²`` (science units)."""
+    pn = np.abs(np.fft.rfft2(science)) ** 2
+    pr = np.abs(np.fft.rfft2(reference)) ** 2
+    # rfft2 keeps half the plane: weight the columns that stand for two (not 0, not Nyquist)
+    weight = np.full(pn.shape[-1], 2.0)
+    weight[0] = 1.0
+    if science.shape[-1] % 2 == 0:
+        weight[-1] = 1.0
+    optimum = np.sum(weight * pn * pr / (pr + ratio * pn), axis=(1, 2))
+    formula = np.sum(weight * pn, axis=(1, 2)) / (1.0 + ratio)
+    return np.sqrt(optimum / formula)
+
+
+def _window(image: np.ndarray, xc: int, yc: int, half: int) -> np.ndarray:
+    """The ``2 half + 1`` square of ``image`` around ``(xc, yc)``, edge pixels repeated."""
+    ny, nx = image.shape
+    rows = np.clip(np.arange(yc - half, yc + half + 1), 0, ny - 1)
+    cols = np.clip(np.arange(xc - half, xc + half + 1), 0, nx - 1)
+    return image[np.ix_(rows, cols)]
+
+
 @dataclass
 class Blockers:
     """What a transient must keep clear of, in science pixels."""

@@ -1,8 +1,10 @@
 """The truth table: one row per simulated object, in the reference scorer's format.
 
 Columns ``kind, ra, dec, x, y, flux, snr`` (`TRUTH_COLUMNS`) come first, then ``ref_x,
-ref_y`` (reference pixels), ``flux_science``, ``flux_reference``, ``mag`` and, for elongated
-artifacts, ``length, angle``; a column a kind does not give is NaN for it. Rows are sorted by
+ref_y`` (reference pixels), ``flux_science``, ``flux_reference``, ``mag``, for transients
+``snr_total`` (the S/N against all the noise at their place, both images:
+`astrid.simulation.placement.total_noise_snr`) and, for elongated artifacts, ``length,
+angle``; a column a kind does not give is NaN for it. Rows are sorted by
 kind in the order of `TRUTH_KINDS`.
 """
 
@@ -60,7 +62,7 @@ class TruthRows:
     def table(self) -> Table:
         """All rows so far, in the order they were added."""
         names = [*TRUTH_COLUMNS, "ref_x", "ref_y", "flux_science", "flux_reference", "mag"]
-        names += [*EXTENT_COLUMNS]
+        names += ["snr_total", *EXTENT_COLUMNS]
         cols: list[np.ndarray] = []
         for name in names:
             if name == "kind":
@@ -138,9 +140,16 @@ class TruthRows:
             mag=magnitude(g_flux),
         )
 
-    def add_transients(self, transients: Transients, *, geometry: PairGeometry) -> None:
+    def add_transients(
+        self,
+        transients: Transients,
+        *,
+        geometry: PairGeometry,
+        snr_total: np.ndarray | None = None,
+    ) -> None:
         """Rows of the transients: ``transient`` (empty sky), ``transient_on_galaxy``."""
         tx, ty, host = transients.x, transients.y, transients.host
+        total = np.full(len(tx), np.nan) if snr_total is None else snr_total
         trx, try_ = geometry.to_reference(tx, ty)
         for kind, sel in (("transient", host < 0), ("transient_on_galaxy", host >= 0)):
             ra, dec = geometry.to_sky(tx[sel], ty[sel])
@@ -157,6 +166,7 @@ class TruthRows:
                 flux_science=transients.flux[sel],
                 flux_reference=np.zeros(int(sel.sum())),
                 mag=magnitude(transients.flux[sel]),
+                snr_total=total[sel],
             )
 
     def sorted_table(self) -> Table:
