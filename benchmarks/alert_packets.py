@@ -2,7 +2,8 @@
 
 Pure packet code only (`astrid.alerts.build_alert` + `AlertPacket.avro_bytes` + the
 sidecar), no catalog reads: each packet has ``--history`` earlier detections and forced
-points and three 63×63 stamps. Usage:
+points and three 63×63 stamps carrying the frame's WCS shifted to them (the frame's header
+rendered once, `astrid.difference.CutoutWcsCards`, as the alerts stage does). Usage:
 ``python benchmarks/alert_packets.py [--packets 1000] [--history 10]``
 """
 
@@ -13,6 +14,7 @@ import time
 from datetime import UTC, datetime
 
 import numpy as np
+from astropy.wcs import WCS
 
 from astrid.alerts import (
     AstridValues,
@@ -24,6 +26,19 @@ from astrid.alerts import (
     read_container,
     rubin_schema,
 )
+from astrid.difference import CutoutWcsCards
+
+
+def _frame_wcs() -> WCS:
+    """A 2048² frame's TAN WCS with SIP distortion, like a survey frame's."""
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN-SIP", "DEC--TAN-SIP"]
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [1024.5, 1024.5]
+    wcs.wcs.cd = [[-0.7 / 3600, 0.0], [0.0, 0.7 / 3600]]
+    header = wcs.to_header(relax=True)
+    header.update({"A_ORDER": 2, "B_ORDER": 2, "A_2_0": 2e-6, "B_0_2": -1e-6})
+    return WCS(header)
 
 
 def main() -> None:
@@ -35,7 +50,9 @@ def main() -> None:
     schema = rubin_schema()
     rng = np.random.default_rng(0)
     now = datetime.now(UTC)
-    stamps = Cutouts(*(rng.normal(size=(3, 63, 63)).astype(np.float32)))
+    stamps = Cutouts(
+        *(rng.normal(size=(3, 63, 63)).astype(np.float32)), wcs=CutoutWcsCards(_frame_wcs())
+    )
     obj = ObjectSummary(id=1, name="ASTRID2026a", ra=150.0, dec=2.0)
     values = AstridValues(0.9, 0.3, {"msp": 0.2, "energy": 0.3, "mahalanobis": 0.4}, "rb v1", "x")
     detections = [

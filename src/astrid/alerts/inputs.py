@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from astropy.wcs import WCS
 
+from astrid.difference.cutouts import CutoutWcsCards
+
 __all__ = ["AstridValues", "Cutouts", "Detection", "ForcedMeasurement", "ObjectSummary"]
 
 
@@ -87,13 +89,14 @@ class Cutouts:
     Arrays are ``[y, x]`` in the science image's units; a stamp that is not available is
     None (the packet's field is then null and the sidecar lists it as missing). ``wcs`` is
     the science image's celestial WCS, when known: each stamp gets it, shifted to the stamp
-    (`astrid.difference.cutout_wcs`).
+    (`astrid.difference.cutout_wcs`); the image's `astrid.difference.CutoutWcsCards` serve
+    its many alerts without rendering its header for each.
     """
 
     science: np.ndarray | None
     template: np.ndarray | None
     difference: np.ndarray | None
-    wcs: WCS | None = None
+    wcs: WCS | CutoutWcsCards | None = None
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from astropy.io import fits
 
 from astrid import __version__
 from astrid.alerts.dia_records import dia_forced_source, dia_object, dia_source
 from astrid.alerts.inputs import AstridValues, Cutouts, Detection, ForcedMeasurement, ObjectSummary
 from astrid.alerts.schema import AlertSchema, container_bytes
 from astrid.alerts.units import nanojansky_per_unit
-from astrid.difference.cutouts import CUTOUT_SIZE, cutout_fits, cutout_wcs
+from astrid.difference.cutouts import CUTOUT_SIZE, CutoutWcsCards, cutout_fits
 from astrid.errors import AlertError
 
 __all__ = ["SIDECAR_VERSION", "AlertPacket", "build_alert", "stamp_fits"]
@@ -91,7 +90,7 @@ def stamp_fits(
     data: np.ndarray,
     kind: str,
     nanojansky: float | None,
-    wcs_header: fits.Header | None = None,
+    wcs_cards: bytes | None = None,
 ) -> bytes:
     """A stamp as the bytes of a FITS file (one float32 primary image).
 
@@ -103,8 +102,8 @@ def stamp_fits(
         ``science``, ``template`` or ``difference`` (the ``STAMP`` header card).
     nanojansky : float or None
         nJy per image unit; None leaves the pixels in the image's units.
-    wcs_header : Header, optional
-        The stamp's own WCS as header cards (``astrid.difference.cutout_wcs(...).to_header()``).
+    wcs_cards : bytes, optional
+        The stamp's own WCS as rendered header cards (`astrid.difference.CutoutWcsCards`).
 
     Raises
     ------
@@ -123,7 +122,7 @@ def stamp_fits(
         ("STAMP", kind, "AstrID stamp: science, template or difference"),
         ("BUNIT", "nJy" if nanojansky else "image", "pixel units"),
     )
-    return cutout_fits(scaled, cards, extra=wcs_header)
+    return cutout_fits(scaled, cards, extra=wcs_cards)
 
 
 def _before(mjd: float | None, ident: int, trigger: Detection) -> bool:
@@ -187,13 +186,16 @@ def build_alert(
         if p.mjd is not None and detection.mjd is not None and p.mjd < detection.mjd
     ]
     nanojansky = nanojansky_per_unit(detection.zero_point)
-    wcs_header = None
+    wcs_cards = None
     if cutouts.wcs is not None:
-        wcs_header = cutout_wcs(cutouts.wcs, detection.x, detection.y).to_header(relax=True)
+        frame_cards = (
+            cutouts.wcs if isinstance(cutouts.wcs, CutoutWcsCards) else CutoutWcsCards(cutouts.wcs)
+        )
+        wcs_cards = frame_cards.at(detection.x, detection.y)
     stamps: dict[str, bytes | None] = {}
     for kind, field in _STAMP_FIELDS.items():
         data = getattr(cutouts, kind)
-        stamps[field] = None if data is None else stamp_fits(data, kind, nanojansky, wcs_header)
+        stamps[field] = None if data is None else stamp_fits(data, kind, nanojansky, wcs_cards)
     record = dict.fromkeys(schema.record_types["alert"])
     record.update(
         diaSourceId=source["diaSourceId"],

@@ -190,22 +190,34 @@ def mark_alerts_sent(
     if not sent:
         return marked
     now = utcnow()
+    by_id = {alert.alert_id: alert for alert in sent}
     with catalog_errors("mark alerts sent"), catalog.session() as session, session.begin():
-        for alert in sent:
-            result = session.execute(
-                update(Alert)
-                .where(Alert.id == alert.alert_id, Alert.sent_at.is_(None))
-                .values(
-                    sent_at=now,
-                    schema_version=schema_version,
-                    error=None,
-                    avro_key=alert.avro_key,
-                    sidecar_key=alert.sidecar_key,
-                    fields_json=dumps_json(alert.fields, where=f"alert {alert.alert_id} fields"),
-                )
-            )
-            if getattr(result, "rowcount", 0):
-                marked.append(alert.alert_id)
+        for chunk in _chunks(by_id):
+            # the unsent ones, locked (PostgreSQL) so that a concurrent sender waits and
+            # then finds them sent; then one executemany by primary key
+            unsent = session.scalars(
+                select(Alert.id)
+                .where(Alert.id.in_(chunk), Alert.sent_at.is_(None))
+                .order_by(Alert.id)
+                .with_for_update()
+            ).all()
+            rows = [
+                {
+                    "id": alert_id,
+                    "sent_at": now,
+                    "schema_version": schema_version,
+                    "error": None,
+                    "avro_key": by_id[alert_id].avro_key,
+                    "sidecar_key": by_id[alert_id].sidecar_key,
+                    "fields_json": dumps_json(
+                        by_id[alert_id].fields, where=f"alert {alert_id} fields"
+                    ),
+                }
+                for alert_id in unsent
+            ]
+            if rows:
+                session.execute(update(Alert), rows)
+                marked.extend(unsent)
     return marked
 
 

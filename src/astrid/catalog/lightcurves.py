@@ -153,7 +153,7 @@ def runs_with_objects_stage(catalog: Catalog, status: str = "pending") -> list[i
         return [int(i) for i in session.scalars(query)]
 
 
-def _covering(ra: float, dec: float) -> Any:
+def _covering(dec_low: float, dec_high: float) -> Any:
     # The dec index narrows to a band; the circle test is exact on the sphere (below).
     return (
         select(
@@ -170,35 +170,44 @@ def _covering(ra: float, dec: float) -> Any:
         .where(
             ProcessingRun.status == "done",
             ProcessingRun.footprint_dec.is_not(None),
-            ProcessingRun.footprint_dec - ProcessingRun.footprint_radius <= dec,
-            ProcessingRun.footprint_dec + ProcessingRun.footprint_radius >= dec,
+            ProcessingRun.footprint_dec - ProcessingRun.footprint_radius <= dec_high,
+            ProcessingRun.footprint_dec + ProcessingRun.footprint_radius >= dec_low,
         )
         .order_by(ProcessingRun.id)
     )
 
 
-def runs_covering(catalog: Catalog, ra: float, dec: float) -> list[RunFootprint]:
-    """Done runs whose footprint circle contains (``ra``, ``dec``), by id.
+def runs_covering(
+    catalog: Catalog, positions: Sequence[tuple[float, float]]
+) -> list[list[RunFootprint]]:
+    """For each ``(ra, dec)``, the done runs whose footprint circle contains it, by id.
 
-    The circle is an outer bound: the caller tests the exact footprint with the difference
-    image's WCS. Runs whose objects stage never set a footprint are not found.
+    One query for all the positions (the runs in their declination band), then the exact
+    circle test on the sphere for each position. The circle is an outer bound: the caller
+    tests the exact footprint with the difference image's WCS. Runs whose objects stage
+    never set a footprint are not found.
     """
-    with catalog_errors("runs covering a position"), catalog.session() as session:
-        rows = session.execute(_covering(ra, dec)).all()
-    found = []
+    if not positions:
+        return []
+    ra = np.array([p[0] for p in positions], dtype=float)
+    dec = np.array([p[1] for p in positions], dtype=float)
+    with catalog_errors("runs covering positions"), catalog.session() as session:
+        rows = session.execute(_covering(float(dec.min()), float(dec.max()))).all()
+    found: list[list[RunFootprint]] = [[] for _ in positions]
     for row in rows:
-        sep = float(angular_separation_deg(np.array([row[3]]), np.array([row[4]]), ra, dec)[0])
-        if sep <= row[5]:
-            products = loads_json(row[2]) if row[2] else {}
-            found.append(
-                RunFootprint(
-                    run_id=int(row[0]),
-                    science_id=int(row[1]),
-                    products=products if isinstance(products, dict) else {},
-                    mjd=row[6],
-                    band=row[7],
-                )
-            )
+        inside = np.flatnonzero(angular_separation_deg(ra, dec, row[3], row[4]) <= row[5])
+        if not inside.size:
+            continue
+        products = loads_json(row[2]) if row[2] else {}
+        footprint = RunFootprint(
+            run_id=int(row[0]),
+            science_id=int(row[1]),
+            products=products if isinstance(products, dict) else {},
+            mjd=row[6],
+            band=row[7],
+        )
+        for k in inside:
+            found[k].append(footprint)
     return found
 
 

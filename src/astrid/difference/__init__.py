@@ -18,6 +18,7 @@ Examples
 from astrid.difference.coadd import ProperCoadd, proper_coadd
 from astrid.difference.cutouts import (
     CUTOUT_SIZE,
+    CutoutWcsCards,
     cutout,
     cutout_origin,
     cutout_triplets,
@@ -43,6 +44,7 @@ __all__ = [
     "CUTOUT_SIZE",
     "DETECTORS",
     "PRODUCT_VERSION",
+    "CutoutWcsCards",
     "DifferenceProduct",
     "Measurements",
     "Peaks",

@@ -2,8 +2,9 @@
 
 A cutout of size ``n`` around ``(x, y)`` starts at pixel ``(round(x) - n // 2,
 round(y) - n // 2)`` of the science image (`cutout_origin`); its WCS is the science
-image's shifted there (`cutout_wcs`). `wcs_from_header` reads a stored WCS header
-(`Observation.wcs_header`) back. `cutout_fits` writes a cutout as the bytes of a FITS file.
+image's shifted there (`cutout_wcs`; as header cards, rendered once per image,
+`CutoutWcsCards`). `wcs_from_header` reads a stored WCS header (`Observation.wcs_header`)
+back. `cutout_fits` writes a cutout as the bytes of a FITS file.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 __all__ = [
     "CUTOUT_SIZE",
+    "CutoutWcsCards",
     "cutout",
     "cutout_fits",
     "cutout_origin",
@@ -80,6 +82,38 @@ def cutout_wcs(wcs: WCS, x: float, y: float, size: int = CUTOUT_SIZE) -> WCS:
     return shifted
 
 
+class CutoutWcsCards:
+    """An image's WCS as FITS header cards, rendered once; the cards of a cutout's WCS
+    (`cutout_wcs`) differ only in ``CRPIX1``/``CRPIX2``, which `at` writes for each cutout.
+
+    An alert's three stamps and a frame's hundreds of alerts share one image WCS: copying
+    the WCS, asking wcslib for its header and rendering the cards for every stamp cost
+    ~0.8 ms a stamp, most of an alert's build time.
+    """
+
+    def __init__(self, wcs: WCS) -> None:
+        header = wcs.to_header(relax=True)
+        self._crpix = (float(header["CRPIX1"]), float(header["CRPIX2"]))
+        self._comments = (header.comments["CRPIX1"], header.comments["CRPIX2"])
+        text = header.tostring(endcard=False, padding=False).encode("ascii")
+        cards = [text[i : i + 80] for i in range(0, len(text), 80)]
+        keys = [card[:8].rstrip() for card in cards]
+        first, second = keys.index(b"CRPIX1"), keys.index(b"CRPIX2")
+        if second != first + 1:  # wcslib writes them together; keep the general case simple
+            cards.insert(first + 1, cards.pop(second))
+        self._before = b"".join(cards[:first])
+        self._after = b"".join(cards[first + 2 :])
+
+    def at(self, x: float, y: float, size: int = CUTOUT_SIZE) -> bytes:
+        """The header cards of the WCS of the ``size × size`` cutout around ``(x, y)``."""
+        x0, y0 = cutout_origin(x, y, size)
+        crpix = (
+            fits.Card("CRPIX1", self._crpix[0] - x0, self._comments[0]).image,
+            fits.Card("CRPIX2", self._crpix[1] - y0, self._comments[1]).image,
+        )
+        return self._before + "".join(crpix).encode("ascii") + self._after
+
+
 def wcs_from_header(header_text: str | None) -> WCS | None:
     """A celestial WCS from a stored header (`Observation.wcs_header`), or None."""
     if not header_text:
@@ -99,15 +133,15 @@ def cutout_fits(
     data: np.ndarray,
     cards: Sequence[tuple[str, Any, str]] = (),
     *,
-    extra: fits.Header | None = None,
+    extra: bytes | None = None,
 ) -> bytes:
     """A 2-D image as the bytes of a FITS file: one float32 primary HDU.
 
     Written directly (header cards, big-endian pixels, 2880-byte blocks) instead of by an
     HDU's ``writeto``, which costs ten times more: a frame's candidates and an alert's
     stamps are thousands of cutouts. The header holds the mandatory cards, ``cards``
-    (keyword, value, comment; rendered once per shape and cards) and ``extra``'s cards
-    (a cutout's WCS, rendered each call).
+    (keyword, value, comment; rendered once per shape and cards) and ``extra``, cards
+    already rendered (80 characters each, no END: a cutout's WCS, `CutoutWcsCards.at`).
 
     Examples
     --------
@@ -122,7 +156,9 @@ def cutout_fits(
         raise ValueError(f"a cutout is a 2-D image, found shape {array.shape}")
     head = _header_cards(array.shape, tuple(cards))
     if extra is not None:
-        head += extra.tostring(endcard=False, padding=False).encode("ascii")
+        if len(extra) % 80:
+            raise ValueError(f"header cards are 80 characters each, found {len(extra)} bytes")
+        head += extra
     head += _END_CARD
     head += b" " * (-len(head) % _FITS_BLOCK)
     pixels = array.astype(">f4").tobytes()

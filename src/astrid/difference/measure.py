@@ -22,7 +22,7 @@ from scipy import fft as sfft
 
 from astrid.difference.peaks import Peaks
 from astrid.difference.zogy import ZogyResult
-from astrid.preprocess.psf import fourier_shift, psf_fwhm
+from astrid.preprocess.psf import psf_fwhm
 
 __all__ = ["Measurements", "measure_candidates"]
 
@@ -60,11 +60,26 @@ def _subpixel(s: np.ndarray, x: int, y: int) -> tuple[float, float]:
 
 
 def _fit_point_source(
-    data: np.ndarray, response: np.ndarray, dx: float, dy: float, window: slice
+    data: np.ndarray,
+    response_and_spectrum: tuple[np.ndarray, np.ndarray],
+    dx: float,
+    dy: float,
+    window: slice,
 ) -> tuple[float, float, float, np.ndarray]:
-    """Least-squares flux and sub-pixel position of `response` in `data` (Gauss-Newton),
-    and the fit's shape of the covariance of (flux, x, y): ``(JᵀJ)⁻¹`` (module notes)."""
-    model = fourier_shift(response, dx, dy)[window, window]
+    """Least-squares flux and sub-pixel position of a response in `data` (Gauss-Newton),
+    and the fit's shape of the covariance of (flux, x, y): ``(JᵀJ)⁻¹`` (module notes).
+
+    ``response_and_spectrum`` is the response and its ``rfft2``: one serves many candidates.
+    """
+    response, spectrum = response_and_spectrum
+    ny, nx = response.shape
+    fy, fx = sfft.fftfreq(ny)[:, None], sfft.rfftfreq(nx)[None, :]
+
+    def shifted(dx: float, dy: float) -> np.ndarray:
+        # `astrid.preprocess.psf.fourier_shift`, the stamp's transform taken once
+        return sfft.irfft2(spectrum * np.exp(-2j * np.pi * (fx * dx + fy * dy)), s=(ny, nx))
+
+    model = shifted(dx, dy)[window, window]
     flux = float((data * model).sum() / (model**2).sum())
     for _ in range(3):
         gy, gx = np.gradient(model)
@@ -74,16 +89,14 @@ def _fit_point_source(
             break
         step_x, step_y = sol[1] / sol[0], sol[2] / sol[0]
         new_dx, new_dy = float(np.clip(dx + step_x, -1, 1)), float(np.clip(dy + step_y, -1, 1))
-        model = fourier_shift(response, new_dx, new_dy)[window, window]
+        model = shifted(new_dx, new_dy)[window, window]
         dx, dy = new_dx, new_dy
         flux = float((data * model).sum() / (model**2).sum())
         if abs(step_x) < 0.005 and abs(step_y) < 0.005:
             break
     # the model's exact derivatives in position, by the derivative theorem (np.gradient's
     # central differences are ~15 % short on a 2 px PSF and would inflate the errors)
-    ny, nx = response.shape
-    fy, fx = sfft.fftfreq(ny)[:, None], sfft.rfftfreq(nx)[None, :]
-    shifted = sfft.rfft2(response) * np.exp(-2j * np.pi * (fx * dx + fy * dy))
+    shifted = spectrum * np.exp(-2j * np.pi * (fx * dx + fy * dy))
     columns = [model.ravel()]
     for frequency in (fx, fy):
         slope = sfft.irfft2(shifted * (-2j * np.pi * frequency), s=response.shape)
@@ -154,7 +167,7 @@ def measure_candidates(
     names = ("x", "y", "x_err", "y_err", "flux", "flux_err", "snr", "fwhm", "elong")
     out = {k: np.full(n, np.nan) for k in names}
     n_bad = np.zeros(n, int)
-    responses: dict[tuple[int, int, int], np.ndarray] = {}
+    responses: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
     rb = int(np.ceil(bad_pixel_radius))
     yy, xx = np.mgrid[-rb : rb + 1, -rb : rb + 1]
     disk = xx**2 + yy**2 <= bad_pixel_radius**2
@@ -165,15 +178,19 @@ def measure_candidates(
         psf_d = tile.psf_d
         if science_psf is not None:
             # The PSF changes little over a response cell: compute once per cell and tile.
-            cell = (id(tile), xi // response_cell, yi // response_cell)
+            cell: tuple[int, ...] = (id(tile), xi // response_cell, yi // response_cell)
             if cell not in responses:
                 cx = (cell[1] + 0.5) * response_cell
                 cy = (cell[2] + 0.5) * response_cell
-                responses[cell] = tile.point_source_response(science_psf(cx, cy))
-            response = responses[cell]
+                stamp = tile.point_source_response(science_psf(cx, cy))
+                responses[cell] = (stamp, sfft.rfft2(stamp))
         else:
-            response = psf_d * tile.f_d
-        half = response.shape[0] // 2
+            cell = (id(tile),)
+            if cell not in responses:
+                stamp = psf_d * tile.f_d
+                responses[cell] = (stamp, sfft.rfft2(stamp))
+        response = responses[cell]
+        half = response[0].shape[0] // 2
         # A very wide PSF estimate must not ask for a window beyond the response stamp.
         fit_half = min(half, max(3, int(np.ceil(1.5 * psf_fwhm(psf_d)))))
         window = slice(half - fit_half, half + fit_half + 1)

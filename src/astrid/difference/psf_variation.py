@@ -67,12 +67,11 @@ def correct_flux_for_psf_variation(
 ) -> ZogyResult:
     """``result`` with α and its error divided by `flux_gain` (S, S_corr and D unchanged)."""
     gain = flux_gain(result, science_psf)
-    good = np.isfinite(gain) & (gain > 0.2)
-    gain = np.where(good, gain, np.float32(1.0))
+    gain[~(np.isfinite(gain) & (gain > 0.2))] = 1.0
     return replace(
         result,
-        flux=(result.flux / gain).astype(np.float32),
-        flux_err=(result.flux_err / gain).astype(np.float32),
+        flux=np.divide(result.flux, gain, dtype=np.float32),
+        flux_err=np.divide(result.flux_err, gain, dtype=np.float32),
     )
 
 

@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from astropy.wcs import WCS
 
 from astrid.alerts import (
     AlertPacket,
@@ -81,7 +80,7 @@ from astrid.catalog.alerts import (
 from astrid.catalog.deliveries import queue_deliveries
 from astrid.catalog.runs import run as run_record
 from astrid.catalog.subscriptions import list_subscriptions
-from astrid.difference.cutouts import wcs_from_header
+from astrid.difference.cutouts import CutoutWcsCards, wcs_from_header
 from astrid.errors import AlertError, AstridError
 from astrid.ingest.stamps import decode_stamp
 from astrid.store import PACK_BYTES, ObjectStore
@@ -267,7 +266,7 @@ class _Sources:
         self._objects: dict[int, ObjectRecord] = {}
         self._candidates: dict[int, CandidateRecord] = {}
         self._observations: dict[int, dict[str, Any]] = {}
-        self._wcs: dict[int, WCS | None] = {}
+        self._wcs: dict[int, CutoutWcsCards | None] = {}
         self._processed: dict[int, datetime] = {}
 
     def prefetch(self, alerts: Sequence[AlertRecord]) -> None:
@@ -374,10 +373,10 @@ class _Sources:
                 self._observations[obs["id"]] = obs
         return self._observations.get(observation_id, {})
 
-    def _wcs_of(self, observation_id: int) -> WCS | None:
+    def _wcs_of(self, observation_id: int) -> CutoutWcsCards | None:
         if observation_id not in self._wcs:
-            header = self._observation(observation_id).get("wcs_header")
-            self._wcs[observation_id] = wcs_from_header(header)
+            wcs = wcs_from_header(self._observation(observation_id).get("wcs_header"))
+            self._wcs[observation_id] = None if wcs is None else CutoutWcsCards(wcs)
         return self._wcs[observation_id]
 
     def _processed_at(self, run_id: int) -> datetime:

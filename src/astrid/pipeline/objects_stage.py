@@ -189,14 +189,13 @@ class ObjectsStage:
         records = objects_by_id(self.catalog, object_ids)
         wanted: dict[int, list[ObjectPosition]] = defaultdict(list)
         runs: dict[int, Any] = {}
-        for obj in object_ids:
-            rec = records.get(obj)
-            if rec is None or rec.moving:
-                continue
-            for covering in runs_covering(self.catalog, rec.ra, rec.dec):
-                if covering.run_id == run_id or covering.run_id in have.get(obj, set()):
+        placed = [records[obj] for obj in object_ids if obj in records and not records[obj].moving]
+        coverings = runs_covering(self.catalog, [(rec.ra, rec.dec) for rec in placed])
+        for rec, covering_runs in zip(placed, coverings, strict=True):
+            for covering in covering_runs:
+                if covering.run_id == run_id or covering.run_id in have.get(rec.id, set()):
                     continue
-                wanted[covering.run_id].append(ObjectPosition(obj, rec.ra, rec.dec))
+                wanted[covering.run_id].append(ObjectPosition(rec.id, rec.ra, rec.dec))
                 runs[covering.run_id] = covering
         if not wanted:
             return []
@@ -266,11 +265,11 @@ class ObjectsStage:
         have no light curve at a fixed position).
         """
         times: dict[int, float] = {}
-        for done in runs.values():
-            if done.mjd is None:
-                continue
-            ra, dec, _ = done.circle
-            for covering in runs_covering(self.catalog, ra, dec):
+        timed = [done for done in runs.values() if done.mjd is not None]
+        coverings = runs_covering(self.catalog, [done.circle[:2] for done in timed])
+        for done, covering_runs in zip(timed, coverings, strict=True):
+            assert done.mjd is not None
+            for covering in covering_runs:
                 if covering.mjd is not None and abs(covering.mjd - done.mjd) <= NIGHT_DAYS:
                     times[covering.run_id] = covering.mjd
         rows = [
