@@ -36,17 +36,15 @@ named.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 
 import numpy as np
-from astropy.wcs import WCS
 
 from astrid.archives.fits_answers import image_of, read_fits_answer
 from astrid.archives.http_answers import get_ok
 from astrid.archives.survey_bands import match_band
 from astrid.archives.survey_cutouts import (
+    SurveyCutoutRequest,
     cutout_footprint,
     pixel_scale_arcsec,
     template_fits,
@@ -89,42 +87,9 @@ _SERVICE = "legacysurvey"
 
 
 @dataclass(frozen=True)
-class LegacyCutoutRequest:
-    """What is asked of the Legacy Survey viewer for one frame.
-
-    Attributes
-    ----------
-    band : str
-        DR10 band (g, r, i, z).
-    ra, dec : float
-        The cutout's centre: the science frame's centre.
-    size : int
-        Side of the cutout in 0.262″ pixels: the frame's circumscribed circle plus the
-        margin, a multiple of ``binning``.
-    binning : int
-        Survey pixels summed into one template pixel on each axis.
-    label : str
-        The science frame (for messages).
-    frame_filter : str or None
-        The science frame's ``FILTER``, written into the template's.
-    frame_wcs : WCS
-        The science frame's celestial WCS (to measure how much of it the answer covers).
-    frame_shape : tuple of int
-        ``(ny, nx)`` of the science frame.
-    margin : int
-        Science pixels added on every side of the frame.
-    """
-
-    band: str
-    ra: float
-    dec: float
-    size: int
-    binning: int
-    label: str
-    frame_filter: str | None
-    frame_wcs: WCS
-    frame_shape: tuple[int, int]
-    margin: int
+class LegacyCutoutRequest(SurveyCutoutRequest):
+    """What is asked of the Legacy Survey viewer for one frame (`SurveyCutoutRequest`; ``band`` is
+    a DR10 band: g, r, i, z)."""
 
     survey = LEGACY_CUTOUT
 
@@ -133,33 +98,8 @@ class LegacyCutoutRequest:
         """What is asked for, for messages."""
         return f"Legacy Survey {LEGACY_LAYER} {self.band} cutout"
 
-    @property
-    def centre(self) -> tuple[float, float]:
-        """``(ra, dec)`` in degrees of the cutout's centre."""
-        return self.ra, self.dec
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(ny, nx)`` of the template asked for (after binning)."""
-        side = self.size // self.binning
-        return side, side
-
-    @property
-    def digest(self) -> str:
-        """SHA-256 of everything that determines the answer (a cache key)."""
-        text = json.dumps(
-            [
-                LEGACY_CUTOUT,
-                LEGACY_LAYER,
-                LEGACY_PIXEL_SCALE,
-                self.band,
-                round(self.ra, 7),
-                round(self.dec, 7),
-                self.size,
-                self.binning,
-            ]
-        )
-        return hashlib.sha256(text.encode()).hexdigest()
+    def _service_terms(self) -> list[object]:
+        return [LEGACY_LAYER, LEGACY_PIXEL_SCALE]
 
 
 def legacy_cutout_request(
@@ -189,18 +129,7 @@ def legacy_cutout_request(
         advice="not tiled; use a HiPS survey (--hips) for this frame",
     )
     name = match_band(LEGACY_CUTOUT, LEGACY_BANDS, band or science.meta.filter)
-    return LegacyCutoutRequest(
-        name,
-        footprint.ra,
-        footprint.dec,
-        footprint.size,
-        footprint.binning,
-        science.label,
-        science.meta.filter,
-        footprint.frame_wcs,
-        footprint.frame_shape,
-        margin,
-    )
+    return LegacyCutoutRequest.of(name, footprint, science, margin)
 
 
 def fetch_legacy_cutout(

@@ -27,20 +27,22 @@ Conventions: sky positions in degrees ICRS; sizes in PS1 pixels (0.25″) unless
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS
 
 from astrid.archives.fits_answers import image_of, read_fits_answer
 from astrid.archives.http_answers import get_ok
 from astrid.archives.survey_bands import match_band
-from astrid.archives.survey_cutouts import cutout_footprint, template_fits, template_pixels
+from astrid.archives.survey_cutouts import (
+    SurveyCutoutRequest,
+    cutout_footprint,
+    template_fits,
+    template_pixels,
+)
 from astrid.errors import OnlineServiceError
 from astrid.observations.image import Image
 
@@ -78,42 +80,9 @@ _COLUMNS = ("filter", "type", "filename")
 
 
 @dataclass(frozen=True)
-class Ps1CutoutRequest:
-    """What is asked of the PS1 cutout service for one frame.
-
-    Attributes
-    ----------
-    band : str
-        PS1 band (g, r, i, z, y).
-    ra, dec : float
-        The cutout's centre: the science frame's centre.
-    size : int
-        Side of the cutout in PS1 pixels: the frame's circumscribed circle plus the margin,
-        a multiple of ``binning``.
-    binning : int
-        PS1 pixels summed into one template pixel on each axis.
-    label : str
-        The science frame (for messages).
-    frame_filter : str or None
-        The science frame's ``FILTER``, written into the template's.
-    frame_wcs : WCS
-        The science frame's celestial WCS (to measure how much of it the answer covers).
-    frame_shape : tuple of int
-        ``(ny, nx)`` of the science frame.
-    margin : int
-        Science pixels added on every side of the frame.
-    """
-
-    band: str
-    ra: float
-    dec: float
-    size: int
-    binning: int
-    label: str
-    frame_filter: str | None
-    frame_wcs: WCS
-    frame_shape: tuple[int, int]
-    margin: int
+class Ps1CutoutRequest(SurveyCutoutRequest):
+    """What is asked of the PS1 cutout service for one frame (`SurveyCutoutRequest`; ``band`` is
+    a PS1 band: g, r, i, z, y)."""
 
     survey = SURVEY
 
@@ -121,25 +90,6 @@ class Ps1CutoutRequest:
     def source(self) -> str:
         """What is asked for, for messages."""
         return f"PS1 {self.band} stack cutout"
-
-    @property
-    def centre(self) -> tuple[float, float]:
-        """``(ra, dec)`` in degrees of the cutout's centre."""
-        return self.ra, self.dec
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(ny, nx)`` of the template asked for (after binning)."""
-        side = self.size // self.binning
-        return side, side
-
-    @property
-    def digest(self) -> str:
-        """SHA-256 of everything that determines the answer (a cache key)."""
-        text = json.dumps(
-            [SURVEY, self.band, round(self.ra, 7), round(self.dec, 7), self.size, self.binning]
-        )
-        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def ps1_cutout_request(
@@ -168,18 +118,7 @@ def ps1_cutout_request(
         advice="use --survey ps1 (hips2fits) for this frame",
     )
     name = match_band(SURVEY, PS1_BANDS, band or science.meta.filter)
-    return Ps1CutoutRequest(
-        name,
-        footprint.ra,
-        footprint.dec,
-        footprint.size,
-        footprint.binning,
-        science.label,
-        science.meta.filter,
-        footprint.frame_wcs,
-        footprint.frame_shape,
-        margin,
-    )
+    return Ps1CutoutRequest.of(name, footprint, science, margin)
 
 
 def linear_flux(data: np.ndarray, header: fits.Header) -> np.ndarray:

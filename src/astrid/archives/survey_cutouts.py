@@ -4,6 +4,8 @@ PS1's cutout service (`ps1_cutouts`) and the Legacy Survey's viewer (`legacy_cut
 both answer a square cutout centred on a position, on the survey's grid. A template from
 either is built the same way:
 
+- `SurveyCutoutRequest`: what is asked (band, centre, size, binning) and the science frame
+  it is for, with the cache key (``digest``) both clients' requests share;
 - `cutout_footprint`: the cutout centred on the science frame, wide enough for the frame
   turned any way plus a margin, and the block size that keeps the template's pixels no
   finer than the frame's; a frame wider than the service cuts is refused (not tiled);
@@ -17,10 +19,13 @@ Conventions: sky positions in degrees ICRS; sizes in the survey's pixels unless 
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar, Self
 
 import numpy as np
 from astropy.io import fits
@@ -32,11 +37,97 @@ from astrid.observations.image import Image
 
 __all__ = [
     "CutoutFootprint",
+    "SurveyCutoutRequest",
     "cutout_footprint",
     "pixel_scale_arcsec",
     "template_fits",
     "template_pixels",
 ]
+
+
+@dataclass(frozen=True)
+class SurveyCutoutRequest:
+    """What is asked of a survey's cutout service for one frame.
+
+    Attributes
+    ----------
+    band : str
+        The survey's band.
+    ra, dec : float
+        The cutout's centre: the science frame's centre.
+    size : int
+        Side of the cutout in survey pixels: the frame's circumscribed circle plus the
+        margin, a multiple of ``binning``.
+    binning : int
+        Survey pixels summed into one template pixel on each axis.
+    label : str
+        The science frame (for messages).
+    frame_filter : str or None
+        The science frame's ``FILTER``, written into the template's.
+    frame_wcs : WCS
+        The science frame's celestial WCS (to measure how much of it the answer covers).
+    frame_shape : tuple of int
+        ``(ny, nx)`` of the science frame.
+    margin : int
+        Science pixels added on every side of the frame.
+    """
+
+    band: str
+    ra: float
+    dec: float
+    size: int
+    binning: int
+    label: str
+    frame_filter: str | None
+    frame_wcs: WCS
+    frame_shape: tuple[int, int]
+    margin: int
+
+    #: AstrID's name of the source (set by each client's request).
+    survey: ClassVar[str] = ""
+
+    @classmethod
+    def of(cls, band: str, footprint: CutoutFootprint, science: Image, margin: int) -> Self:
+        """The request of ``band`` over ``footprint`` for the frame ``science``."""
+        return cls(
+            band,
+            footprint.ra,
+            footprint.dec,
+            footprint.size,
+            footprint.binning,
+            science.label,
+            science.meta.filter,
+            footprint.frame_wcs,
+            footprint.frame_shape,
+            margin,
+        )
+
+    @property
+    def source(self) -> str:
+        """What is asked for, for messages."""
+        return f"{self.survey} {self.band} cutout"
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """``(ra, dec)`` in degrees of the cutout's centre."""
+        return self.ra, self.dec
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(ny, nx)`` of the template asked for (after binning)."""
+        side = self.size // self.binning
+        return side, side
+
+    def _service_terms(self) -> list[object]:
+        """What else of the service determines the answer (layer, pixel scale)."""
+        return []
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of everything that determines the answer (a cache key)."""
+        terms = [self.survey, *self._service_terms(), self.band, round(self.ra, 7)]
+        terms += [round(self.dec, 7), self.size, self.binning]
+        return hashlib.sha256(json.dumps(terms).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
