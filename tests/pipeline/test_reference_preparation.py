@@ -193,3 +193,57 @@ def test_prune_removes_the_least_recently_used_first(tmp_path: Path) -> None:
     assert cache_module.prune(tmp_path, 350) == [files[0]]
     assert cache_module.prune(tmp_path, 0) == files[1:]
     assert [p.name for p in tmp_path.iterdir()] == ["other.txt"]
+
+
+def _run_kept(pair: dict[str, Path], out: Path, folder: Path) -> np.ndarray:
+    outcome = process_frame(
+        FrameSource.file(pair["science"]), FrameSource.file(pair["reference"]), str(out),
+        PipelineConfig(), threads=-1, reference_cache=str(folder),
+    )  # fmt: skip
+    assert outcome.ok, outcome.error
+    assert outcome.candidates is not None
+    return np.array([outcome.candidates["x"], outcome.candidates["y"], outcome.candidates["scorr"]])
+
+
+def test_a_large_reference_is_prepared_beside_the_science_frame(
+    pair: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reference is prepared in another process (``python -m
+    astrid.pipeline.reference_aside``, which does not see this test's patches) while this
+    one prepares the science frame: this process prepares no reference, and the candidates
+    are those of preparing it here."""
+    monkeypatch.setattr(frame_module, "_REFERENCES", cache_module.ReferenceCache())
+    here = _run_kept(pair, tmp_path / "here", tmp_path / "folder-here")
+    prepared: list[str] = []
+    monkeypatch.setattr(cache_module, "prepare_frame", _counting(prepared))
+    monkeypatch.setattr(cache_module, "ASIDE_MIN_PIXELS", 0)
+    monkeypatch.setattr(cache_module, "_cores", lambda: 2)
+    monkeypatch.setattr(frame_module, "_REFERENCES", cache_module.ReferenceCache())
+    folder = tmp_path / "folder"
+    folder.mkdir(mode=0o700)
+    aside = _run_kept(pair, tmp_path / "aside", folder)
+    assert prepared == []  # the other process prepared it and kept it in the folder
+    assert len(list(folder.glob("*.pickle"))) == 1
+    np.testing.assert_array_equal(aside, here)
+
+
+def test_a_reference_the_other_process_cannot_prepare_is_prepared_here(
+    pair: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other process reads the file again and fails (here: a pixel limit it cannot
+    meet): nothing is kept by it, and `prepared` prepares the reference in this process."""
+    monkeypatch.setattr(cache_module, "ASIDE_MIN_PIXELS", 0)
+    monkeypatch.setattr(cache_module, "_cores", lambda: 2)
+    prepared: list[str] = []
+    monkeypatch.setattr(cache_module, "prepare_frame", _counting(prepared))
+    cache = cache_module.ReferenceCache()
+    source = FrameSource.file(pair["reference"])
+    image = source.read()
+    config = PipelineConfig().prepare
+    aside = cache.prepare_aside(source, image, config, str(tmp_path), max_pixels=1)
+    assert aside is not None
+    aside.join()
+    assert not list(tmp_path.glob("*.pickle"))
+    frame = cache.prepared(source, image, config, str(tmp_path))
+    assert prepared == ["reference"] and frame.image is image
+    assert cache.prepare_aside(source, image, config, str(tmp_path), max_pixels=1) is None

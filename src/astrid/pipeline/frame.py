@@ -44,7 +44,7 @@ from astrid.pipeline.photometric_reference import frame_catalogue, frame_photome
 from astrid.pipeline.reference_cache import ReferenceCache
 from astrid.pipeline.scoring import ScoringModel, add_realbogus_scores
 from astrid.preprocess.master_files import read_masters
-from astrid.preprocess.pair import prepare_pair
+from astrid.preprocess.pair import prepare_frame, prepare_pair
 
 __all__ = ["FRAME_STAGES", "FrameOutcome", "process_frame", "unet_detector"]
 
@@ -209,13 +209,40 @@ def _process_frame(
                 science = masters.apply(science)
         with timer("validate"):
             check_compatible(science, reference)
+        science_frame = None
+        aside = (  # the reference prepared on another core while this one does the science
+            None  # one thread: frames run side by side, each core has one
+            if threads == 1
+            else _REFERENCES.prepare_aside(
+                reference_source,
+                reference,
+                config.prepare,
+                reference_cache,
+                max_pixels=config.max_image_pixels,
+            )
+        )
+        if aside is not None:
+            try:
+                with timer("preprocess"), threadpool_limits(limits=1):
+                    science_frame = prepare_frame(science, config.prepare, role="science")
+            except BaseException:
+                aside.close()
+                raise
         with timer("prepare_reference"):  # once per process for one reference file
+            if aside is not None:
+                aside.join()
             prepared = _REFERENCES.prepared(
                 reference_source, reference, config.prepare, reference_cache
             )
         with timer("preprocess"):
             catalogue = frame_catalogue(config, science)
-            pair = prepare_pair(science, prepared, config.prepare, catalogue=catalogue)
+            pair = prepare_pair(
+                science,
+                prepared,
+                config.prepare,
+                catalogue=catalogue,
+                science_frame=science_frame,
+            )
         zogy_config = replace(config.subtract.zogy, workers=threads)
         with timer("difference"):
             unet = unet_detector(max(threads, 0)) if config.subtract.detector == "unet" else None

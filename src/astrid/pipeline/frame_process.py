@@ -37,7 +37,7 @@ from typing import Any
 
 from astrid.pipeline.frame import FrameOutcome, process_frame
 
-__all__ = ["FrameFunction", "FrameProcesses", "FrameTask", "die_with_parent"]
+__all__ = ["FrameFunction", "FrameProcesses", "FrameTask", "die_with_parent", "process_context"]
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class _Child:
 _PRELOAD = ["astrid.pipeline.frame"]
 
 
-def _context() -> ForkServerContext | SpawnContext:
+def process_context() -> ForkServerContext | SpawnContext:
     """The forkserver context (preloaded with the frame code) where there is one, else spawn."""
     try:
         context = get_context("forkserver")
@@ -169,7 +169,7 @@ class FrameProcesses:
         that dies yields a failed outcome whose ``failed_stage`` is the stage it was in;
         closing the iterator kills the children.
         """
-        context = _context()
+        context = process_context()
         queue = list(reversed(tasks))
         running: dict[Connection, _Child] = {}
         try:

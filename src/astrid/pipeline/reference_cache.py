@@ -20,6 +20,11 @@ key also holds a digest of the code and library versions that make a preparation
 preparation kept by another AstrID is never read as this one's. The candidates are the
 same whether the preparation was made or read (tests/pipeline/test_reference_preparation.py).
 
+- **Beside the science frame.** A large reference not prepared yet is prepared in a
+  process of its own (`ReferenceCache.prepare_aside`) while this one prepares the science
+  frame, each on one core, and read from the folder when both are done: the first run
+  against a reference then costs the longer of the two preparations, not their sum.
+
 A pickle runs code when read, so a folder is used only when it is this user's and no one
 else may write to it.
 """
@@ -28,26 +33,43 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import os
 import pickle
 import re
 import stat
+import subprocess
+import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
+from astrid.errors import AstridError
 from astrid.observations.image import Image
 from astrid.pipeline.inputs import FrameSource
 from astrid.preprocess.pair import PrepareConfig, PreparedFrame, prepare_frame
 
-__all__ = ["ReferenceCache", "persistent_folder", "prune"]
+__all__ = [
+    "ASIDE_MIN_PIXELS",
+    "ReferenceAside",
+    "ReferenceCache",
+    "persistent_folder",
+    "prepare_into",
+    "prune",
+]
 
 log = logging.getLogger(__name__)
 
 _STORE_KEY = re.compile(r"/sha256/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}[.A-Za-z0-9_-]*$")
 #: The libraries whose results a preparation holds.
 _LIBRARIES = ("numpy", "scipy", "sep", "astroscrappy", "photutils", "astropy")
+#: A reference of at least this many pixels is prepared beside the science frame (a
+#: process of its own costs ~2 s to start: worth it from about 2048², where a preparation
+#: takes ~3 s; measured in docs/benchmarks.md).
+ASIDE_MIN_PIXELS = 2048 * 2048
 
 
 class ReferenceCache:
@@ -61,13 +83,10 @@ class ReferenceCache:
         self, source: FrameSource, image: Image, config: PrepareConfig, folder: str | None = None
     ) -> PreparedFrame:
         """``image`` (read from ``source``) prepared, or its preparation kept from before."""
-        identity = file_identity(source)
-        key = None if identity is None else (identity, config, code_digest())
+        key = _key(source, config)
         if key is not None and key == self._key and self._frame is not None:
             return self._frame
-        kept = None
-        if key is not None and folder is not None and _usable(Path(folder)):
-            kept = Path(folder) / f"{hashlib.sha256(repr(key).encode()).hexdigest()}.pickle"
+        kept = _kept_path(key, folder)
         frame = None if kept is None else _read_kept(kept)
         if frame is None:
             frame = prepare_frame(image, config, role="reference")
@@ -75,6 +94,105 @@ class ReferenceCache:
                 _keep(frame, kept)
         self._key, self._frame = key, (None if key is None else frame)
         return frame
+
+    def prepare_aside(
+        self,
+        source: FrameSource,
+        image: Image,
+        config: PrepareConfig,
+        folder: str | None,
+        *,
+        max_pixels: int,
+    ) -> ReferenceAside | None:
+        """Start preparing ``image`` in a process of its own, which keeps the preparation in
+        ``folder`` for `prepared` to read, when that pays: the reference is at least
+        `ASIDE_MIN_PIXELS`, not prepared in this process nor kept, there is a folder to
+        meet in and a second core, and this process is not itself a child (a batch's
+        frame, a Dask worker). None when not started (`prepared` then prepares here).
+
+        The process reads the file again (``max_pixels`` as here) with one thread for its
+        native libraries; if it fails, `prepared` prepares the reference here and raises
+        the error the reference deserves.
+        """
+        key = _key(source, config)
+        kept = _kept_path(key, folder)
+        if kept is None or folder is None or image.data.size < ASIDE_MIN_PIXELS:
+            return None
+        if (key == self._key and self._frame is not None) or kept.exists():
+            return None
+        # not from a process of a batch or a Dask worker: their cores are taken already
+        if _cores() < 2 or multiprocessing.parent_process() is not None:
+            return None
+        try:
+            return ReferenceAside(source, config, folder, max_pixels)
+        except OSError as e:
+            log.info("cannot prepare %s aside: %s", source.label, e)
+            return None
+
+
+class ReferenceAside:
+    """A reference being prepared in a process of its own (`ReferenceCache.prepare_aside`).
+
+    The process is a fresh interpreter running `astrid.pipeline.reference_aside`, given
+    its task on stdin: not a multiprocessing child, which would import the caller's main
+    script again (a script without a ``__main__`` guard would run twice). It dies with
+    this process; its ~2 s of imports pass beside the science frame.
+    """
+
+    def __init__(
+        self, source: FrameSource, config: PrepareConfig, folder: str, max_pixels: int
+    ) -> None:
+        task = pickle.dumps((os.getpid(), source, config, folder, max_pixels))
+        self._process = subprocess.Popen(  # OSError: not started, the caller prepares here
+            [sys.executable, "-m", "astrid.pipeline.reference_aside"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+        )
+        assert self._process.stdin is not None
+        try:
+            self._process.stdin.write(task)
+            self._process.stdin.close()
+        except OSError:  # it died at once: `prepared` prepares the reference here
+            self.close()
+
+    def join(self) -> None:
+        """Wait until the preparation is kept (or the process failed)."""
+        self._process.wait()
+
+    def close(self) -> None:
+        """Stop the process if it still runs (the frame failed meanwhile)."""
+        if self._process.poll() is None:
+            self._process.terminate()
+        self._process.wait()
+
+
+def _cores() -> int:
+    """Cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def prepare_into(source: FrameSource, config: PrepareConfig, folder: str, max_pixels: int) -> None:
+    """The work of `ReferenceAside`'s process: prepare and keep, with one thread."""
+    with threadpool_limits(limits=1):
+        try:
+            ReferenceCache().prepared(source, source.read(max_pixels=max_pixels), config, folder)
+        except (AstridError, OSError, ValueError, MemoryError) as e:
+            # the owner finds nothing kept, prepares the reference itself and reports this
+            log.info("%s: not prepared aside (%s)", source.label, e)
+
+
+def _key(source: FrameSource, config: PrepareConfig) -> tuple[Any, ...] | None:
+    identity = file_identity(source)
+    return None if identity is None else (identity, config, code_digest())
+
+
+def _kept_path(key: tuple[Any, ...] | None, folder: str | None) -> Path | None:
+    """Where the preparation of ``key`` is kept in ``folder`` (None: not kept there)."""
+    if key is None or folder is None or not _usable(Path(folder)):
+        return None
+    return Path(folder) / f"{hashlib.sha256(repr(key).encode()).hexdigest()}.pickle"
 
 
 def file_identity(source: FrameSource) -> tuple[Any, ...] | None:

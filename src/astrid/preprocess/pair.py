@@ -268,6 +268,7 @@ def prepare_pair(
     config: PrepareConfig = PrepareConfig(),
     *,
     catalogue: PhotometricCatalogue | None = None,
+    science_frame: PreparedFrame | None = None,
 ) -> PreparedPair:
     """Mask, background-subtract, align and characterise a science/reference pair.
 
@@ -284,6 +285,9 @@ def prepare_pair(
     catalogue : PhotometricCatalogue, optional
         Reference stars to calibrate the science frame's zero point against
         (`astrid.preprocess.zero_point`); a frame it cannot calibrate keeps its header's.
+    science_frame : PreparedFrame, optional
+        ``science`` already prepared (`prepare_frame` with the same ``config``), when that
+        was done beside the reference's preparation.
 
     Raises
     ------
@@ -298,7 +302,11 @@ def prepare_pair(
     if science.wcs is None or ref_image.wcs is None:
         missing = science.label if science.wcs is None else ref_image.label
         raise IncompatibleImagesError(f"{missing}: no celestial WCS, cannot align the pair")
-    sci = prepare_frame(science, config, role="science")
+    sci = (
+        science_frame
+        if science_frame is not None and science_frame.image is science
+        else prepare_frame(science, config, role="science")
+    )
     ref = (
         reference
         if isinstance(reference, PreparedFrame)
