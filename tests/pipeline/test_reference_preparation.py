@@ -29,10 +29,13 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"science": Path(paths["science"]), "reference": Path(paths["reference"])}
 
 
-def _run(pair: dict[str, Path], out: Path) -> np.ndarray:
+def _run(
+    pair: dict[str, Path], out: Path, folder: Path | None = None, threads: int = 1
+) -> np.ndarray:
     outcome = process_frame(
         FrameSource.file(pair["science"]), FrameSource.file(pair["reference"]), str(out),
-        PipelineConfig(), threads=1,
+        PipelineConfig(), threads=threads,
+        reference_cache=None if folder is None else str(folder),
     )  # fmt: skip
     assert outcome.ok, outcome.error
     assert outcome.candidates is not None
@@ -195,16 +198,6 @@ def test_prune_removes_the_least_recently_used_first(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["other.txt"]
 
 
-def _run_kept(pair: dict[str, Path], out: Path, folder: Path) -> np.ndarray:
-    outcome = process_frame(
-        FrameSource.file(pair["science"]), FrameSource.file(pair["reference"]), str(out),
-        PipelineConfig(), threads=-1, reference_cache=str(folder),
-    )  # fmt: skip
-    assert outcome.ok, outcome.error
-    assert outcome.candidates is not None
-    return np.array([outcome.candidates["x"], outcome.candidates["y"], outcome.candidates["scorr"]])
-
-
 def test_a_large_reference_is_prepared_beside_the_science_frame(
     pair: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -213,7 +206,7 @@ def test_a_large_reference_is_prepared_beside_the_science_frame(
     one prepares the science frame: this process prepares no reference, and the candidates
     are those of preparing it here."""
     monkeypatch.setattr(frame_module, "_REFERENCES", cache_module.ReferenceCache())
-    here = _run_kept(pair, tmp_path / "here", tmp_path / "folder-here")
+    here = _run(pair, tmp_path / "here", tmp_path / "folder-here", threads=-1)
     prepared: list[str] = []
     monkeypatch.setattr(cache_module, "prepare_frame", _counting(prepared))
     monkeypatch.setattr(cache_module, "ASIDE_MIN_PIXELS", 0)
@@ -221,7 +214,7 @@ def test_a_large_reference_is_prepared_beside_the_science_frame(
     monkeypatch.setattr(frame_module, "_REFERENCES", cache_module.ReferenceCache())
     folder = tmp_path / "folder"
     folder.mkdir(mode=0o700)
-    aside = _run_kept(pair, tmp_path / "aside", folder)
+    aside = _run(pair, tmp_path / "aside", folder, threads=-1)
     assert prepared == []  # the other process prepared it and kept it in the folder
     assert len(list(folder.glob("*.pickle"))) == 1
     np.testing.assert_array_equal(aside, here)

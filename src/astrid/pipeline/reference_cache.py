@@ -66,9 +66,10 @@ log = logging.getLogger(__name__)
 _STORE_KEY = re.compile(r"/sha256/[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{64}[.A-Za-z0-9_-]*$")
 #: The libraries whose results a preparation holds.
 _LIBRARIES = ("numpy", "scipy", "sep", "astroscrappy", "photutils", "astropy")
-#: A reference of at least this many pixels is prepared beside the science frame (a
-#: process of its own costs ~2 s to start: worth it from about 2048², where a preparation
-#: takes ~3 s; measured in docs/benchmarks.md).
+#: A reference of at least this many pixels is prepared beside the science frame. The
+#: second process costs ~2.6 s of imports, and a 2048² preparation takes about 3 s (a
+#: quarter of 4096²'s), so smaller ones are not worth it. The gain was measured at 4096²
+#: only (docs/benchmarks.md).
 ASIDE_MIN_PIXELS = 2048 * 2048
 
 
@@ -116,7 +117,7 @@ class ReferenceCache:
         """
         key = _key(source, config)
         kept = _kept_path(key, folder)
-        if kept is None or folder is None or image.data.size < ASIDE_MIN_PIXELS:
+        if kept is None or image.data.size < ASIDE_MIN_PIXELS:
             return None
         if (key == self._key and self._frame is not None) or kept.exists():
             return None
@@ -124,7 +125,7 @@ class ReferenceCache:
         if _cores() < 2 or multiprocessing.parent_process() is not None:
             return None
         try:
-            return ReferenceAside(source, config, folder, max_pixels)
+            return ReferenceAside(source, config, str(kept.parent), max_pixels)
         except OSError as e:
             log.info("cannot prepare %s aside: %s", source.label, e)
             return None
