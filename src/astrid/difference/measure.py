@@ -75,9 +75,13 @@ def _fit_point_source(
     ny, nx = response.shape
     fy, fx = sfft.fftfreq(ny)[:, None], sfft.rfftfreq(nx)[None, :]
 
+    def shifted_spectrum(dx: float, dy: float) -> np.ndarray:
+        # the Fourier shift theorem (`astrid.preprocess.psf.fourier_shift`), the stamp's
+        # transform taken once
+        return spectrum * np.exp(-2j * np.pi * (fx * dx + fy * dy))
+
     def shifted(dx: float, dy: float) -> np.ndarray:
-        # `astrid.preprocess.psf.fourier_shift`, the stamp's transform taken once
-        return sfft.irfft2(spectrum * np.exp(-2j * np.pi * (fx * dx + fy * dy)), s=(ny, nx))
+        return sfft.irfft2(shifted_spectrum(dx, dy), s=(ny, nx))
 
     model = shifted(dx, dy)[window, window]
     flux = float((data * model).sum() / (model**2).sum())
@@ -96,10 +100,10 @@ def _fit_point_source(
             break
     # the model's exact derivatives in position, by the derivative theorem (np.gradient's
     # central differences are ~15 % short on a 2 px PSF and would inflate the errors)
-    shifted = spectrum * np.exp(-2j * np.pi * (fx * dx + fy * dy))
+    at_fit = shifted_spectrum(dx, dy)
     columns = [model.ravel()]
     for frequency in (fx, fy):
-        slope = sfft.irfft2(shifted * (-2j * np.pi * frequency), s=response.shape)
+        slope = sfft.irfft2(at_fit * (-2j * np.pi * frequency), s=(ny, nx))
         columns.append(flux * slope[window, window].ravel())
     jacobian = np.column_stack(columns)
     return flux, dx, dy, np.linalg.pinv(jacobian.T @ jacobian)
