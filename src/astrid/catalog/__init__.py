@@ -65,6 +65,7 @@ from astrid.catalog.lightcurves import (
     record_points,
     runs_covering,
     runs_with_objects_stage,
+    set_objects_done,
     set_objects_stage,
 )
 from astrid.catalog.model_registry import (
@@ -179,6 +180,7 @@ __all__ = [
     "runs",
     "runs_covering",
     "runs_with_objects_stage",
+    "set_objects_done",
     "set_objects_stage",
     "sky_object",
     "table_bytes",

@@ -70,75 +70,101 @@ def _content_hash(exposure: Exposure) -> str:
 def exposure_runs(
     catalog: Catalog, exposures: Sequence[Exposure], *, code_version: str
 ) -> dict[tuple[str, str], tuple[int, int]]:
-    """``(survey, exposure)`` → (observation id, run id), created where missing."""
+    """``(survey, exposure)`` → (observation id, run id), created where missing.
+
+    All in one transaction; if a concurrent ingester registers one of them meanwhile (the
+    insert fails), each is got or created on its own instead.
+    """
+    unique = {(e.survey, e.exposure): e for e in exposures}
+    with catalog_errors("register exposures"), catalog.session() as session:
+        try:
+            with session.begin():
+                return _get_or_create(session, list(unique.values()), code_version)
+        except IntegrityError:
+            pass
     out: dict[tuple[str, str], tuple[int, int]] = {}
-    for exposure in {(e.survey, e.exposure): e for e in exposures}.values():
-        found = None
+    for key, exposure in unique.items():
         for _ in range(3):  # a concurrent ingester's insert won: read it back
-            found = _exposure_run(catalog, exposure, code_version)
-            if found is not None:
-                break
-        if found is None:
+            with catalog_errors(f"register exposure {exposure.run_key}"):
+                with catalog.session() as session:
+                    try:
+                        with session.begin():
+                            out.update(_get_or_create(session, [exposure], code_version))
+                            break
+                    except IntegrityError:
+                        continue
+        if key not in out:
             raise StorageError(f"could not register {exposure.run_key}", key=exposure.run_key)
-        out[(exposure.survey, exposure.exposure)] = found
     return out
 
 
-def _exposure_run(
-    catalog: Catalog, exposure: Exposure, code_version: str
-) -> tuple[int, int] | None:
-    """Get or create; None when a concurrent insert of the same row won."""
-    sha = _content_hash(exposure)
-    with catalog_errors(f"register exposure {exposure.run_key}"), catalog.session() as session:
-        try:
-            return _get_or_create(session, exposure, sha, code_version)
-        except IntegrityError:
-            return None
-
-
 def _get_or_create(
-    session: Session, exposure: Exposure, sha: str, code_version: str
-) -> tuple[int, int]:
-    with session.begin():
-        obs = session.scalar(select(Observation).where(Observation.content_sha256 == sha))
-        if obs is None:
-            obs = Observation(
-                content_sha256=sha,
-                name=f"{exposure.survey} {exposure.exposure}",
-                path=exposure.path,
-                role="science",
-                mjd=exposure.mjd,
-                filter=exposure.band,
-                status="processed",
+    session: Session, exposures: Sequence[Exposure], code_version: str
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """The exposures' (observation id, run id), created where missing, in the session's
+    transaction: one query per 500 to look them up, one insert for the missing."""
+    sha = {e.run_key: _content_hash(e) for e in exposures}
+    observations = _ids(session, Observation.content_sha256, Observation.id, list(sha.values()))
+    new = [e for e in exposures if sha[e.run_key] not in observations]
+    if new:
+        rows = [
+            {
+                "content_sha256": sha[e.run_key],
+                "name": f"{e.survey} {e.exposure}",
+                "path": e.path,
+                "role": "science",
+                "mjd": e.mjd,
+                "filter": e.band,
+                "status": "processed",
                 # no image here: its exposure time and gain are unknown (0 and 1), its
                 # shape that of the stamps
-                exptime=0.0,
-                gain=1.0,
-                shape_y=63,
-                shape_x=63,
-            )
-            session.add(obs)
-            session.flush()
-        run = session.scalar(select(ProcessingRun).where(ProcessingRun.key == exposure.run_key))
-        if run is None:
-            now = utcnow()
-            run = ProcessingRun(
-                key=exposure.run_key,
-                science_id=obs.id,
-                reference_id=None,
-                status="done",
-                config_json=dumps_json(
-                    {"ingest": exposure.survey, "exposure": exposure.exposure},
-                    f"config of {exposure.run_key}",
+                "exptime": 0.0,
+                "gain": 1.0,
+                "shape_y": 63,
+                "shape_x": 63,
+            }
+            for e in new
+        ]
+        returned = session.execute(
+            insert(Observation).returning(Observation.content_sha256, Observation.id), rows
+        )
+        observations.update((str(k), int(i)) for k, i in returned)
+    runs = _ids(session, ProcessingRun.key, ProcessingRun.id, list(sha))
+    new = [e for e in exposures if e.run_key not in runs]
+    if new:
+        now = utcnow()
+        run_rows: list[dict[str, Any]] = [
+            {
+                "key": e.run_key,
+                "science_id": observations[sha[e.run_key]],
+                "reference_id": None,
+                "status": "done",
+                "config_json": dumps_json(
+                    {"ingest": e.survey, "exposure": e.exposure}, f"config of {e.run_key}"
                 ),
-                code_version=code_version,
-                started_at=now,
-                finished_at=now,
-                objects_status="pending",
-            )
-            session.add(run)
-            session.flush()
-        return obs.id, run.id
+                "code_version": code_version,
+                "started_at": now,
+                "finished_at": now,
+                "objects_status": "pending",
+            }
+            for e in new
+        ]
+        returned = session.execute(
+            insert(ProcessingRun).returning(ProcessingRun.key, ProcessingRun.id), run_rows
+        )
+        runs.update((str(k), int(i)) for k, i in returned)
+    return {
+        (e.survey, e.exposure): (observations[sha[e.run_key]], runs[e.run_key]) for e in exposures
+    }
+
+
+def _ids(session: Session, column: Any, id_column: Any, values: Sequence[str]) -> dict[str, int]:
+    """value → id of the rows whose ``column`` is one of ``values``."""
+    found: dict[str, int] = {}
+    for k in range(0, len(values), 500):
+        query = select(column, id_column).where(column.in_(values[k : k + 500]))
+        found.update((str(v), int(i)) for v, i in session.execute(query))
+    return found
 
 
 def stored_sources(catalog: Catalog, survey: str, source_ids: Sequence[int]) -> set[int]:
@@ -165,8 +191,9 @@ def append_candidates(
             lock_association(session)
             stored = _stored(session, [c for rows in rows_by_run.values() for c in rows])
             inserted: list[int] = []
+            runs = _runs(session, rows_by_run)
             for run_id, candidates in rows_by_run.items():
-                run = session.get(ProcessingRun, run_id)
+                run = runs.get(run_id)
                 if run is None:
                     raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
                 new = [
@@ -202,6 +229,16 @@ def append_candidates(
                     if survey is not None and source is not None:
                         out[(survey, int(source))] = (run_id, cid, obj)
             return out
+
+
+def _runs(session: Session, run_ids: Iterable[int]) -> dict[int, ProcessingRun]:
+    """These runs by id, read in one query per 500."""
+    ids = sorted(set(run_ids))
+    found: dict[int, ProcessingRun] = {}
+    for k in range(0, len(ids), 500):
+        query = select(ProcessingRun).where(ProcessingRun.id.in_(ids[k : k + 500]))
+        found.update((run.id, run) for run in session.scalars(query))
+    return found
 
 
 def _stored(session: Session, candidates: Sequence[Mapping[str, Any]]) -> set[tuple[str, int]]:

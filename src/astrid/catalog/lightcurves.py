@@ -49,6 +49,7 @@ __all__ = [
     "record_points",
     "runs_covering",
     "runs_with_objects_stage",
+    "set_objects_done",
     "set_objects_stage",
 ]
 
@@ -140,6 +141,26 @@ def set_objects_stage(
             )
             if not getattr(done, "rowcount", 0):
                 raise StorageError(f"no processing run with id {run_id}", run_id=run_id)
+
+
+def set_objects_done(catalog: Catalog, run_ids: Iterable[int]) -> None:
+    """Record many runs' objects stage as ``done`` in one transaction (as
+    `set_objects_stage`; runs done already are not written again).
+
+    Raises
+    ------
+    StorageError
+        If the write fails.
+    """
+    ids = sorted(set(run_ids))
+    with catalog_errors("objects stage of runs"), catalog.session() as session, session.begin():
+        for k in range(0, len(ids), 500):
+            session.execute(
+                update(ProcessingRun)
+                .where(ProcessingRun.id.in_(ids[k : k + 500]))
+                .where(ProcessingRun.objects_status != "done")
+                .values(objects_status="done", objects_error=None)
+            )
 
 
 def runs_with_objects_stage(catalog: Catalog, status: str = "pending") -> list[int]:

@@ -6,7 +6,7 @@ Pure numpy: fluxes in science-image units (as forced photometry and the candidat
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -112,8 +112,11 @@ class LightCurveFeatures:
     colour: dict[str, float] | None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the features as a JSON-ready dict."""
-        return asdict(self)
+        """Return the features as a JSON-ready dict (the per-band dicts copied)."""
+        return {
+            f.name: dict(v) if isinstance(v := getattr(self, f.name), dict) else v
+            for f in fields(self)
+        }
 
 
 def _slope(t: NDArray[np.float64], m: NDArray[np.float64]) -> float | None:

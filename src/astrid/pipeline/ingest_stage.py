@@ -51,7 +51,7 @@ from astrid.catalog import (
     light_curves,
     objects_by_id,
     record_points,
-    set_objects_stage,
+    set_objects_done,
     update_summaries,
 )
 from astrid.catalog.ingested import (
@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 _CENTRE = 31.0
 #: The note of a packet whose difference stamp has no pixel: it is stored without rb/ood.
 UNSCORED_NOTE = "not scored: the difference stamp has no pixel"
+_ExposureKey = tuple[str, str]  # (survey, exposure)
 _STAMP_KINDS = (("science", "science"), ("reference", "template"), ("difference", "difference"))
 
 
@@ -130,6 +131,8 @@ class IngestStage:
         self.model = model
         self.context = context or ContextSources(catalogues=[], problems=[])
         self.batch = batch
+        # (survey, exposure) -> (observation id, run id) registered in the current call
+        self._registered: dict[_ExposureKey, tuple[int, int]] = {}
 
     def ingest(self, paths: Iterable[str | Path]) -> IngestReport:
         """Read, score, store and associate every packet of these files and folders."""
@@ -160,6 +163,7 @@ class IngestStage:
         """
         start = time.perf_counter()
         report = report or IngestReport()
+        self._registered = {}
         runs: set[int] = set()
         try:
             clock = _Clock(report.timings)
@@ -189,7 +193,7 @@ class IngestStage:
         # the exposures and the stamps, which need no score.
         with ThreadPoolExecutor(max_workers=1) as pool:
             scoring = pool.submit(self._scores, alerts)
-            ids = exposure_runs(self.catalog, _exposures(alerts), code_version=__version__)
+            ids = self._exposure_ids(alerts)
             clock.lap("exposures")
             rows = [self._row(alert) for alert in alerts]
             self._store_stamps(alerts, rows)
@@ -222,10 +226,18 @@ class IngestStage:
         clock.lap("light curves")
         report.objects += self._summarise({obj for _, _, obj in stored.values() if obj})
         runs = {run_id for _, run_id in ids.values()}
-        for run_id in sorted(runs):
-            set_objects_stage(self.catalog, run_id, "done")
+        set_objects_done(self.catalog, runs)
         clock.lap("objects")
         return runs
+
+    def _exposure_ids(self, alerts: Sequence[SurveyAlert]) -> dict[_ExposureKey, tuple[int, int]]:
+        """(observation id, run id) of the packets' exposures and their histories'; those
+        registered earlier in this call are not looked up again."""
+        wanted = _exposures(alerts)
+        missing = [e for e in wanted if (e.survey, e.exposure) not in self._registered]
+        if missing:
+            self._registered.update(exposure_runs(self.catalog, missing, code_version=__version__))
+        return {(e.survey, e.exposure): self._registered[(e.survey, e.exposure)] for e in wanted}
 
     def _new(self, alerts: list[SurveyAlert], report: IngestReport) -> list[SurveyAlert]:
         """The packets whose detection is not stored yet (each once)."""
