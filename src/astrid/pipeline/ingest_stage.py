@@ -67,6 +67,7 @@ from astrid.pipeline.object_context import ContextSources, context_summaries
 from astrid.pipeline.objects_stage import summary_of_points
 from astrid.pipeline.scoring import ScoringModel, add_realbogus_scores
 from astrid.store import ObjectStore
+from astrid.timing import Stopwatch
 
 __all__ = ["IngestReport", "IngestStage"]
 
@@ -166,7 +167,7 @@ class IngestStage:
         self._registered = {}
         runs: set[int] = set()
         try:
-            clock = _Clock(report.timings)
+            clock = Stopwatch(report.timings)
             for batch in _batches(_counted(items, report), self.batch):
                 clock.lap("read")
                 runs |= self._batch(batch, report)
@@ -185,7 +186,7 @@ class IngestStage:
     # -- one batch ------------------------------------------------------------------------
 
     def _batch(self, alerts: list[SurveyAlert], report: IngestReport) -> set[int]:
-        clock = _Clock(report.timings)
+        clock = Stopwatch(report.timings)
         alerts = self._new(alerts, report)
         if not alerts:
             return set()
@@ -352,22 +353,6 @@ class IngestStage:
         for obj, values in contexts.items():
             summaries.setdefault(obj, {}).update(values)
         return update_summaries(self.catalog, summaries)
-
-
-class _Clock:
-    """Adds the seconds since the last lap to ``timings[name]``."""
-
-    def __init__(self, timings: dict[str, float]) -> None:
-        self.timings = timings
-        self.restart()
-
-    def restart(self) -> None:
-        self.start = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.timings[name] = self.timings.get(name, 0.0) + now - self.start
-        self.start = now
 
 
 def _file_items(files: Sequence[Path]) -> Iterator[SurveyAlert | IngestProblem]:
