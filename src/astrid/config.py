@@ -115,14 +115,14 @@ class Settings(BaseSettings):
         description="astrid run without --reference: when no registered reference covers a "
         "frame, fetch a template from this archive survey (ps1, decaps or a HiPS ID "
         "through CDS hips2fits; ps1-cutout: PS1 stack pixels from STScI; legacy-cutout: "
-        "Legacy Survey DR10 pixels from its viewer) and register it; off by default "
-        "(needs the network)",
+        "Legacy Survey DR10 pixels from its viewer; skymapper-cutout: SkyMapper DR4 pixels "
+        "from its SIAP) and register it; off by default (needs the network)",
     )
     template_server: str | None = Field(
         default=None,
         description="the template archive's endpoint (hips2fits's URL, the folder of "
-        "PS1's ps1filenames.py, or of the Legacy Survey viewer's fits-cutout); default: "
-        "the archive's own",
+        "PS1's ps1filenames.py, of the Legacy Survey viewer's fits-cutout, or of "
+        "SkyMapper's SIAP query and get_image); default: the archive's own",
     )
     template_timeout_s: float = Field(
         default=60.0, gt=0, description="seconds to wait for a template from an archive"

@@ -1,5 +1,5 @@
-"""Fixtures of the archive tests: the hips2fits, PS1 and Legacy Survey stand-ins, running,
-and a science frame."""
+"""Fixtures of the archive tests: the hips2fits, PS1, Legacy Survey and SkyMapper
+stand-ins, running, and a science frame."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hips2fits_double import FakeHips2fits
 from legacy_double import FakeLegacySurvey
 from local_http import serving
 from ps1_double import FakePs1
+from skymapper_double import FakeSkyMapper
 
 from astrid.simulation import simulate_pair
 from small_field import STATIC_FIELD
@@ -33,6 +34,13 @@ def ps1() -> Iterator[FakePs1]:
 @pytest.fixture()
 def legacy() -> Iterator[FakeLegacySurvey]:
     fake = FakeLegacySurvey()
+    with serving(fake.server):
+        yield fake
+
+
+@pytest.fixture()
+def skymapper() -> Iterator[FakeSkyMapper]:
+    fake = FakeSkyMapper()
     with serving(fake.server):
         yield fake
 

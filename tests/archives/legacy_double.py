@@ -12,7 +12,10 @@ pixscale 0.262 (AB zero point 22.5), is from the viewer's tips page
 (https://www.legacysurvey.org/svtips/).
 
 The pixels are synthetic: `ramp(y, x)` (known exactly) plus, at the cutout's centre, one
-Gaussian star whose pixels sum to `STAR_FLUX` nanomaggies (`STAR_MAG` AB).
+Gaussian star whose pixels sum to `STAR_FLUX` nanomaggies (`STAR_MAG` AB); or, when ``sky``
+is set, that image resampled onto the cutout's grid (`sky_resampling.resampled_sky`), in
+nanomaggies per cutout pixel (AB zero point 22.5 at pixscale 0.262; the area scaled at
+any other pixscale), NaN where it does not reach turned to the viewer's 0.
 """
 
 from __future__ import annotations
@@ -21,13 +24,19 @@ from io import BytesIO
 
 import numpy as np
 from astropy.io import fits
+from astropy.wcs import WCS
 from local_http import stand_in_server
+from sky_resampling import resampled_sky
 
-__all__ = ["STAR_FLUX", "STAR_MAG", "FakeLegacySurvey", "cutout_header", "ramp"]
+from astrid.observations.image import Image
+
+__all__ = ["STAR_FLUX", "STAR_MAG", "ZERO_POINT", "FakeLegacySurvey", "cutout_header", "ramp"]
 
 #: The star's AB magnitude and its flux in nanomaggies (22.5 AB = 1 nanomaggy).
 STAR_MAG = 18.0
-STAR_FLUX = 10 ** (-0.4 * (STAR_MAG - 22.5))
+#: AB magnitude of one nanomaggy, the unit of the pixels.
+ZERO_POINT = 22.5
+STAR_FLUX = 10 ** (-0.4 * (STAR_MAG - ZERO_POINT))
 _BANDS = "griz"
 
 
@@ -60,11 +69,13 @@ def cutout_header(ra: float, dec: float, pixscale: float, size: int) -> fits.Hea
 class FakeLegacySurvey:
     """A local stand-in for ``fits-cutout``; ``mode`` chooses the answer (``fits``,
     ``error``, ``html``, ``damaged``, ``empty``, ``half``, ``pixscale``, ``cube``),
-    ``max_size`` the cap on ``size``, and ``requests`` records ``(path, query)``."""
+    ``max_size`` the cap on ``size``, ``sky`` the image to serve instead of the synthetic
+    pixels (None: those), and ``requests`` records ``(path, query)``."""
 
     def __init__(self) -> None:
         self.mode = "fits"
         self.max_size = 3000
+        self.sky: Image | None = None
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.server = stand_in_server(self.answer)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/viewer"
@@ -86,7 +97,14 @@ class FakeLegacySurvey:
         for i, band in enumerate(bands):
             header[f"BAND{i}"] = band
         header["IMAGETYP"] = "IMAGE"
-        image = _pixels(size)
+        if self.sky is not None:
+            grid = WCS(header, fix=False)
+            image = resampled_sky(
+                self.sky, grid, (size, size), zero_point=ZERO_POINT, pixel_scale=pixscale
+            )
+            image = np.nan_to_num(image, nan=0.0)  # the viewer leaves 0 where it has nothing
+        else:
+            image = _pixels(size)
         if self.mode == "empty":
             image[:] = 0.0
         if self.mode == "half":

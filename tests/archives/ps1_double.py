@@ -22,9 +22,8 @@ from io import BytesIO
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
-from astropy.wcs.utils import proj_plane_pixel_scales
 from local_http import stand_in_server
-from reproject import reproject_interp
+from sky_resampling import resampled_sky
 
 from astrid.observations.image import Image
 
@@ -83,8 +82,11 @@ class FakePs1:
             return 200, "text/html", b"<html><body>Service down for maintenance</body></html>"
         size = int(query["size"])
         wcs = _skycell_wcs(float(query["ra"]), float(query["dec"]), size)
-        if self.sky is not None:
-            data = self._resampled(wcs, size)
+        if self.sky is not None:  # per 0.25″ pixel, at the stack's zero point
+            zero_point = 25.0 + 2.5 * math.log10(EXPTIME)
+            data = resampled_sky(
+                self.sky, wcs, (size, size), zero_point=zero_point, pixel_scale=0.25
+            )
         else:
             y, x = np.mgrid[:size, :size].astype(float)
             data = linear(y, x)
@@ -106,17 +108,6 @@ class FakePs1:
         if self.cut_mode == "damaged":
             body = body[: len(body) // 2]
         return 200, "application/fits", body
-
-    def _resampled(self, wcs: WCS, size: int) -> np.ndarray:
-        """``sky`` on the cutout's grid: flux per 0.25″ pixel, at the stack's zero point."""
-        assert self.sky is not None and self.sky.wcs is not None
-        sky = np.where(self.sky.mask, np.nan, self.sky.data)
-        data = reproject_interp((sky, self.sky.wcs), wcs, (size, size), return_footprint=False)
-        scale = float(np.mean(proj_plane_pixel_scales(self.sky.wcs))) * 3600.0
-        zero_point = self.sky.meta.zero_point
-        assert zero_point is not None
-        to_stack = 10 ** (0.4 * (25.0 + 2.5 * math.log10(EXPTIME) - zero_point))
-        return np.asarray(data) * (0.25 / scale) ** 2 * to_stack
 
 
 def _skycell_wcs(ra: float, dec: float, size: int) -> WCS:

@@ -5,9 +5,11 @@ pixel grid plus a margin, from CDS's hips2fits service (through astroquery) for 
 image survey: Pan-STARRS DR1 and DECaPS DR2 by name, any other by its HiPS ID.
 `ps1_cutouts` fetches Pan-STARRS1 stack pixels on their own grid from STScI's cutout
 service, `legacy_cutouts` Legacy Survey DR10 pixels from the Legacy Survey viewer's
-``fits-cutout`` (both built with `survey_cutouts`). `template_sources` picks the archive by
+``fits-cutout``, `skymapper_cutouts` SkyMapper DR4 pixels from SkyMapper's SIAP (all built
+with `survey_cutouts`). `template_sources` picks the archive by
 AstrID's name for it.
-`ztf_frames` finds and downloads ZTF science frames from IRSA by position and date.
+`ztf_frames` finds and downloads ZTF science frames from IRSA by position and date,
+`ps1_frames` Pan-STARRS1 single-epoch warps from MAST (STScI's PS1 image services).
 """
 
 from astrid.archives.hips_templates import (
@@ -23,6 +25,12 @@ from astrid.archives.legacy_cutouts import (
     legacy_cutout_request,
 )
 from astrid.archives.ps1_cutouts import Ps1CutoutRequest, fetch_ps1_cutout, ps1_cutout_request
+from astrid.archives.ps1_frames import Ps1Frame, download_ps1_frame, search_ps1_frames
+from astrid.archives.skymapper_cutouts import (
+    SkyMapperCutoutRequest,
+    fetch_skymapper_cutout,
+    skymapper_cutout_request,
+)
 from astrid.archives.template_sources import (
     SURVEY_NAMES,
     ArchiveRequest,
@@ -37,16 +45,22 @@ __all__ = [
     "ArchiveRequest",
     "LegacyCutoutRequest",
     "Ps1CutoutRequest",
+    "Ps1Frame",
+    "SkyMapperCutoutRequest",
     "TemplateRequest",
     "ZtfFrame",
     "download_frame",
+    "download_ps1_frame",
     "fetch_archive_template",
     "fetch_legacy_cutout",
     "fetch_ps1_cutout",
+    "fetch_skymapper_cutout",
     "fetch_template",
     "legacy_cutout_request",
     "ps1_cutout_request",
+    "search_ps1_frames",
     "search_ztf_frames",
+    "skymapper_cutout_request",
     "survey_band",
     "template_request",
     "template_request_for",

@@ -40,12 +40,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from astrid.archives.fits_answers import image_of, read_fits_answer
-from astrid.archives.http_answers import get_ok
 from astrid.archives.survey_bands import match_band
 from astrid.archives.survey_cutouts import (
     SurveyCutoutRequest,
     cutout_footprint,
+    cutout_image,
     pixel_scale_arcsec,
     template_fits,
     template_pixels,
@@ -163,12 +162,9 @@ def fetch_legacy_cutout(
         "size": str(request.size),
         "bands": request.band,
     }
-    body = get_ok(
+    raw, answer_header = cutout_image(
         f"{base}/fits-cutout", params, timeout=timeout, where=where, service=_SERVICE
-    ).content
-    with read_fits_answer(body, where=where, service=_SERVICE) as hdul:
-        raw, answer_header = image_of(hdul, where=where, service=_SERVICE)
-        answer_header = answer_header.copy()
+    )
     if raw.shape != (request.size, request.size):
         raise OnlineServiceError(
             f"{where}: image of shape {raw.shape}, asked for {request.size}×{request.size} "

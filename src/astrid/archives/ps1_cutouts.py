@@ -29,17 +29,18 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from astropy.io import fits
 
-from astrid.archives.fits_answers import image_of, read_fits_answer
 from astrid.archives.http_answers import get_ok
 from astrid.archives.survey_bands import match_band
 from astrid.archives.survey_cutouts import (
     SurveyCutoutRequest,
     cutout_footprint,
+    cutout_image,
     template_fits,
     template_pixels,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "SURVEY",
     "Ps1CutoutRequest",
     "fetch_ps1_cutout",
+    "file_list",
     "linear_flux",
     "ps1_cutout_request",
 ]
@@ -130,6 +132,36 @@ def linear_flux(data: np.ndarray, header: fits.Header) -> np.ndarray:
     return offset + soften * 2.0 * np.sinh(data / _ASINH_A)
 
 
+def file_list(
+    base_url: str,
+    params: Mapping[str, str],
+    *,
+    columns: Sequence[str],
+    timeout: float,
+    where: str,
+) -> list[dict[str, str]]:
+    """The rows of ``ps1filenames.py``'s answer to ``params`` (``ra``, ``dec``, ``filters``,
+    ``type``), each a dict by column name; ``base_url`` is the folder of ``ps1filenames.py``.
+
+    Raises
+    ------
+    OnlineServiceError
+        No answer, an HTTP error, or a table without all of ``columns`` (named by ``where``).
+    """
+    text = get_ok(
+        f"{base_url}/ps1filenames.py", params, timeout=timeout, where=where, service="ps1"
+    ).text
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    header = lines[0] if lines else []
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise OnlineServiceError(
+            f"{where}: no {', '.join(missing)} column in the answer (starts {text[:80]!r})",
+            service="ps1",
+        )
+    return [dict(zip(header, line, strict=False)) for line in lines[1:]]
+
+
 def _stack_file(request: Ps1CutoutRequest, base_url: str, timeout: float) -> dict[str, str]:
     """The file list's row for the stack that holds the frame's centre."""
     where = f"{request.source} for {request.label}: file list"
@@ -139,18 +171,7 @@ def _stack_file(request: Ps1CutoutRequest, base_url: str, timeout: float) -> dic
         "filters": request.band,
         "type": "stack",
     }
-    text = get_ok(
-        f"{base_url}/ps1filenames.py", params, timeout=timeout, where=where, service="ps1"
-    ).text
-    lines = [line.split() for line in text.splitlines() if line.strip()]
-    header = lines[0] if lines else []
-    missing = [c for c in _COLUMNS if c not in header]
-    if missing:
-        raise OnlineServiceError(
-            f"{where}: no {', '.join(missing)} column in the answer (starts {text[:80]!r})",
-            service="ps1",
-        )
-    rows = [dict(zip(header, line, strict=False)) for line in lines[1:]]
+    rows = file_list(base_url, params, columns=_COLUMNS, timeout=timeout, where=where)
     stacks = [r for r in rows if r.get("type") == "stack" and r.get("filter") == request.band]
     if not stacks:
         raise OnlineServiceError(
@@ -192,12 +213,9 @@ def fetch_ps1_cutout(
         "format": "fits",
         "red": stack["filename"],
     }
-    body = get_ok(
+    raw, answer_header = cutout_image(
         f"{base}/fitscut.cgi", params, timeout=timeout, where=where, service="ps1"
-    ).content
-    with read_fits_answer(body, where=where, service="ps1") as hdul:
-        raw, answer_header = image_of(hdul, where=where, service="ps1")
-        answer_header = answer_header.copy()
+    )
     data, wcs, cover = template_pixels(
         linear_flux(raw, answer_header),
         answer_header,

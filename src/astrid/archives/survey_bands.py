@@ -2,7 +2,8 @@
 
 Frames name their band in many ways (``r``, ``r'``, ``rp``, ``SDSS r``, ``i_sdss``,
 DECam's ``r DECam SDSS c0002 6415.0 1480.0``); each word of the ``FILTER`` is compared,
-case-insensitively, with the survey's band names.
+case-insensitively, with the survey's band names, except the bands a survey names as
+``exact`` (SkyMapper's violet ``v``, which a Johnson ``V`` frame is not).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from astrid.errors import ConfigurationError
 __all__ = ["match_band"]
 
 
-def match_band(survey: str, bands: Sequence[str], band: str | None) -> str:
+def match_band(
+    survey: str, bands: Sequence[str], band: str | None, *, exact: Sequence[str] = ()
+) -> str:
     """The one of ``bands`` (the survey's, as the survey spells them) that ``band`` names.
 
     Parameters
@@ -26,6 +29,8 @@ def match_band(survey: str, bands: Sequence[str], band: str | None) -> str:
         The survey's bands.
     band : str or None
         A frame's ``FILTER`` or a band given by hand.
+    exact : sequence of str
+        Those of ``bands`` matched only as spelled, case included.
 
     Raises
     ------
@@ -41,10 +46,12 @@ def match_band(survey: str, bands: Sequence[str], band: str | None) -> str:
     for word in words:
         letter = word[:-1] if word.lower().endswith("p") and len(word) == 2 else word
         for name in bands:
-            if letter.lower() == name.lower():
+            if letter == name or (name not in exact and letter.lower() == name.lower()):
                 return name
+    spelled = f"; {', '.join(exact)} only as spelled" if exact else ""
     raise ConfigurationError(
-        f"{survey}: band {band!r} is not one of the survey's ({', '.join(bands)}); give it",
+        f"{survey}: band {band!r} is not one of the survey's ({', '.join(bands)}{spelled}); "
+        "give it",
         survey=survey,
         band=band,
     )

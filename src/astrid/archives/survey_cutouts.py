@@ -1,14 +1,16 @@
 """What the clients of survey cutout services on the survey's own grid share.
 
-PS1's cutout service (`ps1_cutouts`) and the Legacy Survey's viewer (`legacy_cutouts`)
-both answer a square cutout centred on a position, on the survey's grid. A template from
-either is built the same way:
+PS1's cutout service (`ps1_cutouts`), the Legacy Survey's viewer (`legacy_cutouts`) and
+SkyMapper's SIAP (`skymapper_cutouts`) all answer a square cutout centred on a position, on
+the survey's grid. A template from any of them is built the same way:
 
 - `SurveyCutoutRequest`: what is asked (band, centre, size, binning) and the science frame
-  it is for, with the cache key (``digest``) both clients' requests share;
+  it is for, with the cache key (``digest``) the clients' requests share;
 - `cutout_footprint`: the cutout centred on the science frame, wide enough for the frame
   turned any way plus a margin, and the block size that keeps the template's pixels no
   finer than the frame's; a frame wider than the service cuts is refused (not tiled);
+- `cutout_image`: the service's FITS answer fetched and read (its first 2-D image and
+  header), or an `OnlineServiceError` saying what came instead;
 - `template_pixels`: the answer's pixels summed in those blocks on its own WCS (a sum keeps
   the zero point), and the share of the frame its finite pixels cover;
 - `template_fits`: the template file, with the keywords AstrID's reader takes (``MAGZP``:
@@ -32,6 +34,8 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
+from astrid.archives.fits_answers import image_of, read_fits_answer
+from astrid.archives.http_answers import get_ok
 from astrid.errors import ConfigurationError, OnlineServiceError
 from astrid.observations.image import Image
 
@@ -39,6 +43,7 @@ __all__ = [
     "CutoutFootprint",
     "SurveyCutoutRequest",
     "cutout_footprint",
+    "cutout_image",
     "pixel_scale_arcsec",
     "template_fits",
     "template_pixels",
@@ -240,6 +245,25 @@ def _separation_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> floa
     return math.degrees(2 * math.asin(min(1.0, math.sqrt(h)))) * 3600.0
 
 
+def cutout_image(
+    url: str, params: Mapping[str, str], *, timeout: float, where: str, service: str
+) -> tuple[np.ndarray, fits.Header]:
+    """The first 2-D image (float64) of the FITS answer to a GET of ``url`` with
+    ``params``, and a copy of its header.
+
+    Raises
+    ------
+    OnlineServiceError
+        The service unreachable or slow, an HTTP error, an answer that is not a readable
+        FITS file (an HTML page), holds no 2-D image or no finite pixel (the message names
+        ``where``; ``service`` is its attribute).
+    """
+    body = get_ok(url, params, timeout=timeout, where=where, service=service).content
+    with read_fits_answer(body, where=where, service=service) as hdul:
+        data, header = image_of(hdul, where=where, service=service)
+        return data, header.copy()
+
+
 def template_pixels(
     data: np.ndarray,
     header: fits.Header,
@@ -274,19 +298,26 @@ def template_pixels(
 
 
 def _binned(data: np.ndarray, wcs: WCS, k: int) -> tuple[np.ndarray, WCS]:
-    """``data`` summed in ``k`` × ``k`` blocks (a block with a NaN is NaN) and its WCS."""
+    """``data`` summed in ``k`` × ``k`` blocks (a block with a NaN is NaN) and its WCS.
+
+    The WCS's matrix (``CD``, else ``PC``) is scaled by ``k`` and ``CRPIX`` moved to the
+    block that holds it, so what the matrix gives is unchanged: exact for TAN and for TPV
+    (SkyMapper), whose terms wcslib applies to it, before ``CDELT`` (scaling ``CDELT``, as
+    `WCS.slice` does, would change what the terms see). SIP terms are not rescaled: none
+    of these services send them.
+    """
     if k == 1:
         return data, wcs
-    if wcs.wcs.has_cd():  # WCS.slice scales CDELT, which a CD matrix overrides: use PC
-        wcs = wcs.deepcopy()
-        cd = wcs.wcs.cd.copy()
-        scale = np.hypot(cd[:, 0], cd[:, 1])  # CD_ij = CDELT_i · PC_ij
-        del wcs.wcs.cd
-        wcs.wcs.pc = cd / scale[:, None]
-        wcs.wcs.cdelt = scale
     ny, nx = (data.shape[0] // k) * k, (data.shape[1] // k) * k
     blocks = data[:ny, :nx].reshape(ny // k, k, nx // k, k)
-    return blocks.sum(axis=(1, 3)), wcs.slice((slice(0, ny, k), slice(0, nx, k)))
+    binned = wcs.deepcopy()
+    if binned.wcs.has_cd():
+        binned.wcs.cd = binned.wcs.cd * k
+    else:
+        binned.wcs.pc = binned.wcs.get_pc() * k
+    binned.wcs.crpix = (binned.wcs.crpix - 0.5) / k + 0.5
+    binned.pixel_shape = (nx // k, ny // k)
+    return blocks.sum(axis=(1, 3)), binned
 
 
 def _coverage(frame_wcs: WCS, frame_shape: tuple[int, int], data: np.ndarray, wcs: WCS) -> float:

@@ -5,7 +5,9 @@
 - ``ps1-cutout``: PS1 stack pixels on their own grid from STScI's cutout service
   (`ps1_cutouts`);
 - ``legacy-cutout``: Legacy Survey DR10 pixels (nanomaggies) on the cutout's own grid from
-  the Legacy Survey viewer (`legacy_cutouts`).
+  the Legacy Survey viewer (`legacy_cutouts`);
+- ``skymapper-cutout``: SkyMapper DR4 pixels (ADU of one exposure, with its approximate
+  zero point) on the CCD's own grid from SkyMapper's SIAP (`skymapper_cutouts`).
 
 `template_request_for` builds the request (an `ArchiveRequest`: what identifies the
 answer, with a ``digest`` for caches) and `fetch_archive_template` makes it.
@@ -26,6 +28,12 @@ from astrid.archives.legacy_cutouts import (
 )
 from astrid.archives.ps1_cutouts import SURVEY as PS1_CUTOUT
 from astrid.archives.ps1_cutouts import Ps1CutoutRequest, fetch_ps1_cutout, ps1_cutout_request
+from astrid.archives.skymapper_cutouts import (
+    SKYMAPPER_CUTOUT,
+    SkyMapperCutoutRequest,
+    fetch_skymapper_cutout,
+    skymapper_cutout_request,
+)
 from astrid.errors import ConfigurationError
 from astrid.observations.image import Image
 
@@ -38,7 +46,7 @@ __all__ = [
 ]
 
 #: The archive surveys AstrID knows by name (any other name is a HiPS ID).
-SURVEY_NAMES: tuple[str, ...] = (*SURVEYS, PS1_CUTOUT, LEGACY_CUTOUT)
+SURVEY_NAMES: tuple[str, ...] = (*SURVEYS, PS1_CUTOUT, LEGACY_CUTOUT, SKYMAPPER_CUTOUT)
 #: Seconds an archive may take to answer.
 TIMEOUT_S = HIPS_TIMEOUT_S
 
@@ -90,6 +98,8 @@ def template_request_for(
         return ps1_cutout_request(science, band=band, margin=margin)
     if survey == LEGACY_CUTOUT:
         return legacy_cutout_request(science, band=band, margin=margin)
+    if survey == SKYMAPPER_CUTOUT:
+        return skymapper_cutout_request(science, band=band, margin=margin)
     if survey in SURVEYS:
         return hips_request(science, survey=survey, band=band, margin=margin)
     if "/" in survey:  # a HiPS ID (CDS/P/...)
@@ -104,8 +114,9 @@ def fetch_archive_template(
     request: ArchiveRequest, *, timeout: float = TIMEOUT_S, server: str | None = None
 ) -> bytes:
     """The template for ``request`` as FITS bytes; ``server`` replaces the archive's
-    endpoint (hips2fits's URL, the folder of PS1's ``ps1filenames.py``, or the Legacy
-    Survey viewer's, holding ``fits-cutout``).
+    endpoint (hips2fits's URL, the folder of PS1's ``ps1filenames.py``, the Legacy
+    Survey viewer's, holding ``fits-cutout``, or SkyMapper's SIAP, holding ``query`` and
+    ``get_image``).
 
     Raises
     ------
@@ -116,6 +127,8 @@ def fetch_archive_template(
         return fetch_ps1_cutout(request, timeout=timeout, base_url=server)
     if isinstance(request, LegacyCutoutRequest):
         return fetch_legacy_cutout(request, timeout=timeout, base_url=server)
+    if isinstance(request, SkyMapperCutoutRequest):
+        return fetch_skymapper_cutout(request, timeout=timeout, base_url=server)
     if isinstance(request, TemplateRequest):
         return fetch_template(request, timeout=timeout, server=server)
     raise TypeError(f"not an archive request: {request!r}")

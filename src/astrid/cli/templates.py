@@ -1,5 +1,6 @@
-"""``astrid references fetch`` (a template from a survey archive for a science frame) and
-``astrid references ztf-frames`` (ZTF science frames from IRSA)."""
+"""``astrid references fetch`` (a template from a survey archive for a science frame),
+``astrid references ztf-frames`` (ZTF science frames from IRSA) and ``astrid references
+ps1-frames`` (PS1 single-epoch warps from MAST)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from astrid.archives import (
     fetch_archive_template,
     template_request_for,
 )
+from astrid.archives.ps1_cutouts import MAX_SIZE
+from astrid.archives.ps1_frames import DEFAULT_SIZE, download_ps1_frame, search_ps1_frames
 from astrid.archives.template_sources import TIMEOUT_S
 from astrid.archives.ztf_frames import IBE_URL, download_frame, search_ztf_frames
 from astrid.atomic_files import write_atomically
@@ -69,7 +72,8 @@ def fetch(
         str | None,
         typer.Option(
             help="The archive's endpoint (hips2fits's URL; for ps1-cutout the folder of "
-            "ps1filenames.py; for legacy-cutout the folder of fits-cutout). Default: the "
+            "ps1filenames.py; for legacy-cutout the folder of fits-cutout; for "
+            "skymapper-cutout the folder of the SIAP's query and get_image). Default: the "
             "archive's own.",
             metavar="URL",
         ),
@@ -88,9 +92,10 @@ def fetch(
     """Fetch a survey's image of FILE's sky (plus --margin) for `astrid run --reference`:
     from CDS hips2fits on FILE's own pixel grid (ps1, decaps, a HiPS ID), or a survey's
     pixels on their own grid with its zero point (ps1-cutout: PS1 stacks from STScI;
-    legacy-cutout: Legacy Survey DR10 from its viewer). Answers are kept in the object
-    store, indexed in the catalog by request: asked again, even offline, the stored one is
-    used. Needs the network (docs/references.md)."""
+    legacy-cutout: Legacy Survey DR10 from its viewer; skymapper-cutout: a SkyMapper DR4
+    exposure from its SIAP). Answers are kept in the object store, indexed in the catalog
+    by request: asked again, even offline, the stored one is used. Needs the network
+    (docs/references.md)."""
     setup_logging(verbose)
     try:
         with open_settings(data_dir, db) as settings:
@@ -181,24 +186,27 @@ def template_fetcher(
     return fetch
 
 
+# The options the archive frame searches share.
+_Ra = Annotated[float, typer.Option(help="Right ascension (ICRS degrees).", metavar="DEG")]
+_FramesDir = Annotated[
+    Path, typer.Option("--out-dir", "-o", help="Folder for the frames.", metavar="DIR")
+]
+_StartMjd = Annotated[float | None, typer.Option(help="Taken from this MJD on.", metavar="MJD")]
+_EndMjd = Annotated[float | None, typer.Option(help="Taken up to this MJD.", metavar="MJD")]
+_Limit = Annotated[
+    int, typer.Option(help="Download at most this many (oldest first).", min=0, metavar="N")
+]
+
+
 @references_app.command(cls=Command, name="ztf-frames")
 def ztf_frames(
-    ra: Annotated[float, typer.Option(help="Right ascension (ICRS degrees).", metavar="DEG")],
+    ra: _Ra,
     dec: Annotated[float, typer.Option(help="Declination (ICRS degrees).", metavar="DEG")],
-    out_dir: Annotated[
-        Path,
-        typer.Option("--out-dir", "-o", help="Folder for the frames.", metavar="DIR"),
-    ],
-    start_mjd: Annotated[
-        float | None, typer.Option(help="Taken from this MJD on.", metavar="MJD")
-    ] = None,
-    end_mjd: Annotated[
-        float | None, typer.Option(help="Taken up to this MJD.", metavar="MJD")
-    ] = None,
+    out_dir: _FramesDir,
+    start_mjd: _StartMjd = None,
+    end_mjd: _EndMjd = None,
     band: Annotated[str | None, typer.Option(help="g, r or i.", metavar="B")] = None,
-    limit: Annotated[
-        int, typer.Option(help="Download at most this many (oldest first).", min=0)
-    ] = 20,
+    limit: _Limit = 20,
     server: Annotated[
         str | None, typer.Option(help="IRSA IBE endpoint (default: IRSA's).", metavar="URL")
     ] = None,
@@ -214,6 +222,61 @@ def ztf_frames(
         for frame in found[:limit]:
             path = download_frame(frame, out_dir)
             console.print(f"MJD {frame.mjd:.5f} {frame.filtercode} → {escape(str(path))}")
+    except AstridError as e:
+        print_error(e)
+        raise typer.Exit(2) from e
+
+
+@references_app.command(cls=Command, name="ps1-frames")
+def ps1_frames(
+    ra: _Ra,
+    dec: Annotated[
+        float, typer.Option(help="Declination (ICRS degrees; PS1: -30 or north).", metavar="DEG")
+    ],
+    out_dir: _FramesDir,
+    start_mjd: _StartMjd = None,
+    end_mjd: _EndMjd = None,
+    band: Annotated[
+        str | None, typer.Option(help="g, r, i, z or y (default: all).", metavar="B")
+    ] = None,
+    size: Annotated[
+        int,
+        typer.Option(
+            help="Cutout side in PS1 pixels (0.25″).", min=1, max=MAX_SIZE, metavar="PIXELS"
+        ),
+    ] = DEFAULT_SIZE,
+    limit: _Limit = 20,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            help="Folder of ps1filenames.py and fitscut.cgi (default: STScI's).", metavar="URL"
+        ),
+    ] = None,
+) -> None:
+    """Find the Pan-STARRS1 single-epoch warps that cover RA, DEC (between the MJDs, in
+    the band) at MAST and download a --size cutout of each, centred there, into DIR, for
+    `astrid run` or `astrid references build`. Needs the network; no account
+    (docs/references.md)."""
+    try:
+        found = search_ps1_frames(
+            ra, dec, bands=band, start_mjd=start_mjd, end_mjd=end_mjd, base_url=server
+        )
+        if not found:
+            start = "the first" if start_mjd is None else f"{start_mjd:g}"
+            end = "the last" if end_mjd is None else f"{end_mjd:g}"
+            console.print(
+                f"no PS1 warp frame covers {ra:.5f}, {dec:.5f} in {band or 'grizy'} from MJD "
+                f"{start} to {end} (warps flagged bad left out): nothing downloaded",
+                soft_wrap=True,
+            )
+            return
+        console.print(f"{len(found)} PS1 warp frame(s) cover {ra:.5f}, {dec:.5f}")
+        for frame in found[:limit]:
+            path = download_ps1_frame(frame, size, out_dir)
+            console.print(
+                f"MJD {frame.mjd:.5f} {frame.band} {frame.skycell} → {escape(str(path))}",
+                soft_wrap=True,
+            )
     except AstridError as e:
         print_error(e)
         raise typer.Exit(2) from e
