@@ -60,8 +60,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "alerts": frozenset({"difference"}),
     # survey alert packets (ZTF, Rubin) read into plain records; bytes in, records out
     "ingest": frozenset(),
-    # templates from survey archives (hips2fits), asked for with an `Image`'s WCS
-    "archives": frozenset({"observations"}),
+    # templates from survey archives, asked for with an `Image`'s WCS; several exposures
+    # of one survey (SkyMapper) are proper-coadded with `difference.stack`
+    "archives": frozenset({"observations", "difference"}),
     # alert delivery: destinations (files, webhook, e-mail, Kafka); bytes in, outcomes out
     "delivery": frozenset(),
     # offline

@@ -25,6 +25,7 @@ pixel at the image's ``ZPAPPROX``), NaN where it does not reach.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -74,12 +75,14 @@ class SiapRow:
 #: The stand-in's images of the field: shallow and main-survey exposures in r, one in g.
 IMAGES = (
     SiapRow("20150411093512-07", "r", 57123.39944, 5.0, "short", 1.55, 25.41, 25.40871),
-    SiapRow("20170322140233-21", "r", 57834.58511, 100.0, "main", 2.43, 28.61, 28.60652),
+    SiapRow("20170322140233-21", "r", 57834.58511, 100.0, "main", 3.9, 28.61, 28.60652),
     SiapRow("20190315133702-12", "r", 58557.56738, 100.0, "main", 1.91, 28.652, 28.65183),
     SiapRow("20210604182211-30", "r", 59369.76541, 100.0, "main", None, 28.7, 28.69917),
     SiapRow("20180201101500-04", "g", 58150.42708, 100.0, "main", 1.62, 28.94, 28.93566),
 )
-#: The r image a template should come from: the sharpest of the deepest.
+#: The r image a template should come from: the sharpest of the deepest; the only one
+#: that can be stacked (the 5 s image is too shallow, the 3.9" one too blurred, the last
+#: one's seeing unknown), so the template is of one exposure.
 BEST = IMAGES[2]
 
 
@@ -115,14 +118,22 @@ def _ccd_header(ra: float, dec: float) -> fits.Header:
     return header
 
 
-def cutout_grid(ra: float, dec: float, size_deg: float) -> tuple[WCS, int, int]:
+def cutout_grid(
+    ra: float, dec: float, size_deg: float, shift: tuple[float, float] = (0.0, 0.0)
+) -> tuple[WCS, int, int]:
     """The CCD's WCS and the cutout's origin ``(x0, y0)`` on the CCD for ``get_image`` at
     (ra, dec) of side ``size_deg``: the cutout's own WCS is the CCD's with ``CRPIX``
-    moved by the origin."""
-    ccd = WCS(_ccd_header(ra, dec), fix=False)
+    moved by the origin. ``shift`` (pixels) moves the CCD's ``CRPIX``: another pointing."""
+    ccd = WCS(_shifted(_ccd_header(ra, dec), shift), fix=False)
     n = round(size_deg * 3600.0 / PIXEL_SCALE)
     px, py = (float(v) for v in ccd.world_to_pixel_values(ra, dec))
     return ccd, round(px - (n - 1) / 2.0), round(py - (n - 1) / 2.0)
+
+
+def _shifted(header: fits.Header, shift: tuple[float, float]) -> fits.Header:
+    header["CRPIX1"] += shift[0]
+    header["CRPIX2"] += shift[1]
+    return header
 
 
 class FakeSkyMapper:
@@ -132,11 +143,22 @@ class FakeSkyMapper:
     for the cutout, ``error``: HTTP 500 for the cutout, ``damaged``: a truncated cutout,
     ``no-zp``: no ``ZPAPPROX`` in the cutout's header), and ``requests`` records
     ``(path, query)``; ``sky`` is the image to serve instead of the star (None: the
-    star)."""
+    star).
+
+    For stacks: ``images`` replaces `IMAGES`; ``stars`` (east″, north″, AB magnitude from
+    the asked position), when set, replaces the one star, each a Gaussian of the row's
+    ``mean_fwhm``; ``noise`` adds Gaussian noise of that σ (ADU), seeded by the image;
+    ``shifts`` moves an image's CCD grid by (x, y) pixels; the images in ``failing``
+    answer HTTP 500."""
 
     def __init__(self) -> None:
         self.mode = "fits"
         self.sky: Image | None = None
+        self.images: tuple[SiapRow, ...] = IMAGES
+        self.stars: tuple[tuple[float, float, float], ...] = ()
+        self.noise = 0.0
+        self.shifts: dict[str, tuple[float, float]] = {}
+        self.failing: set[str] = set()
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.server = stand_in_server(self.answer)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/siap/dr4"
@@ -156,7 +178,7 @@ class FakeSkyMapper:
             body = _VOTABLE.format(status="ERROR", reason=_REASON, table="")
             return 200, "text/xml", body.encode()
         bands = query["BAND"].split(",")
-        rows = [] if self.mode == "none" else [r for r in IMAGES if r.band in bands]
+        rows = [] if self.mode == "none" else [r for r in self.images if r.band in bands]
         fields = _FIELDS
         if self.mode == "columns":
             fields = "\n".join(f for f in _FIELDS.splitlines() if "mean_fwhm" not in f)
@@ -165,15 +187,16 @@ class FakeSkyMapper:
         return 200, "text/xml", _VOTABLE.format(status="OK", reason="", table=table).encode()
 
     def _cutout(self, query: dict[str, str]) -> tuple[int, str, bytes]:
-        if self.mode == "error":
+        if self.mode == "error" or query["IMAGE"] in self.failing:
             return 500, "text/html", b"<html><title>500 Internal Server Error</title></html>"
         if self.mode == "html":
             return 200, "text/html", b"<!DOCTYPE html><html><body>Bad request</body></html>"
-        (row,) = [r for r in IMAGES if r.image_id == query["IMAGE"]]
+        (row,) = [r for r in self.images if r.image_id == query["IMAGE"]]
         ra, dec = (float(v) for v in query["POS"].split(","))
-        ccd, x0, y0 = cutout_grid(ra, dec, float(query["SIZE"]))
+        shift = self.shifts.get(row.image_id, (0.0, 0.0))
+        ccd, x0, y0 = cutout_grid(ra, dec, float(query["SIZE"]), shift)
         n = round(float(query["SIZE"]) * 3600.0 / PIXEL_SCALE)
-        header = _ccd_header(ra, dec)
+        header = _shifted(_ccd_header(ra, dec), shift)
         header["CRPIX1"] -= x0
         header["CRPIX2"] -= y0
         header.update({"FILTER": row.band, "MJD-OBS": row.mjd_obs, "EXPTIME": row.exptime})
@@ -186,6 +209,8 @@ class FakeSkyMapper:
             scene = resampled_sky(
                 self.sky, grid, (n, n), zero_point=row.header_zp, pixel_scale=PIXEL_SCALE
             )
+        elif self.stars:
+            scene = self._stars(row, ccd, ra, dec, x + x0, y + y0)
         else:
             px, py = ccd.world_to_pixel_values(ra, dec)
             cx, cy = float(px) - x0, float(py) - y0
@@ -193,11 +218,28 @@ class FakeSkyMapper:
             scene = 10 ** (-0.4 * (STAR_MAG - row.header_zp)) * star / star.sum()
         buffer = BytesIO()
         pixels = sky(y, x) + scene
+        if self.noise > 0:
+            seed = zlib.crc32(row.image_id.encode())
+            pixels = pixels + np.random.default_rng(seed).normal(0.0, self.noise, pixels.shape)
         fits.PrimaryHDU(pixels.astype(">f4"), header).writeto(buffer)
         body = buffer.getvalue()
         if self.mode == "damaged":
             body = body[: len(body) // 2]
         return 200, "image/fits", body
+
+    def _stars(
+        self, row: SiapRow, ccd: WCS, ra: float, dec: float, x: np.ndarray, y: np.ndarray
+    ) -> np.ndarray:
+        """``stars`` on the CCD's pixels (x, y), ADU at the row's ``ZPAPPROX``."""
+        sigma = (row.mean_fwhm or 2.0) / PIXEL_SCALE / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+        scene = np.zeros_like(x)
+        for east, north, mag in self.stars:
+            where = (ra + east / 3600.0 / np.cos(np.radians(dec)), dec + north / 3600.0)
+            px, py = (float(v) for v in ccd.world_to_pixel_values(*where))
+            r2 = (x - px) ** 2 + (y - py) ** 2
+            flux = 10 ** (-0.4 * (mag - row.header_zp))
+            scene += flux * np.exp(-r2 / (2 * sigma**2)) / (2 * np.pi * sigma**2)
+        return scene
 
 
 _REASON = "SIZE[0] must be between 0 and 0.17 deg"

@@ -40,6 +40,12 @@ arXiv:2402.02015):
   there (users report one), is kept, so the pipeline masks those stars. Summed in blocks, a
   block holding a saturated pixel sums to at least that level: the mask stays safe (and
   takes in a few bright blocks that were not saturated).
+- Depth: when the SIAP lists more than one usable exposure (`stack_choice`: at least half
+  the best's exposure time, a seeing at most 1.5× the best's, at most
+  `SKYMAPPER_STACK_MAX`), their cutouts are proper-coadded onto the best one's grid
+  (`skymapper_stacks`: the keywords it writes, ``MJD-OBS`` the latest input's); an extra
+  cutout that fails is left out with a warning, a stack AstrID refuses falls back to the
+  best exposure alone.
 
 Conventions: sky positions in degrees ICRS; sizes in SkyMapper pixels (0.497″) unless
 named.
@@ -59,6 +65,14 @@ from astropy.io.votable import parse
 from astropy.wcs import WCS
 
 from astrid.archives.http_answers import get_ok
+from astrid.archives.skymapper_stacks import (
+    SKYMAPPER_DEPTH_CUT,
+    SKYMAPPER_SEEING_CUT,
+    SKYMAPPER_STACK_MAX,
+    ExposureCutout,
+    stack_cutouts,
+    stack_keywords,
+)
 from astrid.archives.survey_bands import match_band
 from astrid.archives.survey_cutouts import (
     SurveyCutoutRequest,
@@ -77,6 +91,7 @@ __all__ = [
     "SKYMAPPER_MAX_SIZE",
     "SKYMAPPER_PIXEL_SCALE",
     "SKYMAPPER_RELEASE",
+    "SKYMAPPER_STACK_MAX",
     "SKYMAPPER_URL",
     "SkyMapperCutoutRequest",
     "SkyMapperImage",
@@ -84,6 +99,7 @@ __all__ = [
     "fetch_skymapper_cutout",
     "siap_images",
     "skymapper_cutout_request",
+    "stack_choice",
 ]
 
 logger = logging.getLogger(__name__)
@@ -126,7 +142,11 @@ class SkyMapperCutoutRequest(SurveyCutoutRequest):
         return self.size * SKYMAPPER_PIXEL_SCALE / 3600.0
 
     def _service_terms(self) -> list[object]:
-        return [SKYMAPPER_RELEASE, SKYMAPPER_PIXEL_SCALE]
+        return [
+            SKYMAPPER_RELEASE,
+            SKYMAPPER_PIXEL_SCALE,
+            ["stack", SKYMAPPER_STACK_MAX, SKYMAPPER_SEEING_CUT, SKYMAPPER_DEPTH_CUT],
+        ]
 
 
 @dataclass(frozen=True)
@@ -257,21 +277,50 @@ def _text(value: object) -> str:
     return "" if value is np.ma.masked else str(value).strip()
 
 
-def best_image(images: Sequence[SkyMapperImage], band: str) -> SkyMapperImage | None:
-    """Of the ``images`` in ``band`` with an exposure time, the deepest (longest
-    ``exptime``) and of those the sharpest (smallest ``mean_fwhm``; none known last);
-    ties by ``image_id``. None when there is none."""
+def _ordered(images: Sequence[SkyMapperImage], band: str) -> list[SkyMapperImage]:
+    """The ``images`` in ``band`` with an exposure time, the deepest (longest ``exptime``)
+    first and among equals the sharpest (smallest ``mean_fwhm``; none known last); ties by
+    ``image_id``."""
     usable = [i for i in images if i.band == band and i.exptime is not None and i.image_id]
-    if not usable:
-        return None
-    return min(
+    return sorted(
         usable,
         key=lambda i: (-(i.exptime or 0.0), math.inf if i.fwhm is None else i.fwhm, i.image_id),
     )
 
 
-def _chosen_image(request: SkyMapperCutoutRequest, base: str, timeout: float) -> SkyMapperImage:
-    """The image of ``request``'s band that covers the whole cutout, by `best_image`."""
+def best_image(images: Sequence[SkyMapperImage], band: str) -> SkyMapperImage | None:
+    """Of the ``images`` in ``band`` with an exposure time, the deepest (longest
+    ``exptime``) and of those the sharpest (smallest ``mean_fwhm``; none known last);
+    ties by ``image_id``. None when there is none."""
+    ordered = _ordered(images, band)
+    return ordered[0] if ordered else None
+
+
+def stack_choice(images: Sequence[SkyMapperImage], band: str) -> list[SkyMapperImage]:
+    """The images of ``band`` to stack, best (`best_image`) first: those with at least
+    `SKYMAPPER_DEPTH_CUT` (half) of the best's exposure time and a known ``mean_fwhm`` at
+    most `SKYMAPPER_SEEING_CUT` (1.5) times the best's, in `best_image`'s order, at most
+    `SKYMAPPER_STACK_MAX`. The best alone when its seeing is unknown; empty when there is
+    no image of the band."""
+    ordered = _ordered(images, band)
+    if not ordered:
+        return []
+    best = ordered[0]
+    if best.fwhm is None or best.exptime is None:
+        return [best]
+    chosen = [best]
+    for row in ordered[1:]:
+        deep = row.exptime is not None and row.exptime >= SKYMAPPER_DEPTH_CUT * best.exptime
+        sharp = row.fwhm is not None and row.fwhm <= SKYMAPPER_SEEING_CUT * best.fwhm
+        if deep and sharp and len(chosen) < SKYMAPPER_STACK_MAX:
+            chosen.append(row)
+    return chosen
+
+
+def _chosen_images(
+    request: SkyMapperCutoutRequest, base: str, timeout: float
+) -> list[SkyMapperImage]:
+    """The images of ``request``'s band that cover the whole cutout, by `stack_choice`."""
     url = f"{base}/query"
     where = f"{request.source} for {request.label}: image list ({url})"
     params = {
@@ -284,8 +333,8 @@ def _chosen_image(request: SkyMapperCutoutRequest, base: str, timeout: float) ->
         "RESPONSEFORMAT": "VOTABLE",
     }
     body = get_ok(url, params, timeout=timeout, where=where, service=_SERVICE).content
-    chosen = best_image(siap_images(body, where=where), request.band)
-    if chosen is None:
+    chosen = stack_choice(siap_images(body, where=where), request.band)
+    if not chosen:
         raise OnlineServiceError(
             f"{where}: no {request.band} image covers the {request.size_deg * 60:.1f}′ cutout "
             f"at {request.ra:.5f}, {request.dec:+.5f} (SkyMapper DR4 covers the southern "
@@ -301,13 +350,18 @@ def fetch_skymapper_cutout(
 ) -> bytes:
     """The template for ``request`` as FITS bytes.
 
-    The primary HDU holds the chosen image's cutout in ADU (float32), summed in
-    ``binning`` blocks, on the CCD's own grid with its WCS, and ``FILTER`` (the science
+    With one usable image (`stack_choice`), the primary HDU holds its cutout in ADU
+    (float32), summed in ``binning`` blocks, on the CCD's own grid with its WCS, and
+    ``FILTER`` (the science
     frame's), ``SURVBAND``, ``SURVEY = 'skymapper-cutout'``, ``SMIMAGE`` (the image),
     ``MJD-OBS``, ``EXPTIME``, ``SEEING`` (arcseconds) and ``FWHM`` (template pixels) when
     the SIAP row gives them, ``MAGZP`` (``ZPAPPROX``), ``SATURATE`` when the cutout has
     it, ``IMAGETYP = TEMPLATE``, ``BINNING``, ``TCOVER`` (the share of the science frame
-    it covers).
+    it covers). With several, it holds their proper coadd (`skymapper_stacks`: background
+    subtracted, on the best image's grid and in its ADU, summed in the same blocks) with
+    the stack's ``MAGZP``, ``SEEING``, ``FWHM``, ``SATURATE``, the latest ``MJD-OBS``,
+    ``SMNEXP`` and ``SMIMG1`` ... ``SMIMGn``; an extra cutout that fails is left out (a
+    warning names it), a stack that cannot be made leaves the best image alone.
 
     ``base_url`` is the folder of ``query`` and ``get_image`` (default: SkyMapper's DR4).
 
@@ -321,26 +375,30 @@ def fetch_skymapper_cutout(
         names the survey, the band, the frame and the problem).
     """
     base = (base_url or SKYMAPPER_URL).rstrip("/")
-    image = _chosen_image(request, base, timeout)
-    url = f"{base}/get_image"
-    where = f"{request.source} for {request.label} (image {image.image_id}, {url})"
-    params = {
-        "IMAGE": image.image_id,
-        "SIZE": f"{request.size_deg:.6f}",
-        "POS": f"{request.ra:.7f},{request.dec:.7f}",
-        "FORMAT": "fits",
-    }
-    raw, answer_header = cutout_image(url, params, timeout=timeout, where=where, service=_SERVICE)
+    images = _chosen_images(request, base, timeout)
+    first, where = _cutout(request, images[0], base, timeout)  # its failure is an error
+    cutouts = [first]
+    for image in images[1:]:
+        try:
+            cutouts.append(_cutout(request, image, base, timeout)[0])
+        except OnlineServiceError as e:
+            logger.warning("SkyMapper image %s left out of the stack: %s", image.image_id, e)
+    stack = stack_cutouts(cutouts, where=where) if len(cutouts) > 1 else None
+    raw = first.data if stack is None else stack.image
     data, wcs, cover = template_pixels(
         raw,
-        answer_header,
+        first.header,
         binning=request.binning,
         frame_wcs=request.frame_wcs,
         frame_shape=request.frame_shape,
         where=where,
         service=_SERVICE,
-        what=f"image {image.image_id}",
+        what=f"image {images[0].image_id}",
     )
+    if stack is None:
+        keywords = _provenance(images[0], first.header, wcs, where)
+    else:
+        keywords = stack_keywords(stack, cutouts, wcs, request.binning, images[0].exptime)
     return template_fits(
         data,
         wcs,
@@ -350,8 +408,27 @@ def fetch_skymapper_cutout(
         frame_filter=request.frame_filter,
         binning=request.binning,
         cover=cover,
-        keywords=_provenance(image, answer_header, wcs, where),
+        keywords=keywords,
     )
+
+
+def _cutout(
+    request: SkyMapperCutoutRequest, image: SkyMapperImage, base: str, timeout: float
+) -> tuple[ExposureCutout, str]:
+    """``image``'s cutout for ``request`` (ADU, the answer's header) and its ``where``."""
+    url = f"{base}/get_image"
+    where = f"{request.source} for {request.label} (image {image.image_id}, {url})"
+    params = {
+        "IMAGE": image.image_id,
+        "SIZE": f"{request.size_deg:.6f}",
+        "POS": f"{request.ra:.7f},{request.dec:.7f}",
+        "FORMAT": "fits",
+    }
+    raw, header = cutout_image(url, params, timeout=timeout, where=where, service=_SERVICE)
+    zero_point = _number(header.get("ZPAPPROX"))
+    if zero_point is None:
+        zero_point = image.zero_point
+    return ExposureCutout(image.image_id, raw, header, image.mjd, zero_point), where
 
 
 def _provenance(
