@@ -27,11 +27,11 @@ from sky_resampling import resampled_sky
 
 from astrid.observations.image import Image
 
-__all__ = ["ASINH_A", "EXPTIME", "FakePs1", "linear"]
+__all__ = ["ASINH_A", "EXPTIME", "TABLE_HEADER", "FakePs1", "Ps1StandIn", "linear"]
 
 EXPTIME = 1000.0
 ASINH_A = 2.5 / math.log(10.0)
-_TABLE_HEADER = "projcell subcell ra dec filter mjd type filename shortname badflag"
+TABLE_HEADER = "projcell subcell ra dec filter mjd type filename shortname badflag"
 
 
 def linear(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -39,15 +39,15 @@ def linear(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return 50.0 + 0.5 * x + 0.25 * y
 
 
-class FakePs1:
-    """A local stand-in for ps1filenames.py and fitscut.cgi; ``list_mode`` and
-    ``cut_mode`` choose the answers, ``requests`` records ``(path, query)``."""
+class Ps1StandIn:
+    """What the stand-ins for STScI's ps1filenames.py and fitscut.cgi share (stacks here,
+    warps in `ps1_frames_double`): ``list_mode`` and ``cut_mode`` choose the answers,
+    ``asinh`` the pixels' scaling, ``requests`` records ``(path, query)``."""
 
     def __init__(self) -> None:
         self.list_mode = "ok"
         self.cut_mode = "fits"
         self.asinh = True
-        self.sky: Image | None = None
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.server = stand_in_server(self.answer)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cgi-bin"
@@ -61,11 +61,43 @@ class FakePs1:
         return 404, "text/plain", b"not found"
 
     def file_list(self, query: dict[str, str]) -> tuple[int, str, bytes]:
+        raise NotImplementedError
+
+    def cutout(self, query: dict[str, str]) -> tuple[int, str, bytes]:
+        raise NotImplementedError
+
+    def fits_answer(
+        self, data: np.ndarray, header: fits.Header, *, soften: float
+    ) -> tuple[int, str, bytes]:
+        """The cutout as served: asinh-scaled (``BOFFSET``/``BSOFTEN``, offset the mean of
+        the finite pixels) when ``asinh`` is set, big-endian float32, cut in half when
+        ``cut_mode`` is ``damaged``."""
+        if self.asinh:
+            finite = data[np.isfinite(data)]
+            offset = float(finite.mean()) if finite.size else 0.0
+            header["BOFFSET"], header["BSOFTEN"] = offset, soften
+            data = ASINH_A * np.arcsinh((data - offset) / (2.0 * soften))
+        buffer = BytesIO()
+        fits.PrimaryHDU(data.astype(">f4"), header).writeto(buffer)
+        body = buffer.getvalue()
+        if self.cut_mode == "damaged":
+            body = body[: len(body) // 2]
+        return 200, "application/fits", body
+
+
+class FakePs1(Ps1StandIn):
+    """The stand-in for PS1 stacks; ``sky``, when set, is served on the cutout's grid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sky: Image | None = None
+
+    def file_list(self, query: dict[str, str]) -> tuple[int, str, bytes]:
         if self.list_mode == "error":
             return 500, "text/plain", b"Internal Server Error"
         if self.list_mode == "columns":
             return 200, "text/plain", b"ra dec\n150.1 2.2\n"
-        lines = [_TABLE_HEADER]
+        lines = [TABLE_HEADER]
         if self.list_mode == "ok":
             band = query["filters"]
             name = f"/rings.v3.skycell/1784/059/rings.v3.skycell.1784.059.stk.{band}.unconv.fits"
@@ -95,19 +127,9 @@ class FakePs1:
         header = wcs.to_header()
         header["RADESYS"] = "FK5"
         header["EXPTIME"] = EXPTIME
-        if self.asinh:
-            finite = data[np.isfinite(data)]
-            offset, soften = float(finite.mean()) if finite.size else 0.0, 3.0
-            header["BOFFSET"], header["BSOFTEN"] = offset, soften
-            data = ASINH_A * np.arcsinh((data - offset) / (2.0 * soften))
         if self.cut_mode == "no-wcs":
             header = fits.Header({"EXPTIME": EXPTIME})
-        buffer = BytesIO()
-        fits.PrimaryHDU(data.astype(">f4"), header).writeto(buffer)
-        body = buffer.getvalue()
-        if self.cut_mode == "damaged":
-            body = body[: len(body) // 2]
-        return 200, "application/fits", body
+        return self.fits_answer(data, header, soften=3.0)
 
 
 def _skycell_wcs(ra: float, dec: float, size: int) -> WCS:

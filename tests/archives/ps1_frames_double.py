@@ -22,23 +22,18 @@ standing for a gap between detector cells.
 
 from __future__ import annotations
 
-import math
-from io import BytesIO
-
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
-from local_http import stand_in_server
+from ps1_double import TABLE_HEADER, Ps1StandIn
 
-__all__ = ["ASINH_A", "EXPTIME", "FPA_ZP", "GAP_COLUMNS", "WARPS", "FakePs1Warps", "counts"]
+__all__ = ["EXPTIME", "FPA_ZP", "GAP_COLUMNS", "WARPS", "FakePs1Warps", "counts"]
 
-ASINH_A = 2.5 / math.log(10.0)
 #: The exposure times of PS1 3π warps by band, seconds, and the zero points served.
 EXPTIME = {"g": 43.0, "r": 40.0, "i": 45.0, "z": 30.0, "y": 30.0}
 FPA_ZP = {"g": 24.41, "r": 24.68, "i": 24.56, "z": 24.22, "y": 23.24}
 #: Cutout columns left NaN (a cell gap).
 GAP_COLUMNS = (5, 6)
-_TABLE_HEADER = "projcell subcell ra dec filter mjd type filename shortname badflag"
 #: (projcell, subcell, band, mjd, badflag) of the warps listed.
 WARPS = (
     (1784, 59, "g", 55580.51874, 0),
@@ -61,25 +56,8 @@ def short_name(projcell: int, subcell: int, band: str, mjd: float) -> str:
     return f"rings.v3.skycell.{projcell:04d}.{subcell:03d}.wrp.{band}.{day}_{fraction}.fits"
 
 
-class FakePs1Warps:
-    """A local stand-in for ps1filenames.py and fitscut.cgi; ``list_mode`` and
-    ``cut_mode`` choose the answers, ``requests`` records ``(path, query)``."""
-
-    def __init__(self) -> None:
-        self.list_mode = "ok"
-        self.cut_mode = "fits"
-        self.asinh = True
-        self.requests: list[tuple[str, dict[str, str]]] = []
-        self.server = stand_in_server(self.answer)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/cgi-bin"
-
-    def answer(self, path: str, query: dict[str, str]) -> tuple[int, str, bytes]:
-        self.requests.append((path, query))
-        if path.endswith("/ps1filenames.py"):
-            return self.file_list(query)
-        if path.endswith("/fitscut.cgi"):
-            return self.cutout(query)
-        return 404, "text/plain", b"not found"
+class FakePs1Warps(Ps1StandIn):
+    """The stand-in for PS1 warps (`Ps1StandIn`: modes, scaling, requests)."""
 
     def file_list(self, query: dict[str, str]) -> tuple[int, str, bytes]:
         if self.list_mode == "error":
@@ -88,7 +66,7 @@ class FakePs1Warps:
             return 200, "text/html", b"<html><body>Service unavailable</body></html>\n"
         if self.list_mode == "columns":
             return 200, "text/plain", b"projcell subcell ra dec filter\n1784 59 150.1 2.2 r\n"
-        lines = [_TABLE_HEADER]
+        lines = [TABLE_HEADER]
         for projcell, subcell, band, mjd, badflag in WARPS:
             if self.list_mode == "empty" or band not in query["filters"]:
                 continue
@@ -127,17 +105,7 @@ class FakePs1Warps:
         header["HIERARCH FPA.EXPOSURE"] = EXPTIME[band]
         if self.cut_mode != "no-zp":
             header["HIERARCH FPA.ZP"] = FPA_ZP[band]
-        if self.asinh:
-            finite = data[np.isfinite(data)]
-            offset, soften = float(finite.mean()) if finite.size else 0.0, 4.0
-            header["BOFFSET"], header["BSOFTEN"] = offset, soften
-            data = ASINH_A * np.arcsinh((data - offset) / (2.0 * soften))
-        buffer = BytesIO()
-        fits.PrimaryHDU(data.astype(">f4"), header).writeto(buffer)
-        body = buffer.getvalue()
-        if self.cut_mode == "damaged":
-            body = body[: len(body) // 2]
-        return 200, "application/fits", body
+        return self.fits_answer(data, header, soften=4.0)
 
 
 def _warp_header(ra: float, dec: float, size: int) -> fits.Header:
